@@ -1,0 +1,3 @@
+"""Probe families, one module each. Importing this package registers them all."""
+
+from . import derived, manual  # noqa: F401

@@ -1,0 +1,58 @@
+"""``${VAR}`` and ``${VAR:-default}`` in checklist values.
+
+Interpolation happens on parsed YAML values (never on the YAML text), so an environment
+variable can not inject structure. ``$${`` writes a literal ``${``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+_REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def interpolate(value: Any, env: Mapping[str, str], unset: set[str]) -> Any:
+    """Substitute references in every string inside ``value``.
+
+    A variable that is unset (or empty) and has no default is added to ``unset`` and
+    replaced by the empty string; the caller decides whether that is an error.
+    """
+    if isinstance(value, str):
+        return _interpolate_string(value, env, unset)
+    if isinstance(value, dict):
+        return {k: interpolate(v, env, unset) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, env, unset) for v in value]
+    return value
+
+
+def _interpolate_string(text: str, env: Mapping[str, str], unset: set[str]) -> str:
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(0) == "$${":
+            return "${"
+        name, default = match.group(1), match.group(2)
+        found = env.get(name)
+        if found:
+            return found
+        if default is not None:
+            return default
+        unset.add(name)
+        return ""
+
+    return _REFERENCE.sub(substitute, text)
+
+
+def references(value: Any) -> set[str]:
+    """Names of variables referenced anywhere inside ``value`` (for error locations)."""
+    found: set[str] = set()
+    if isinstance(value, str):
+        found.update(m.group(1) for m in _REFERENCE.finditer(value) if m.group(1))
+    elif isinstance(value, dict):
+        for v in value.values():
+            found |= references(v)
+    elif isinstance(value, list):
+        for v in value:
+            found |= references(v)
+    return found

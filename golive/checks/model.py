@@ -1,0 +1,222 @@
+"""The checklist as code: the pydantic model of the checklist YAML.
+
+The raw ``probe:`` mapping of each item is validated against its probe type's own config
+model by :mod:`golive.checks.loader`, which also interpolates ``${VAR}`` references, parses
+conditions and checks the references between items.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from .conditions import Condition
+from .durations import Duration
+from .probe import ProbeConfig
+
+IDENTIFIER = r"^[a-z0-9][a-z0-9._-]*$"
+SLACK_USER = r"^[UW][A-Z0-9]{2,}$"
+SLACK_USERGROUP = r"^S[A-Z0-9]{2,}$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Release(Strict):
+    name: str = Field(min_length=1)
+    version: str = Field(min_length=1)
+    #: Slack channel ID (C…) or name (#release) the bot posts to.
+    channel: str | None = None
+    language: Literal["en", "de"] = "en"
+
+
+class Defaults(Strict):
+    timeout: Duration = timedelta(seconds=10)
+    #: Evidence older than this is STALE. Items may set their own.
+    max_age: Duration = timedelta(hours=24)
+    #: How many probes run at once.
+    concurrency: int = Field(default=32, ge=1, le=1024)
+
+
+class Item(Strict):
+    id: str = Field(pattern=IDENTIFIER, max_length=64)
+    title: str = Field(min_length=1)
+    #: ``{type: <probe type>, …its parameters}``; validated against the probe's model.
+    probe: dict[str, Any]
+    conditions: list[str] | None = None
+    #: Conditions whose failure makes the item WARN rather than FAIL.
+    warn_conditions: list[str] = Field(default_factory=list)
+    blocking: bool = True
+    #: A WARN does not block GO on this item.
+    allow_warn: bool = False
+    max_age: Duration | None = None
+    timeout: Duration | None = None
+    #: Sign-off role responsible for this item (inherited from section or phase).
+    owner: str | None = None
+    depends_on: list[str] = Field(default_factory=list)
+    description: str | None = None
+
+    # Filled in by the loader.
+    _config: ProbeConfig | None = PrivateAttr(default=None)
+    _unset: tuple[str, ...] = PrivateAttr(default=())
+    _conditions: tuple[Condition, ...] = PrivateAttr(default=())
+    _warn_conditions: tuple[Condition, ...] = PrivateAttr(default=())
+    _phase: str = PrivateAttr(default="")
+    _section: str = PrivateAttr(default="")
+    _responsible: str | None = PrivateAttr(default=None)
+
+    @property
+    def responsible(self) -> str | None:
+        """The owning sign-off role: the item's own owner, else its section's or phase's."""
+        return self._responsible
+
+    @property
+    def probe_type(self) -> str:
+        return str(self.probe.get("type", ""))
+
+    @property
+    def config(self) -> ProbeConfig | None:
+        """The validated probe config; None while a referenced variable is unset."""
+        return self._config
+
+    @property
+    def unset_variables(self) -> tuple[str, ...]:
+        return self._unset
+
+    @property
+    def parsed_conditions(self) -> tuple[Condition, ...]:
+        return self._conditions
+
+    @property
+    def parsed_warn_conditions(self) -> tuple[Condition, ...]:
+        return self._warn_conditions
+
+    @property
+    def phase(self) -> str:
+        return self._phase
+
+    @property
+    def section(self) -> str:
+        return self._section
+
+
+class Section(Strict):
+    id: str = Field(pattern=IDENTIFIER, max_length=64)
+    title: str = Field(min_length=1)
+    owner: str | None = None
+    items: list[Item] = Field(min_length=1)
+
+
+class Phase(Strict):
+    id: str = Field(pattern=IDENTIFIER, max_length=64)
+    title: str = Field(min_length=1)
+    owner: str | None = None
+    sections: list[Section] = Field(min_length=1)
+
+
+class Approvers(Strict):
+    users: list[str] = Field(default_factory=list)
+    usergroups: list[str] = Field(default_factory=list)
+
+
+class SignoffRole(Strict):
+    id: str = Field(pattern=IDENTIFIER, max_length=64)
+    title: str = Field(min_length=1)
+    approvers: Approvers
+    #: How long a sign-off holds; None means until revoked or invalidated.
+    max_age: Duration | None = None
+
+
+class Person(Strict):
+    name: str = Field(min_length=1)
+    slack: str | None = Field(default=None, pattern=SLACK_USER)
+    phone: str | None = None
+    email: str | None = None
+
+
+class RollbackRole(Strict):
+    role: str = Field(min_length=1)
+    people: list[Person] = Field(min_length=1)
+
+
+class RollbackTrigger(Strict):
+    name: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+    #: Optional PromQL or other machine-checkable expression (evaluated by the rollback watch).
+    condition: str | None = None
+
+
+class RollbackPlan(Strict):
+    procedure_url: str | None = None
+    procedure: list[str] = Field(default_factory=list)
+    triggers: list[RollbackTrigger] = Field(default_factory=list)
+    roles: list[RollbackRole] = Field(default_factory=list)
+    contacts: list[Person] = Field(default_factory=list)
+    communication_plan: str | None = None
+    #: The last known-good revision to roll back to (e.g. a Helm revision or image tag).
+    known_good_revision: str | None = None
+
+
+class Window(Strict):
+    start: str
+    end: str
+    timezone: str = "UTC"
+
+
+class Schedule(Strict):
+    interval: Duration | None = None
+    cron: str | None = None
+    window: Window | None = None
+
+
+class Checklist(Strict):
+    #: Version of this file format.
+    schema_version: Literal[1] = 1
+    release: Release
+    defaults: Defaults = Defaults()
+    phases: list[Phase] = Field(min_length=1)
+    signoffs: list[SignoffRole] = Field(default_factory=list)
+    rollback: RollbackPlan = RollbackPlan()
+    schedule: Schedule | None = None
+
+    _source: str = PrivateAttr(default="")
+    _digest: str = PrivateAttr(default="")
+
+    @property
+    def source(self) -> str:
+        return self._source
+
+    @property
+    def digest(self) -> str:
+        """sha256 of the checklist file; stored with each run."""
+        return self._digest
+
+    def items(self) -> list[Item]:
+        return [item for phase in self.phases for section in phase.sections for item in section.items]
+
+    def item(self, item_id: str) -> Item:
+        for item in self.items():
+            if item.id == item_id:
+                return item
+        raise KeyError(item_id)
+
+    def phase(self, phase_id: str) -> Phase:
+        for phase in self.phases:
+            if phase.id == phase_id:
+                return phase
+        raise KeyError(phase_id)
+
+    def role(self, role_id: str) -> SignoffRole:
+        for role in self.signoffs:
+            if role.id == role_id:
+                return role
+        raise KeyError(role_id)
+
+    def max_age(self, item: Item) -> timedelta:
+        return item.max_age or self.defaults.max_age
+
+    def timeout(self, item: Item) -> timedelta:
+        return item.timeout or self.defaults.timeout

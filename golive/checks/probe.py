@@ -1,0 +1,132 @@
+"""What a probe is, and the one registry of probe types.
+
+A probe type is a frozen record: a typed config model, an async ``gather`` that does all
+the I/O and returns an :class:`Observation`, the values it observes (the placeholders
+conditions may use), default conditions, and an example config. Evaluation is not the
+probe's business: :mod:`golive.checks.evaluate` decides PASS/WARN/FAIL from the
+observation and the item's conditions, without I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from .status import Status
+
+
+class ProbeConfig(BaseModel):
+    """Base of every probe's config: frozen, and unknown fields are errors."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: str
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Where a result comes from and when that source was produced.
+
+    ``observed_at`` is the age of the evidence itself (a report's own timestamp, a file's
+    modification time, the moment a live target answered), which is what max_age limits.
+    """
+
+    source: str
+    observed_at: datetime
+    link: str | None = None
+
+
+@dataclass(frozen=True)
+class Observation:
+    values: Mapping[str, Any]
+    evidence: Evidence
+    #: A probe's own judgement where its protocol has one (a Nagios exit code); the
+    #: item's conditions can only make it worse.
+    status: Status | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class Value:
+    """One observed value a condition may name as ``[NAME]``."""
+
+    name: str
+    description: str
+    unit: str = ""
+    #: True when conditions may walk into it (``[BODY].status``).
+    structured: bool = False
+
+
+@dataclass(frozen=True)
+class ProbeContext:
+    """What a probe may know about the run it is part of."""
+
+    release_name: str
+    release_version: str
+    #: Relative report paths resolve against the checklist's folder.
+    base_dir: Path
+    timeout: float
+    #: Bodies and report files larger than this are refused, not read into memory.
+    max_body_bytes: int = 8 * 1024 * 1024
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+
+Gather = Callable[[Any, ProbeContext], Awaitable[Observation]]
+#: Derived probes decide from the other results of a run (a ``DerivedContext``), no I/O.
+Derive = Callable[[Any, Any], Observation]
+Kind = Literal["auto", "manual", "derived"]
+
+
+@dataclass(frozen=True)
+class ProbeType:
+    name: str
+    summary: str
+    config_model: type[ProbeConfig]
+    gather: Gather | None
+    values: tuple[Value, ...]
+    default_conditions: tuple[str, ...]
+    #: A complete, valid ``probe:`` mapping; the contract test loads and documents it.
+    example: Mapping[str, Any]
+    kind: Kind = "auto"
+    derive: Derive | None = None
+
+    def known_values(self) -> dict[str, bool]:
+        known = {v.name: v.structured for v in self.values}
+        known.update({v.name: v.structured for v in CONTEXT_VALUES})
+        return known
+
+    def units(self) -> dict[str, str]:
+        return {v.name: v.unit for v in self.values if v.unit}
+
+
+#: Values every condition may use, whatever the probe.
+CONTEXT_VALUES = (
+    Value("RELEASE_VERSION", "the release version declared in the checklist"),
+    Value("RELEASE_NAME", "the release name declared in the checklist"),
+)
+
+REGISTRY: dict[str, ProbeType] = {}
+
+
+def register(probe_type: ProbeType) -> ProbeType:
+    if probe_type.name in REGISTRY:
+        raise ValueError(f"probe type {probe_type.name!r} is registered twice")
+    REGISTRY[probe_type.name] = probe_type
+    return probe_type
+
+
+def probe_type(name: str) -> ProbeType:
+    from . import families  # noqa: F401  (registers every family on first use)
+
+    return REGISTRY[name]
+
+
+def all_probe_types() -> dict[str, ProbeType]:
+    from . import families  # noqa: F401
+
+    return dict(REGISTRY)

@@ -1,0 +1,130 @@
+"""Reading report documents (k6 summaries, scanner reports, coverage files) from a file
+or an HTTP(S) URL, with a size cap and the time the document was produced.
+
+The produced-at time matters: a report's age is its evidence's age. For files it is the
+modification time; for URLs the ``Last-Modified`` header, else the moment of download.
+Parsers that find a timestamp inside the document prefer that.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from pydantic import BaseModel, ConfigDict
+
+from .errors import ProbeError
+from .probe import ProbeContext
+from .secrets import SecretRef
+
+
+class SourceAuth(BaseModel):
+    """Credentials for a report URL, by reference only."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bearer: SecretRef | None = None
+    username: str | None = None
+    password: SecretRef | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    content: bytes
+    source: str
+    produced_at: datetime
+
+
+def is_url(location: str) -> bool:
+    return location.startswith(("http://", "https://"))
+
+
+async def read_document(
+    location: str, context: ProbeContext, auth: SourceAuth | None = None
+) -> Document:
+    if is_url(location):
+        return await _read_url(location, context, auth)
+    return _read_file(location, context)
+
+
+def resolve_path(location: str, context: ProbeContext) -> Path:
+    path = Path(location).expanduser()
+    return path if path.is_absolute() else context.base_dir / path
+
+
+def _read_file(location: str, context: ProbeContext) -> Document:
+    path = resolve_path(location, context)
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise ProbeError(f"report not found: {path}") from None
+    except OSError as exc:
+        raise ProbeError(f"cannot read report {path}: {exc.strerror}") from None
+    if not path.is_file():
+        raise ProbeError(f"report {path} is not a file")
+    if stat.st_size > context.max_body_bytes:
+        raise ProbeError(
+            f"report {path} is {stat.st_size} bytes, more than the {context.max_body_bytes} allowed"
+        )
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        raise ProbeError(f"cannot read report {path}: {exc.strerror}") from None
+    return Document(content, str(path), datetime.fromtimestamp(stat.st_mtime, UTC))
+
+
+async def _read_url(location: str, context: ProbeContext, auth: SourceAuth | None) -> Document:
+    headers = {"User-Agent": "golive"}
+    basic: tuple[str, str] | None = None
+    if auth is not None:
+        if auth.bearer is not None:
+            headers["Authorization"] = f"Bearer {auth.bearer.resolve()}"
+        if auth.username is not None and auth.password is not None:
+            basic = (auth.username, auth.password.resolve())
+    try:
+        async with (
+            httpx.AsyncClient(timeout=context.timeout, follow_redirects=True, auth=basic) as client,
+            client.stream("GET", location, headers=headers) as response,
+        ):
+            if response.status_code in (401, 403):
+                raise ProbeError(f"report {location}: HTTP {response.status_code}, not authorised")
+            if response.status_code >= 400:
+                raise ProbeError(
+                    f"report {location}: HTTP {response.status_code}",
+                    temporary=response.status_code >= 500,
+                )
+            content = await read_capped(response, context.max_body_bytes, location)
+            produced_at = _last_modified(response.headers.get("last-modified")) or context.now()
+    except httpx.TimeoutException:
+        raise ProbeError(f"report {location}: timed out", temporary=True) from None
+    except httpx.HTTPError as exc:
+        raise ProbeError(f"report {location}: {type(exc).__name__}: {exc}", temporary=True) from None
+    return Document(content, location, produced_at)
+
+
+async def read_capped(response: httpx.Response, limit: int, what: str) -> bytes:
+    """Read a streamed body, refusing (not truncating) one larger than ``limit``."""
+    declared = response.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise ProbeError(f"{what}: body of {declared} bytes is more than the {limit} allowed")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise ProbeError(f"{what}: body is more than the {limit} bytes allowed")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _last_modified(header: str | None) -> datetime | None:
+    if not header:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -1,0 +1,148 @@
+"""GO or NO-GO, as a pure function of results, sign-offs and time.
+
+GO iff every blocking item is PASS or WAIVED (WARN where the item allows it), no evidence
+is stale, and every sign-off role holds. A sign-off holds when it is not revoked, not
+expired, and no item the role owns has regressed since the run it approved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .evaluate import settle
+from .model import Checklist, Item
+from .probe import probe_type
+from .results import ItemResult, Records, SignoffRecord
+from .status import Status
+
+_OK = frozenset({Status.PASS, Status.WAIVED})
+
+
+@dataclass(frozen=True)
+class Blocker:
+    subject: str  # an item id, or "signoff:<role>"
+    title: str
+    status: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class SignoffState:
+    role: str
+    title: str
+    holds: bool
+    reason: str
+    record: SignoffRecord | None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    go: bool
+    blockers: tuple[Blocker, ...]
+    signoffs: tuple[SignoffState, ...]
+
+    @property
+    def decision(self) -> str:
+        return "GO" if self.go else "NO-GO"
+
+
+def item_ok(item: Item, status: Status) -> bool:
+    return status in _OK or (status == Status.WARN and item.allow_warn)
+
+
+def evidence_max_age(checklist: Checklist, item: Item) -> timedelta | None:
+    """How old an item's evidence may be: derived items have none of their own, and a
+    manual confirmation expires only where the item says so."""
+    kind = probe_type(item.probe_type).kind
+    if kind == "derived":
+        return None
+    if kind == "manual":
+        return item.max_age
+    return checklist.max_age(item)
+
+
+def current_results(
+    checklist: Checklist, stored: Mapping[str, ItemResult], records: Records, now: datetime
+) -> dict[str, ItemResult]:
+    """Stored results settled again as of ``now``: evidence may have gone stale since."""
+    settled = {}
+    for item in checklist.items():
+        result = stored.get(item.id)
+        if result is None:
+            continue
+        max_age = evidence_max_age(checklist, item)
+        settled[item.id] = settle(result, max_age, records.waiver(item.id, now), now)
+    return settled
+
+
+def signoff_states(
+    checklist: Checklist, results: Mapping[str, ItemResult], signoffs: Sequence[SignoffRecord], now: datetime
+) -> tuple[SignoffState, ...]:
+    states = []
+    for role in checklist.signoffs:
+        mine = [s for s in signoffs if s.role == role.id and s.revoked_at is None]
+        record = max(mine, key=lambda s: s.signed_at) if mine else None
+        if record is None:
+            states.append(SignoffState(role.id, role.title, False, "not signed", None))
+            continue
+        reason = _broken(checklist, role.id, record, results, now)
+        if reason is None and role.max_age is not None and now - record.signed_at > role.max_age:
+            reason = f"signed {record.signed_at:%Y-%m-%d %H:%M} UTC, older than {role.max_age} allowed"
+        holds = reason is None
+        states.append(
+            SignoffState(role.id, role.title, holds, reason or f"signed by {record.user}", record)
+        )
+    return tuple(states)
+
+
+def regressions(
+    checklist: Checklist, role: str, record: SignoffRecord, results: Mapping[str, ItemResult]
+) -> list[str]:
+    """Items the role owns that were fine when it signed and are not fine now."""
+    found = []
+    for item in checklist.items():
+        if item.responsible != role or item.id not in record.approved:
+            continue
+        before = record.approved[item.id]
+        now_result = results.get(item.id)
+        if now_result is None:
+            continue
+        if item_ok(item, before) and not item_ok(item, now_result.status):
+            found.append(f"{item.id} ({before} → {now_result.status})")
+    return found
+
+
+def _broken(
+    checklist: Checklist,
+    role: str,
+    record: SignoffRecord,
+    results: Mapping[str, ItemResult],
+    now: datetime,
+) -> str | None:
+    if record.invalidated_at is not None:
+        return f"invalidated: {record.invalidated_reason or 'a check regressed'}"
+    regressed = regressions(checklist, role, record, results)
+    if regressed:
+        return "invalidated: regressed since signed: " + ", ".join(regressed)
+    return None
+
+
+def decide(
+    checklist: Checklist, results: Mapping[str, ItemResult], records: Records, now: datetime
+) -> Verdict:
+    blockers: list[Blocker] = []
+    for item in checklist.items():
+        if not item.blocking:
+            continue
+        result = results.get(item.id)
+        if result is None:
+            blockers.append(Blocker(item.id, item.title, "NOT RUN", "no result yet: run the checklist"))
+        elif not item_ok(item, result.status):
+            blockers.append(Blocker(item.id, item.title, str(result.status), result.message))
+    states = signoff_states(checklist, results, records.signoffs, now)
+    for state in states:
+        if not state.holds:
+            blockers.append(Blocker(f"signoff:{state.role}", state.title, "PENDING", state.reason))
+    return Verdict(not blockers, tuple(blockers), states)
