@@ -8,9 +8,9 @@ conditions and checks the references between items.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
 
 from .conditions import Condition
 from .durations import Duration
@@ -117,9 +117,25 @@ class Phase(Strict):
     sections: list[Section] = Field(min_length=1)
 
 
+def _split_ids(value: Any) -> Any:
+    """Each entry may hold several comma-separated IDs, so one environment variable can
+    list a whole team (``users: ["${GOLIVE_DEVOPS_APPROVERS:-}"]``); empty entries vanish."""
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list):
+        return [part.strip() for entry in value if isinstance(entry, str) for part in entry.split(",") if part.strip()] + [
+            entry for entry in value if not isinstance(entry, str)
+        ]
+    return value
+
+
 class Approvers(Strict):
-    users: list[str] = Field(default_factory=list)
-    usergroups: list[str] = Field(default_factory=list)
+    users: Annotated[list[Annotated[str, Field(pattern=SLACK_USER)]], BeforeValidator(_split_ids)] = Field(
+        default_factory=list
+    )
+    usergroups: Annotated[
+        list[Annotated[str, Field(pattern=SLACK_USERGROUP)]], BeforeValidator(_split_ids)
+    ] = Field(default_factory=list)
 
 
 class SignoffRole(Strict):

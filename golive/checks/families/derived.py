@@ -21,6 +21,8 @@ class AggregateConfig(ProbeConfig):
     include: list[str] = Field(default_factory=list)
     #: Only items that block GO.
     blocking_only: bool = True
+    #: Only items a probe decides: "reports green" is about evidence systems produced.
+    automated_only: bool = True
 
 
 def _aggregate(config: AggregateConfig, context: Any) -> Observation:
@@ -30,6 +32,8 @@ def _aggregate(config: AggregateConfig, context: Any) -> Observation:
     chosen = []
     for item in checklist.items():
         if item.probe_type in _DERIVED:
+            continue
+        if config.automated_only and item.probe_type == "manual":
             continue
         if config.blocking_only and not item.blocking:
             continue

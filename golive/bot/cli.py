@@ -1,0 +1,255 @@
+"""The ``golive`` command line. Exit codes: 0 fine, 1 checks not passing, 2 usage or config error."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+
+from .. import __version__
+from ..checks.errors import ChecklistError
+from ..checks.loader import load
+from ..checks.model import Checklist
+from ..checks.results import ItemResult
+from ..storage.store import Store, StorageError
+from . import render_json, render_text, service
+from .report import render_markdown
+from ..checks.schema import checklist_schema
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Decide whether a release may go live.")
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+T = TypeVar("T")
+
+EXIT_OK, EXIT_FAILING, EXIT_USAGE = 0, 1, 2
+
+
+class Format(StrEnum):
+    text = "text"
+    json = "json"
+
+
+class ReportFormat(StrEnum):
+    md = "md"
+
+
+ChecklistOption = Annotated[
+    Path | None,
+    typer.Option("--checklist", "-c", help="Checklist YAML (default: $GOLIVE_CHECKLIST)."),
+]
+DbOption = Annotated[
+    str | None, typer.Option("--db", help="Database URL (default: $GOLIVE_DB_URL, else sqlite:///golive.db).")
+]
+ByOption = Annotated[str, typer.Option("--by", help="Your Slack user ID (e.g. U012ABCDEF).")]
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    err.print(f"[red]error:[/] {render_text.escape(message)}")
+    raise typer.Exit(code)
+
+
+def _checklist(path: Path | None) -> Checklist:
+    chosen = path or (Path(os.environ["GOLIVE_CHECKLIST"]) if os.environ.get("GOLIVE_CHECKLIST") else None)
+    if chosen is None:
+        _fail("no checklist: pass --checklist FILE or set GOLIVE_CHECKLIST")
+    try:
+        return load(chosen)
+    except ChecklistError as exc:
+        err.print(f"[red]invalid checklist[/] {render_text.escape(str(exc))}")
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+def _with_store(db: str | None, work: Callable[[Store], Awaitable[T]]) -> T:
+    async def main() -> T:
+        try:
+            store = await Store.open(db)
+        except StorageError as exc:
+            _fail(str(exc))
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(main())
+    except service.UserError as exc:
+        _fail(str(exc))
+    except StorageError as exc:
+        _fail(str(exc))
+
+
+def _print_json(document: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+@app.command()
+def validate(checklist: ChecklistOption = None) -> None:
+    """Check a checklist: exit 0 when valid, 2 with every problem listed."""
+    loaded = _checklist(checklist)
+    unset = sorted({v for item in loaded.items() for v in item.unset_variables})
+    out.print(f"[green]valid[/]: {len(loaded.items())} items in {len(loaded.phases)} phases, "
+              f"{len(loaded.signoffs)} sign-off roles")
+    if unset:
+        out.print(f"not configured here (these items will be ERROR until set): {', '.join(unset)}")
+
+
+@app.command()
+def run(
+    checklist: ChecklistOption = None,
+    phase: Annotated[str | None, typer.Option(help="Only this phase (its id).")] = None,
+    format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
+    db: DbOption = None,
+) -> None:
+    """Probe now, store the results, print them. Exit 0 when every blocking automated item passes."""
+    loaded = _checklist(checklist)
+    if phase is not None and phase not in [p.id for p in loaded.phases]:
+        _fail(f"no phase {phase!r}; phases: {', '.join(p.id for p in loaded.phases)}")
+
+    async def progress(result: ItemResult) -> None:
+        if format == Format.text:
+            out.print(render_text.progress_line(loaded, result))
+
+    async def work(store: Store) -> tuple[int, service.State]:
+        return await service.execute_run(loaded, store, phase=phase, trigger="cli", on_result=progress)
+
+    run_id, state = _with_store(db, work)
+    if format == Format.json:
+        _print_json(render_json.state_document(state, run_id=run_id))
+    else:
+        out.print()
+        for line in render_text.summary(state) + render_text.verdict_lines(state):
+            out.print(line)
+    passed = service.automated_blocking_pass(loaded, state.results, phase)
+    raise typer.Exit(EXIT_OK if passed else EXIT_FAILING)
+
+
+@app.command()
+def status(
+    checklist: ChecklistOption = None,
+    format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
+    db: DbOption = None,
+) -> None:
+    """The latest stored state and the verdict, without probing."""
+    loaded = _checklist(checklist)
+    state = _with_store(db, lambda store: service.current_state(loaded, store))
+    if format == Format.json:
+        _print_json(render_json.state_document(state))
+        return
+    for item in loaded.items():
+        result = state.result(item)
+        if result is None:
+            out.print(f"  NOT RUN  {item.phase:<6} {item.id:<28} {item.title}")
+        else:
+            out.print(render_text.progress_line(loaded, result))
+    for signoff in state.verdict.signoffs:
+        mark = "[green]✔ holds[/]" if signoff.holds else "[cyan]… pending[/]"
+        out.print(f"{mark} {signoff.title}: {render_text.escape(signoff.reason)}")
+    out.print()
+    for line in render_text.summary(state) + render_text.verdict_lines(state):
+        out.print(line)
+
+
+@app.command()
+def report(
+    checklist: ChecklistOption = None,
+    format: Annotated[ReportFormat, typer.Option("--format", help="md (Markdown).")] = ReportFormat.md,
+    db: DbOption = None,
+) -> None:
+    """The checklist filled in: ticks, statuses, evidence, sign-offs, notes."""
+    loaded = _checklist(checklist)
+    state = _with_store(db, lambda store: service.current_state(loaded, store))
+    sys.stdout.write(render_markdown(state))
+
+
+@app.command()
+def confirm(
+    item: Annotated[str, typer.Argument(help="The manual item's id.")],
+    by: ByOption,
+    evidence: Annotated[str | None, typer.Option("--evidence", help="Link to the evidence.")] = None,
+    comment: Annotated[str | None, typer.Option(help="A short comment.")] = None,
+    checklist: ChecklistOption = None,
+    db: DbOption = None,
+) -> None:
+    """Confirm a manual item (the Slack button does the same)."""
+    loaded = _checklist(checklist)
+    _with_store(db, lambda store: service.confirm_item(
+        loaded, store, item, user=by, evidence_url=evidence, comment=comment))
+    out.print(f"confirmed {item} as {by}")
+
+
+@app.command()
+def signoff(
+    role: Annotated[str, typer.Argument(help="The sign-off role's id.")],
+    by: ByOption,
+    revoke: Annotated[bool, typer.Option("--revoke", help="Withdraw your role's sign-off.")] = False,
+    checklist: ChecklistOption = None,
+    db: DbOption = None,
+) -> None:
+    """Sign a role off on the current results, or revoke it."""
+    loaded = _checklist(checklist)
+    if revoke:
+        _with_store(db, lambda store: service.revoke_sign_off(loaded, store, role, user=by))
+        out.print(f"revoked the {role} sign-off")
+        return
+    record = _with_store(db, lambda store: service.sign_off(loaded, store, role, user=by))
+    out.print(f"{role} signed off by {by} on run #{record.run_id} (fingerprint {record.fingerprint})")
+
+
+@app.command()
+def waive(
+    item: Annotated[str, typer.Argument(help="The item's id.")],
+    days: Annotated[float, typer.Option(help="How long the waiver lasts.")],
+    reason: Annotated[str, typer.Option(help="Why (a ticket, an explanation).")],
+    by: ByOption,
+    checklist: ChecklistOption = None,
+    db: DbOption = None,
+) -> None:
+    """Waive a failing item for a number of days."""
+    loaded = _checklist(checklist)
+    waiver = _with_store(db, lambda store: service.waive_item(
+        loaded, store, item, days=days, reason=reason, user=by))
+    out.print(f"waived {item} until {waiver.expires_at:%Y-%m-%d %H:%M} UTC")
+
+
+@app.command()
+def note(
+    text: Annotated[str, typer.Argument(help="The note.")],
+    by: ByOption,
+    checklist: ChecklistOption = None,
+    db: DbOption = None,
+) -> None:
+    """Add a note to the release's report."""
+    loaded = _checklist(checklist)
+    _with_store(db, lambda store: service.add_note(loaded, store, user=by, text=text))
+    out.print("noted")
+
+
+@app.command()
+def schema() -> None:
+    """Print the checklist's JSON Schema."""
+    _print_json(checklist_schema())
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"golive {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True)] = False,
+) -> None:
+    pass
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,220 @@
+"""The application's use cases, shared by every surface (CLI, console, Slack).
+
+A surface parses input and renders output; what happens in between lives here: run the
+checklist and store every result as it arrives, read back the current state with the
+verdict, record confirmations, sign-offs, waivers and notes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from ..checks.model import Checklist, Item
+from ..checks.probe import probe_type
+from ..checks.results import Confirmation, ItemResult, Records, SignoffRecord, Waiver, fingerprint
+from ..checks.runner import run_checklist, select_items
+from ..checks.verdict import Verdict, current_results, decide
+from ..storage.store import Note, RunInfo, Store
+
+
+class UserError(Exception):
+    """Something a person asked for that cannot be done; the message says why and what to do."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class State:
+    """Everything a status, report or announcement shows."""
+
+    checklist: Checklist
+    release_id: int
+    run: RunInfo | None
+    results: dict[str, ItemResult]
+    records: Records
+    verdict: Verdict
+    notes: list[Note]
+    at: datetime
+
+    def result(self, item: Item) -> ItemResult | None:
+        return self.results.get(item.id)
+
+
+async def execute_run(
+    checklist: Checklist,
+    store: Store,
+    *,
+    phase: str | None = None,
+    trigger: str = "cli",
+    on_result: Callable[[ItemResult], Awaitable[None]] | None = None,
+    now: Callable[[], datetime] = utcnow,
+) -> tuple[int, State]:
+    """Run (a phase of) the checklist, storing each result the moment it is known."""
+    select_items(checklist, phase)  # raises ValueError for an unknown phase before anything is stored
+    release_id = await store.release_id(checklist.release.name, checklist.release.version)
+    await store.abort_unfinished_runs(at=now())
+    records = await store.records(release_id)
+    previous = current_results(checklist, await store.latest_results(release_id), records, now())
+    run_id = await store.start_run(
+        release_id, trigger=trigger, phase=phase, checklist_digest=checklist.digest, started_at=now()
+    )
+
+    async def record(result: ItemResult) -> None:
+        item = checklist.item(result.item_id)
+        await store.record_result(run_id, result, phase=item.phase)
+        if on_result is not None:
+            await on_result(result)
+
+    outcome = await run_checklist(
+        checklist, phase=phase, records=records, previous=previous, on_result=record, now=now
+    )
+    merged = {**previous, **outcome.results}
+    verdict = decide(checklist, merged, records, outcome.finished_at)
+    await store.finish_run(
+        run_id,
+        finished_at=outcome.finished_at,
+        verdict=verdict.decision,
+        fingerprint=fingerprint(outcome.results),
+    )
+    return run_id, await current_state(checklist, store, now=now)
+
+
+async def current_state(
+    checklist: Checklist, store: Store, *, now: Callable[[], datetime] = utcnow
+) -> State:
+    at = now()
+    release_id = await store.release_id(checklist.release.name, checklist.release.version)
+    records = await store.records(release_id)
+    results = current_results(checklist, await store.latest_results(release_id), records, at)
+    return State(
+        checklist=checklist,
+        release_id=release_id,
+        run=await store.latest_run(release_id),
+        results=results,
+        records=records,
+        verdict=decide(checklist, results, records, at),
+        notes=await store.notes(release_id),
+        at=at,
+    )
+
+
+def automated_blocking_pass(checklist: Checklist, results: dict[str, ItemResult], phase: str | None) -> bool:
+    """The ``golive run`` exit code rule: every blocking automated item selected passes."""
+    from ..checks.verdict import item_ok
+
+    for item in select_items(checklist, phase):
+        if not item.blocking or probe_type(item.probe_type).kind != "auto":
+            continue
+        result = results.get(item.id)
+        if result is None or not item_ok(item, result.status):
+            return False
+    return True
+
+
+def _approver_check(checklist: Checklist, role_id: str, user: str) -> None:
+    role = checklist.role(role_id)
+    if user in role.approvers.users:
+        return
+    groups = f" (members of {', '.join(role.approvers.usergroups)} are checked in Slack)" if role.approvers.usergroups else ""
+    raise UserError(
+        f"{user} is not an approver of {role.title}; approvers: "
+        f"{', '.join(role.approvers.users) or 'none listed'}{groups}"
+    )
+
+
+async def confirm_item(
+    checklist: Checklist, store: Store, item_id: str, *, user: str, evidence_url: str | None,
+    comment: str | None = None, now: Callable[[], datetime] = utcnow,
+) -> None:
+    try:
+        item = checklist.item(item_id)
+    except KeyError:
+        raise UserError(f"no item {item_id!r} in the checklist") from None
+    kind = probe_type(item.probe_type)
+    if kind.kind != "manual":
+        raise UserError(f"{item_id} is decided by its {item.probe_type} probe; only manual items are confirmed")
+    config = item.config
+    if getattr(config, "evidence_required", False) and not evidence_url:
+        raise UserError(f"{item_id} needs an evidence link: pass --evidence URL")
+    if evidence_url and not evidence_url.startswith(("http://", "https://")):
+        raise UserError(f"evidence must be an http(s) link, not {evidence_url!r}")
+    if item.responsible is not None:
+        _approver_check(checklist, item.responsible, user)
+    release_id = await store.release_id(checklist.release.name, checklist.release.version)
+    await store.add_confirmation(
+        release_id,
+        Confirmation(item_id, user, now(), evidence_url, comment),
+        actor=user,
+    )
+
+
+async def sign_off(
+    checklist: Checklist, store: Store, role_id: str, *, user: str, now: Callable[[], datetime] = utcnow
+) -> SignoffRecord:
+    """Sign a role off on the current results. Raises UserError when not allowed or already signed."""
+    try:
+        role = checklist.role(role_id)
+    except KeyError:
+        roles = ", ".join(r.id for r in checklist.signoffs)
+        raise UserError(f"no sign-off role {role_id!r}; roles: {roles}") from None
+    _approver_check(checklist, role_id, user)
+    state = await current_state(checklist, store, now=now)
+    if state.run is None:
+        raise UserError("nothing to sign yet: run the checklist first")
+    record = SignoffRecord(
+        role=role.id,
+        user=user,
+        signed_at=now(),
+        run_id=state.run.id,
+        approved={item_id: r.status for item_id, r in state.results.items()},
+        fingerprint=fingerprint(state.results),
+    )
+    if not await store.add_signoff(state.release_id, record):
+        raise UserError(f"{role.title} is already signed off; revoke it first to sign again")
+    return record
+
+
+async def revoke_sign_off(
+    checklist: Checklist, store: Store, role_id: str, *, user: str, now: Callable[[], datetime] = utcnow
+) -> None:
+    _approver_check(checklist, role_id, user)
+    release_id = await store.release_id(checklist.release.name, checklist.release.version)
+    if not await store.revoke_signoff(release_id, role_id, by=user, at=now()):
+        raise UserError(f"{checklist.role(role_id).title} has no active sign-off to revoke")
+
+
+async def waive_item(
+    checklist: Checklist, store: Store, item_id: str, *, days: float, reason: str, user: str,
+    now: Callable[[], datetime] = utcnow,
+) -> Waiver:
+    try:
+        item = checklist.item(item_id)
+    except KeyError:
+        raise UserError(f"no item {item_id!r} in the checklist") from None
+    if not 0 < days <= 90:
+        raise UserError("a waiver lasts between a few hours and 90 days: pass --days 0.5 … 90")
+    if len(reason.strip()) < 5:
+        raise UserError("say why the item is waived: --reason 'ticket or explanation'")
+    if item.responsible is not None:
+        _approver_check(checklist, item.responsible, user)
+    at = now()
+    waiver = Waiver(item_id, reason.strip(), user, at, at + timedelta(days=days))
+    release_id = await store.release_id(checklist.release.name, checklist.release.version)
+    await store.add_waiver(release_id, waiver)
+    return waiver
+
+
+async def add_note(
+    checklist: Checklist, store: Store, *, user: str, text: str, now: Callable[[], datetime] = utcnow
+) -> None:
+    text = text.strip()
+    if not text:
+        raise UserError("a note needs some text")
+    if len(text) > 3000:
+        raise UserError(f"a note is at most 3000 characters; this one has {len(text)}")
+    release_id = await store.release_id(checklist.release.name, checklist.release.version)
+    await store.add_note(release_id, author=user, text=text, at=now())
