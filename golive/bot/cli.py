@@ -19,10 +19,10 @@ from ..checks.errors import ChecklistError
 from ..checks.loader import load
 from ..checks.model import Checklist
 from ..checks.results import ItemResult
-from ..storage.store import Store, StorageError
+from ..checks.schema import checklist_schema
+from ..storage.store import StorageError, Store
 from . import render_json, render_text, service
 from .report import render_markdown
-from ..checks.schema import checklist_schema
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Decide whether a release may go live.")
 out = Console(highlight=False, soft_wrap=True)
@@ -95,8 +95,10 @@ def validate(checklist: ChecklistOption = None) -> None:
     """Check a checklist: exit 0 when valid, 2 with every problem listed."""
     loaded = _checklist(checklist)
     unset = sorted({v for item in loaded.items() for v in item.unset_variables})
-    out.print(f"[green]valid[/]: {len(loaded.items())} items in {len(loaded.phases)} phases, "
-              f"{len(loaded.signoffs)} sign-off roles")
+    out.print(
+        f"[green]valid[/]: {len(loaded.items())} items in {len(loaded.phases)} phases, "
+        f"{len(loaded.signoffs)} sign-off roles"
+    )
     if unset:
         out.print(f"not configured here (these items will be ERROR until set): {', '.join(unset)}")
 
@@ -180,8 +182,12 @@ def confirm(
 ) -> None:
     """Confirm a manual item (the Slack button does the same)."""
     loaded = _checklist(checklist)
-    _with_store(db, lambda store: service.confirm_item(
-        loaded, store, item, user=by, evidence_url=evidence, comment=comment))
+    _with_store(
+        db,
+        lambda store: service.confirm_item(
+            loaded, store, item, user=by, evidence_url=evidence, comment=comment
+        ),
+    )
     out.print(f"confirmed {item} as {by}")
 
 
@@ -214,8 +220,9 @@ def waive(
 ) -> None:
     """Waive a failing item for a number of days."""
     loaded = _checklist(checklist)
-    waiver = _with_store(db, lambda store: service.waive_item(
-        loaded, store, item, days=days, reason=reason, user=by))
+    waiver = _with_store(
+        db, lambda store: service.waive_item(loaded, store, item, days=days, reason=reason, user=by)
+    )
     out.print(f"waived {item} until {waiver.expires_at:%Y-%m-%d %H:%M} UTC")
 
 

@@ -71,8 +71,13 @@ def signoff_document(state: SignoffState) -> dict[str, Any]:
     }
 
 
-def state_document(state: State, *, run_id: int | None = None, started_at: datetime | None = None,
-                   finished_at: datetime | None = None) -> dict[str, Any]:
+def state_document(
+    state: State,
+    *,
+    run_id: int | None = None,
+    started_at: datetime | None = None,
+    finished_at: datetime | None = None,
+) -> dict[str, Any]:
     checklist = state.checklist
     run = state.run
     items = [item_document(checklist, item, state.result(item)) for item in checklist.items()]

@@ -65,5 +65,7 @@ def verdict_lines(state: State) -> list[str]:
         return ["[bold green]GO[/]: every blocking item passes and every sign-off holds."]
     lines = [f"[bold red]NO-GO[/]: {len(verdict.blockers)} blocker(s)"]
     for blocker in verdict.blockers:
-        lines.append(f"  • {blocker.subject} ({blocker.status}) {escape(blocker.title)}: {escape(blocker.reason)}")
+        lines.append(
+            f"  • {blocker.subject} ({blocker.status}) {escape(blocker.title)}: {escape(blocker.reason)}"
+        )
     return lines

@@ -96,7 +96,11 @@ def render_markdown(state: State) -> str:
     out.append("")
     out += _rollback(state, words)
     if not state.verdict.go:
-        out += [f"**{words['blockers']}:** " + (", ".join(b.subject for b in state.verdict.blockers) or words["none"]), ""]
+        out += [
+            f"**{words['blockers']}:** "
+            + (", ".join(b.subject for b in state.verdict.blockers) or words["none"]),
+            "",
+        ]
     out += [f"## {words['notes']}", ""]
     if state.notes:
         out += [f"- {_when(n.created_at)} {n.author}: {n.text}" for n in state.notes]
@@ -104,7 +108,6 @@ def render_markdown(state: State) -> str:
         out.append(words["no_notes"])
     out.append("")
     return "\n".join(out)
-
 
 
 def _rollback(state: State, words: dict[str, str]) -> list[str]:

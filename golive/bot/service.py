@@ -83,9 +83,7 @@ async def execute_run(
     return run_id, await current_state(checklist, store, now=now)
 
 
-async def current_state(
-    checklist: Checklist, store: Store, *, now: Callable[[], datetime] = utcnow
-) -> State:
+async def current_state(checklist: Checklist, store: Store, *, now: Callable[[], datetime] = utcnow) -> State:
     at = now()
     release_id = await store.release_id(checklist.release.name, checklist.release.version)
     records = await store.records(release_id)
@@ -119,7 +117,11 @@ def _approver_check(checklist: Checklist, role_id: str, user: str) -> None:
     role = checklist.role(role_id)
     if user in role.approvers.users:
         return
-    groups = f" (members of {', '.join(role.approvers.usergroups)} are checked in Slack)" if role.approvers.usergroups else ""
+    groups = (
+        f" (members of {', '.join(role.approvers.usergroups)} are checked in Slack)"
+        if role.approvers.usergroups
+        else ""
+    )
     raise UserError(
         f"{user} is not an approver of {role.title}; approvers: "
         f"{', '.join(role.approvers.users) or 'none listed'}{groups}"
@@ -127,8 +129,14 @@ def _approver_check(checklist: Checklist, role_id: str, user: str) -> None:
 
 
 async def confirm_item(
-    checklist: Checklist, store: Store, item_id: str, *, user: str, evidence_url: str | None,
-    comment: str | None = None, now: Callable[[], datetime] = utcnow,
+    checklist: Checklist,
+    store: Store,
+    item_id: str,
+    *,
+    user: str,
+    evidence_url: str | None,
+    comment: str | None = None,
+    now: Callable[[], datetime] = utcnow,
 ) -> None:
     try:
         item = checklist.item(item_id)
@@ -136,7 +144,9 @@ async def confirm_item(
         raise UserError(f"no item {item_id!r} in the checklist") from None
     kind = probe_type(item.probe_type)
     if kind.kind != "manual":
-        raise UserError(f"{item_id} is decided by its {item.probe_type} probe; only manual items are confirmed")
+        raise UserError(
+            f"{item_id} is decided by its {item.probe_type} probe; only manual items are confirmed"
+        )
     config = item.config
     if getattr(config, "evidence_required", False) and not evidence_url:
         raise UserError(f"{item_id} needs an evidence link: pass --evidence URL")
@@ -188,7 +198,13 @@ async def revoke_sign_off(
 
 
 async def waive_item(
-    checklist: Checklist, store: Store, item_id: str, *, days: float, reason: str, user: str,
+    checklist: Checklist,
+    store: Store,
+    item_id: str,
+    *,
+    days: float,
+    reason: str,
+    user: str,
     now: Callable[[], datetime] = utcnow,
 ) -> Waiver:
     try:

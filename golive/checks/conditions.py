@@ -97,8 +97,7 @@ def parse(text: str) -> Condition:
     position, operator = _find_operator(text)
     if operator is None:
         raise ConditionSyntaxError(
-            f"{text!r}: no comparison found; write e.g. '[STATUS] == 200' "
-            f"(operators: {' '.join(OPERATORS)})"
+            f"{text!r}: no comparison found; write e.g. '[STATUS] == 200' (operators: {' '.join(OPERATORS)})"
         )
     left_text = text[:position].strip()
     right_text = text[position + len(operator) :].strip()
@@ -209,9 +208,7 @@ def _literal(text: str) -> Literal:
     return Literal(value, text)
 
 
-def check_placeholders(
-    condition: Condition, known: Mapping[str, bool]
-) -> list[str]:
+def check_placeholders(condition: Condition, known: Mapping[str, bool]) -> list[str]:
     """Names the condition uses that the probe does not observe.
 
     ``known`` maps a placeholder name to whether it may be walked into with a path.
@@ -282,10 +279,14 @@ def _compare(left: Any, operator: str, right: Any, right_operand: Operand) -> bo
     if isinstance(right_operand, AnyOf):
         matched = any(_equal(left, option.value) for option in right_operand.options)
         return matched if operator == "==" else not matched
-    if operator == "==":
-        return _equal(left, right)
-    if operator == "!=":
-        return not _equal(left, right)
+    if operator in ("==", "!="):
+        if isinstance(left, str) and isinstance(right_operand, Literal) and _number(right) is not None:
+            # An observed string against a written number compares as written text, so a
+            # version "1.1" is not equal to 1.10; numbers observed as numbers compare as numbers.
+            equal = left.strip() == right_operand.text.rstrip("%")
+        else:
+            equal = _equal(left, right)
+        return equal if operator == "==" else not equal
     left_number, right_number = _number(left), _number(right)
     if left_number is None or right_number is None:
         return False  # an ordering over a missing or non-numeric value never holds

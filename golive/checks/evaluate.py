@@ -10,7 +10,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from .conditions import ConditionOutcome, evaluate as evaluate_condition
+from .conditions import ConditionOutcome
+from .conditions import evaluate as evaluate_condition
 from .model import Item
 from .probe import Observation, ProbeType
 from .results import ItemResult, Waiver
@@ -46,17 +47,16 @@ def is_stale(evidence_time: datetime, max_age: timedelta | None, now: datetime) 
     return max_age is not None and now - evidence_time > max_age
 
 
-def settle(
-    result: ItemResult, max_age: timedelta | None, waiver: Waiver | None, now: datetime
-) -> ItemResult:
+def settle(result: ItemResult, max_age: timedelta | None, waiver: Waiver | None, now: datetime) -> ItemResult:
     """Apply staleness and waivers to a result's raw status, as of ``now``."""
     status = result.raw_status
     message = result.raw_message or result.message
-    if result.evidence is not None and is_stale(result.evidence.observed_at, max_age, now):
-        if status.severity < Status.STALE.severity:
-            age = now - result.evidence.observed_at
-            status = Status.STALE
-            message = f"evidence is {_age(age)} old, older than the {_age(max_age)} allowed; {message}"
+    evidence = result.evidence
+    stale = evidence is not None and is_stale(evidence.observed_at, max_age, now)
+    if evidence is not None and stale and status.severity < Status.STALE.severity:
+        age = now - evidence.observed_at
+        status = Status.STALE
+        message = f"evidence is {_age(age)} old, older than the {_age(max_age)} allowed; {message}"
     if waiver is not None and status != Status.PASS:
         message = (
             f"waived until {waiver.expires_at:%Y-%m-%d %H:%M} UTC by {waiver.created_by}: "

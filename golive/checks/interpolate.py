@@ -13,22 +13,23 @@ from typing import Any
 _REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def interpolate(value: Any, env: Mapping[str, str], unset: set[str]) -> Any:
+def interpolate(value: Any, env: Mapping[str, str], unset: set[str], *, keep_unset: bool = False) -> Any:
     """Substitute references in every string inside ``value``.
 
     A variable that is unset (or empty) and has no default is added to ``unset`` and
-    replaced by the empty string; the caller decides whether that is an error.
+    replaced by the empty string, or left as written with ``keep_unset`` (so the error
+    is about the variable, not about an empty value); the caller decides what it means.
     """
     if isinstance(value, str):
-        return _interpolate_string(value, env, unset)
+        return _interpolate_string(value, env, unset, keep_unset)
     if isinstance(value, dict):
-        return {k: interpolate(v, env, unset) for k, v in value.items()}
+        return {k: interpolate(v, env, unset, keep_unset=keep_unset) for k, v in value.items()}
     if isinstance(value, list):
-        return [interpolate(v, env, unset) for v in value]
+        return [interpolate(v, env, unset, keep_unset=keep_unset) for v in value]
     return value
 
 
-def _interpolate_string(text: str, env: Mapping[str, str], unset: set[str]) -> str:
+def _interpolate_string(text: str, env: Mapping[str, str], unset: set[str], keep_unset: bool) -> str:
     def substitute(match: re.Match[str]) -> str:
         if match.group(0) == "$${":
             return "${"
@@ -39,7 +40,7 @@ def _interpolate_string(text: str, env: Mapping[str, str], unset: set[str]) -> s
         if default is not None:
             return default
         unset.add(name)
-        return ""
+        return match.group(0) if keep_unset else ""
 
     return _REFERENCE.sub(substitute, text)
 

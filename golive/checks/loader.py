@@ -10,6 +10,7 @@ with a message naming the variable to set.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 from collections.abc import Mapping
@@ -39,7 +40,9 @@ def load(path: str | Path, env: Mapping[str, str] | None = None) -> Checklist:
     return loads(text, source=source, env=env)
 
 
-def loads(text: bytes | str, *, source: str = "<checklist>", env: Mapping[str, str] | None = None) -> Checklist:
+def loads(
+    text: bytes | str, *, source: str = "<checklist>", env: Mapping[str, str] | None = None
+) -> Checklist:
     raw_bytes = text.encode() if isinstance(text, str) else text
     env = dict(os.environ) if env is None else env
     try:
@@ -62,12 +65,21 @@ def loads(text: bytes | str, *, source: str = "<checklist>", env: Mapping[str, s
         checklist = Checklist.model_validate(document)
     except ValidationError as exc:
         problems.extend(_problems_from(exc, document))
+        # Still check the probe parameters and conditions of every item that is fine on
+        # its own, so one run of `golive validate` shows everything there is to fix.
+        for index, raw in enumerate(_raw_items(document)):
+            try:
+                item = Item.model_validate(raw)
+            except ValidationError:
+                continue
+            problems.extend(_bind_item(item, item_unset.get(index, set())))
+        problems.extend(_cross_check(document))
         raise ChecklistError(source, problems) from None
 
     for index, item in enumerate(checklist.items()):
         problems.extend(_bind_item(item, item_unset.get(index, set())))
     _annotate_positions(checklist)
-    problems.extend(_cross_check(checklist))
+    problems.extend(_cross_check(document))
     if problems:
         raise ChecklistError(source, problems)
     checklist._source = source
@@ -75,47 +87,43 @@ def loads(text: bytes | str, *, source: str = "<checklist>", env: Mapping[str, s
     return checklist
 
 
-def _interpolate_document(
-    document: dict[str, Any], env: Mapping[str, str], problems: list[Problem], item_unset: dict[int, set[str]]
-) -> dict[str, Any]:
-    """Interpolate the whole document; unset variables outside item probes are problems."""
-    index = 0
-    result: dict[str, Any] = {}
-    for key, value in document.items():
-        if key != "phases" or not isinstance(value, list):
-            unset: set[str] = set()
-            result[key] = interpolate(value, env, unset)
-            for name in sorted(unset):
-                problems.append(Problem(str(key), "", f"${{{name}}} is not set and has no default"))
-            continue
-        phases = []
-        for phase in value:
-            if not isinstance(phase, dict) or not isinstance(phase.get("sections"), list):
-                phases.append(phase)
-                continue
-            phase = dict(phase)
-            sections = []
+def _raw_items(document: dict[str, Any]) -> list[Any]:
+    """Items in document order, counted the way ``_interpolate_document`` counts them."""
+    found: list[Any] = []
+    for phase in document.get("phases") or []:
+        if isinstance(phase, dict) and isinstance(phase.get("sections"), list):
             for section in phase["sections"]:
-                if not isinstance(section, dict) or not isinstance(section.get("items"), list):
-                    sections.append(section)
-                    continue
-                section = dict(section)
-                items = []
-                for item in section["items"]:
-                    if isinstance(item, dict):
-                        unset = set()
-                        item = {
-                            k: interpolate(v, env, unset) if k in _ITEM_KEYS_INTERPOLATED else v
-                            for k, v in item.items()
-                        }
-                        item_unset[index] = unset
-                    items.append(item)
-                    index += 1
-                section["items"] = items
-                sections.append(section)
-            phase["sections"] = sections
-            phases.append(phase)
-        result[key] = phases
+                if isinstance(section, dict) and isinstance(section.get("items"), list):
+                    found.extend(section["items"])
+    return found
+
+
+def _interpolate_document(
+    document: dict[str, Any],
+    env: Mapping[str, str],
+    problems: list[Problem],
+    item_unset: dict[int, set[str]],
+) -> dict[str, Any]:
+    """Interpolate the document; unset variables outside item probes are problems.
+
+    Within phases only the items' probe parameters and conditions are interpolated:
+    titles are the seed's words and stay as written.
+    """
+    result = copy.deepcopy(document)
+    for key, value in document.items():
+        if key == "phases":
+            continue
+        unset: set[str] = set()
+        result[key] = interpolate(value, env, unset, keep_unset=True)
+        for name in sorted(unset):
+            problems.append(Problem(str(key), "", f"${{{name}}} is not set and has no default"))
+    for index, item in enumerate(_raw_items(result)):
+        if isinstance(item, dict):
+            unset = set()
+            for key in _ITEM_KEYS_INTERPOLATED:
+                if key in item:
+                    item[key] = interpolate(item[key], env, unset)
+            item_unset[index] = unset
     return result
 
 
@@ -128,8 +136,10 @@ def _item_name(document: dict[str, Any], loc: tuple[int | str, ...]) -> tuple[st
     except (KeyError, IndexError, TypeError):
         return "checklist", 0
     item_id = item.get("id") if isinstance(item, dict) else None
-    label = f"item {item_id}" if isinstance(item_id, str) else (
-        f"item #{loc[5] + 1} of section {section.get('id', loc[3])}"
+    label = (
+        f"item {item_id}"
+        if isinstance(item_id, str)
+        else (f"item #{loc[5] + 1} of section {section.get('id', loc[3])}")
     )
     return label, 6
 
@@ -182,9 +192,7 @@ def _bind_item(item: Item, unset: set[str]) -> list[Problem]:
         _parse_all(item.warn_conditions, "warn_conditions", item, probe_type.known_values(), problems)
     )
     if probe_type.kind != "auto" and (item.conditions or item.warn_conditions):
-        problems.append(
-            Problem(where, "conditions", f"a {probe_type.name} item takes no conditions")
-        )
+        problems.append(Problem(where, "conditions", f"a {probe_type.name} item takes no conditions"))
     return problems
 
 
@@ -224,37 +232,49 @@ def _annotate_positions(checklist: Checklist) -> None:
                 item._responsible = item.owner or section.owner or phase.owner
 
 
-def _cross_check(checklist: Checklist) -> list[Problem]:
+def _cross_check(document: dict[str, Any]) -> list[Problem]:
+    """References between items, ids and roles, checked on the raw document so they are
+    reported even when other parts of it are invalid."""
     problems: list[Problem] = []
+    phases = [p for p in document.get("phases") or [] if isinstance(p, dict)]
+    sections = [s for p in phases for s in p.get("sections") or [] if isinstance(s, dict)]
+    containers = [x.get("id") for x in phases + sections]
+    for duplicate in sorted({str(c) for c in containers if c is not None and containers.count(c) > 1}):
+        problems.append(Problem("checklist", "id", f"phase/section id {duplicate!r} is used twice"))
+    role_ids = [r.get("id") for r in document.get("signoffs") or [] if isinstance(r, dict)]
+    for duplicate in sorted({str(r) for r in role_ids if role_ids.count(r) > 1}):
+        problems.append(Problem(f"signoff {duplicate}", "id", "used twice"))
+    roles = {str(r) for r in role_ids}
+    entries = []
+    for phase in phases:
+        for section in phase.get("sections") or []:
+            if not isinstance(section, dict):
+                continue
+            for item in section.get("items") or []:
+                if isinstance(item, dict) and isinstance(item.get("id"), str):
+                    owner = item.get("owner") or section.get("owner") or phase.get("owner")
+                    entries.append((item["id"], owner, item.get("depends_on") or []))
+    ids = {entry[0] for entry in entries}
     seen: set[str] = set()
-    containers = [p.id for p in checklist.phases] + [s.id for p in checklist.phases for s in p.sections]
-    for container in {c for c in containers if containers.count(c) > 1}:
-        problems.append(Problem("checklist", "id", f"phase/section id {container!r} is used twice"))
-    roles = {role.id for role in checklist.signoffs}
-    for role in {r.id for r in checklist.signoffs if [x.id for x in checklist.signoffs].count(r.id) > 1}:
-        problems.append(Problem(f"signoff {role}", "id", "used twice"))
-    items = {item.id: item for item in checklist.items()}
-    for phase in checklist.phases:
-        for section in phase.sections:
-            for item in section.items:
-                where = f"item {item.id}"
-                if item.id in seen:
-                    problems.append(Problem(where, "id", "used twice; item ids must be unique"))
-                seen.add(item.id)
-                owner = item.owner or section.owner or phase.owner
-                if owner is not None and owner not in roles:
-                    problems.append(
-                        Problem(where, "owner", f"{owner!r} is not a sign-off role; roles: {', '.join(sorted(roles)) or 'none'}")
-                    )
-                for dependency in item.depends_on:
-                    if dependency not in items:
-                        problems.append(Problem(where, "depends_on", f"no item {dependency!r}"))
-    problems.extend(_cycles(checklist))
+    for item_id, owner, depends_on in entries:
+        where = f"item {item_id}"
+        if item_id in seen:
+            problems.append(Problem(where, "id", "used twice; item ids must be unique"))
+        seen.add(item_id)
+        if owner is not None and owner not in roles:
+            known = ", ".join(sorted(roles)) or "none"
+            problems.append(Problem(where, "owner", f"{owner!r} is not a sign-off role; roles: {known}"))
+        for dependency in depends_on if isinstance(depends_on, list) else []:
+            if dependency not in ids:
+                problems.append(Problem(where, "depends_on", f"no item {dependency!r}"))
+    graph: dict[str, list[str]] = {}
+    for item_id, _, depends_on in entries:
+        graph.setdefault(item_id, []).extend(d for d in depends_on if isinstance(d, str))
+    problems.extend(_cycles(graph))
     return problems
 
 
-def _cycles(checklist: Checklist) -> list[Problem]:
-    graph = {item.id: [d for d in item.depends_on] for item in checklist.items()}
+def _cycles(graph: dict[str, list[str]]) -> list[Problem]:
     state: dict[str, int] = {}
     problems: list[Problem] = []
 
@@ -262,7 +282,7 @@ def _cycles(checklist: Checklist) -> list[Problem]:
         state[node] = 1
         for nxt in graph.get(node, []):
             if state.get(nxt) == 1:
-                cycle = [*trail[trail.index(nxt):], nxt] if nxt in trail else [node, nxt]
+                cycle = [*trail[trail.index(nxt) :], nxt] if nxt in trail else [node, nxt]
                 problems.append(Problem(f"item {node}", "depends_on", "cycle: " + " → ".join(cycle)))
             elif nxt in graph and state.get(nxt) is None:
                 visit(nxt, [*trail, nxt])
@@ -272,4 +292,3 @@ def _cycles(checklist: Checklist) -> list[Problem]:
         if state.get(node) is None:
             visit(node, [node])
     return problems
-

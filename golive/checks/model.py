@@ -123,9 +123,13 @@ def _split_ids(value: Any) -> Any:
     if isinstance(value, str):
         value = [value]
     if isinstance(value, list):
-        return [part.strip() for entry in value if isinstance(entry, str) for part in entry.split(",") if part.strip()] + [
-            entry for entry in value if not isinstance(entry, str)
-        ]
+        return [
+            part.strip()
+            for entry in value
+            if isinstance(entry, str)
+            for part in entry.split(",")
+            if part.strip()
+        ] + [entry for entry in value if not isinstance(entry, str)]
     return value
 
 

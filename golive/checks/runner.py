@@ -28,6 +28,7 @@ from .results import ItemResult, Records
 from .secrets import redact
 from .status import DEPENDENCY_OK, Status
 
+NO_RECORDS = Records()
 OnResult = Callable[[ItemResult], Awaitable[None]]
 
 
@@ -64,7 +65,7 @@ async def run_checklist(
     checklist: Checklist,
     *,
     phase: str | None = None,
-    records: Records = Records(),
+    records: Records = NO_RECORDS,
     previous: Mapping[str, ItemResult] | None = None,
     on_result: OnResult | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -151,21 +152,21 @@ async def _probe(
             observation = await kind.gather(item.config, context)
     except TimeoutError:
         return _result(
-            item, Status.ERROR, f"timed out after {timeout:g}s", _ms(started), checked_at,
+            item,
+            Status.ERROR,
+            f"timed out after {timeout:g}s",
+            _ms(started),
+            checked_at,
             temporary=True,
         )
     except ProbeError as exc:
-        return _result(
-            item, Status.ERROR, exc.message, _ms(started), checked_at, temporary=exc.temporary
-        )
+        return _result(item, Status.ERROR, exc.message, _ms(started), checked_at, temporary=exc.temporary)
     except Exception as exc:  # a broken probe must not take the run down with it
         return _result(
             item, Status.ERROR, f"probe failed: {type(exc).__name__}: {exc}", _ms(started), checked_at
         )
     duration = _ms(started)
-    status, message, outcomes = evaluate_observation(
-        item, kind, observation, _context_values(checklist)
-    )
+    status, message, outcomes = evaluate_observation(item, kind, observation, _context_values(checklist))
     raw = ItemResult(
         item_id=item.id,
         status=status,
@@ -211,9 +212,7 @@ def _derived_result(checklist: Checklist, item: Item, context: DerivedContext) -
     started = time.perf_counter()
     assert kind.derive is not None and item.config is not None
     observation: Observation = kind.derive(item.config, context)
-    status, message, outcomes = evaluate_observation(
-        item, kind, observation, _context_values(checklist)
-    )
+    status, message, outcomes = evaluate_observation(item, kind, observation, _context_values(checklist))
     raw = ItemResult(
         item_id=item.id,
         status=status,

@@ -56,9 +56,7 @@ class SecretRef(BaseModel):
             try:
                 value = Path(self.file).read_text(encoding="utf-8").strip()
             except OSError as exc:
-                raise ProbeError(
-                    f"secret not available: cannot read {self.file} ({exc.strerror})"
-                ) from None
+                raise ProbeError(f"secret not available: cannot read {self.file} ({exc.strerror})") from None
             if not value:
                 raise ProbeError(f"secret not available: {self.file} is empty")
         REDACTOR.register(value)

@@ -42,9 +42,7 @@ def is_url(location: str) -> bool:
     return location.startswith(("http://", "https://"))
 
 
-async def read_document(
-    location: str, context: ProbeContext, auth: SourceAuth | None = None
-) -> Document:
+async def read_document(location: str, context: ProbeContext, auth: SourceAuth | None = None) -> Document:
     if is_url(location):
         return await _read_url(location, context, auth)
     return _read_file(location, context)

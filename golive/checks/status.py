@@ -14,7 +14,7 @@ class Status(StrEnum):
     non-passing item covered by an unexpired waiver; SKIPPED means a dependency failed.
     """
 
-    PASS = "PASS"
+    PASS = "PASS"  # noqa: S105  (a status, not a password)
     WARN = "WARN"
     FAIL = "FAIL"
     ERROR = "ERROR"

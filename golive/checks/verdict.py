@@ -91,9 +91,7 @@ def signoff_states(
         if reason is None and role.max_age is not None and now - record.signed_at > role.max_age:
             reason = f"signed {record.signed_at:%Y-%m-%d %H:%M} UTC, older than {role.max_age} allowed"
         holds = reason is None
-        states.append(
-            SignoffState(role.id, role.title, holds, reason or f"signed by {record.user}", record)
-        )
+        states.append(SignoffState(role.id, role.title, holds, reason or f"signed by {record.user}", record))
     return tuple(states)
 
 

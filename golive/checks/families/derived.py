@@ -78,7 +78,9 @@ def _signoff(config: SignoffConfig, context: Any) -> Observation:
     missing = [r for r in config.roles if r not in states]
     if missing:
         return Observation(
-            {}, Evidence("sign-offs", context.now), Status.ERROR,
+            {},
+            Evidence("sign-offs", context.now),
+            Status.ERROR,
             f"no sign-off role {', '.join(missing)} in the checklist",
         )
     pending = [f"{states[r].title}: {states[r].reason}" for r in config.roles if not states[r].holds]
@@ -115,9 +117,15 @@ def _rollback(config: RollbackPlanConfig, context: Any) -> Observation:
     label = config.part.replace("_", " ")
     return Observation(
         values={"DECLARED": present},
-        evidence=Evidence(f"{context.checklist.source or 'checklist'}: rollback.{config.part}", context.now, plan.procedure_url),
+        evidence=Evidence(
+            f"{context.checklist.source or 'checklist'}: rollback.{config.part}",
+            context.now,
+            plan.procedure_url,
+        ),
         status=Status.PASS if present else Status.FAIL,
-        message=f"{label}: {summary}" if present else f"rollback {label} is not declared in the checklist (rollback.{config.part})",
+        message=f"{label}: {summary}"
+        if present
+        else f"rollback {label} is not declared in the checklist (rollback.{config.part})",
     )
 
 
