@@ -58,7 +58,7 @@ def loads(
         )
 
     problems: list[Problem] = []
-    item_unset: dict[int, set[str]] = {}
+    item_unset: dict[int, tuple[set[str], Any]] = {}
     document = _interpolate_document(document, env, problems, item_unset)
 
     try:
@@ -72,12 +72,12 @@ def loads(
                 item = Item.model_validate(raw)
             except ValidationError:
                 continue
-            problems.extend(_bind_item(item, item_unset.get(index, set())))
+            problems.extend(_bind_item(item, *item_unset.get(index, (set(), None))))
         problems.extend(_cross_check(document))
         raise ChecklistError(source, problems) from None
 
     for index, item in enumerate(checklist.items()):
-        problems.extend(_bind_item(item, item_unset.get(index, set())))
+        problems.extend(_bind_item(item, *item_unset.get(index, (set(), None))))
     _annotate_positions(checklist)
     problems.extend(_cross_check(document))
     if problems:
@@ -102,7 +102,7 @@ def _interpolate_document(
     document: dict[str, Any],
     env: Mapping[str, str],
     problems: list[Problem],
-    item_unset: dict[int, set[str]],
+    item_unset: dict[int, tuple[set[str], Any]],
 ) -> dict[str, Any]:
     """Interpolate the document; unset variables outside item probes are problems.
 
@@ -120,10 +120,11 @@ def _interpolate_document(
     for index, item in enumerate(_raw_items(result)):
         if isinstance(item, dict):
             unset = set()
+            raw_probe = item.get("probe")
             for key in _ITEM_KEYS_INTERPOLATED:
                 if key in item:
                     item[key] = interpolate(item[key], env, unset)
-            item_unset[index] = unset
+            item_unset[index] = (unset, raw_probe)
     return result
 
 
@@ -161,7 +162,7 @@ def _problems_from(exc: ValidationError, document: dict[str, Any]) -> list[Probl
     return problems
 
 
-def _bind_item(item: Item, unset: set[str]) -> list[Problem]:
+def _bind_item(item: Item, unset: set[str], raw_probe: Any) -> list[Problem]:
     """Validate the item's probe config and conditions; store them on the item."""
     where = f"item {item.id}"
     types = all_probe_types()
@@ -174,7 +175,7 @@ def _bind_item(item: Item, unset: set[str]) -> list[Problem]:
     try:
         item._config = probe_type.config_model.model_validate(item.probe)
     except ValidationError as exc:
-        unconfigured = _paths_with_unset(item.probe, unset)
+        unconfigured = _paths_with_unset(raw_probe, unset)
         for error in exc.errors():
             loc = tuple(error["loc"])
             if any(loc[: len(path)] == path for path in unconfigured):
@@ -219,8 +220,7 @@ def _paths_with_unset(value: Any, unset: set[str], path: tuple[Any, ...] = ()) -
         return [p for k, v in value.items() for p in _paths_with_unset(v, unset, (*path, k))]
     if isinstance(value, list):
         return [p for i, v in enumerate(value) for p in _paths_with_unset(v, unset, (*path, i))]
-    # After interpolation the reference is gone; an unset variable left an empty string.
-    return [path] if value == "" or references(value) & unset else []
+    return [path] if references(value) & unset else []
 
 
 def _annotate_positions(checklist: Checklist) -> None:
