@@ -20,7 +20,7 @@ from ..checks.loader import load
 from ..checks.model import Checklist
 from ..checks.results import ItemResult
 from ..checks.schema import checklist_schema
-from ..storage.store import StorageError, Store
+from ..storage import StorageError, Store
 from . import render_json, render_text, service
 from .report import render_markdown
 
@@ -260,3 +260,7 @@ def _main(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

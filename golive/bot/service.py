@@ -16,7 +16,7 @@ from ..checks.probe import probe_type
 from ..checks.results import Confirmation, ItemResult, Records, SignoffRecord, Waiver, fingerprint
 from ..checks.runner import run_checklist, select_items
 from ..checks.verdict import Verdict, current_results, decide
-from ..storage.store import Note, RunInfo, Store
+from ..storage import Note, RunInfo, Store
 
 
 class UserError(Exception):

@@ -140,7 +140,7 @@ def _item_name(document: dict[str, Any], loc: tuple[int | str, ...]) -> tuple[st
     label = (
         f"item {item_id}"
         if isinstance(item_id, str)
-        else (f"item #{loc[5] + 1} of section {section.get('id', loc[3])}")
+        else (f"item #{int(loc[5]) + 1} of section {section.get('id', loc[3])}")
     )
     return label, 6
 
