@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 from datetime import UTC, datetime, timedelta
 
-from ..checks.model import Checklist, Item
+from ..checks.model import Checklist, Item, SignoffRole
 from ..checks.probe import probe_type
 from ..checks.results import Confirmation, ItemResult, Records, SignoffRecord, Waiver, fingerprint
 from ..checks.runner import run_checklist, select_items
@@ -51,6 +52,7 @@ async def execute_run(
     phase: str | None = None,
     trigger: str = "cli",
     on_result: Callable[[ItemResult], Awaitable[None]] | None = None,
+    on_start: Callable[[int], None] | None = None,
     now: Callable[[], datetime] = utcnow,
 ) -> tuple[int, State]:
     """Run (a phase of) the checklist, storing each result the moment it is known."""
@@ -62,6 +64,8 @@ async def execute_run(
     run_id = await store.start_run(
         release_id, trigger=trigger, phase=phase, checklist_digest=checklist.digest, started_at=now()
     )
+    if on_start is not None:
+        on_start(run_id)
 
     async def record(result: ItemResult) -> None:
         item = checklist.item(result.item_id)
@@ -113,19 +117,36 @@ def automated_blocking_pass(checklist: Checklist, results: dict[str, ItemResult]
     return True
 
 
-def _approver_check(checklist: Checklist, role_id: str, user: str) -> None:
+class Authorizer(Protocol):
+    """Decides whether a user may act for a sign-off role (sign, confirm, waive)."""
+
+    async def is_approver(self, role: SignoffRole, user: str) -> bool: ...
+
+
+class ListedApprovers:
+    """Approvers named by user ID in the checklist; user groups need Slack to resolve."""
+
+    async def is_approver(self, role: SignoffRole, user: str) -> bool:
+        return user in role.approvers.users
+
+
+LISTED = ListedApprovers()
+
+
+class NotApprover(UserError):
+    def __init__(self, role: SignoffRole, user: str) -> None:
+        self.role = role
+        groups = f"; members of {', '.join(role.approvers.usergroups)}" if role.approvers.usergroups else ""
+        super().__init__(
+            f"{user} is not an approver of {role.title}; approvers: "
+            f"{', '.join(role.approvers.users) or 'none listed'}{groups}"
+        )
+
+
+async def _approver_check(checklist: Checklist, role_id: str, user: str, authorizer: Authorizer) -> None:
     role = checklist.role(role_id)
-    if user in role.approvers.users:
-        return
-    groups = (
-        f" (members of {', '.join(role.approvers.usergroups)} are checked in Slack)"
-        if role.approvers.usergroups
-        else ""
-    )
-    raise UserError(
-        f"{user} is not an approver of {role.title}; approvers: "
-        f"{', '.join(role.approvers.users) or 'none listed'}{groups}"
-    )
+    if not await authorizer.is_approver(role, user):
+        raise NotApprover(role, user)
 
 
 async def confirm_item(
@@ -137,6 +158,7 @@ async def confirm_item(
     evidence_url: str | None,
     comment: str | None = None,
     now: Callable[[], datetime] = utcnow,
+    authorizer: Authorizer = LISTED,
 ) -> None:
     try:
         item = checklist.item(item_id)
@@ -153,7 +175,7 @@ async def confirm_item(
     if evidence_url and not evidence_url.startswith(("http://", "https://")):
         raise UserError(f"evidence must be an http(s) link, not {evidence_url!r}")
     if item.responsible is not None:
-        _approver_check(checklist, item.responsible, user)
+        await _approver_check(checklist, item.responsible, user, authorizer)
     release_id = await store.release_id(checklist.release.name, checklist.release.version)
     await store.add_confirmation(
         release_id,
@@ -163,7 +185,13 @@ async def confirm_item(
 
 
 async def sign_off(
-    checklist: Checklist, store: Store, role_id: str, *, user: str, now: Callable[[], datetime] = utcnow
+    checklist: Checklist,
+    store: Store,
+    role_id: str,
+    *,
+    user: str,
+    now: Callable[[], datetime] = utcnow,
+    authorizer: Authorizer = LISTED,
 ) -> SignoffRecord:
     """Sign a role off on the current results. Raises UserError when not allowed or already signed."""
     try:
@@ -171,7 +199,7 @@ async def sign_off(
     except KeyError:
         roles = ", ".join(r.id for r in checklist.signoffs)
         raise UserError(f"no sign-off role {role_id!r}; roles: {roles}") from None
-    _approver_check(checklist, role_id, user)
+    await _approver_check(checklist, role_id, user, authorizer)
     state = await current_state(checklist, store, now=now)
     if state.run is None:
         raise UserError("nothing to sign yet: run the checklist first")
@@ -189,9 +217,19 @@ async def sign_off(
 
 
 async def revoke_sign_off(
-    checklist: Checklist, store: Store, role_id: str, *, user: str, now: Callable[[], datetime] = utcnow
+    checklist: Checklist,
+    store: Store,
+    role_id: str,
+    *,
+    user: str,
+    now: Callable[[], datetime] = utcnow,
+    authorizer: Authorizer = LISTED,
 ) -> None:
-    _approver_check(checklist, role_id, user)
+    try:
+        checklist.role(role_id)
+    except KeyError:
+        raise UserError(f"no sign-off role {role_id!r}") from None
+    await _approver_check(checklist, role_id, user, authorizer)
     release_id = await store.release_id(checklist.release.name, checklist.release.version)
     if not await store.revoke_signoff(release_id, role_id, by=user, at=now()):
         raise UserError(f"{checklist.role(role_id).title} has no active sign-off to revoke")
@@ -206,6 +244,7 @@ async def waive_item(
     reason: str,
     user: str,
     now: Callable[[], datetime] = utcnow,
+    authorizer: Authorizer = LISTED,
 ) -> Waiver:
     try:
         item = checklist.item(item_id)
@@ -216,7 +255,7 @@ async def waive_item(
     if len(reason.strip()) < 5:
         raise UserError("say why the item is waived: --reason 'ticket or explanation'")
     if item.responsible is not None:
-        _approver_check(checklist, item.responsible, user)
+        await _approver_check(checklist, item.responsible, user, authorizer)
     at = now()
     waiver = Waiver(item_id, reason.strip(), user, at, at + timedelta(days=days))
     release_id = await store.release_id(checklist.release.name, checklist.release.version)

@@ -6,15 +6,18 @@ report shows evidence that has gone stale and waivers that have expired since th
 
 from __future__ import annotations
 
-from dataclasses import replace
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from .conditions import ConditionOutcome
 from .conditions import evaluate as evaluate_condition
-from .model import Item
-from .probe import Observation, ProbeType
-from .results import ItemResult, Waiver
+from .model import Checklist, Item
+from .probe import Evidence, Observation, ProbeType, probe_type
+from .results import ItemResult, Records, Waiver
+from .secrets import redact
 from .status import Status
 
 
@@ -79,3 +82,80 @@ def _age(delta: timedelta | None) -> str:
     if seconds >= 60:
         return f"{seconds // 60}m"
     return f"{seconds}s"
+
+
+def context_values(checklist: Checklist) -> dict[str, Any]:
+    """Values every condition may name, whatever the probe."""
+    return {"RELEASE_VERSION": checklist.release.version, "RELEASE_NAME": checklist.release.name}
+
+
+@dataclass(frozen=True)
+class DerivedContext:
+    """What a derived item decides from: every result known, and what people recorded."""
+
+    checklist: Checklist
+    results: Mapping[str, ItemResult]
+    records: Records
+    now: datetime
+
+
+def manual_result(item: Item, records: Records, at: datetime) -> ItemResult:
+    """A manual item's result from the latest confirmation: pure, so status reads it fresh."""
+    confirmation = records.confirmation(item.id)
+    if confirmation is None:
+        who = f" by an approver of {item.responsible}" if item.responsible else ""
+        raw = make_result(item, Status.PENDING, f"awaiting confirmation{who}", 0.0, at)
+    else:
+        link = confirmation.evidence_url
+        text = f"confirmed by {confirmation.user}" + (f": {link}" if link else "")
+        if confirmation.comment:
+            text += f" ({confirmation.comment})"
+        raw = ItemResult(
+            item_id=item.id,
+            status=Status.PASS,
+            raw_status=Status.PASS,
+            message=text,
+            raw_message=text,
+            duration_ms=0.0,
+            checked_at=at,
+            observed={"CONFIRMED_BY": confirmation.user},
+            evidence=Evidence(link or "confirmation", confirmation.confirmed_at, link),
+        )
+    # A manual confirmation only expires where the item says so.
+    return settle(raw, item.max_age, records.waiver(item.id, at), at)
+
+
+def derived_result(item: Item, context: DerivedContext) -> ItemResult:
+    """Aggregates, sign-off state and the rollback plan, decided from everything else."""
+    kind = probe_type(item.probe_type)
+    started = time.perf_counter()
+    assert kind.derive is not None and item.config is not None
+    observation: Observation = kind.derive(item.config, context)
+    status, message, outcomes = evaluate_observation(
+        item, kind, observation, context_values(context.checklist)
+    )
+    raw = ItemResult(
+        item_id=item.id,
+        status=status,
+        raw_status=status,
+        message=message,
+        raw_message=message,
+        duration_ms=milliseconds(started),
+        checked_at=context.now,
+        observed=dict(observation.values),
+        evidence=observation.evidence,
+        conditions=outcomes,
+    )
+    return settle(raw, None, context.records.waiver(item.id, context.now), context.now)
+
+
+def make_result(
+    item: Item, status: Status, message: str, duration_ms: float, at: datetime, *, temporary: bool = False
+) -> ItemResult:
+    message = redact(message)
+    observed = {"TEMPORARY": True} if temporary else {}
+    return ItemResult(item.id, status, status, message, duration_ms, at, observed, raw_message=message)
+
+
+def milliseconds(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)

@@ -13,17 +13,27 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from .errors import NotConfigured, ProbeError
-from .evaluate import evaluate_observation, settle
+from .evaluate import (
+    DerivedContext,
+    context_values,
+    derived_result,
+    evaluate_observation,
+    make_result,
+    manual_result,
+    milliseconds,
+    settle,
+)
 from .model import Checklist, Item
-from .probe import Evidence, Observation, ProbeContext, probe_type
+from .probe import Evidence, ProbeContext, probe_type
 from .results import ItemResult, Records
 from .secrets import redact
 from .status import DEPENDENCY_OK, Status
@@ -38,16 +48,6 @@ class RunOutcome:
     finished_at: datetime
     #: Results of the items this run decided, in checklist order.
     results: dict[str, ItemResult] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class DerivedContext:
-    """What a derived item decides from: every result known, and what people recorded."""
-
-    checklist: Checklist
-    results: Mapping[str, ItemResult]
-    records: Records
-    now: datetime
 
 
 def select_items(checklist: Checklist, phase: str | None) -> list[Item]:
@@ -89,11 +89,11 @@ async def run_checklist(
     async def run_one(item: Item) -> None:
         skipped = await _dependency_failure(item, done, previous)
         if skipped is not None:
-            await finish(item, _result(item, Status.SKIPPED, skipped, 0.0, now()))
+            await finish(item, make_result(item, Status.SKIPPED, skipped, 0.0, now()))
             return
         kind = probe_type(item.probe_type).kind
         if kind == "manual":
-            result = _manual_result(checklist, item, records, now())
+            result = manual_result(item, records, now())
         else:
             async with semaphore:
                 result = await _probe(checklist, item, records, now)
@@ -105,7 +105,7 @@ async def run_checklist(
     for item in selected:
         if probe_type(item.probe_type).kind == "derived":
             context = DerivedContext(checklist, {**previous, **results}, records, now())
-            await finish(item, _derived_result(checklist, item, context))
+            await finish(item, derived_result(item, context))
 
     ordered = {item.id: results[item.id] for item in selected}
     return RunOutcome(started_at, now(), ordered)
@@ -124,10 +124,6 @@ async def _dependency_failure(
         if status not in DEPENDENCY_OK:
             return f"depends on {dependency}, which is {status}"
     return None
-
-
-def _context_values(checklist: Checklist) -> dict[str, Any]:
-    return {"RELEASE_VERSION": checklist.release.version, "RELEASE_NAME": checklist.release.name}
 
 
 async def _probe(
@@ -151,22 +147,28 @@ async def _probe(
         async with asyncio.timeout(timeout):
             observation = await kind.gather(item.config, context)
     except TimeoutError:
-        return _result(
+        return make_result(
             item,
             Status.ERROR,
             f"timed out after {timeout:g}s",
-            _ms(started),
+            milliseconds(started),
             checked_at,
             temporary=True,
         )
     except ProbeError as exc:
-        return _result(item, Status.ERROR, exc.message, _ms(started), checked_at, temporary=exc.temporary)
-    except Exception as exc:  # a broken probe must not take the run down with it
-        return _result(
-            item, Status.ERROR, f"probe failed: {type(exc).__name__}: {exc}", _ms(started), checked_at
+        return make_result(
+            item, Status.ERROR, exc.message, milliseconds(started), checked_at, temporary=exc.temporary
         )
-    duration = _ms(started)
-    status, message, outcomes = evaluate_observation(item, kind, observation, _context_values(checklist))
+    except Exception as exc:  # a broken probe must not take the run down with it
+        return make_result(
+            item,
+            Status.ERROR,
+            f"probe failed: {type(exc).__name__}: {exc}",
+            milliseconds(started),
+            checked_at,
+        )
+    duration = milliseconds(started)
+    status, message, outcomes = evaluate_observation(item, kind, observation, context_values(checklist))
     raw = ItemResult(
         item_id=item.id,
         status=status,
@@ -175,70 +177,30 @@ async def _probe(
         raw_message=redact(message),
         duration_ms=duration,
         checked_at=checked_at,
-        observed=redact(dict(observation.values)),
+        observed=cap_observed(redact(dict(observation.values))),
         evidence=_redacted_evidence(observation.evidence),
-        conditions=outcomes,
+        conditions=tuple(replace(o, message=redact(o.message)) for o in outcomes),
     )
     return settle(raw, checklist.max_age(item), records.waiver(item.id, checked_at), checked_at)
 
 
-def _manual_result(checklist: Checklist, item: Item, records: Records, at: datetime) -> ItemResult:
-    confirmation = records.confirmation(item.id)
-    if confirmation is None:
-        who = f" by an approver of {item.responsible}" if item.responsible else ""
-        raw = _result(item, Status.PENDING, f"awaiting confirmation{who}", 0.0, at)
-    else:
-        link = confirmation.evidence_url
-        text = f"confirmed by {confirmation.user}" + (f": {link}" if link else "")
-        if confirmation.comment:
-            text += f" ({confirmation.comment})"
-        raw = ItemResult(
-            item_id=item.id,
-            status=Status.PASS,
-            raw_status=Status.PASS,
-            message=text,
-            raw_message=text,
-            duration_ms=0.0,
-            checked_at=at,
-            observed={"CONFIRMED_BY": confirmation.user},
-            evidence=Evidence(link or "confirmation", confirmation.confirmed_at, link),
-        )
-    # A manual confirmation only expires where the item says so.
-    return settle(raw, item.max_age, records.waiver(item.id, at), at)
+#: Observed values are evidence, not archives: a value larger than this is stored as a note.
+MAX_STORED_VALUE = 64 * 1024
 
 
-def _derived_result(checklist: Checklist, item: Item, context: DerivedContext) -> ItemResult:
-    kind = probe_type(item.probe_type)
-    started = time.perf_counter()
-    assert kind.derive is not None and item.config is not None
-    observation: Observation = kind.derive(item.config, context)
-    status, message, outcomes = evaluate_observation(item, kind, observation, _context_values(checklist))
-    raw = ItemResult(
-        item_id=item.id,
-        status=status,
-        raw_status=status,
-        message=message,
-        raw_message=message,
-        duration_ms=_ms(started),
-        checked_at=context.now,
-        observed=dict(observation.values),
-        evidence=observation.evidence,
-        conditions=outcomes,
-    )
-    return settle(raw, None, context.records.waiver(item.id, context.now), context.now)
-
-
-def _result(
-    item: Item, status: Status, message: str, duration_ms: float, at: datetime, *, temporary: bool = False
-) -> ItemResult:
-    message = redact(message)
-    observed = {"TEMPORARY": True} if temporary else {}
-    return ItemResult(item.id, status, status, message, duration_ms, at, observed, raw_message=message)
+def cap_observed(values: dict[str, Any]) -> dict[str, Any]:
+    """Keep stored results small; conditions have already seen the full values."""
+    capped: dict[str, Any] = {}
+    for name, value in values.items():
+        size = len(json.dumps(value, default=str))
+        if size <= MAX_STORED_VALUE:
+            capped[name] = value
+        elif isinstance(value, str):
+            capped[name] = value[:MAX_STORED_VALUE] + f"… [{size} characters, cut for storage]"
+        else:
+            capped[name] = f"[{size} bytes of JSON, not stored]"
+    return capped
 
 
 def _redacted_evidence(evidence: Evidence) -> Evidence:
     return Evidence(redact(evidence.source), evidence.observed_at, redact(evidence.link))
-
-
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 3)
