@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .evaluate import settle
+from .evaluate import DerivedContext, derived_result, manual_result, settle
 from .model import Checklist, Item
 from .probe import probe_type
 from .results import ItemResult, Records, SignoffRecord
@@ -66,14 +66,24 @@ def evidence_max_age(checklist: Checklist, item: Item) -> timedelta | None:
 def current_results(
     checklist: Checklist, stored: Mapping[str, ItemResult], records: Records, now: datetime
 ) -> dict[str, ItemResult]:
-    """Stored results settled again as of ``now``: evidence may have gone stale since."""
-    settled = {}
+    """The results as of ``now``: stored probe results settled again (evidence may have gone
+    stale, waivers expired), manual items from the latest confirmations, and derived items
+    decided afresh from those (a sign-off given since the run counts at once)."""
+    settled: dict[str, ItemResult] = {}
+    derived = []
     for item in checklist.items():
-        result = stored.get(item.id)
-        if result is None:
-            continue
-        max_age = evidence_max_age(checklist, item)
-        settled[item.id] = settle(result, max_age, records.waiver(item.id, now), now)
+        kind = probe_type(item.probe_type).kind
+        if kind == "manual":
+            settled[item.id] = manual_result(item, records, now)
+        elif kind == "derived":
+            derived.append(item)
+        elif (result := stored.get(item.id)) is not None:
+            settled[item.id] = settle(
+                result, evidence_max_age(checklist, item), records.waiver(item.id, now), now
+            )
+    context = DerivedContext(checklist, dict(settled), records, now)
+    for item in derived:
+        settled[item.id] = derived_result(item, context)
     return settled
 
 
