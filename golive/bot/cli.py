@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
@@ -22,7 +24,11 @@ from ..checks.results import ItemResult
 from ..checks.schema import checklist_schema
 from ..storage import StorageError, Store
 from . import render_json, render_text, service
+from .publish import publish_run
 from .report import render_markdown
+from .server import Settings, web_client
+from .server import serve as run_server
+from .surface import ConsoleSurface, SlackSurface, Surface
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Decide whether a release may go live.")
 out = Console(highlight=False, soft_wrap=True)
@@ -109,8 +115,14 @@ def run(
     phase: Annotated[str | None, typer.Option(help="Only this phase (its id).")] = None,
     format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
     db: DbOption = None,
+    charts: Annotated[
+        Path, typer.Option("--charts", help="Folder for chart PNGs when printing instead of posting.")
+    ] = Path("golive-out"),
 ) -> None:
-    """Probe now, store the results, print them. Exit 0 when every blocking automated item passes."""
+    """Probe now, store the results, print them. Exit 0 when every blocking automated item passes.
+
+    In text format the bot's messages go to Slack when SLACK_BOT_TOKEN is set, else they
+    are printed here and the charts written to --charts."""
     loaded = _checklist(checklist)
     if phase is not None and phase not in [p.id for p in loaded.phases]:
         _fail(f"no phase {phase!r}; phases: {', '.join(p.id for p in loaded.phases)}")
@@ -120,7 +132,17 @@ def run(
             out.print(render_text.progress_line(loaded, result))
 
     async def work(store: Store) -> tuple[int, service.State]:
-        return await service.execute_run(loaded, store, phase=phase, trigger="cli", on_result=progress)
+        if format == Format.json:
+            return await service.execute_run(loaded, store, phase=phase, trigger="cli")
+        # Text: the messages the bot posts, on Slack when it has a token, else printed here.
+        surface, channel, console = _surface(loaded, charts)
+        try:
+            return await publish_run(
+                loaded, store, surface, channel, phase=phase, trigger="cli", on_result=progress
+            )
+        finally:
+            if console is not None:
+                console.flush()
 
     run_id, state = _with_store(db, work)
     if format == Format.json:
@@ -131,6 +153,35 @@ def run(
             out.print(line)
     passed = service.automated_blocking_pass(loaded, state.results, phase)
     raise typer.Exit(EXIT_OK if passed else EXIT_FAILING)
+
+
+def _surface(checklist: Checklist, charts: Path) -> tuple[Surface, str, ConsoleSurface | None]:
+    settings = Settings.from_env()
+    channel = settings.channel or checklist.release.channel or "#golive"
+    if settings.bot_token:
+        return SlackSurface(web_client(settings.bot_token, settings.api_url)), channel, None
+    console = ConsoleSurface(charts, sys.stdout)
+    return console, channel, console
+
+
+@app.command()
+def serve(
+    checklist: ChecklistOption = None,
+    db: DbOption = None,
+) -> None:
+    """The bot: Socket Mode with SLACK_APP_TOKEN, else HTTP on PORT (/slack/events, /healthz, /metrics)."""
+    loaded = _checklist(checklist)
+    settings = Settings.from_env()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    async def work(store: Store) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run_server(loaded, store, settings, stop)
+
+    _with_store(db, work)
 
 
 @app.command()

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from ..checks.model import Checklist, Item, SignoffRole
 from ..checks.probe import probe_type
@@ -52,7 +52,7 @@ async def execute_run(
     phase: str | None = None,
     trigger: str = "cli",
     on_result: Callable[[ItemResult], Awaitable[None]] | None = None,
-    on_start: Callable[[int], None] | None = None,
+    on_start: Callable[[int], Awaitable[None]] | None = None,
     now: Callable[[], datetime] = utcnow,
 ) -> tuple[int, State]:
     """Run (a phase of) the checklist, storing each result the moment it is known."""
@@ -65,7 +65,7 @@ async def execute_run(
         release_id, trigger=trigger, phase=phase, checklist_digest=checklist.digest, started_at=now()
     )
     if on_start is not None:
-        on_start(run_id)
+        await on_start(run_id)
 
     async def record(result: ItemResult) -> None:
         item = checklist.item(result.item_id)

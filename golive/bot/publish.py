@@ -1,0 +1,117 @@
+"""A run, published: one message edited in place, then phase summaries and charts in its
+thread, then the GO announcement when the verdict turns GO.
+
+Slack's limits shape it: ``chat.update`` is Tier 3 (about 50 a minute), so progress edits
+are batched to at most one per ``edit_interval`` seconds whatever the number of probes;
+``chat.postMessage`` is about one a second per channel, so the thread gets one message
+per phase (more only when a phase's problems exceed a message).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any
+
+from ..checks.model import Checklist
+from ..checks.results import ItemResult
+from ..checks.runner import select_items
+from ..storage import Store
+from . import blocks, charts, service
+from .surface import Surface
+
+HISTORY_RUNS = 20
+
+
+async def publish_run(
+    checklist: Checklist,
+    store: Store,
+    surface: Surface,
+    channel: str,
+    *,
+    phase: str | None = None,
+    trigger: str = "slack",
+    edit_interval: float = 2.0,
+    on_result: Callable[[ItemResult], Awaitable[None]] | None = None,
+) -> tuple[int, service.State]:
+    selected = select_items(checklist, phase)
+    before = await service.current_state(checklist, store)
+    total = len(selected)
+    decided: dict[str, ItemResult] = {}
+    changed = asyncio.Event()
+    started = time.perf_counter()
+    where: dict[str, Any] = {}
+
+    async def started_run(run_id: int) -> None:
+        # Posted once the run has its id and before any probe result arrives.
+        where["run"] = run_id
+        where["ts"] = await surface.post(channel, blocks.run_message(before, run_id, 0, total, False, 0.0))
+
+    async def record(result: ItemResult) -> None:
+        decided[result.item_id] = result
+        changed.set()
+        if on_result is not None:
+            await on_result(result)
+
+    async def edit_loop() -> None:
+        while True:
+            await changed.wait()
+            changed.clear()
+            progress = replace(before, results={**before.results, **decided})
+            message = blocks.run_message(progress, where["run"], len(decided), total, False, 0.0)
+            await surface.update(channel, where["ts"], message)
+            await asyncio.sleep(edit_interval)
+
+    editor = asyncio.create_task(edit_loop())
+    try:
+        run_id, state = await service.execute_run(
+            checklist,
+            store,
+            phase=phase,
+            trigger=trigger,
+            on_result=record,
+            on_start=started_run,
+        )
+    finally:
+        editor.cancel()
+        await asyncio.gather(editor, return_exceptions=True)
+    seconds = time.perf_counter() - started
+    ts = where["ts"]
+    await surface.update(channel, ts, blocks.run_message(state, run_id, total, total, True, seconds))
+    phases = [checklist.phase(phase)] if phase else checklist.phases
+    history = await _history(store, state)
+    for chosen in phases:
+        for message in blocks.phase_summary(state, chosen):
+            await surface.post(channel, message, thread_ts=ts)
+        for chart in await asyncio.to_thread(charts.phase_charts, checklist, chosen, history):
+            await surface.upload(channel, ts, chart)
+    await announce_if_go(checklist, store, surface, channel, state)
+    return run_id, state
+
+
+async def _history(store: Store, state: service.State) -> list[tuple[int, dict[str, ItemResult]]]:
+    runs = await store.runs(state.release_id, limit=HISTORY_RUNS)
+    history = []
+    for run in reversed(runs):
+        history.append((run.id, await store.run_results(run.id)))
+    return history
+
+
+async def announce_if_go(
+    checklist: Checklist, store: Store, surface: Surface, channel: str, state: service.State
+) -> bool:
+    """Post GO with the rollback plan once per GO.
+
+    GO periods are numbered by how many times GO was withdrawn before; claiming
+    ``go:<n>`` in the database is atomic, so no second run, click or process posts the
+    same GO again.
+    """
+    if not state.verdict.go:
+        return False
+    period = await store.count_notifications(state.release_id, "withdrawn:")
+    if not await store.claim_notification(state.release_id, f"go:{period}", at=state.at):
+        return False
+    await surface.post(channel, blocks.go_announcement(state))
+    return True

@@ -1,0 +1,114 @@
+"""Where the bot's messages go: Slack, or the console when there are no Slack credentials.
+
+Both take the same :class:`~golive.bot.blocks.Message` and :class:`~golive.bot.charts.Chart`
+values, so everything the bot would post in Slack can be seen (and tested) without it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from pathlib import Path
+from typing import Protocol, TextIO
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from .blocks import Message, plain
+from .charts import Chart
+
+
+class Surface(Protocol):
+    async def post(self, channel: str, message: Message, thread_ts: str | None = None) -> str: ...
+
+    async def update(self, channel: str, ts: str, message: Message) -> None: ...
+
+    async def ephemeral(self, channel: str, user: str, message: Message) -> None: ...
+
+    async def upload(self, channel: str, thread_ts: str | None, chart: Chart) -> None: ...
+
+
+class SlackSurface:
+    """The Slack Web API. The client carries the retry handlers (429, 5xx, connection)."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+
+    async def post(self, channel: str, message: Message, thread_ts: str | None = None) -> str:
+        response = await self.client.chat_postMessage(
+            channel=channel,
+            text=message.text,
+            blocks=message.blocks,
+            thread_ts=thread_ts,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        return str(response["ts"])
+
+    async def update(self, channel: str, ts: str, message: Message) -> None:
+        await self.client.chat_update(channel=channel, ts=ts, text=message.text, blocks=message.blocks)
+
+    async def ephemeral(self, channel: str, user: str, message: Message) -> None:
+        await self.client.chat_postEphemeral(
+            channel=channel, user=user, text=message.text, blocks=message.blocks
+        )
+
+    async def upload(self, channel: str, thread_ts: str | None, chart: Chart) -> None:
+        await self.client.files_upload_v2(
+            channel=channel,
+            thread_ts=thread_ts,
+            content=chart.png,
+            filename=chart.filename,
+            title=chart.title,
+            alt_txt=chart.alt_text,
+        )
+
+
+class ConsoleSurface:
+    """Prints each message as readable text and writes chart PNGs to a folder."""
+
+    def __init__(self, folder: Path, out: TextIO | None = None, *, show_edits: bool = False) -> None:
+        self.folder = folder
+        self.out = out or sys.stdout
+        self.show_edits = show_edits
+        self._ts = itertools.count(1)
+        self._pending: dict[tuple[str, str], Message] = {}
+        self.charts: list[Path] = []
+
+    def _print(self, heading: str, message: Message) -> None:
+        self.out.write(f"\n── {heading} ──\n{plain(message)}\n")
+        self.out.flush()
+
+    def flush(self) -> None:
+        """Print the latest version of every edited message: a terminal cannot edit in
+        place, so intermediate progress edits are folded into their final state."""
+        for (channel, ts), message in self._pending.items():
+            self._print(f"edit {channel} ts {ts}", message)
+        self._pending.clear()
+
+    async def post(self, channel: str, message: Message, thread_ts: str | None = None) -> str:
+        self.flush()
+        ts = f"{next(self._ts)}.000000"
+        where = f"{channel}, thread {thread_ts}" if thread_ts else channel
+        self._print(f"post to {where} (ts {ts})", message)
+        return ts
+
+    async def update(self, channel: str, ts: str, message: Message) -> None:
+        if self.show_edits:
+            self._print(f"edit {channel} ts {ts}", message)
+        else:
+            self._pending[(channel, ts)] = message
+
+    async def ephemeral(self, channel: str, user: str, message: Message) -> None:
+        self.flush()
+        self._print(f"only for {user} in {channel}", message)
+
+    async def upload(self, channel: str, thread_ts: str | None, chart: Chart) -> None:
+        self.flush()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / chart.filename
+        path.write_bytes(chart.png)
+        self.charts.append(path)
+        self.out.write(
+            f"\n── chart for {channel}, thread {thread_ts}: {path} ──\n{chart.title}\n{chart.alt_text}\n"
+        )
+        self.out.flush()

@@ -1,0 +1,176 @@
+"""A local server that speaks the Slack Web API (and Socket Mode's WebSocket) for tests.
+
+It answers the methods the bot uses with Slack's JSON shapes, checks the bot token,
+records every call, and can be told to answer a method with 429 (``Retry-After``), 500,
+or to hang. The real ``slack_sdk`` client makes real HTTP requests to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+BOT_TOKEN = "xoxb-test-bot-token-0123456789"
+APP_TOKEN = "xapp-1-test-app-token-0123456789"
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    status: int
+
+
+@dataclass
+class FakeSlack:
+    groups: dict[str, list[str]] = field(default_factory=dict)
+    calls: list[Call] = field(default_factory=list)
+    faults: dict[str, list[str]] = field(default_factory=dict)
+    uploads: dict[str, bytes] = field(default_factory=dict)
+    socket_envelopes: list[dict[str, Any]] = field(default_factory=list)
+    socket_acks: list[dict[str, Any]] = field(default_factory=list)
+    _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _runner: web.AppRunner | None = None
+    url: str = ""
+
+    async def start(self) -> FakeSlack:
+        app = web.Application(client_max_size=50 * 1024 * 1024)
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)
+        app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_get("/link", self._socket)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/"
+
+    # -- what tests look at -----------------------------------------------------------
+
+    def ok_calls(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method and c.status == 200]
+
+    def all_text(self) -> str:
+        return json.dumps([c.params for c in self.calls], ensure_ascii=False)
+
+    def fail_next(self, method: str, *faults: str) -> None:
+        """``"429"``, ``"500"``, ``"hang"``: answered in order, then normally again."""
+        self.faults.setdefault(method, []).extend(faults)
+
+    async def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(self.ok_calls(method)) < count:
+            if asyncio.get_running_loop().time() > deadline:
+                seen = [c.method for c in self.calls]
+                raise AssertionError(f"{method} x{count} not seen within {timeout}s; calls: {seen}")
+            await asyncio.sleep(0.02)
+        return self.ok_calls(method)
+
+    # -- the Web API ----------------------------------------------------------------
+
+    async def _params(self, request: web.Request) -> dict[str, Any]:
+        params: dict[str, Any] = dict(request.query)
+        if request.can_read_body:
+            if request.content_type == "application/json":
+                params.update(await request.json())
+            else:
+                params.update(dict(await request.post()))
+        for key in ("blocks", "files", "view"):
+            if isinstance(params.get(key), str):
+                try:
+                    params[key] = json.loads(params[key])
+                except json.JSONDecodeError:
+                    pass
+        return params
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await self._params(request)
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip() or params.get("token")
+        expected = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
+        if token != expected:
+            self.calls.append(Call(method, params, 200))
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        faults = self.faults.get(method)
+        if faults:
+            fault = faults.pop(0)
+            if fault == "429":
+                self.calls.append(Call(method, params, 429))
+                return web.json_response({"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"})
+            if fault == "500":
+                self.calls.append(Call(method, params, 500))
+                return web.Response(status=500, text="internal error")
+            if fault == "hang":
+                self.calls.append(Call(method, params, 0))
+                await asyncio.sleep(3600)
+        self.calls.append(Call(method, params, 200))
+        return web.json_response(self._answer(method, params))
+
+    def _answer(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            return {"ok": True, "url": "https://test.slack.com/", "team": "Test", "user": "golive",
+                    "team_id": "T0TEST", "user_id": "U0BOT", "bot_id": "B0BOT"}
+        if method in ("chat.postMessage", "chat.update"):
+            ts = params.get("ts") or f"1700000000.{next(self._ts):06d}"
+            return {"ok": True, "channel": params.get("channel"), "ts": ts,
+                    "message": {"text": params.get("text"), "ts": ts}}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
+        if method == "files.getUploadURLExternal":
+            file_id = f"F{next(self._ts):08d}"
+            return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+        if method == "files.completeUploadExternal":
+            files = params.get("files") or []
+            return {"ok": True, "files": [{"id": f.get("id"), "title": f.get("title")} for f in files]}
+        if method == "views.open":
+            return {"ok": True, "view": {"id": "V0001", **(params.get("view") or {})}}
+        if method == "usergroups.users.list":
+            group = str(params.get("usergroup"))
+            if group not in self.groups:
+                return {"ok": False, "error": "no_such_subteam"}
+            return {"ok": True, "users": self.groups[group]}
+        if method == "users.info":
+            return {"ok": True, "user": {"id": params.get("user"), "deleted": False, "is_bot": False}}
+        if method == "apps.connections.open":
+            return {"ok": True, "url": self.url.replace("http://", "ws://") + "/link"}
+        return {"ok": True}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if request.content_type.startswith("multipart/"):
+            reader = await request.multipart()
+            body = b""
+            async for part in reader:  # type: ignore[union-attr]
+                body += await part.read()  # type: ignore[union-attr]
+        self.uploads[request.match_info["file_id"]] = body
+        self.calls.append(Call("upload", {"file_id": request.match_info["file_id"], "bytes": len(body)}, 200))
+        return web.Response(text="OK - " + str(len(body)))
+
+    # -- Socket Mode ----------------------------------------------------------------
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        await socket.send_json({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0TEST"}})
+        for envelope in self.socket_envelopes:
+            await socket.send_json(envelope)
+        async for message in socket:
+            if message.type == WSMsgType.TEXT:
+                self.socket_acks.append(json.loads(message.data))
+        return socket

@@ -1,0 +1,186 @@
+"""Everything a Slack end-to-end test needs: the fake Slack, a target, the bot served over
+real HTTP, and requests signed exactly as Slack signs them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import httpx
+import yaml
+from aiohttp import web
+from slack_sdk.signature import SignatureVerifier
+
+from golive.bot.server import Settings, http_app, make_bot
+from golive.bot.slack_app import Bot, build_app
+from golive.checks.loader import load
+from golive.storage import Store
+
+from .fake_slack import BOT_TOKEN, FakeSlack
+
+SIGNING_SECRET = "test-signing-secret-4f1c2a"
+CHANNEL = "C0RELEASE"
+DEVOPS = "U0DEVOPS"
+OPS = "U00OPS"
+GROUP_MEMBER = "U0GROUPIE"
+STRANGER = "U0STRANGER"
+
+
+class Target(ThreadingHTTPServer):
+    daemon_threads = True
+    status = 200
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: Target
+
+    def do_GET(self) -> None:
+        body = json.dumps({"status": "UP" if self.server.status == 200 else "DOWN"}).encode()
+        self.send_response(self.server.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def checklist_file(folder: Path, target_port: int, language: str = "en") -> Path:
+    document = {
+        "release": {"name": "Shop", "version": "2.0.0", "channel": CHANNEL, "language": language},
+        "signoffs": [
+            {"id": "devops", "title": "DevOps-Team", "approvers": {"users": [DEVOPS], "usergroups": ["S0DEVOPS"]}},
+            {"id": "ops", "title": "Operations", "approvers": {"users": [OPS]}},
+        ],
+        "rollback": {
+            "procedure_url": "https://wiki.example/rollback",
+            "procedure": ["helm rollback shop", "verify health"],
+            "known_good_revision": "shop-41",
+            "triggers": [{"name": "Errors", "description": "5xx above 5 % for 5 minutes"}],
+            "roles": [{"role": "Incident lead", "people": [{"name": "Dana Ops", "slack": OPS, "phone": "+49 30 1234"}]}],
+            "contacts": [{"name": "Vendor hotline", "phone": "+49 30 9999"}],
+            "communication_plan": "Status page, then #shop-release every 15 minutes.",
+        },
+        "phases": [
+            {
+                "id": "p1",
+                "title": "P1: Staging",
+                "owner": "devops",
+                "sections": [
+                    {
+                        "id": "p1-deploy",
+                        "title": "Deployment",
+                        "items": [
+                            {
+                                "id": "health",
+                                "title": "Health-Checks erfolgreich",
+                                "probe": {"type": "http", "url": f"http://127.0.0.1:{target_port}/health"},
+                                "conditions": ["[STATUS] == 200", "[BODY].status == UP"],
+                            },
+                            {"id": "runbook", "title": "Runbook erstellt", "owner": "ops", "probe": {"type": "manual"}},
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    path = folder / "checklist.yaml"
+    path.write_text(yaml.safe_dump(document, allow_unicode=True))
+    return path
+
+
+@dataclass
+class Harness:
+    slack: FakeSlack
+    target: Target
+    store: Store
+    bot: Bot
+    url: str
+    http: httpx.AsyncClient
+
+    # -- requests signed like Slack's ---------------------------------------------------
+
+    def signed(self, body: str, *, timestamp: int | None = None, secret: str = SIGNING_SECRET,
+               content_type: str = "application/x-www-form-urlencoded") -> dict[str, str]:
+        stamp = str(timestamp if timestamp is not None else int(time.time()))
+        signature = SignatureVerifier(secret).generate_signature(timestamp=stamp, body=body)
+        return {"x-slack-request-timestamp": stamp, "x-slack-signature": signature, "content-type": content_type}
+
+    async def command(self, text: str, user: str = DEVOPS, **signing: Any) -> httpx.Response:
+        body = urlencode({
+            "token": "legacy-unused", "team_id": "T0TEST", "team_domain": "test", "channel_id": CHANNEL,
+            "channel_name": "release", "user_id": user, "user_name": user.lower(), "command": "/golive",
+            "text": text, "api_app_id": "A0TEST", "response_url": f"{self.slack.url}/webhook",
+            "trigger_id": "1337.42.abcd",
+        })
+        return await self.http.post(f"{self.url}/slack/events", content=body, headers=self.signed(body, **signing))
+
+    async def action(self, action_id: str, value: str, user: str, message_ts: str = "1700000000.000001",
+                     **signing: Any) -> httpx.Response:
+        payload = {
+            "type": "block_actions", "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"},
+            "api_app_id": "A0TEST", "team": {"id": "T0TEST", "domain": "test"},
+            "container": {"type": "message", "message_ts": message_ts, "channel_id": CHANNEL, "is_ephemeral": False},
+            "channel": {"id": CHANNEL, "name": "release"}, "trigger_id": "1337.42.efgh",
+            "response_url": f"{self.slack.url}/webhook", "message": {"ts": message_ts, "text": ""},
+            "actions": [{"action_id": action_id, "block_id": f"b-{value}", "value": value, "type": "button",
+                         "action_ts": str(time.time())}],
+        }
+        body = f"payload={quote(json.dumps(payload))}"
+        return await self.http.post(f"{self.url}/slack/events", content=body, headers=self.signed(body, **signing))
+
+    async def submit_view(self, view: dict[str, Any], values: dict[str, Any], user: str) -> httpx.Response:
+        payload = {
+            "type": "view_submission", "team": {"id": "T0TEST", "domain": "test"},
+            "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"}, "api_app_id": "A0TEST",
+            "trigger_id": "1337.42.ijkl",
+            "view": {**view, "id": "V0001", "state": {"values": values}},
+        }
+        body = f"payload={quote(json.dumps(payload))}"
+        return await self.http.post(f"{self.url}/slack/events", content=body, headers=self.signed(body))
+
+    async def settle(self) -> None:
+        """Wait until the bot's background work after the acks is done."""
+        for _ in range(500):
+            if not self.bot.tasks:
+                return
+            await asyncio.gather(*list(self.bot.tasks), return_exceptions=True)
+        raise AssertionError("background tasks did not finish")
+
+
+@asynccontextmanager
+async def harness(folder: Path, language: str = "en") -> AsyncIterator[Harness]:
+    slack = await FakeSlack(groups={"S0DEVOPS": [GROUP_MEMBER]}).start()
+    target = Target(("127.0.0.1", 0), _Handler)
+    threading.Thread(target=target.serve_forever, daemon=True).start()
+    store = await Store.open(f"sqlite:///{folder / 'golive.db'}")
+    checklist = load(checklist_file(folder, target.server_address[1], language), env={})
+    settings = Settings(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, app_token=None,
+                        api_url=slack.api_url, port=0, channel=CHANNEL)
+    bot = make_bot(checklist, store, settings)
+    app = build_app(bot, SIGNING_SECRET)
+    runner = web.AppRunner(http_app(app))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    async with httpx.AsyncClient(timeout=10) as http:
+        try:
+            yield Harness(slack, target, store, bot, f"http://127.0.0.1:{port}", http)
+        finally:
+            await asyncio.gather(*list(bot.tasks), return_exceptions=True)
+            await runner.cleanup()
+            await store.close()
+            target.shutdown()
+            target.server_close()
+            await slack.stop()
