@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from datetime import UTC, datetime
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,6 +107,10 @@ def http_app(app: AsyncApp | None, store: Store | None = None) -> web.Applicatio
 
 async def serve(checklist: Checklist, store: Store, settings: Settings, stop: asyncio.Event) -> None:
     """Run until ``stop`` is set."""
+    # Runs left "running" by a process that died are over: say so before starting anew.
+    aborted = await store.abort_unfinished_runs(at=datetime.now(UTC))
+    if aborted:
+        log.warning("marked runs %s as aborted (left unfinished by an earlier process)", aborted)
     bolt: AsyncApp | None = None
     socket_handler = None
     if settings.bot_token:

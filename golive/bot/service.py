@@ -58,7 +58,6 @@ async def execute_run(
     """Run (a phase of) the checklist, storing each result the moment it is known."""
     select_items(checklist, phase)  # raises ValueError for an unknown phase before anything is stored
     release_id = await store.release_id(checklist.release.name, checklist.release.version)
-    await store.abort_unfinished_runs(at=now())
     records = await store.records(release_id)
     previous = current_results(checklist, await store.latest_results(release_id), records, now())
     run_id = await store.start_run(

@@ -303,6 +303,9 @@ def _compare(left: Any, operator: str, right: Any, right_operand: Operand) -> bo
 def _equal(left: Any, right: Any) -> bool:
     if left is _MISSING:
         return False
+    if isinstance(left, str) and isinstance(right, str):
+        # Two texts ("1.10" vs "1.1", "2.0" vs "2") are equal only as written.
+        return left.strip() == right.strip()
     if left is None or right is None:
         return left is None and right is None
     if isinstance(left, bool) or isinstance(right, bool):

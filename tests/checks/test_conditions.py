@@ -39,7 +39,10 @@ def outcome(text: str, values: dict[str, object], units: dict[str, str] | None =
         ("[VALUE] == null", {"VALUE": None}, True),
         ("[VERSION] == [RELEASE_VERSION]", {"VERSION": "1.1.0", "RELEASE_VERSION": "1.1.0"}, True),
         ("[VERSION] == [RELEASE_VERSION]", {"VERSION": "1.0.9", "RELEASE_VERSION": "1.1.0"}, False),
-        ("[VERSION] == 1.10", {"VERSION": "1.1"}, False),  # versions are not numbers when they differ as text
+        ("[VERSION] == 1.10", {"VERSION": "1.1"}, False),
+        ("[VERSION] == [RELEASE_VERSION]", {"VERSION": "1.10", "RELEASE_VERSION": "1.1"}, False),
+        ("[VERSION] == [RELEASE_VERSION]", {"VERSION": "2.0", "RELEASE_VERSION": "2"}, False),
+        ("[VALUE] == 2", {"VALUE": 2.0}, True),  # versions are not numbers when they differ as text
         ("[P95_MS] < 500", {}, False),  # not observed never passes an ordering
         ("[VALUE] < 1", {"VALUE": "NaN"}, False),
     ],

@@ -1,0 +1,11 @@
+"""Storage: runs, results and what people recorded, in SQLite or PostgreSQL.
+
+Knows nothing of Slack or of probes' internals; it stores the records that
+:mod:`golive.checks` produces and hands them back. See :class:`Store`.
+"""
+
+from .entries import AlertState, AuditEntry, Note, RunInfo
+from .errors import StorageError
+from .store import Store
+
+__all__ = ["AlertState", "AuditEntry", "Note", "RunInfo", "StorageError", "Store"]

@@ -1,0 +1,241 @@
+"""The schema, as typed declarative models. Alembic's migrations must produce exactly this
+(``tests/storage/test_schema.py`` compares them on every backend).
+
+Rows are named ``…Row`` to keep them apart from the records of :mod:`golive.checks`
+(``ItemResult``, ``SignoffRecord`` …), which are what the rest of golive sees.
+JSON columns hold documents with a ``version`` key (see :mod:`golive.storage.codec`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Double,
+    ForeignKey,
+    Index,
+    MetaData,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from .columns import UTCDateTime
+
+#: Deterministic constraint names, identical on SQLite and PostgreSQL, so a migration can
+#: name what it drops.
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+RUN_STATUSES = ("running", "complete", "aborted")
+
+#: The predicate of "the active sign-off of a role": both backends support partial
+#: indexes with this exact WHERE, and upserts name it as their conflict target.
+ACTIVE_SIGNOFF = "revoked_at IS NULL AND invalidated_at IS NULL"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    # Text, not VARCHAR(n): PostgreSQL treats them alike, and a length limit would make an
+    # unusually long message or URL fail to record, which loses what was observed.
+    type_annotation_map = {  # noqa: RUF012 (SQLAlchemy reads it once, at class creation)
+        datetime: UTCDateTime(),
+        str: Text(),
+        dict[str, Any]: JSON(),
+    }
+
+
+class ReleaseRow(Base):
+    __tablename__ = "releases"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str]
+    version: Mapped[str]
+
+
+class RunRow(Base):
+    __tablename__ = "runs"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ({})".format(", ".join(f"'{s}'" for s in RUN_STATUSES)), name="status"
+        ),
+        # latest_run / runs: the newest runs of a release, read backwards from the end.
+        Index(None, "release_id", "started_at"),
+        # abort_unfinished_runs at start-up: only the few running rows are in this index.
+        Index(
+            "ix_runs_running",
+            "status",
+            sqlite_where=text("status = 'running'"),
+            postgresql_where=text("status = 'running'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str]
+    trigger: Mapped[str]
+    phase: Mapped[str | None]
+    checklist_digest: Mapped[str]
+    verdict: Mapped[str | None]
+    fingerprint: Mapped[str | None]
+
+
+class ResultRow(Base):
+    """One item's result in one run: ~70 rows per run, ~2.5M a year at 15-minute runs.
+
+    Two queries must stay fast at that size, and each has an index that answers it by
+    seeking rather than scanning:
+
+    - ``latest_results`` (newest result of each item of a release) walks the distinct
+      item ids of the release with a recursive skip-scan over
+      ``ix_results_release_id_item_id_checked_at_id`` and, per item, reads the last entry
+      of the same index: about two index seeks per item, whatever the number of runs.
+    - ``item_history`` (one item's results, newest first) is a backward range scan over
+      that same index, stopping at the limit.
+    - ``run_results`` reads one run's rows through ``ix_results_run_id``.
+
+    ``id`` closes the index so that results checked in the same microsecond still have a
+    defined order (newest inserted wins); SQLite keeps rowid in every index anyway.
+    """
+
+    __tablename__ = "results"
+    __table_args__ = (
+        Index(None, "release_id", "item_id", "checked_at", "id"),
+        Index(None, "run_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    # Denormalised from runs so the per-release queries need no join.
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"))
+    item_id: Mapped[str]
+    phase: Mapped[str]
+    status: Mapped[str]
+    raw_status: Mapped[str]
+    message: Mapped[str]
+    raw_message: Mapped[str]
+    duration_ms: Mapped[float] = mapped_column(Double())
+    checked_at: Mapped[datetime]
+    observed: Mapped[dict[str, Any]]
+    evidence: Mapped[dict[str, Any] | None]
+    conditions: Mapped[dict[str, Any]]
+
+
+class SignoffRow(Base):
+    __tablename__ = "signoffs"
+    __table_args__ = (
+        # At most one active sign-off per role: a double click, or two replicas handling
+        # the same click, is recorded once. The database decides, not a read-then-write.
+        Index(
+            "uq_signoffs_active_role",
+            "release_id",
+            "role",
+            unique=True,
+            sqlite_where=text(ACTIVE_SIGNOFF),
+            postgresql_where=text(ACTIVE_SIGNOFF),
+        ),
+        Index(None, "release_id", "signed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"))
+    role: Mapped[str]
+    user: Mapped[str]
+    signed_at: Mapped[datetime]
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+    approved: Mapped[dict[str, Any]]
+    fingerprint: Mapped[str]
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None]
+    invalidated_at: Mapped[datetime | None]
+    invalidated_reason: Mapped[str | None]
+
+
+class ConfirmationRow(Base):
+    __tablename__ = "confirmations"
+    __table_args__ = (Index(None, "release_id", "item_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"))
+    item_id: Mapped[str]
+    user: Mapped[str]
+    confirmed_at: Mapped[datetime]
+    evidence_url: Mapped[str | None]
+    comment: Mapped[str | None]
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None]
+
+
+class WaiverRow(Base):
+    __tablename__ = "waivers"
+    __table_args__ = (Index(None, "release_id", "item_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"))
+    item_id: Mapped[str]
+    reason: Mapped[str]
+    created_by: Mapped[str]
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None]
+
+
+class NoteRow(Base):
+    __tablename__ = "notes"
+    __table_args__ = (Index(None, "release_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"))
+    author: Mapped[str]
+    text: Mapped[str]
+    created_at: Mapped[datetime]
+
+
+class AlertStateRow(Base):
+    __tablename__ = "alert_state"
+
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"), primary_key=True)
+    item_id: Mapped[str] = mapped_column(primary_key=True)
+    state: Mapped[str]
+    since: Mapped[datetime]
+    last_notified_at: Mapped[datetime | None]
+    last_status: Mapped[str | None]
+    details: Mapped[dict[str, Any]]
+
+
+class NotificationRow(Base):
+    """A one-time notification, claimed by whoever posts it (e.g. ``go:0``): replicas and
+    overlapping runs race to insert; the primary key lets exactly one win."""
+
+    __tablename__ = "notifications"
+
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(primary_key=True)
+    claimed_at: Mapped[datetime]
+
+
+class AuditRow(Base):
+    """Append-only: triggers in the migration reject UPDATE and DELETE on both backends."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index(None, "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str]
+    action: Mapped[str]
+    subject: Mapped[str]
+    details: Mapped[dict[str, Any]]

@@ -1,0 +1,232 @@
+"""Releases, runs and their results."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import cast
+
+from sqlalchemy import BindParameter, Integer, Select, bindparam, func, select, update
+from sqlalchemy.orm import aliased
+
+from golive.checks.results import ItemResult
+from golive.checks.status import Status
+
+from .base import StoreBase
+from .codec import (
+    decode_conditions,
+    decode_evidence,
+    decode_observed,
+    encode_conditions,
+    encode_evidence,
+    encode_observed,
+)
+from .entries import RunInfo, RunStatus
+from .models import ReleaseRow, ResultRow, RunRow
+
+
+class RunStore(StoreBase):
+    async def release_id(self, name: str, version: str) -> int:
+        """The release's id, created on first use."""
+        find = select(ReleaseRow.id).where(ReleaseRow.name == name, ReleaseRow.version == version)
+        async with self._transaction() as session:
+            found = await session.scalar(find)
+            if found is None:
+                # Two processes may create the same release at once; one insert wins.
+                insert = self._insert(ReleaseRow).values(name=name, version=version)
+                await session.execute(
+                    insert.on_conflict_do_nothing(index_elements=["name", "version"])
+                )
+                found = await session.scalar(find)
+        assert found is not None
+        return found
+
+    async def start_run(
+        self,
+        release_id: int,
+        *,
+        trigger: str,
+        phase: str | None,
+        checklist_digest: str,
+        started_at: datetime,
+    ) -> int:
+        row = RunRow(
+            release_id=release_id,
+            started_at=started_at,
+            status="running",
+            trigger=trigger,
+            phase=phase,
+            checklist_digest=checklist_digest,
+        )
+        async with self._transaction() as session:
+            session.add(row)
+            await session.flush()
+            return row.id
+
+    async def record_result(self, run_id: int, result: ItemResult, *, phase: str) -> None:
+        """Store one result as soon as it is known: a crash mid-run keeps what was seen."""
+        async with self._transaction() as session:
+            release_id = await session.scalar(select(RunRow.release_id).where(RunRow.id == run_id))
+            if release_id is None:
+                raise LookupError(f"no run with id {run_id}")
+            session.add(
+                ResultRow(
+                    run_id=run_id,
+                    release_id=release_id,
+                    item_id=result.item_id,
+                    phase=phase,
+                    status=str(result.status),
+                    raw_status=str(result.raw_status),
+                    message=result.message,
+                    raw_message=result.raw_message,
+                    duration_ms=result.duration_ms,
+                    checked_at=result.checked_at,
+                    observed=encode_observed(result.observed),
+                    evidence=encode_evidence(result.evidence),
+                    conditions=encode_conditions(result.conditions),
+                )
+            )
+
+    async def finish_run(
+        self, run_id: int, *, finished_at: datetime, verdict: str, fingerprint: str
+    ) -> None:
+        # Also completes a run marked aborted meanwhile: it did finish, with all results.
+        change = (
+            update(RunRow)
+            .where(RunRow.id == run_id)
+            .values(
+                finished_at=finished_at, status="complete", verdict=verdict, fingerprint=fingerprint
+            )
+            .returning(RunRow.id)
+        )
+        async with self._transaction() as session:
+            if (await session.scalar(change)) is None:
+                raise LookupError(f"no run with id {run_id}")
+
+    async def abort_unfinished_runs(self, *, at: datetime) -> list[int]:
+        """Mark runs left ``running`` (by a crash or a restart) as aborted; their results
+        stay. Meant for start-up, before this process starts runs of its own."""
+        change = (
+            update(RunRow)
+            .where(RunRow.status == "running")
+            .values(status="aborted", finished_at=at)
+            .returning(RunRow.id)
+        )
+        async with self._transaction() as session:
+            return sorted((await session.scalars(change)).all())
+
+    async def latest_results(self, release_id: int) -> dict[str, ItemResult]:
+        """The newest result of every item of the release, whichever run produced it."""
+        async with self._transaction() as session:
+            rows = (await session.scalars(_LATEST_PER_ITEM, {"release_id": release_id})).all()
+        return {row.item_id: _item_result(row) for row in sorted(rows, key=lambda r: r.id)}
+
+    async def run_results(self, run_id: int) -> dict[str, ItemResult]:
+        query = select(ResultRow).where(ResultRow.run_id == run_id).order_by(ResultRow.id)
+        async with self._transaction() as session:
+            rows = (await session.scalars(query)).all()
+        return {row.item_id: _item_result(row) for row in rows}
+
+    async def run(self, run_id: int) -> RunInfo | None:
+        async with self._transaction() as session:
+            row = await session.get(RunRow, run_id)
+        return None if row is None else _run_info(row)
+
+    async def latest_run(self, release_id: int) -> RunInfo | None:
+        found = await self.runs(release_id, limit=1)
+        return found[0] if found else None
+
+    async def runs(self, release_id: int, limit: int = 50) -> list[RunInfo]:
+        """The release's runs, newest first."""
+        query = (
+            select(RunRow)
+            .where(RunRow.release_id == release_id)
+            .order_by(RunRow.started_at.desc(), RunRow.id.desc())
+            .limit(limit)
+        )
+        async with self._transaction() as session:
+            rows = (await session.scalars(query)).all()
+        return [_run_info(row) for row in rows]
+
+    async def item_history(
+        self, release_id: int, item_id: str, limit: int = 100
+    ) -> list[tuple[int, ItemResult]]:
+        """(run id, result) of one item, newest first."""
+        query = (
+            select(ResultRow)
+            .where(ResultRow.release_id == release_id, ResultRow.item_id == item_id)
+            .order_by(ResultRow.checked_at.desc(), ResultRow.id.desc())
+            .limit(limit)
+        )
+        async with self._transaction() as session:
+            rows = (await session.scalars(query)).all()
+        return [(row.run_id, _item_result(row)) for row in rows]
+
+
+def _latest_per_item() -> Select[ResultRow]:
+    """The newest row per item, found by seeking, not by scanning a year of results.
+
+    A plain ``GROUP BY item_id`` (or a window function) reads every result of the
+    release. Instead, a recursive CTE hops from one distinct item id to the next with
+    ``min(item_id) … WHERE item_id > previous`` (each hop one seek into the
+    (release_id, item_id, checked_at, id) index), and for each item a ``LIMIT 1``
+    subquery reads the last entry of the same index. Both SQLite and PostgreSQL run it
+    as ~2 seeks per item. Aliases keep each subquery from correlating with the others.
+    Built once, with the release as a bound parameter: building it costs more than
+    running it.
+    """
+    release_id: BindParameter[int] = bindparam("release_id", type_=Integer())
+    first, hop, latest = aliased(ResultRow), aliased(ResultRow), aliased(ResultRow)
+    items = (
+        select(func.min(first.item_id).label("item_id"))
+        .where(first.release_id == release_id)
+        .cte("items", recursive=True)
+    )
+    next_item = (
+        select(func.min(hop.item_id))
+        .where(hop.release_id == release_id, hop.item_id > items.c.item_id)
+        .scalar_subquery()
+    )
+    items = items.union_all(select(next_item).where(items.c.item_id.is_not(None)))
+    newest_id = (
+        select(latest.id)
+        .where(latest.release_id == release_id, latest.item_id == items.c.item_id)
+        .order_by(latest.checked_at.desc(), latest.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    newest_ids = select(newest_id).where(items.c.item_id.is_not(None))
+    return select(ResultRow).where(ResultRow.id.in_(newest_ids))
+
+
+_LATEST_PER_ITEM = _latest_per_item()
+
+
+def _item_result(row: ResultRow) -> ItemResult:
+    return ItemResult(
+        item_id=row.item_id,
+        status=Status(row.status),
+        raw_status=Status(row.raw_status),
+        message=row.message,
+        duration_ms=row.duration_ms,
+        checked_at=row.checked_at,
+        observed=decode_observed(row.observed),
+        evidence=decode_evidence(row.evidence),
+        conditions=decode_conditions(row.conditions),
+        raw_message=row.raw_message,
+    )
+
+
+def _run_info(row: RunRow) -> RunInfo:
+    return RunInfo(
+        id=row.id,
+        release_id=row.release_id,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        status=cast(RunStatus, row.status),
+        trigger=row.trigger,
+        phase=row.phase,
+        verdict=row.verdict,
+        fingerprint=row.fingerprint,
+        checklist_digest=row.checklist_digest,
+    )
+

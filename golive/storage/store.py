@@ -1,0 +1,57 @@
+"""The store: one object the CLI and the bot hold for the process's lifetime.
+
+    async with await Store.open() as store:           # $GOLIVE_DB_URL or ./golive.db
+        release = await store.release_id("valeo-neuroerp", "1.1.0")
+
+Opening migrates the schema to the newest revision, so an upgraded golive finds the
+tables it expects. Methods are split by subject: runs and results in
+:mod:`golive.storage.runs`, what people record in :mod:`golive.storage.approvals`,
+golive's alert bookkeeping in :mod:`golive.storage.alerts`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+
+from alembic.util import CommandError
+from sqlalchemy.exc import DBAPIError
+
+from . import migrate
+from .alerts import AlertStore
+from .approvals import RecordStore
+from .engine import app_engine, describe_failure
+from .errors import StorageError
+from .runs import RunStore
+from .urls import resolve
+
+
+class Store(RunStore, RecordStore, AlertStore):
+    @classmethod
+    async def open(cls, url: str | None = None) -> Store:
+        """Connect and migrate; ``StorageError`` if the database cannot be used."""
+        urls = resolve(url)
+        try:
+            # Alembic is blocking; a thread keeps the event loop (and Slack acks) free.
+            await asyncio.to_thread(migrate.upgrade, urls)
+        except (DBAPIError, CommandError) as error:
+            reason = describe_failure(error, urls.migrations)
+            # Not chained: the driver's exception is summarised in the message, and a
+            # traceback of it could show connection details.
+            raise StorageError(f"cannot open the database {urls.display()}: {reason}") from None
+        return cls(app_engine(urls), urls)
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        await self._engine.dispose()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
