@@ -1,0 +1,104 @@
+"""Block Kit rendering within Slack's limits, the message catalogue, and the console surface."""
+
+from __future__ import annotations
+
+import json
+import string
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+
+from golive.bot import blocks
+from golive.bot.messages import DE, EN
+from golive.bot.service import State
+from golive.checks.loader import loads
+from golive.checks.probe import Evidence
+from golive.checks.results import ItemResult, Records
+from golive.checks.status import Status
+from golive.checks.verdict import decide
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
+
+
+def big_state(items: int, message_size: int) -> State:
+    document = {
+        "release": {"name": "Big", "version": "1.0.0"},
+        "signoffs": [{"id": "devops", "title": "DevOps", "approvers": {"users": ["U0001"]}}],
+        "phases": [{"id": "p1", "title": "P1", "owner": "devops", "sections": [{"id": "s1", "title": "S1", "items": [
+            {"id": f"item-{n}", "title": f"Item {n}", "probe": {"type": "http", "url": "http://127.0.0.1:9/"}}
+            for n in range(items)
+        ]}]}],
+    }
+    checklist = loads(yaml.safe_dump(document), env={})
+    results = {
+        f"item-{n}": ItemResult(f"item-{n}", Status.FAIL, Status.FAIL, f"failure {n}: " + "q" * message_size, 1.0,
+                                NOW, {}, Evidence("test", NOW, f"https://ci.example/{n}"))
+        for n in range(items)
+    }
+    verdict = decide(checklist, results, Records(), NOW)
+    return State(checklist, 1, None, results, Records(), verdict, [], NOW)
+
+
+def test_long_phase_summary_continues_in_further_messages_and_loses_nothing() -> None:
+    state = big_state(200, 400)
+    messages = blocks.phase_summary(state, state.checklist.phases[0])
+    assert len(messages) > 1
+    shown = ""
+    for message in messages:
+        assert message.text
+        assert len(message.blocks) <= blocks.BLOCKS_LIMIT
+        assert len(json.dumps(message.blocks)) < 13000
+        for block in message.blocks:
+            if block["type"] == "section":
+                assert len(block["text"]["text"]) <= blocks.SECTION_LIMIT
+                shown += block["text"]["text"]
+            if block["type"] == "header":
+                assert len(block["text"]["text"]) <= blocks.HEADER_LIMIT
+    for n in range(200):
+        assert f"failure {n}: " in shown, f"item {n} was cut"
+    assert "(continued 1/" in messages[0].text
+
+
+def test_one_huge_message_is_split_not_cut() -> None:
+    state = big_state(1, 7000)
+    messages = blocks.phase_summary(state, state.checklist.phases[0])
+    text = "".join(b["text"]["text"] for m in messages for b in m.blocks if b["type"] == "section")
+    assert text.count("q") == 7000
+
+
+def test_user_text_cannot_inject_mentions() -> None:
+    state = big_state(1, 1)
+    evil = ItemResult("item-0", Status.FAIL, Status.FAIL, "<!channel> hi & bye", 1.0, NOW)
+    state = State(state.checklist, 1, None, {"item-0": evil}, Records(), state.verdict, [], NOW)
+    rendered = json.dumps(blocks.phase_summary(state, state.checklist.phases[0])[0].blocks)
+    assert "<!channel>" not in rendered and "&lt;!channel&gt; hi &amp; bye" in rendered
+
+
+def test_catalogues_have_the_same_keys_and_placeholders() -> None:
+    assert EN.keys() == DE.keys()
+    for key in EN:
+        english = {name for _, name, _, _ in string.Formatter().parse(EN[key]) if name}
+        german = {name for _, name, _, _ in string.Formatter().parse(DE[key]) if name}
+        assert english == german, key
+
+
+def test_main_command_prints_the_bot_messages_and_writes_charts(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    completed = subprocess.run(
+        [sys.executable, "-m", "golive", "run", "--checklist", str(ROOT / "checklists" / "valeo-neuroerp-1.1.0.yaml"),
+         "--db", f"sqlite:///{tmp_path / 'golive.db'}", "--charts", str(tmp_path / "charts")],
+        capture_output=True, text=True, env=env, timeout=180, check=False, cwd=tmp_path,
+    )
+    assert completed.returncode == 1, completed.stderr
+    output = completed.stdout
+    assert "Go-Live-Lauf #1 · VALEO-NeuroERP v1.1.0" in output
+    assert "65 von 65 Punkten entschieden" not in output  # the final message shows the finished run instead
+    assert "Lauf #1 nach" in output and "NO-GO" in output
+    assert "not configured: set GOLIVE_HEALTH_URL" in output
+    pngs = sorted((tmp_path / "charts").glob("*.png"))
+    assert len(pngs) == 16  # latency and errors for each of the 8 phases
+    assert all(p.read_bytes().startswith(b"\x89PNG") for p in pngs)
