@@ -38,12 +38,14 @@ STRANGER = "U0STRANGER"
 class Target(ThreadingHTTPServer):
     daemon_threads = True
     status = 200
+    delay = 0.0
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: Target
 
     def do_GET(self) -> None:
+        time.sleep(self.server.delay)
         body = json.dumps({"status": "UP" if self.server.status == 200 else "DOWN"}).encode()
         self.send_response(self.server.status)
         self.send_header("Content-Type", "application/json")
