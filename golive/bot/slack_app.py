@@ -39,6 +39,9 @@ class Bot:
     approvers: SlackApprovers
     surface: Surface
     run_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: Work after acks runs a few at a time, so a burst of commands cannot starve the acks
+    #: (and the event loop) of the next requests.
+    work_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
     running: int | None = None
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
@@ -51,7 +54,11 @@ class Bot:
 
     def background(self, work: Any) -> None:
         """Run after the ack; keep a reference so the task is not collected mid-flight."""
-        task = asyncio.get_running_loop().create_task(work)
+        async def limited() -> None:
+            async with self.work_slots:
+                await work
+
+        task = asyncio.get_running_loop().create_task(limited())
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
