@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
 import re
 import socket
@@ -242,7 +243,16 @@ async def _gather(config: HttpConfig, context: ProbeContext) -> Observation:
     return Observation(values=values, evidence=Evidence(source, now, source), message=message)
 
 
+@functools.cache
+def shared_ssl_context(verify: bool = True) -> ssl.SSLContext:
+    """The system trust store, loaded once per process: loading it costs tens of
+    milliseconds of CPU, which a hundred concurrent probes would otherwise pay in turn."""
+    return httpx.create_ssl_context(verify=verify)
+
+
 def _ssl_context(config: HttpConfig, base_dir: Path) -> ssl.SSLContext:
+    if config.client_cert is None and not config.ca_file:
+        return shared_ssl_context(config.verify_tls)
     if not config.verify_tls:
         context = httpx.create_ssl_context(verify=False)
     elif config.ca_file:

@@ -18,7 +18,6 @@ every secret resolved through :class:`SecretRef` is registered with the redactor
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import ssl
 from collections.abc import Mapping
@@ -38,7 +37,14 @@ from ..sources import read_capped, resolve_path
 
 # The http family's transport diagnosis (TLS vs unreachable) and its redirect guard for
 # custom credential headers: one definition of each, not a second copy here.
-from .http import USER_AGENT, _strip_on_cross_origin, _target, _transport_error, public_url
+from .http import (
+    USER_AGENT,
+    _strip_on_cross_origin,
+    _target,
+    _transport_error,
+    public_url,
+    shared_ssl_context,
+)
 
 _DETAIL_LIMIT = 200
 GITHUB_API = "https://api.github.com"
@@ -325,9 +331,8 @@ def _reset(headers: httpx.Headers) -> str:
     return ""
 
 
-@functools.cache
 def _default_ssl_context() -> ssl.SSLContext:
-    return httpx.create_ssl_context()
+    return shared_ssl_context(True)
 
 
 def _ssl_context(ca_file: Path) -> ssl.SSLContext:
