@@ -11,6 +11,7 @@ import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import matplotlib
 
@@ -90,39 +91,58 @@ def _png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
+def _series(items: list[Item], history: History, name: str) -> dict[str, list[float | None]]:
+    """One line per evidence source of ``name``: several items reading the same k6 summary
+    observe the same P95, and one line says it."""
+    series: dict[str, list[float | None]] = {}
+    for item in items:
+        values = [_number(results.get(item.id), name) for _, results in history]
+        if all(v is None for v in values):
+            continue
+        sources = [r.evidence.source for _, rs in history if (r := rs.get(item.id)) and r.evidence]
+        label = Path(sources[-1]).name if sources else item.id
+        if label not in series:
+            series[label] = values
+        else:  # fill the gaps of a run where this item was skipped but another read it
+            series[label] = [a if a is not None else b for a, b in zip(series[label], values, strict=True)]
+    return series
+
+
+def _limits(items: list[Item], name: str) -> list[float]:
+    return sorted({limit for item in items if (limit := _limit(item, name)) is not None})
+
+
+def _nan(values: list[float | None]) -> list[float]:
+    return [v if v is not None else float("nan") for v in values]
+
+
 def latency_chart(checklist: Checklist, phase: Phase, history: History) -> Chart:
     language = checklist.release.language
-    runs = [run_id for run_id, _ in history]
-    labels = [str(r) for r in runs]
+    labels = [str(run_id) for run_id, _ in history]
     figure, axes = _figure()
     items = _automated(phase)
-    slowest_latest = 0.0
     for item in items:
         durations = [
             results[item.id].duration_ms if item.id in results else float("nan") for _, results in history
         ]
         if not all(math.isnan(d) for d in durations):
             axes.plot(labels, durations, marker="o", linewidth=1.2, markersize=3, label=item.id)
-    for item in items:
-        p95 = [_number(results.get(item.id), "P95_MS") for _, results in history]
-        if any(v is not None for v in p95):
-            values = [v if v is not None else float("nan") for v in p95]
-            axes.plot(labels, values, marker="s", linewidth=2.2, label=f"{item.id} P95")
-            limit = _limit(item, "P95_MS")
-            if limit is not None:
-                axes.axhline(
-                    limit,
-                    color=LIMIT_COLOUR,
-                    linestyle="--",
-                    linewidth=1.2,
-                    label=f"{text(language, 'chart_limit')} {limit:g} ms",
-                )
-    if history:
-        latest = history[-1][1]
-        slowest_latest = max((latest[i.id].duration_ms for i in items if i.id in latest), default=0.0)
+    for source, values in _series(items, history, "P95_MS").items():
+        axes.plot(labels, _nan(values), marker="s", linewidth=2.4, label=f"P95 ({source})")
+    for limit in _limits(items, "P95_MS"):
+        axes.axhline(
+            limit,
+            color=LIMIT_COLOUR,
+            linestyle="--",
+            linewidth=1.4,
+            label=f"P95 {text(language, 'chart_limit')} {limit:g} ms",
+        )
+    latest = history[-1][1] if history else {}
+    slowest_latest = max((latest[i.id].duration_ms for i in items if i.id in latest), default=0.0)
+    axes.set_ylim(bottom=0)
     title = text(language, "chart_latency_title", phase=phase.title)
     _finish(axes, title, text(language, "chart_axis_run"), text(language, "chart_axis_ms"))
-    alt = text(language, "chart_latency_alt", runs=len(runs), phase=phase.title, slowest=slowest_latest)
+    alt = text(language, "chart_latency_alt", runs=len(labels), phase=phase.title, slowest=slowest_latest)
     return Chart(f"{phase.id}-latency.png", title, alt, _png(figure))
 
 
@@ -135,27 +155,32 @@ def errors_chart(checklist: Checklist, phase: Phase, history: History) -> Chart:
     figure, axes = _figure()
     axes.bar(labels, failing, color=FAIL_COLOUR, label=text(language, "chart_failing"))
     axes.bar(labels, erroring, bottom=failing, color=ERROR_COLOUR, label=text(language, "chart_erroring"))
-    rates = {
-        item.id: [_number(r.get(item.id), "ERROR_RATE") for _, r in history] for item in _automated(phase)
-    }
-    rates = {k: v for k, v in rates.items() if any(x is not None for x in v)}
+    items = _automated(phase)
+    rates = _series(items, history, "ERROR_RATE")
     if rates:
         twin = axes.twinx()
         twin.tick_params(colors=INK)
-        for item_id, values in rates.items():
+        top = 0.0
+        for source, values in rates.items():
             twin.plot(
-                labels,
-                [v if v is not None else float("nan") for v in values],
-                marker="o",
-                color=INK,
-                linewidth=1.2,
-                label=f"{item_id} %",
+                labels, _nan(values), marker="o", color=INK, linewidth=1.4, label=f"error rate ({source})"
             )
-            limit = _limit(checklist.item(item_id), "ERROR_RATE")
-            if limit is not None:
-                twin.axhline(limit, color=LIMIT_COLOUR, linestyle="--", linewidth=1.2)
-        twin.set_ylabel("%", color=INK)
+            top = max([top, *(v for v in values if v is not None)])
+        for limit in _limits(items, "ERROR_RATE"):
+            twin.axhline(
+                limit,
+                color=LIMIT_COLOUR,
+                linestyle="--",
+                linewidth=1.4,
+                label=f"{text(language, 'chart_limit')} {limit:g} %",
+            )
+            top = max(top, limit)
+        twin.set_ylim(0, top * 1.25 or 1)
+        twin.set_ylabel(f"{text(language, 'chart_error_rate')} %", color=INK)
+        handles, names = twin.get_legend_handles_labels()
+        twin.legend(handles, names, loc="upper right", fontsize=7, facecolor=BACKGROUND, edgecolor="#d0d0d0")
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_ylim(0, max([*failing, *[f + e for f, e in zip(failing, erroring, strict=True)], 1]) * 1.25)
     title = text(language, "chart_errors_title", phase=phase.title)
     _finish(axes, title, text(language, "chart_axis_run"), text(language, "chart_axis_items"))
     alt = text(

@@ -93,6 +93,7 @@ EN: dict[str, str] = {
     "chart_failing": "FAIL",
     "chart_erroring": "ERROR",
     "chart_limit": "limit",
+    "chart_error_rate": "error rate",
 }
 
 DE: dict[str, str] = {
@@ -177,6 +178,7 @@ DE: dict[str, str] = {
     "chart_failing": "FAIL",
     "chart_erroring": "ERROR",
     "chart_limit": "Grenze",
+    "chart_error_rate": "Fehlerrate",
 }
 
 CATALOGUES: dict[str, dict[str, str]] = {"en": EN, "de": DE}
