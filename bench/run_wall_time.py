@@ -59,7 +59,9 @@ def checklist_text(port: int, probes: int) -> str:
         {
             "release": {"name": "Bench", "version": "1.0.0"},
             "defaults": {"concurrency": max(probes, 1), "timeout": "30s"},
-            "phases": [{"id": "p1", "title": "P1", "sections": [{"id": "s1", "title": "S1", "items": items}]}],
+            "phases": [
+                {"id": "p1", "title": "P1", "sections": [{"id": "s1", "title": "S1", "items": items}]}
+            ],
         }
     )
 

@@ -8,6 +8,7 @@ or to hang. The real ``slack_sdk`` client makes real HTTP requests to it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 from collections.abc import Mapping
@@ -93,16 +94,16 @@ class FakeSlack:
                 params.update(dict(await request.post()))
         for key in ("blocks", "files", "view"):
             if isinstance(params.get(key), str):
-                try:
+                with contextlib.suppress(json.JSONDecodeError):
                     params[key] = json.loads(params[key])
-                except json.JSONDecodeError:
-                    pass
         return params
 
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params = await self._params(request)
-        token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip() or params.get("token")
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip() or params.get(
+            "token"
+        )
         expected = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
         if token != expected:
             self.calls.append(Call(method, params, 200))
@@ -112,7 +113,9 @@ class FakeSlack:
             fault = faults.pop(0)
             if fault == "429":
                 self.calls.append(Call(method, params, 429))
-                return web.json_response({"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"})
+                return web.json_response(
+                    {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"}
+                )
             if fault == "500":
                 self.calls.append(Call(method, params, 500))
                 return web.Response(status=500, text="internal error")
@@ -124,12 +127,23 @@ class FakeSlack:
 
     def _answer(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
         if method == "auth.test":
-            return {"ok": True, "url": "https://test.slack.com/", "team": "Test", "user": "golive",
-                    "team_id": "T0TEST", "user_id": "U0BOT", "bot_id": "B0BOT"}
+            return {
+                "ok": True,
+                "url": "https://test.slack.com/",
+                "team": "Test",
+                "user": "golive",
+                "team_id": "T0TEST",
+                "user_id": "U0BOT",
+                "bot_id": "B0BOT",
+            }
         if method in ("chat.postMessage", "chat.update"):
             ts = params.get("ts") or f"1700000000.{next(self._ts):06d}"
-            return {"ok": True, "channel": params.get("channel"), "ts": ts,
-                    "message": {"text": params.get("text"), "ts": ts}}
+            return {
+                "ok": True,
+                "channel": params.get("channel"),
+                "ts": ts,
+                "message": {"text": params.get("text"), "ts": ts},
+            }
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
         if method == "files.getUploadURLExternal":
@@ -156,7 +170,7 @@ class FakeSlack:
         if request.content_type.startswith("multipart/"):
             reader = await request.multipart()
             body = b""
-            async for part in reader:  # type: ignore[union-attr]
+            async for part in reader:
                 body += await part.read()  # type: ignore[union-attr]
         self.uploads[request.match_info["file_id"]] = body
         self.calls.append(Call("upload", {"file_id": request.match_info["file_id"], "bytes": len(body)}, 200))
@@ -167,7 +181,9 @@ class FakeSlack:
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse()
         await socket.prepare(request)
-        await socket.send_json({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0TEST"}})
+        await socket.send_json(
+            {"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0TEST"}}
+        )
         for envelope in self.socket_envelopes:
             await socket.send_json(envelope)
         async for message in socket:

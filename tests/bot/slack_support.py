@@ -61,7 +61,11 @@ def checklist_file(folder: Path, target_port: int, language: str = "en") -> Path
     document = {
         "release": {"name": "Shop", "version": "2.0.0", "channel": CHANNEL, "language": language},
         "signoffs": [
-            {"id": "devops", "title": "DevOps-Team", "approvers": {"users": [DEVOPS], "usergroups": ["S0DEVOPS"]}},
+            {
+                "id": "devops",
+                "title": "DevOps-Team",
+                "approvers": {"users": [DEVOPS], "usergroups": ["S0DEVOPS"]},
+            },
             {"id": "ops", "title": "Operations", "approvers": {"users": [OPS]}},
         ],
         "rollback": {
@@ -69,7 +73,12 @@ def checklist_file(folder: Path, target_port: int, language: str = "en") -> Path
             "procedure": ["helm rollback shop", "verify health"],
             "known_good_revision": "shop-41",
             "triggers": [{"name": "Errors", "description": "5xx above 5 % for 5 minutes"}],
-            "roles": [{"role": "Incident lead", "people": [{"name": "Dana Ops", "slack": OPS, "phone": "+49 30 1234"}]}],
+            "roles": [
+                {
+                    "role": "Incident lead",
+                    "people": [{"name": "Dana Ops", "slack": OPS, "phone": "+49 30 1234"}],
+                }
+            ],
             "contacts": [{"name": "Vendor hotline", "phone": "+49 30 9999"}],
             "communication_plan": "Status page, then #shop-release every 15 minutes.",
         },
@@ -89,7 +98,12 @@ def checklist_file(folder: Path, target_port: int, language: str = "en") -> Path
                                 "probe": {"type": "http", "url": f"http://127.0.0.1:{target_port}/health"},
                                 "conditions": ["[STATUS] == 200", "[BODY].status == UP"],
                             },
-                            {"id": "runbook", "title": "Runbook erstellt", "owner": "ops", "probe": {"type": "manual"}},
+                            {
+                                "id": "runbook",
+                                "title": "Runbook erstellt",
+                                "owner": "ops",
+                                "probe": {"type": "manual"},
+                            },
                         ],
                     }
                 ],
@@ -112,39 +126,82 @@ class Harness:
 
     # -- requests signed like Slack's ---------------------------------------------------
 
-    def signed(self, body: str, *, timestamp: int | None = None, secret: str = SIGNING_SECRET,
-               content_type: str = "application/x-www-form-urlencoded") -> dict[str, str]:
+    def signed(
+        self,
+        body: str,
+        *,
+        timestamp: int | None = None,
+        secret: str = SIGNING_SECRET,
+        content_type: str = "application/x-www-form-urlencoded",
+    ) -> dict[str, str]:
         stamp = str(timestamp if timestamp is not None else int(time.time()))
-        signature = SignatureVerifier(secret).generate_signature(timestamp=stamp, body=body)
-        return {"x-slack-request-timestamp": stamp, "x-slack-signature": signature, "content-type": content_type}
+        signature = SignatureVerifier(secret).generate_signature(timestamp=stamp, body=body) or ""
+        return {
+            "x-slack-request-timestamp": stamp,
+            "x-slack-signature": signature,
+            "content-type": content_type,
+        }
 
     async def command(self, text: str, user: str = DEVOPS, **signing: Any) -> httpx.Response:
-        body = urlencode({
-            "token": "legacy-unused", "team_id": "T0TEST", "team_domain": "test", "channel_id": CHANNEL,
-            "channel_name": "release", "user_id": user, "user_name": user.lower(), "command": "/golive",
-            "text": text, "api_app_id": "A0TEST", "response_url": f"{self.slack.url}/webhook",
-            "trigger_id": "1337.42.abcd",
-        })
-        return await self.http.post(f"{self.url}/slack/events", content=body, headers=self.signed(body, **signing))
+        body = urlencode(
+            {
+                "token": "legacy-unused",
+                "team_id": "T0TEST",
+                "team_domain": "test",
+                "channel_id": CHANNEL,
+                "channel_name": "release",
+                "user_id": user,
+                "user_name": user.lower(),
+                "command": "/golive",
+                "text": text,
+                "api_app_id": "A0TEST",
+                "response_url": f"{self.slack.url}/webhook",
+                "trigger_id": "1337.42.abcd",
+            }
+        )
+        return await self.http.post(
+            f"{self.url}/slack/events", content=body, headers=self.signed(body, **signing)
+        )
 
-    async def action(self, action_id: str, value: str, user: str, message_ts: str = "1700000000.000001",
-                     **signing: Any) -> httpx.Response:
+    async def action(
+        self, action_id: str, value: str, user: str, message_ts: str = "1700000000.000001", **signing: Any
+    ) -> httpx.Response:
         payload = {
-            "type": "block_actions", "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"},
-            "api_app_id": "A0TEST", "team": {"id": "T0TEST", "domain": "test"},
-            "container": {"type": "message", "message_ts": message_ts, "channel_id": CHANNEL, "is_ephemeral": False},
-            "channel": {"id": CHANNEL, "name": "release"}, "trigger_id": "1337.42.efgh",
-            "response_url": f"{self.slack.url}/webhook", "message": {"ts": message_ts, "text": ""},
-            "actions": [{"action_id": action_id, "block_id": f"b-{value}", "value": value, "type": "button",
-                         "action_ts": str(time.time())}],
+            "type": "block_actions",
+            "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"},
+            "api_app_id": "A0TEST",
+            "team": {"id": "T0TEST", "domain": "test"},
+            "container": {
+                "type": "message",
+                "message_ts": message_ts,
+                "channel_id": CHANNEL,
+                "is_ephemeral": False,
+            },
+            "channel": {"id": CHANNEL, "name": "release"},
+            "trigger_id": "1337.42.efgh",
+            "response_url": f"{self.slack.url}/webhook",
+            "message": {"ts": message_ts, "text": ""},
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": f"b-{value}",
+                    "value": value,
+                    "type": "button",
+                    "action_ts": str(time.time()),
+                }
+            ],
         }
         body = f"payload={quote(json.dumps(payload))}"
-        return await self.http.post(f"{self.url}/slack/events", content=body, headers=self.signed(body, **signing))
+        return await self.http.post(
+            f"{self.url}/slack/events", content=body, headers=self.signed(body, **signing)
+        )
 
     async def submit_view(self, view: dict[str, Any], values: dict[str, Any], user: str) -> httpx.Response:
         payload = {
-            "type": "view_submission", "team": {"id": "T0TEST", "domain": "test"},
-            "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"}, "api_app_id": "A0TEST",
+            "type": "view_submission",
+            "team": {"id": "T0TEST", "domain": "test"},
+            "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"},
+            "api_app_id": "A0TEST",
             "trigger_id": "1337.42.ijkl",
             "view": {**view, "id": "V0001", "state": {"values": values}},
         }
@@ -167,8 +224,14 @@ async def harness(folder: Path, language: str = "en") -> AsyncIterator[Harness]:
     threading.Thread(target=target.serve_forever, daemon=True).start()
     store = await Store.open(f"sqlite:///{folder / 'golive.db'}")
     checklist = load(checklist_file(folder, target.server_address[1], language), env={})
-    settings = Settings(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, app_token=None,
-                        api_url=slack.api_url, port=0, channel=CHANNEL)
+    settings = Settings(
+        bot_token=BOT_TOKEN,
+        signing_secret=SIGNING_SECRET,
+        app_token=None,
+        api_url=slack.api_url,
+        port=0,
+        channel=CHANNEL,
+    )
     bot = make_bot(checklist, store, settings)
     app = build_app(bot, SIGNING_SECRET)
     runner = web.AppRunner(http_app(app))

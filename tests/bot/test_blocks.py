@@ -28,15 +28,40 @@ def big_state(items: int, message_size: int) -> State:
     document = {
         "release": {"name": "Big", "version": "1.0.0"},
         "signoffs": [{"id": "devops", "title": "DevOps", "approvers": {"users": ["U0001"]}}],
-        "phases": [{"id": "p1", "title": "P1", "owner": "devops", "sections": [{"id": "s1", "title": "S1", "items": [
-            {"id": f"item-{n}", "title": f"Item {n}", "probe": {"type": "http", "url": "http://127.0.0.1:9/"}}
-            for n in range(items)
-        ]}]}],
+        "phases": [
+            {
+                "id": "p1",
+                "title": "P1",
+                "owner": "devops",
+                "sections": [
+                    {
+                        "id": "s1",
+                        "title": "S1",
+                        "items": [
+                            {
+                                "id": f"item-{n}",
+                                "title": f"Item {n}",
+                                "probe": {"type": "http", "url": "http://127.0.0.1:9/"},
+                            }
+                            for n in range(items)
+                        ],
+                    }
+                ],
+            }
+        ],
     }
     checklist = loads(yaml.safe_dump(document), env={})
     results = {
-        f"item-{n}": ItemResult(f"item-{n}", Status.FAIL, Status.FAIL, f"failure {n}: " + "q" * message_size, 1.0,
-                                NOW, {}, Evidence("test", NOW, f"https://ci.example/{n}"))
+        f"item-{n}": ItemResult(
+            f"item-{n}",
+            Status.FAIL,
+            Status.FAIL,
+            f"failure {n}: " + "q" * message_size,
+            1.0,
+            NOW,
+            {},
+            Evidence("test", NOW, f"https://ci.example/{n}"),
+        )
         for n in range(items)
     }
     verdict = decide(checklist, results, Records(), NOW)
@@ -89,9 +114,24 @@ def test_catalogues_have_the_same_keys_and_placeholders() -> None:
 def test_main_command_prints_the_bot_messages_and_writes_charts(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     completed = subprocess.run(
-        [sys.executable, "-m", "golive", "run", "--checklist", str(ROOT / "checklists" / "valeo-neuroerp-1.1.0.yaml"),
-         "--db", f"sqlite:///{tmp_path / 'golive.db'}", "--charts", str(tmp_path / "charts")],
-        capture_output=True, text=True, env=env, timeout=180, check=False, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "golive",
+            "run",
+            "--checklist",
+            str(ROOT / "checklists" / "valeo-neuroerp-1.1.0.yaml"),
+            "--db",
+            f"sqlite:///{tmp_path / 'golive.db'}",
+            "--charts",
+            str(tmp_path / "charts"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+        check=False,
+        cwd=tmp_path,
     )
     assert completed.returncode == 1, completed.stderr
     output = completed.stdout

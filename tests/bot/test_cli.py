@@ -60,7 +60,10 @@ def small_checklist(tmp_path: Path, target: Target) -> Path:
             {"id": "devops", "title": "DevOps-Team", "approvers": {"users": ["U0DEVOPS"]}},
             {"id": "ops", "title": "Operations", "approvers": {"users": ["U00OPS"]}},
         ],
-        "rollback": {"procedure_url": "https://wiki.example/rollback", "triggers": [{"name": "Errors", "description": "5xx > 5 %"}]},
+        "rollback": {
+            "procedure_url": "https://wiki.example/rollback",
+            "triggers": [{"name": "Errors", "description": "5xx > 5 %"}],
+        },
         "phases": [
             {
                 "id": "p1",
@@ -74,7 +77,10 @@ def small_checklist(tmp_path: Path, target: Target) -> Path:
                             {
                                 "id": "health",
                                 "title": "Health-Checks erfolgreich",
-                                "probe": {"type": "http", "url": f"http://127.0.0.1:{target.server_address[1]}/health"},
+                                "probe": {
+                                    "type": "http",
+                                    "url": f"http://127.0.0.1:{target.server_address[1]}/health",
+                                },
                                 "conditions": ["[STATUS] == 200", "[BODY].status == UP"],
                             },
                             {
@@ -104,7 +110,9 @@ def test_validate_ok_and_invalid(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "65 items" in result.output and "4 sign-off roles" in result.output
     broken = tmp_path / "broken.yaml"
-    broken.write_text(BUNDLED.read_text().replace("type: k6", "type: k7", 1).replace("owner: devops", "owner: nobody", 1))
+    broken.write_text(
+        BUNDLED.read_text().replace("type: k6", "type: k7", 1).replace("owner: devops", "owner: nobody", 1)
+    )
     result = CliRunner().invoke(app, ["validate", "--checklist", str(broken)], env={})
     assert result.exit_code == 2
     assert "item k6-run: probe.type: unknown probe type 'k7'" in result.output
@@ -114,9 +122,23 @@ def test_validate_ok_and_invalid(tmp_path: Path) -> None:
 def test_fresh_run_of_the_bundled_checklist_is_an_honest_no_go(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOLIVE_")}
     completed = subprocess.run(
-        [sys.executable, "-m", "golive.bot.cli", "run", "--checklist", str(BUNDLED), "--format", "json",
-         "--db", f"sqlite:///{tmp_path / 'golive.db'}"],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "golive.bot.cli",
+            "run",
+            "--checklist",
+            str(BUNDLED),
+            "--format",
+            "json",
+            "--db",
+            f"sqlite:///{tmp_path / 'golive.db'}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
     )
     assert completed.returncode == 1, completed.stderr
     document = json.loads(completed.stdout)
@@ -150,8 +172,17 @@ def test_the_whole_way_to_go_and_back(small_checklist: Path, tmp_path: Path, tar
 
     code, output = cli("confirm", "runbook", "--by", "U00OPS", "--checklist", str(small_checklist), db=db)
     assert code == 2 and "--evidence" in output
-    code, output = cli("confirm", "runbook", "--by", "U00OPS", "--evidence", "https://wiki.example/runbook",
-                       "--checklist", str(small_checklist), db=db)
+    code, output = cli(
+        "confirm",
+        "runbook",
+        "--by",
+        "U00OPS",
+        "--evidence",
+        "https://wiki.example/runbook",
+        "--checklist",
+        str(small_checklist),
+        db=db,
+    )
     assert code == 0, output
     code, output = cli("run", "--checklist", str(small_checklist), db=db)
     assert code == 0
@@ -161,7 +192,9 @@ def test_the_whole_way_to_go_and_back(small_checklist: Path, tmp_path: Path, tar
     code, output = cli("signoff", "devops", "--by", "U0DEVOPS", "--checklist", str(small_checklist), db=db)
     assert code == 2 and "already signed off" in output
 
-    code, output = cli("note", "Freigabe im CAB besprochen", "--by", "U00OPS", "--checklist", str(small_checklist), db=db)
+    code, output = cli(
+        "note", "Freigabe im CAB besprochen", "--by", "U00OPS", "--checklist", str(small_checklist), db=db
+    )
     assert code == 0
     code, output = cli("status", "--format", "json", "--checklist", str(small_checklist), db=db)
     status = json.loads(output)
@@ -195,8 +228,19 @@ def test_waiver_turns_a_failure_into_waived(small_checklist: Path, tmp_path: Pat
     db = tmp_path / "golive.db"
     target.status = 500
     assert cli("run", "--checklist", str(small_checklist), db=db)[0] == 1
-    code, output = cli("waive", "health", "--days", "2", "--reason", "INC-42 known", "--by", "U0DEVOPS",
-                       "--checklist", str(small_checklist), db=db)
+    code, output = cli(
+        "waive",
+        "health",
+        "--days",
+        "2",
+        "--reason",
+        "INC-42 known",
+        "--by",
+        "U0DEVOPS",
+        "--checklist",
+        str(small_checklist),
+        db=db,
+    )
     assert code == 0, output
     code, output = cli("status", "--format", "json", "--checklist", str(small_checklist), db=db)
     health = next(i for i in json.loads(output)["items"] if i["id"] == "health")
@@ -209,6 +253,15 @@ def test_usage_errors_exit_2(small_checklist: Path, tmp_path: Path) -> None:
     assert code == 2 and "no phase 'nope'" in output
     code, output = cli("run", db=db, env={"GOLIVE_CHECKLIST": ""})
     assert code == 2 and "--checklist" in output
-    code, output = cli("confirm", "health", "--by", "U0DEVOPS", "--evidence", "https://x.example",
-                       "--checklist", str(small_checklist), db=db)
+    code, output = cli(
+        "confirm",
+        "health",
+        "--by",
+        "U0DEVOPS",
+        "--evidence",
+        "https://x.example",
+        "--checklist",
+        str(small_checklist),
+        db=db,
+    )
     assert code == 2 and "only manual items are confirmed" in output

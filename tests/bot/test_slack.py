@@ -151,8 +151,14 @@ async def confirm_runbook(h: Harness, url: str = "https://wiki.example/runbook")
     await h.action("golive_confirm", "runbook", OPS)
     opened = await h.slack.wait_for("views.open")
     view = opened[-1].params["view"]
-    await h.submit_view(view, {"evidence": {"url": {"type": "url_text_input", "value": url}},
-                               "comment": {"text": {"type": "plain_text_input", "value": None}}}, OPS)
+    await h.submit_view(
+        view,
+        {
+            "evidence": {"url": {"type": "url_text_input", "value": url}},
+            "comment": {"text": {"type": "plain_text_input", "value": None}},
+        },
+        OPS,
+    )
     await h.settle()
 
 
@@ -164,7 +170,9 @@ async def test_manual_item_confirmed_through_the_modal(h: Harness) -> None:
     await h.action("golive_confirm", "runbook", OPS)
     opened = await h.slack.wait_for("views.open")
     view = opened[-1].params["view"]
-    bad = await h.submit_view(view, {"evidence": {"url": {"type": "url_text_input", "value": "ftp://x"}}}, OPS)
+    bad = await h.submit_view(
+        view, {"evidence": {"url": {"type": "url_text_input", "value": "ftp://x"}}}, OPS
+    )
     assert bad.status_code == 200 and bad.json()["response_action"] == "errors"
     release = await h.store.release_id("Shop", "2.0.0")
     assert (await h.store.records(release)).confirmations == ()
@@ -190,12 +198,22 @@ async def test_go_is_announced_exactly_once_with_the_rollback_plan(h: Harness) -
     await h.settle()
     await h.command("signoff")
     await h.settle()
-    go = [c for c in h.slack.ok_calls("chat.postMessage") if c.params["text"].startswith(":rocket: GO for")
-          or "GO for Shop" in c.params["text"]]
+    go = [
+        c
+        for c in h.slack.ok_calls("chat.postMessage")
+        if c.params["text"].startswith(":rocket: GO for") or "GO for Shop" in c.params["text"]
+    ]
     assert len(go) == 1, [c.params["text"] for c in h.slack.ok_calls("chat.postMessage")]
     blocks = json.dumps(go[0].params["blocks"], ensure_ascii=False)
-    for expected in ("https://wiki.example/rollback", "shop-41", "5xx above 5 %", "Incident lead", f"<@{OPS}>",
-                     "+49 30 9999", "Status page"):
+    for expected in (
+        "https://wiki.example/rollback",
+        "shop-41",
+        "5xx above 5 %",
+        "Incident lead",
+        f"<@{OPS}>",
+        "+49 30 9999",
+        "Status page",
+    ):
         assert expected in blocks
 
 

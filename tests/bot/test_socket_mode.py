@@ -18,22 +18,36 @@ from .slack_support import CHANNEL, DEVOPS, checklist_file
 
 async def test_slash_command_over_socket_mode_is_acked_and_answered(tmp_path: Path) -> None:
     slack = await FakeSlack().start()
-    slack.socket_envelopes.append({
-        "envelope_id": "env-1",
-        "type": "slash_commands",
-        "accepts_response_payload": True,
-        "retry_attempt": 0,
-        "retry_reason": "",
-        "payload": {
-            "token": "legacy-unused", "team_id": "T0TEST", "channel_id": CHANNEL, "user_id": DEVOPS,
-            "command": "/golive", "text": "help", "api_app_id": "A0TEST",
-            "response_url": f"{slack.url}/webhook", "trigger_id": "1.2.3",
-        },
-    })
+    slack.socket_envelopes.append(
+        {
+            "envelope_id": "env-1",
+            "type": "slash_commands",
+            "accepts_response_payload": True,
+            "retry_attempt": 0,
+            "retry_reason": "",
+            "payload": {
+                "token": "legacy-unused",
+                "team_id": "T0TEST",
+                "channel_id": CHANNEL,
+                "user_id": DEVOPS,
+                "command": "/golive",
+                "text": "help",
+                "api_app_id": "A0TEST",
+                "response_url": f"{slack.url}/webhook",
+                "trigger_id": "1.2.3",
+            },
+        }
+    )
     store = await Store.open(f"sqlite:///{tmp_path / 'golive.db'}")
     checklist = load(checklist_file(tmp_path, 9), env={})
-    settings = Settings(bot_token=BOT_TOKEN, signing_secret=None, app_token=APP_TOKEN,
-                        api_url=slack.api_url, port=0, channel=CHANNEL)
+    settings = Settings(
+        bot_token=BOT_TOKEN,
+        signing_secret=None,
+        app_token=APP_TOKEN,
+        api_url=slack.api_url,
+        port=0,
+        channel=CHANNEL,
+    )
     bot = make_bot(checklist, store, settings)
     app = build_app(bot, None)
     handler = AsyncSocketModeHandler(app, APP_TOKEN, web_client=bot.client)

@@ -55,9 +55,16 @@ def test_every_seed_line_is_an_item_in_order() -> None:
     ]
     assert bundled == sections
     assert sum(len(lines) for _, _, lines in sections) == 65
-    assert [role.title for role in checklist.signoffs] == roles == [
-        "DevOps-Team", "Security-Team", "Product Owner", "Operations",
-    ]
+    assert (
+        [role.title for role in checklist.signoffs]
+        == roles
+        == [
+            "DevOps-Team",
+            "Security-Team",
+            "Product Owner",
+            "Operations",
+        ]
+    )
 
 
 def test_bundled_checklist_loads_and_every_item_has_an_owner() -> None:

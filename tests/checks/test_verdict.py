@@ -45,15 +45,26 @@ def checklist() -> Checklist:
 
 def result(item_id: str, status: Status, *, age: timedelta = timedelta(0)) -> ItemResult:
     return ItemResult(
-        item_id, status, status, f"{item_id} is {status}", 1.0, NOW - age, {},
-        Evidence("test", NOW - age), raw_message=f"{item_id} is {status}",
+        item_id,
+        status,
+        status,
+        f"{item_id} is {status}",
+        1.0,
+        NOW - age,
+        {},
+        Evidence("test", NOW - age),
+        raw_message=f"{item_id} is {status}",
     )
 
 
 def signed(role: str, results: dict[str, ItemResult], at: datetime = NOW, **extra: object) -> SignoffRecord:
     return SignoffRecord(
-        role=role, user="U0001", signed_at=at, run_id=1,
-        approved={k: r.status for k, r in results.items()}, fingerprint=fingerprint(results),
+        role=role,
+        user="U0001",
+        signed_at=at,
+        run_id=1,
+        approved={k: r.status for k, r in results.items()},
+        fingerprint=fingerprint(results),
         **extra,  # type: ignore[arg-type]
     )
 
@@ -89,7 +100,10 @@ def test_warn_blocks_unless_allowed(checklist: Checklist) -> None:
     allowed = {**green(), "certs": result("certs", Status.WARN)}
     assert decide(checklist, allowed, records, NOW).go
     not_allowed = {**green(), "health": result("health", Status.WARN)}
-    assert [b.subject for b in decide(checklist, not_allowed, records, NOW).blockers] == ["health", "signoff:devops"]
+    assert [b.subject for b in decide(checklist, not_allowed, records, NOW).blockers] == [
+        "health",
+        "signoff:devops",
+    ]
 
 
 def test_item_never_run_blocks(checklist: Checklist) -> None:
@@ -141,7 +155,9 @@ def test_revoked_expired_and_invalidated_signoffs_do_not_hold(checklist: Checkli
     results = green()
     revoked = signed("devops", results, revoked_at=NOW)
     expired = signed("qa", results, at=NOW - timedelta(days=3))
-    states = {s.role: s for s in decide(checklist, results, Records(signoffs=(revoked, expired)), NOW).signoffs}
+    states = {
+        s.role: s for s in decide(checklist, results, Records(signoffs=(revoked, expired)), NOW).signoffs
+    }
     assert not states["devops"].holds and states["devops"].reason == "not signed"
     assert not states["qa"].holds and "older than" in states["qa"].reason
     invalidated = signed("devops", results, invalidated_at=NOW, invalidated_reason="health regressed")
