@@ -1,5 +1,8 @@
 """``${VAR}`` and ``${VAR:-default}`` in checklist values.
 
+A list entry that is exactly one reference expands to several entries when the value is
+comma-separated, and to none when it is empty.
+
 Interpolation happens on parsed YAML values (never on the YAML text), so an environment
 variable can not inject structure. ``$${`` writes a literal ``${``.
 """
@@ -25,7 +28,19 @@ def interpolate(value: Any, env: Mapping[str, str], unset: set[str], *, keep_uns
     if isinstance(value, dict):
         return {k: interpolate(v, env, unset, keep_unset=keep_unset) for k, v in value.items()}
     if isinstance(value, list):
-        return [interpolate(v, env, unset, keep_unset=keep_unset) for v in value]
+        items: list[Any] = []
+        for element in value:
+            if isinstance(element, str) and _REFERENCE.fullmatch(element) and element != "$${":
+                # A list entry that is one whole reference may name several values,
+                # comma-separated: images: ["${GOLIVE_IMAGES}"] with GOLIVE_IMAGES=api,web.
+                expanded = _interpolate_string(element, env, unset, keep_unset)
+                if expanded == element:
+                    items.append(element)
+                else:
+                    items.extend(part.strip() for part in expanded.split(",") if part.strip())
+            else:
+                items.append(interpolate(element, env, unset, keep_unset=keep_unset))
+        return items
     return value
 
 

@@ -131,3 +131,14 @@ def test_inline_secret_is_refused() -> None:
         SecretRef.model_validate("hunter22")
     with pytest.raises(ValueError, match="exactly one"):
         SecretRef.model_validate({})
+
+
+def test_list_entry_of_one_reference_expands_comma_separated_values() -> None:
+    from golive.checks.interpolate import interpolate
+
+    unset: set[str] = set()
+    env = {"IMAGES": "valeo/api, valeo/web,", "ONE": "x"}
+    assert interpolate(["${IMAGES}", "fixed", "${ONE}"], env, unset) == ["valeo/api", "valeo/web", "fixed", "x"]
+    assert interpolate(["${EMPTY:-}"], env, unset) == []
+    assert interpolate(["a,${ONE}"], env, unset) == ["a,x"]  # only whole-entry references expand
+    assert interpolate(["${MISSING}"], env, unset) == [] and unset == {"MISSING"}
