@@ -113,5 +113,16 @@ async def announce_if_go(
     period = await store.count_notifications(state.release_id, "withdrawn:")
     if not await store.claim_notification(state.release_id, f"go:{period}", at=state.at):
         return False
-    await surface.post(channel, blocks.go_announcement(state))
+    await surface.post(channel, blocks.go_announcement(state, known_good_revision(state)))
     return True
+
+
+def known_good_revision(state: service.State) -> str | None:
+    """The revision to roll back to, when the checklist does not name one: the newest good
+    Helm revision below the current one, as a helm_release probe observed it."""
+    for result in state.results.values():
+        revision = result.observed.get("PREVIOUS_GOOD_REVISION")
+        if revision is not None:
+            release = state.checklist.item(result.item_id).probe.get("release")
+            return f"{release} revision {revision}" if release else f"revision {revision}"
+    return None
