@@ -178,8 +178,9 @@ def _bind_item(item: Item, unset: set[str], raw_probe: Any) -> list[Problem]:
         unconfigured = _paths_with_unset(raw_probe, unset)
         for error in exc.errors():
             loc = tuple(error["loc"])
-            if any(loc[: len(path)] == path for path in unconfigured):
-                continue  # fails only because a variable is unset: reported at run time
+            # At an unset variable's place, or at the list it emptied: reported at run time.
+            if any(loc[: len(path)] == path or path[: len(loc)] == loc for path in unconfigured):
+                continue
             message = error["msg"]
             if error["type"] == "extra_forbidden":
                 message = f"unknown parameter for probe type {probe_type.name!r}"
