@@ -138,7 +138,12 @@ def test_list_entry_of_one_reference_expands_comma_separated_values() -> None:
 
     unset: set[str] = set()
     env = {"IMAGES": "valeo/api, valeo/web,", "ONE": "x"}
-    assert interpolate(["${IMAGES}", "fixed", "${ONE}"], env, unset) == ["valeo/api", "valeo/web", "fixed", "x"]
+    assert interpolate(["${IMAGES}", "fixed", "${ONE}"], env, unset) == [
+        "valeo/api",
+        "valeo/web",
+        "fixed",
+        "x",
+    ]
     assert interpolate(["${EMPTY:-}"], env, unset) == []
     assert interpolate(["a,${ONE}"], env, unset) == ["a,x"]  # only whole-entry references expand
     assert interpolate(["${MISSING}"], env, unset) == [] and unset == {"MISSING"}

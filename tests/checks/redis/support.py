@@ -4,31 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
-from golive.checks.loader import loads
 from golive.checks.results import ItemResult
-from golive.checks.runner import run_checklist
 
-
-def checklist_yaml(*items: dict[str, Any], timeout: str = "5s") -> str:
-    return yaml.safe_dump(
-        {
-            "release": {"name": "VALEO-NeuroERP", "version": "1.1.0"},
-            "defaults": {"timeout": timeout},
-            "phases": [
-                {
-                    "id": "p2",
-                    "title": "Integration",
-                    "sections": [{"id": "redis", "title": "Redis", "items": list(items)}],
-                }
-            ],
-        }
-    )
-
-
-def item(item_id: str, probe: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    return {"id": item_id, "title": f"Check {item_id}", "probe": probe, **fields}
+from ..support import checklist_yaml, item
+from ..support import run_one as run_item
 
 
 def redis_probe(url: str, **config: Any) -> dict[str, Any]:
@@ -42,6 +21,7 @@ async def run_one(
     timeout: str = "5s",
     **fields: Any,
 ) -> ItemResult:
-    checklist = loads(checklist_yaml(item("redis", probe, **fields), timeout=timeout), env=env or {})
-    outcome = await run_checklist(checklist)
-    return outcome.results["redis"]
+    return await run_item(probe, item_id="redis", env=env, timeout=timeout, **fields)
+
+
+__all__ = ["checklist_yaml", "item", "redis_probe", "run_one"]

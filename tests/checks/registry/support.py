@@ -4,31 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
-from golive.checks.loader import loads
 from golive.checks.results import ItemResult
-from golive.checks.runner import run_checklist
 
-
-def checklist_yaml(*items: dict[str, Any], version: str = "1.1.0") -> str:
-    return yaml.safe_dump(
-        {
-            "release": {"name": "VALEO-NeuroERP", "version": version},
-            "defaults": {"timeout": "10s"},
-            "phases": [
-                {
-                    "id": "p1",
-                    "title": "Build",
-                    "sections": [{"id": "images", "title": "Docker Images", "items": list(items)}],
-                }
-            ],
-        }
-    )
-
-
-def item(item_id: str, probe: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    return {"id": item_id, "title": f"Check {item_id}", "probe": probe, **fields}
+from ..support import checklist_yaml, item
+from ..support import run_one as run_item
 
 
 def registry(url: str, *images: str, **config: Any) -> dict[str, Any]:
@@ -37,10 +16,11 @@ def registry(url: str, *images: str, **config: Any) -> dict[str, Any]:
 
 async def run_one(probe: dict[str, Any], *, version: str = "1.1.0", **fields: Any) -> ItemResult:
     """Run one item. Secrets are read from the process environment (monkeypatch.setenv)."""
-    checklist = loads(checklist_yaml(item("images", probe, **fields), version=version), env={})
-    outcome = await run_checklist(checklist)
-    return outcome.results["images"]
+    return await run_item(probe, item_id="images", version=version, timeout="10s", **fields)
 
 
 def mb(size: int) -> float:
     return round(size / 1_000_000, 3)
+
+
+__all__ = ["checklist_yaml", "item", "mb", "registry", "run_one"]
