@@ -185,7 +185,7 @@ async def _gather(config: HttpConfig, context: ProbeContext) -> Observation:
         auth = httpx.BasicAuth(basic.username, password)
     # Loading CA bundles reads files and parses hundreds of certificates: not on the loop.
     ssl_context = await asyncio.to_thread(_ssl_context, config, context.base_dir)
-    hooks = {"request": [_strip_on_cross_origin(url, tuple(config.secret_headers))]}
+    hooks = {"request": [strip_on_cross_origin(url, tuple(config.secret_headers))]}
     started = time.perf_counter()
     try:
         async with (
@@ -214,13 +214,13 @@ async def _gather(config: HttpConfig, context: ProbeContext) -> Observation:
         ) from None
     except httpx.TimeoutException as exc:
         raise ProbeError(
-            f"{_target(exc, url)}: timed out after {context.timeout:g}s {_phase(exc)}",
+            f"{failure_target(exc, url)}: timed out after {context.timeout:g}s {timeout_phase(exc)}",
             temporary=True,
         ) from None
     # httpcore does not map a TLS alert that arrives after the handshake (a server that
     # wants a client certificate, with TLS 1.3): that comes as a bare ssl.SSLError.
     except (httpx.HTTPError, ssl.SSLError) as exc:
-        raise _transport_error(exc, _target(exc, url)) from None
+        raise transport_error(exc, failure_target(exc, url)) from None
     elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
     now = context.now()
 
@@ -281,7 +281,7 @@ def _resolve(location: str, base_dir: Path) -> Path:
     return path if path.is_absolute() else base_dir / path
 
 
-def _strip_on_cross_origin(
+def strip_on_cross_origin(
     origin: httpx.URL, names: tuple[str, ...]
 ) -> Callable[[httpx.Request], Awaitable[None]]:
     """httpx drops Authorization when a redirect leaves the origin; do the same for ours."""
@@ -346,7 +346,7 @@ def public_url(url: httpx.URL | str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "&".join(fields), ""))
 
 
-def _target(exc: BaseException, fallback: httpx.URL) -> str:
+def failure_target(exc: BaseException, fallback: httpx.URL) -> str:
     """host:port of the request that failed (after redirects it may not be the first)."""
     try:
         url = exc.request.url if isinstance(exc, httpx.RequestError) else fallback
@@ -355,7 +355,7 @@ def _target(exc: BaseException, fallback: httpx.URL) -> str:
     return f"{url.host}:{url.port or _DEFAULT_PORTS.get(url.scheme, 0)}"
 
 
-def _phase(exc: httpx.TimeoutException) -> str:
+def timeout_phase(exc: httpx.TimeoutException) -> str:
     if isinstance(exc, httpx.ConnectTimeout):
         return "while connecting"
     if isinstance(exc, httpx.WriteTimeout):
@@ -365,7 +365,7 @@ def _phase(exc: httpx.TimeoutException) -> str:
     return "waiting for the response"
 
 
-def _transport_error(exc: BaseException, target: str) -> ProbeError:
+def transport_error(exc: BaseException, target: str) -> ProbeError:
     """Tell TLS problems (permanent) from an unreachable or broken connection (temporary)."""
     cause: BaseException | None = exc
     deepest_os_error: OSError | None = None

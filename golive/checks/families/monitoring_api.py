@@ -34,7 +34,7 @@ from ..errors import ProbeError
 from ..probe import ProbeConfig, ProbeContext
 from ..secrets import REDACTOR
 from ..sources import read_capped, resolve_path
-from .http import USER_AGENT, HttpAuth, _phase, _target, _transport_error, public_url
+from .http import USER_AGENT, HttpAuth, failure_target, public_url, timeout_phase, transport_error
 
 _DETAIL_LIMIT = 300
 
@@ -183,13 +183,13 @@ class MonitoringClient:
                 content = await read_capped(response, self._context.max_body_bytes, public_url(response.url))
         except httpx.TimeoutException as exc:
             raise ProbeError(
-                f"{self.service} at {_target(exc, fallback)}: timed out after "
-                f"{self._context.timeout:g}s {_phase(exc)}",
+                f"{self.service} at {failure_target(exc, fallback)}: timed out after "
+                f"{self._context.timeout:g}s {timeout_phase(exc)}",
                 temporary=True,
             ) from None
         # httpcore does not map every TLS alert; a bare ssl.SSLError can come through.
         except (httpx.HTTPError, ssl.SSLError) as exc:
-            error = _transport_error(exc, _target(exc, fallback))
+            error = transport_error(exc, failure_target(exc, fallback))
             raise ProbeError(f"{self.service}: {error.message}", temporary=error.temporary) from None
         answer = Answer(
             response.status_code, response.reason_phrase, response.headers, content, public_url(response.url)

@@ -31,7 +31,7 @@ import httpx
 from ..errors import ProbeError
 from ..secrets import REDACTOR
 from ..sources import read_capped
-from .http import USER_AGENT, _transport_error, public_url
+from .http import USER_AGENT, public_url, transport_error
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -215,7 +215,7 @@ class RegistryClient:
         except httpx.TimeoutException:
             raise ProbeError(f"{self.label}: timed out asking for {what}", temporary=True) from None
         except (httpx.HTTPError, ssl.SSLError) as exc:
-            failure = _transport_error(exc, f"{url.host}:{url.port or _port(url)}")
+            failure = transport_error(exc, f"{url.host}:{url.port or _port(url)}")
             raise ProbeError(f"{self.label}: {failure.message}", temporary=failure.temporary) from None
         return response, body
 
@@ -255,7 +255,7 @@ class RegistryClient:
             raise ProbeError(f"{self.label}: the {service} timed out", temporary=True) from None
         except (httpx.HTTPError, ssl.SSLError) as exc:
             url = httpx.URL(realm)
-            failure = _transport_error(exc, f"{url.host}:{url.port or _port(url)}")
+            failure = transport_error(exc, f"{url.host}:{url.port or _port(url)}")
             raise ProbeError(
                 f"{self.label}: {service}: {failure.message}", temporary=failure.temporary
             ) from None

@@ -39,11 +39,11 @@ from ..sources import read_capped, resolve_path
 # custom credential headers: one definition of each, not a second copy here.
 from .http import (
     USER_AGENT,
-    _strip_on_cross_origin,
-    _target,
-    _transport_error,
+    failure_target,
     public_url,
     shared_ssl_context,
+    strip_on_cross_origin,
+    transport_error,
 )
 
 _DETAIL_LIMIT = 200
@@ -175,7 +175,7 @@ class ApiClient:
             verify=verify,
             timeout=self._context.timeout,
             follow_redirects=True,  # GitHub answers 301 for renamed repositories
-            event_hooks={"request": [_strip_on_cross_origin(self._base, self._secret_headers)]},
+            event_hooks={"request": [strip_on_cross_origin(self._base, self._secret_headers)]},
         )
         return self
 
@@ -203,11 +203,12 @@ class ApiClient:
                 content = await read_capped(response, self._context.max_body_bytes, public_url(response.url))
         except httpx.TimeoutException as exc:
             raise ProbeError(
-                f"{self.service} at {_target(exc, self._base)}: timed out after {self._context.timeout:g}s",
+                f"{self.service} at {failure_target(exc, self._base)}: "
+                f"timed out after {self._context.timeout:g}s",
                 temporary=True,
             ) from None
         except (httpx.HTTPError, ssl.SSLError) as exc:
-            error = _transport_error(exc, _target(exc, self._base))
+            error = transport_error(exc, failure_target(exc, self._base))
             raise ProbeError(f"{self.service}: {error.message}", temporary=error.temporary) from None
         if not 200 <= response.status_code < 300:
             raise self._status_error(response, content)
