@@ -142,6 +142,13 @@ class NotApprover(UserError):
         )
 
 
+def _item(checklist: Checklist, item_id: str) -> Item:
+    try:
+        return checklist.item(item_id)
+    except KeyError:
+        raise UserError(f"no item {item_id!r} in the checklist") from None
+
+
 async def _approver_check(checklist: Checklist, role_id: str, user: str, authorizer: Authorizer) -> None:
     role = checklist.role(role_id)
     if not await authorizer.is_approver(role, user):
@@ -159,10 +166,7 @@ async def confirm_item(
     now: Callable[[], datetime] = utcnow,
     authorizer: Authorizer = LISTED,
 ) -> None:
-    try:
-        item = checklist.item(item_id)
-    except KeyError:
-        raise UserError(f"no item {item_id!r} in the checklist") from None
+    item = _item(checklist, item_id)
     kind = probe_type(item.probe_type)
     if kind.kind != "manual":
         raise UserError(
@@ -245,10 +249,7 @@ async def waive_item(
     now: Callable[[], datetime] = utcnow,
     authorizer: Authorizer = LISTED,
 ) -> Waiver:
-    try:
-        item = checklist.item(item_id)
-    except KeyError:
-        raise UserError(f"no item {item_id!r} in the checklist") from None
+    item = _item(checklist, item_id)
     if not 0 < days <= 90:
         raise UserError("a waiver lasts between a few hours and 90 days: pass --days 0.5 … 90")
     if len(reason.strip()) < 5:
