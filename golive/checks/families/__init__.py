@@ -1,3 +1,27 @@
 """Probe families, one module each. Importing this package registers them all."""
 
-from . import derived, manual  # noqa: F401
+from . import (  # noqa: F401
+    alertmanager,
+    command,
+    coverage,
+    derived,
+    grafana,
+    helm_release,
+    http,
+    issues,
+    k6,
+    kube_backup,
+    kube_capacity,
+    kube_network,
+    kube_platform,
+    kube_pod_policies,
+    kube_workloads,
+    manual,
+    openapi,
+    pipeline,
+    postgres_replication,
+    prometheus,
+    redis,
+    registry,
+    vuln_report,
+)

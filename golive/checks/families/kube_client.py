@@ -1,0 +1,439 @@
+"""The one module that imports the official ``kubernetes`` client.
+
+Probe modules get plain JSON objects from here, exactly as the API server sent them
+(``_preload_content=False``): an ``omitempty`` field stays absent (``readyReplicas``
+missing means 0, not a model default), and custom resources such as Velero's need no
+model classes.
+
+- Where the cluster is (:class:`KubeTarget`): ``server`` with ``token`` (a secret
+  reference) and ``ca_file`` or ``insecure_skip_tls_verify``; else a kubeconfig
+  (``kubeconfig``, or ``$KUBECONFIG`` / ``~/.kube/config``) and its ``context``; else,
+  inside a pod, the pod's service account.
+- The client is synchronous. Every call runs in a worker thread with
+  ``_request_timeout`` set to the item's timeout, and without urllib3's retries, so a
+  hung API server holds the thread no longer than the runner waits for the item.
+- Failures become :class:`ProbeError`: unreachable, timeouts, 410, 429 and 5xx are
+  temporary; 401 (unauthorised), 403 (forbidden by RBAC), 404 (:class:`KubeNotFound`:
+  the object or the API is not there), TLS and kubeconfig problems are not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import durationpy  # type: ignore[import-untyped,unused-ignore]
+import urllib3
+from kubernetes import client as k8s  # type: ignore[import-untyped,unused-ignore]
+from kubernetes import config as _k8s_config
+from kubernetes.client.exceptions import ApiException  # type: ignore[import-untyped,unused-ignore]
+from kubernetes.utils import parse_quantity as _parse_quantity  # type: ignore[import-untyped,unused-ignore]
+from pydantic import Field, model_validator
+
+from ..errors import ProbeError
+from ..probe import ProbeConfig, ProbeContext
+from ..secrets import SecretRef
+
+# Older releases of the client have no type hints, newer ones leave these untyped: Any.
+k8s_config: Any = _k8s_config
+parse_quantity: Any = _parse_quantity
+
+#: kubectl lists in chunks of 500 too.
+PAGE_SIZE = 500
+SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+_DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+Obj = dict[str, Any]
+
+
+class KubeTarget(ProbeConfig):
+    """The cluster and namespace a Kubernetes probe reads; every kube probe config has it."""
+
+    #: Path to a kubeconfig (relative to the checklist); default $KUBECONFIG or ~/.kube/config.
+    kubeconfig: str | None = None
+    #: Kubeconfig context; default its current-context.
+    context: str | None = None
+    #: Default: the context's namespace, in a pod the pod's own, else "default".
+    namespace: str | None = Field(default=None, pattern=_DNS_LABEL, max_length=63)
+    #: API server URL, instead of a kubeconfig.
+    server: str | None = None
+    #: Bearer token for ``server``, by reference.
+    token: SecretRef | None = None
+    #: CA bundle (PEM) that signed the API server's certificate, for ``server``.
+    ca_file: str | None = None
+    insecure_skip_tls_verify: bool = False
+
+    @model_validator(mode="after")
+    def _one_way_in(self) -> KubeTarget:
+        if self.server is not None:
+            if self.kubeconfig is not None or self.context is not None:
+                raise ValueError("give either server (with token, ca_file) or kubeconfig/context, not both")
+            url = urlsplit(self.server)
+            if url.scheme not in ("http", "https") or not url.hostname:
+                raise ValueError("server must be an absolute https:// URL of the API server")
+            if url.username or url.password:
+                raise ValueError("credentials in the server URL are not allowed; use token: {env: VARIABLE}")
+        elif self.token is not None or self.ca_file is not None or self.insecure_skip_tls_verify:
+            raise ValueError(
+                "token, ca_file and insecure_skip_tls_verify go with server; a kubeconfig carries its own"
+            )
+        if self.ca_file is not None and self.insecure_skip_tls_verify:
+            raise ValueError("give ca_file or insecure_skip_tls_verify, not both")
+        return self
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One API resource: ``Resource("apps", "v1", "deployments")``; group "" is core."""
+
+    group: str
+    version: str
+    plural: str
+    namespaced: bool = True
+
+    def __str__(self) -> str:
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+
+PODS = Resource("", "v1", "pods")
+SERVICES = Resource("", "v1", "services")
+SECRETS = Resource("", "v1", "secrets")
+CONFIGMAPS = Resource("", "v1", "configmaps")
+PVCS = Resource("", "v1", "persistentvolumeclaims")
+NODES = Resource("", "v1", "nodes", namespaced=False)
+DEPLOYMENTS = Resource("apps", "v1", "deployments")
+STATEFULSETS = Resource("apps", "v1", "statefulsets")
+DAEMONSETS = Resource("apps", "v1", "daemonsets")
+ENDPOINTSLICES = Resource("discovery.k8s.io", "v1", "endpointslices")
+INGRESSES = Resource("networking.k8s.io", "v1", "ingresses")
+NETWORKPOLICIES = Resource("networking.k8s.io", "v1", "networkpolicies")
+HPAS = Resource("autoscaling", "v2", "horizontalpodautoscalers")
+STORAGECLASSES = Resource("storage.k8s.io", "v1", "storageclasses", namespaced=False)
+CRONJOBS = Resource("batch", "v1", "cronjobs")
+VELERO_BACKUPS = Resource("velero.io", "v1", "backups")
+VELERO_RESTORES = Resource("velero.io", "v1", "restores")
+VELERO_SCHEDULES = Resource("velero.io", "v1", "schedules")
+VELERO_LOCATIONS = Resource("velero.io", "v1", "backupstoragelocations")
+
+#: Core resources have typed methods only (CustomObjectsApi cannot address group "");
+#: every other group goes through CustomObjectsApi, which is the same REST path.
+#: plural → (list in a namespace, list across namespaces / cluster-scoped, read one)
+_CORE_METHODS = {
+    "pods": ("list_namespaced_pod", "list_pod_for_all_namespaces", "read_namespaced_pod"),
+    "services": ("list_namespaced_service", "list_service_for_all_namespaces", "read_namespaced_service"),
+    "secrets": ("list_namespaced_secret", "list_secret_for_all_namespaces", "read_namespaced_secret"),
+    "configmaps": (
+        "list_namespaced_config_map",
+        "list_config_map_for_all_namespaces",
+        "read_namespaced_config_map",
+    ),
+    "persistentvolumeclaims": (
+        "list_namespaced_persistent_volume_claim",
+        "list_persistent_volume_claim_for_all_namespaces",
+        "read_namespaced_persistent_volume_claim",
+    ),
+    "nodes": ("", "list_node", "read_node"),
+}
+
+
+class KubeNotFound(ProbeError):
+    """404: the object, or the whole API (a CRD that is not installed), is not there."""
+
+
+def quantity(value: Any, what: str) -> Decimal:
+    """A Kubernetes quantity (``250m``, ``1.5Gi``, ``1e3``) as a Decimal, via the client's parser."""
+    try:
+        parsed: Decimal = parse_quantity(value)
+    except (ValueError, TypeError, InvalidOperation):
+        raise ProbeError(f"{what}: {value!r} is not a Kubernetes quantity") from None
+    return parsed
+
+
+def go_duration(text: str) -> timedelta:
+    """A Go duration as Kubernetes serialises ``metav1.Duration`` (``720h0m0s``)."""
+    try:
+        parsed: timedelta = durationpy.from_str(text)
+    except Exception:  # durationpy raises its own exception type
+        raise ValueError(f"{text!r} is not a Go duration") from None
+    return parsed
+
+
+class KubeClient:
+    """Async reads over the synchronous client; objects come back as JSON dicts."""
+
+    def __init__(self, api: Any, namespace: str, where: str, timeout: float) -> None:
+        self._api = api
+        self._core = k8s.CoreV1Api(api)
+        self._custom = k8s.CustomObjectsApi(api)
+        self.namespace = namespace
+        #: The API server (and context) for messages and evidence; no credentials.
+        self.where = where
+        self._timeout = timeout
+
+    def source(self, namespace: str | None = None) -> str:
+        return f"{self.where} namespace {namespace or self.namespace}"
+
+    async def objects(
+        self,
+        resource: Resource,
+        namespace: str | None = None,
+        *,
+        all_namespaces: bool = False,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> list[Obj]:
+        """Every object, following ``continue`` across pages. Namespaced resources are
+        listed in ``namespace`` (default: the target's) unless ``all_namespaces``."""
+        scope = None if all_namespaces or not resource.namespaced else (namespace or self.namespace)
+        selectors: dict[str, str] = {}
+        if label_selector:
+            selectors["label_selector"] = label_selector
+        if field_selector:
+            selectors["field_selector"] = field_selector
+        return await asyncio.to_thread(self._list_all, resource, scope, selectors)
+
+    async def get(self, resource: Resource, name: str, namespace: str | None = None) -> Obj:
+        scope = (namespace or self.namespace) if resource.namespaced else None
+        what = f"get {resource} {_scoped(name, scope)}"
+        if resource.group == "":
+            method = getattr(self._core, _CORE_METHODS[resource.plural][2])
+            args: tuple[Any, ...] = (name, scope) if scope else (name,)
+        elif scope:
+            method = self._custom.get_namespaced_custom_object
+            args = (resource.group, resource.version, scope, resource.plural, name)
+        else:
+            method = self._custom.get_cluster_custom_object
+            args = (resource.group, resource.version, resource.plural, name)
+        return await asyncio.to_thread(self._call, what, method, args, {})
+
+    def _list_all(self, resource: Resource, scope: str | None, selectors: dict[str, str]) -> list[Obj]:
+        where = f"in namespace {scope}" if scope else ("in all namespaces" if resource.namespaced else "")
+        what = " ".join(filter(None, [f"list {resource}", where, _describe_selectors(selectors)]))
+        method, args = self._list_method(resource, scope)
+        items: list[Obj] = []
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"limit": PAGE_SIZE, **selectors}
+            if token:
+                kwargs["_continue"] = token
+            page = self._call(what, method, args, kwargs)
+            items.extend(item for item in page.get("items") or [] if isinstance(item, dict))
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return items
+
+    def _list_method(
+        self, resource: Resource, scope: str | None
+    ) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+        if resource.group == "":
+            in_namespace, everywhere, _ = _CORE_METHODS[resource.plural]
+            if scope:
+                return getattr(self._core, in_namespace), (scope,)
+            return getattr(self._core, everywhere), ()
+        if scope:
+            return self._custom.list_namespaced_custom_object, (
+                resource.group,
+                resource.version,
+                scope,
+                resource.plural,
+            )
+        # /apis/<group>/<version>/<plural>: cluster-scoped objects, or all namespaces.
+        return self._custom.list_cluster_custom_object, (resource.group, resource.version, resource.plural)
+
+    def _call(
+        self, what: str, method: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Obj:
+        try:
+            # A (connect, read) pair: client 30.x silently ignores a float timeout (it
+            # checks for int), which would leave a hung API server holding this thread.
+            timeout = (self._timeout, self._timeout)
+            response = method(*args, **kwargs, _preload_content=False, _request_timeout=timeout)
+            try:
+                body = response.data
+            finally:
+                response.release_conn()
+        except ApiException as exc:
+            raise _api_error(exc, what, self.where) from None
+        except urllib3.exceptions.HTTPError as exc:
+            raise _transport_error(exc, self.where, self._timeout) from None
+        try:
+            document = json.loads(body)
+        except ValueError:
+            raise ProbeError(f"{self.where}: {what}: the answer is not JSON") from None
+        if not isinstance(document, dict):
+            raise ProbeError(f"{self.where}: {what}: the answer is not a Kubernetes object")
+        return document
+
+    def close(self) -> None:
+        self._api.close()
+
+
+@asynccontextmanager
+async def connect(target: KubeTarget, context: ProbeContext) -> AsyncIterator[KubeClient]:
+    """A client for the target; reading kubeconfigs (and running their exec credential
+    plugins) is blocking work, so it happens in a thread too."""
+    kube = await asyncio.to_thread(_connect, target, context)
+    try:
+        yield kube
+    finally:
+        # Closing joins nothing: requests still running in threads finish on their timeout.
+        kube.close()
+
+
+def _connect(target: KubeTarget, context: ProbeContext) -> KubeClient:
+    configuration = k8s.Configuration()
+    if target.server is not None:
+        namespace, where = _explicit(target, configuration, context.base_dir)
+    elif target.kubeconfig or target.context or not _in_cluster() or _default_kubeconfig_exists():
+        namespace, where = _from_kubeconfig(target, configuration, context.base_dir)
+    else:
+        namespace, where = _from_service_account(configuration)
+    # One attempt per call: urllib3 would otherwise retry a hung read three times, each
+    # with the full timeout, long after the runner has given up on the item.
+    configuration.retries = False
+    api = k8s.ApiClient(configuration)
+    return KubeClient(api, target.namespace or namespace, where, context.timeout)
+
+
+def _explicit(target: KubeTarget, configuration: Any, base_dir: Path) -> tuple[str, str]:
+    assert target.server is not None
+    configuration.host = target.server.rstrip("/")
+    if target.token is not None:
+        configuration.api_key = {"authorization": target.token.resolve()}
+        configuration.api_key_prefix = {"authorization": "Bearer"}
+    if target.ca_file is not None:
+        path = _resolve(target.ca_file, base_dir)
+        if not path.is_file():
+            raise ProbeError(f"CA bundle not found: {path}")
+        configuration.ssl_ca_cert = str(path)
+    configuration.verify_ssl = not target.insecure_skip_tls_verify
+    return "default", _public(configuration.host)
+
+
+def _from_kubeconfig(target: KubeTarget, configuration: Any, base_dir: Path) -> tuple[str, str]:
+    path = str(_resolve(target.kubeconfig, base_dir)) if target.kubeconfig else None
+    shown = path or os.environ.get("KUBECONFIG") or "~/.kube/config"
+    try:
+        k8s_config.load_kube_config(
+            config_file=path, context=target.context, client_configuration=configuration, persist_config=False
+        )
+        contexts, current = k8s_config.list_kube_config_contexts(config_file=path)
+    except k8s_config.ConfigException as exc:
+        raise ProbeError(f"kubeconfig {shown}: {exc}") from None
+    except OSError as exc:
+        raise ProbeError(f"kubeconfig {shown}: {exc.strerror or exc}") from None
+    name = target.context or (current or {}).get("name")
+    chosen = next((c for c in contexts or [] if c.get("name") == name), None) or {}
+    namespace = (chosen.get("context") or {}).get("namespace") or "default"
+    return namespace, f"{_public(configuration.host)} (context {name})"
+
+
+def _from_service_account(configuration: Any) -> tuple[str, str]:
+    try:
+        k8s_config.load_incluster_config(client_configuration=configuration)
+        namespace = (SERVICE_ACCOUNT_DIR / "namespace").read_text(encoding="utf-8").strip()
+    except k8s_config.ConfigException as exc:
+        raise ProbeError(f"in-cluster configuration: {exc}") from None
+    except OSError as exc:
+        raise ProbeError(f"in-cluster configuration: {exc.strerror or exc}") from None
+    return namespace or "default", f"{_public(configuration.host)} (in-cluster)"
+
+
+def _in_cluster() -> bool:
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+
+
+def _default_kubeconfig_exists() -> bool:
+    paths = os.environ.get("KUBECONFIG") or str(Path("~/.kube/config").expanduser())
+    return any(Path(p).expanduser().is_file() for p in paths.split(os.pathsep) if p)
+
+
+def _resolve(location: str | None, base_dir: Path) -> Path:
+    path = Path(location or "").expanduser()
+    return path if path.is_absolute() else base_dir / path
+
+
+def _public(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return f"{parts.scheme}://{netloc}{parts.path}".rstrip("/")
+
+
+def _scoped(name: str, namespace: str | None) -> str:
+    return f"{namespace}/{name}" if namespace else name
+
+
+def _describe_selectors(selectors: dict[str, str]) -> str:
+    parts = []
+    if "label_selector" in selectors:
+        parts.append(f"labelled {selectors['label_selector']}")
+    if "field_selector" in selectors:
+        parts.append(f"with {selectors['field_selector']}")
+    return " ".join(parts)
+
+
+def _status_message(body: Any) -> str:
+    """The ``message`` of a Status object, else a short piece of whatever came."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
+    try:
+        status = json.loads(text)
+    except ValueError:
+        return text.strip()[:200]
+    if isinstance(status, dict) and status.get("message"):
+        return str(status["message"])
+    return text.strip()[:200]
+
+
+def _api_error(exc: ApiException, what: str, where: str) -> ProbeError:
+    code = int(exc.status or 0)
+    detail = _status_message(exc.body) or str(exc.reason or "")
+    if code == 0:  # the client wraps TLS failures as a status-less ApiException
+        reason = str(exc.reason or "").strip().splitlines()[-1:] or ["TLS failed"]
+        hint = "; set ca_file to the cluster CA" if "CERTIFICATE_VERIFY_FAILED" in str(exc.reason) else ""
+        return ProbeError(f"{where}: TLS with the API server failed: {reason[0]}{hint}")
+    if code == 401:
+        return ProbeError(
+            f"{where}: unauthorised ({detail}): the token or kubeconfig credentials are missing, "
+            "wrong or expired"
+        )
+    if code == 403:
+        return ProbeError(f"{where}: forbidden: {detail} (grant the probe's account this permission)")
+    if code == 404:
+        return KubeNotFound(f"{where}: {what}: not found ({detail})")
+    temporary = code in (408, 410, 429) or code >= 500
+    return ProbeError(
+        f"{where}: {what}: the API server answered {code} {exc.reason}: {detail}", temporary=temporary
+    )
+
+
+def _transport_error(exc: urllib3.exceptions.HTTPError, where: str, timeout: float) -> ProbeError:
+    # NewConnectionError subclasses ConnectTimeoutError in urllib3 2: ask for it first.
+    connect_failed = isinstance(exc, urllib3.exceptions.NewConnectionError)
+    if isinstance(exc, urllib3.exceptions.TimeoutError) and not connect_failed:
+        return ProbeError(f"{where}: no answer within {timeout:g}s", temporary=True)
+    if isinstance(exc, urllib3.exceptions.SSLError):
+        return ProbeError(f"{where}: TLS with the API server failed: {exc}")
+    cause: BaseException | None = exc
+    reason = ""
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError):
+            reason = "connection refused"
+            break
+        if isinstance(cause, OSError) and cause.strerror:
+            reason = cause.strerror
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(exc, urllib3.exceptions.ProtocolError):
+        reason = reason or "the connection broke"
+    return ProbeError(f"{where}: cannot reach the API server: {reason or type(exc).__name__}", temporary=True)

@@ -1,0 +1,335 @@
+"""Traffic into the release: ``kube_ingress``, ``kube_services``, ``kube_network_policies``.
+
+Facts from reference/probe-protocols.md, section 6:
+
+- Ingress: admitted when ``status.loadBalancer.ingress`` is non-empty. A host has TLS
+  when a ``spec.tls[].hosts`` entry of the same Ingress covers it (``*.example.com``
+  covers one label). Optionally each host is fetched over HTTP(S) with the ``http``
+  probe itself; wildcard hosts cannot be fetched and are skipped.
+- EndpointSlice: a Service's slices carry ``kubernetes.io/service-name``; there may be
+  several, ``endpoints`` may be null, and a null ``conditions.ready`` means ready.
+  ExternalName services have no endpoints by design and are not checked.
+- NetworkPolicy: default-deny ingress is ``podSelector: {}`` with Ingress among the
+  policy types and no ingress rules (``ingress: [{}]`` would allow everything). Absent
+  ``policyTypes`` mean Ingress, plus Egress when egress rules exist. That the CNI
+  enforces policies is not visible in the API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import ProbeError
+from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
+from .http import HTTP, HttpConfig
+from .kube_client import ENDPOINTSLICES, INGRESSES, NETWORKPOLICIES, SERVICES, KubeTarget, Obj
+from .kube_client import connect as kube_connect
+from .kube_objects import field, is_empty_selector, items, labels, name
+
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+
+
+# --- kube_ingress ---------------------------------------------------------------------
+
+
+class IngressHttpCheck(BaseModel):
+    """GET ``<scheme>://<host>[:port]<path>`` for every host; 4xx/5xx or no answer fails."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: str = Field(default="/", pattern=r"^/")
+    #: auto: https for hosts with TLS, http for the others.
+    scheme: Literal["auto", "https", "http"] = "auto"
+    port: int | None = Field(default=None, ge=1, le=65535)
+    verify_tls: bool = True
+    ca_file: str | None = None
+
+
+class KubeIngressConfig(KubeTarget):
+    type: Literal["kube_ingress"] = "kube_ingress"
+    #: Ingress names; default every Ingress of the namespace.
+    ingresses: list[str] = Field(default_factory=list)
+    http: IngressHttpCheck | None = None
+
+
+def host_covered(host: str, tls_hosts: list[str]) -> bool:
+    for pattern in tls_hosts:
+        if pattern == host:
+            return True
+        if pattern.startswith("*.") and "." in host and host.split(".", 1)[1] == pattern[2:]:
+            return True
+    return False
+
+
+async def _fetch(host: str, check: IngressHttpCheck, tls: bool, context: ProbeContext) -> Obj:
+    scheme = check.scheme if check.scheme != "auto" else ("https" if tls else "http")
+    port = f":{check.port}" if check.port else ""
+    url = f"{scheme}://{host}{port}{check.path}"
+    assert HTTP.gather is not None
+    try:
+        config = HttpConfig(url=url, verify_tls=check.verify_tls, ca_file=check.ca_file)
+    except ValueError as exc:  # a host that makes no valid URL
+        return {"url": url, "error": str(exc).splitlines()[-1].strip()}
+    try:
+        observed = await HTTP.gather(config, context)
+    except ProbeError as exc:
+        return {"url": url, "error": exc.message}
+    result: Obj = {"url": url, "status": observed.values["STATUS"]}
+    if "CERT_DAYS" in observed.values:
+        result["cert_days"] = observed.values["CERT_DAYS"]
+    return result
+
+
+async def gather_ingress(config: KubeIngressConfig, context: ProbeContext) -> Observation:
+    async with kube_connect(config, context) as kube:
+        if config.ingresses:
+            found = await asyncio.gather(*(kube.get(INGRESSES, n) for n in config.ingresses))
+        else:
+            found = await kube.objects(INGRESSES)
+        source = kube.source()
+    hosts: dict[str, bool] = {}
+    tls_hosts: set[str] = set()
+    values: dict[str, Any] = {"INGRESSES": [], "NOT_ADMITTED": [], "TLS_SECRETS": [], "ADDRESSES": {}}
+    for ingress in found:
+        ingress_name = name(ingress)
+        values["INGRESSES"].append(ingress_name)
+        addresses = [
+            a.get("ip") or a.get("hostname") for a in items(ingress, "status", "loadBalancer", "ingress")
+        ]
+        values["ADDRESSES"][ingress_name] = [a for a in addresses if a]
+        if not addresses:
+            values["NOT_ADMITTED"].append(ingress_name)
+        covered = [str(h) for tls in items(ingress, "spec", "tls") for h in tls.get("hosts") or []]
+        tls_hosts.update(covered)
+        values["TLS_SECRETS"] += [
+            str(t["secretName"]) for t in items(ingress, "spec", "tls") if t.get("secretName")
+        ]
+        for rule in items(ingress, "spec", "rules"):
+            if rule.get("host"):
+                host = str(rule["host"])
+                hosts[host] = hosts.get(host, False) or host_covered(host, covered)
+    values["HOSTS"] = sorted(hosts)
+    values["TLS_HOSTS"] = sorted(tls_hosts)
+    values["HOSTS_WITHOUT_TLS"] = sorted(h for h, tls in hosts.items() if not tls)
+    values["HTTP_FAILURES"] = []
+    if config.http is not None:
+        fetchable = [h for h in sorted(hosts) if not h.startswith("*")]
+        answers = await asyncio.gather(*(_fetch(h, config.http, hosts[h], context) for h in fetchable))
+        values["HTTP"] = dict(zip(fetchable, answers, strict=True))
+        for host, answer in values["HTTP"].items():
+            if "error" in answer:
+                values["HTTP_FAILURES"].append(f"{host}: {answer['error']}")
+            elif answer["status"] >= 400:
+                values["HTTP_FAILURES"].append(f"{host}: HTTP {answer['status']}")
+        days = [a["cert_days"] for a in answers if "cert_days" in a]
+        values["MIN_CERT_DAYS"] = min(days) if days else None
+    return Observation(
+        values=values, evidence=Evidence(source, context.now()), message=_ingress_message(values)
+    )
+
+
+def _ingress_message(values: dict[str, Any]) -> str:
+    if not values["INGRESSES"]:
+        return "no Ingress found"
+    parts = [f"{len(values['INGRESSES'])} ingress(es), hosts: {', '.join(values['HOSTS']) or 'none'}"]
+    if values["NOT_ADMITTED"]:
+        parts.append(f"not admitted (no load balancer address): {', '.join(values['NOT_ADMITTED'])}")
+    if values["HOSTS_WITHOUT_TLS"]:
+        parts.append(f"without TLS: {', '.join(values['HOSTS_WITHOUT_TLS'])}")
+    if values["HTTP_FAILURES"]:
+        parts.append(f"HTTP failures: {'; '.join(values['HTTP_FAILURES'])}")
+    return "; ".join(parts)
+
+
+KUBE_INGRESS = register(
+    ProbeType(
+        name="kube_ingress",
+        summary="Ingress hosts, TLS and admission; optionally an HTTP(S) GET through every host.",
+        config_model=KubeIngressConfig,
+        gather=gather_ingress,
+        values=(
+            Value("INGRESSES", "Ingress names checked"),
+            Value("HOSTS", "hosts of the Ingress rules"),
+            Value("TLS_HOSTS", "hosts listed under spec.tls"),
+            Value("HOSTS_WITHOUT_TLS", "rule hosts no TLS entry of their Ingress covers"),
+            Value("TLS_SECRETS", "secret names of the TLS entries"),
+            Value("NOT_ADMITTED", "Ingresses without a load balancer address (not admitted)"),
+            Value("ADDRESSES", "Ingress → load balancer IPs / hostnames", structured=True),
+            Value("HTTP", "host → url, status, cert_days or error (with http)", structured=True),
+            Value("HTTP_FAILURES", "hosts that answered 4xx/5xx or not at all (with http)"),
+            Value("MIN_CERT_DAYS", "days until the first server certificate expires (with http)", "days"),
+        ),
+        default_conditions=(
+            "len([INGRESSES]) > 0",
+            "len([NOT_ADMITTED]) == 0",
+            "len([HOSTS_WITHOUT_TLS]) == 0",
+            "len([HTTP_FAILURES]) == 0",
+        ),
+        example={
+            "type": "kube_ingress",
+            "kubeconfig": "~/.kube/config",
+            "namespace": "valeo",
+            "http": {"path": "/healthz"},
+        },
+    )
+)
+
+
+# --- kube_services --------------------------------------------------------------------
+
+
+class KubeServicesConfig(KubeTarget):
+    type: Literal["kube_services"] = "kube_services"
+    #: Service names; default every Service of the namespace except ExternalName ones.
+    services: list[str] = Field(default_factory=list)
+
+
+def ready_endpoints(slices: list[Obj]) -> int:
+    """Distinct ready endpoints over all slices (dual-stack slices list a pod twice)."""
+    ready: set[str] = set()
+    for endpoint_slice in slices:
+        for endpoint in items(endpoint_slice, "endpoints"):
+            if field(endpoint, "conditions", "ready") is False:
+                continue
+            target = endpoint.get("targetRef") or {}
+            key = f"{target.get('kind')}/{target.get('name')}" if target.get("name") else None
+            ready.add(key or ",".join(str(a) for a in endpoint.get("addresses") or []))
+    return len(ready)
+
+
+async def gather_services(config: KubeServicesConfig, context: ProbeContext) -> Observation:
+    async with kube_connect(config, context) as kube:
+        services, slices = await asyncio.gather(kube.objects(SERVICES), kube.objects(ENDPOINTSLICES))
+        source = kube.source()
+    by_name = {name(s): s for s in services}
+    missing = [n for n in config.services if n not in by_name]
+    if missing:
+        raise ProbeError(f"{source}: no Service {', '.join(missing)}")
+    # ExternalName services are a DNS alias: no endpoints by design, named or not.
+    chosen = [
+        n for n in (config.services or sorted(by_name)) if field(by_name[n], "spec", "type") != "ExternalName"
+    ]
+    slices_of: dict[str, list[Obj]] = defaultdict(list)
+    for endpoint_slice in slices:
+        owner = labels(endpoint_slice).get(SERVICE_NAME_LABEL)
+        if owner:
+            slices_of[owner].append(endpoint_slice)
+    counts = {service: ready_endpoints(slices_of[service]) for service in chosen}
+    without = [s for s, count in counts.items() if count == 0]
+    values = {"SERVICES": chosen, "SERVICES_WITHOUT_ENDPOINTS": without, "READY_ENDPOINTS": counts}
+    if not chosen:
+        message = "no Service found"
+    elif without:
+        details = [
+            f"{s} ({len(slices_of[s])} EndpointSlice(s), no ready endpoint)"
+            if slices_of[s]
+            else f"{s} (no EndpointSlice)"
+            for s in without
+        ]
+        message = f"{len(without)} of {len(chosen)} services without a ready endpoint: {', '.join(details)}"
+    else:
+        message = f"{len(chosen)} services, each with a ready endpoint"
+    return Observation(values=values, evidence=Evidence(source, context.now()), message=message)
+
+
+KUBE_SERVICES = register(
+    ProbeType(
+        name="kube_services",
+        summary="Every Service has at least one ready endpoint in its EndpointSlices.",
+        config_model=KubeServicesConfig,
+        gather=gather_services,
+        values=(
+            Value("SERVICES", "Services checked"),
+            Value("SERVICES_WITHOUT_ENDPOINTS", "Services with no ready endpoint"),
+            Value("READY_ENDPOINTS", "Service → number of ready endpoints", structured=True),
+        ),
+        default_conditions=("len([SERVICES]) > 0", "len([SERVICES_WITHOUT_ENDPOINTS]) == 0"),
+        example={"type": "kube_services", "kubeconfig": "~/.kube/config", "namespace": "valeo"},
+    )
+)
+
+
+# --- kube_network_policies ------------------------------------------------------------
+
+
+class KubeNetworkPoliciesConfig(KubeTarget):
+    type: Literal["kube_network_policies"] = "kube_network_policies"
+    #: Namespaces that must be covered; default the target namespace.
+    namespaces: list[str] = Field(default_factory=list)
+    #: Require a default-deny egress policy too.
+    egress: bool = False
+
+
+def policy_types(policy: Obj) -> set[str]:
+    declared = field(policy, "spec", "policyTypes")
+    if declared:
+        return {str(t) for t in declared}
+    return {"Ingress", "Egress"} if field(policy, "spec", "egress") else {"Ingress"}
+
+
+def denies_by_default(policy: Obj, direction: str) -> bool:
+    """Selects every pod, applies to the direction, and allows nothing in it."""
+    rules = field(policy, "spec", direction.lower())
+    return (
+        is_empty_selector(field(policy, "spec", "podSelector"))
+        and direction in policy_types(policy)
+        and not rules
+    )
+
+
+async def gather_policies(config: KubeNetworkPoliciesConfig, context: ProbeContext) -> Observation:
+    async with kube_connect(config, context) as kube:
+        namespaces = config.namespaces or [kube.namespace]
+        listed = await asyncio.gather(*(kube.objects(NETWORKPOLICIES, ns) for ns in namespaces))
+        source = kube.source(", ".join(namespaces))
+    directions = ["Ingress", "Egress"] if config.egress else ["Ingress"]
+    coverage: dict[str, dict[str, str | None]] = {}
+    uncovered: list[str] = []
+    for namespace, policies in zip(namespaces, listed, strict=True):
+        coverage[namespace] = {}
+        for direction in directions:
+            deny = next((name(p) for p in policies if denies_by_default(p, direction)), None)
+            coverage[namespace][direction.lower()] = deny
+            if deny is None:
+                uncovered.append(f"{namespace} ({direction.lower()})")
+    values = {
+        "NAMESPACES_WITHOUT_DEFAULT_DENY": uncovered,
+        "DEFAULT_DENY": coverage,
+        "POLICIES": {
+            ns: sorted(name(p) for p in policies) for ns, policies in zip(namespaces, listed, strict=True)
+        },
+    }
+    message = (
+        f"no default-deny policy for: {', '.join(uncovered)}"
+        if uncovered
+        else f"default-deny {'/'.join(d.lower() for d in directions)} covers {', '.join(namespaces)}"
+    )
+    return Observation(values=values, evidence=Evidence(source, context.now()), message=message)
+
+
+KUBE_NETWORK_POLICIES = register(
+    ProbeType(
+        name="kube_network_policies",
+        summary="A default-deny NetworkPolicy (podSelector {}, no rules) covers each namespace.",
+        config_model=KubeNetworkPoliciesConfig,
+        gather=gather_policies,
+        values=(
+            Value("NAMESPACES_WITHOUT_DEFAULT_DENY", "namespace (direction) without a default-deny policy"),
+            Value(
+                "DEFAULT_DENY", "namespace → direction → default-deny policy name or null", structured=True
+            ),
+            Value("POLICIES", "namespace → NetworkPolicy names", structured=True),
+        ),
+        default_conditions=("len([NAMESPACES_WITHOUT_DEFAULT_DENY]) == 0",),
+        example={
+            "type": "kube_network_policies",
+            "kubeconfig": "~/.kube/config",
+            "namespaces": ["valeo", "valeo-jobs"],
+            "egress": False,
+        },
+    )
+)

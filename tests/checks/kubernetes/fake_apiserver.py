@@ -1,0 +1,473 @@
+"""A fake Kubernetes API server on 127.0.0.1, speaking the wire format the official client reads.
+
+No real API server can run here, so this one serves clusters described in YAML
+(``clusters/*.yaml``) the way kube-apiserver answers:
+
+- ``GET /api/v1/...`` and ``/apis/<group>/<version>/...``: one object, a namespaced list,
+  a cluster-scoped list, or a list across all namespaces;
+- lists are ``{"apiVersion", "kind": "<Kind>List", "metadata": {"resourceVersion",
+  "continue"?}, "items"}``, sorted by namespace and name; items of built-in kinds carry no
+  ``kind``/``apiVersion`` (as kube-apiserver sends them), custom resources do;
+- ``labelSelector`` (``a=b``, ``a==b``, ``a!=b``, ``a in (x,y)``, ``a notin (x,y)``, ``a``,
+  ``!a``), ``fieldSelector`` (``=``, ``==``, ``!=`` on the fields the real server supports
+  for that resource; others are 400), ``limit`` and ``continue``;
+- errors are ``Status`` objects: 401 without the bearer token, 403 in namespaces the
+  cluster forbids, 404 for missing objects and for APIs the cluster does not serve
+  (a CRD that is not installed), 400 for selectors it cannot parse.
+
+Each cluster lives under ``/clusters/<name>``, the way Rancher proxies clusters, so one
+server serves them all. The cluster ``hang`` accepts requests and never answers; the
+server counts the connections clients give up on. A
+``HelmRelease`` entry in a fixture becomes the Secret (or ConfigMap) Helm's storage
+driver writes: JSON, gzip, Helm's base64, and the API's base64 of Secret data.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import gzip
+import json
+import re
+import socket
+import ssl
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import yaml
+
+TOKEN = "kube-test-token-5d1c9e"
+PROBE_USER = "system:serviceaccount:golive:golive-probe"
+
+#: kind → (group, version, plural, namespaced)
+KINDS: dict[str, tuple[str, str, str, bool]] = {
+    "Namespace": ("", "v1", "namespaces", False),
+    "Node": ("", "v1", "nodes", False),
+    "Pod": ("", "v1", "pods", True),
+    "Service": ("", "v1", "services", True),
+    "Secret": ("", "v1", "secrets", True),
+    "ConfigMap": ("", "v1", "configmaps", True),
+    "PersistentVolumeClaim": ("", "v1", "persistentvolumeclaims", True),
+    "Deployment": ("apps", "v1", "deployments", True),
+    "StatefulSet": ("apps", "v1", "statefulsets", True),
+    "DaemonSet": ("apps", "v1", "daemonsets", True),
+    "EndpointSlice": ("discovery.k8s.io", "v1", "endpointslices", True),
+    "Ingress": ("networking.k8s.io", "v1", "ingresses", True),
+    "NetworkPolicy": ("networking.k8s.io", "v1", "networkpolicies", True),
+    "HorizontalPodAutoscaler": ("autoscaling", "v2", "horizontalpodautoscalers", True),
+    "StorageClass": ("storage.k8s.io", "v1", "storageclasses", False),
+    "CronJob": ("batch", "v1", "cronjobs", True),
+    "Backup": ("velero.io", "v1", "backups", True),
+    "Restore": ("velero.io", "v1", "restores", True),
+    "Schedule": ("velero.io", "v1", "schedules", True),
+    "BackupStorageLocation": ("velero.io", "v1", "backupstoragelocations", True),
+}
+#: Groups served only when a cluster declares them under ``crds``.
+CRD_GROUPS = frozenset({"velero.io"})
+#: Field selectors kube-apiserver accepts beyond metadata.name / metadata.namespace.
+FIELDS = {
+    "pods": {
+        "spec.nodeName",
+        "spec.restartPolicy",
+        "spec.schedulerName",
+        "spec.serviceAccountName",
+        "spec.hostNetwork",
+        "status.phase",
+        "status.podIP",
+        "status.nominatedNodeName",
+    },
+    "secrets": {"type"},
+    "nodes": {"spec.unschedulable"},
+}
+_LABEL_KEY = r"[A-Za-z0-9][-A-Za-z0-9_./]*"
+_SET = re.compile(rf"^({_LABEL_KEY})\s+(in|notin)\s+\(([^)]*)\)$")
+_EQUALITY = re.compile(rf"^({_LABEL_KEY})\s*(==|=|!=)\s*([-A-Za-z0-9_.]*)$")
+_EXISTS = re.compile(rf"^(!?)\s*({_LABEL_KEY})$")
+_FIELD = re.compile(r"^([A-Za-z.]+)\s*(==|=|!=)\s*(.*)$")
+
+
+@dataclass
+class Cluster:
+    name: str
+    objects: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    forbidden_namespaces: frozenset[str] = frozenset()
+    crds: frozenset[str] = frozenset()
+
+    def serves(self, group: str, version: str, plural: str) -> bool:
+        known = any(g == group and v == version and p == plural for g, v, p, _ in KINDS.values())
+        return known and (group not in CRD_GROUPS or group in self.crds)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request as RBAC sees it."""
+
+    verb: str  # get | list
+    group: str
+    version: str
+    resource: str
+    namespace: str | None  # None: cluster-scoped or across all namespaces
+    label_selector: str | None = None
+    field_selector: str | None = None
+
+
+def helm_storage_object(entry: dict[str, Any]) -> dict[str, Any]:
+    """The object Helm's storage driver writes for one release revision (helm
+    pkg/storage/driver/secrets.go, configmaps.go, util.go encodeRelease)."""
+    release = entry["release"]
+    payload = json.dumps(release).encode()
+    if entry.get("gzip", True):  # Helm 2-era and very old Helm 3 releases were not compressed
+        payload = gzip.compress(payload, compresslevel=9)
+    helm_text = base64.b64encode(payload).decode()
+    labels = {
+        "name": release["name"],
+        "owner": "helm",
+        "status": release["info"]["status"],
+        "version": str(release["version"]),
+    }
+    metadata = {
+        "name": f"sh.helm.release.v1.{release['name']}.v{release['version']}",
+        "namespace": release["namespace"],
+        "labels": labels,
+    }
+    if entry.get("driver", "secret") == "configmap":
+        return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": {"release": helm_text}}
+    # Secret data is bytes; the API's JSON carries them base64-encoded once more.
+    wire = base64.b64encode(helm_text.encode()).decode()
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": metadata,
+        "type": "helm.sh/release.v1",
+        "data": {"release": wire},
+    }
+
+
+def load_cluster(path: Path) -> Cluster:
+    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    cluster = Cluster(
+        name=path.stem,
+        forbidden_namespaces=frozenset(document.get("forbidden_namespaces") or []),
+        crds=frozenset(document.get("crds") or []),
+    )
+    for index, raw in enumerate(document.get("objects") or []):
+        obj = helm_storage_object(raw) if raw.get("kind") == "HelmRelease" else raw
+        group, _, plural, namespaced = KINDS[obj["kind"]]
+        metadata = obj.setdefault("metadata", {})
+        if namespaced:
+            metadata.setdefault("namespace", "default")
+        key = f"{cluster.name}/{obj['kind']}/{metadata.get('namespace', '')}/{metadata['name']}"
+        metadata.setdefault("uid", str(uuid.uuid5(uuid.NAMESPACE_URL, key)))
+        metadata.setdefault("resourceVersion", str(1000 + index))
+        metadata.setdefault("creationTimestamp", "2025-05-01T08:00:00Z")
+        cluster.objects.setdefault((group, plural), []).append(obj)
+    return cluster
+
+
+def load_clusters(directory: Path) -> dict[str, Cluster]:
+    return {path.stem: load_cluster(path) for path in sorted(directory.glob("*.yaml"))}
+
+
+def label_matcher(text: str) -> Callable[[dict[str, str]], bool]:
+    """k8s.io/apimachinery labels.Parse for the operators clients send."""
+    requirements: list[tuple[str, str, frozenset[str]]] = []  # (key, operator, values)
+    for requirement in _split_requirements(text):
+        if match := _SET.match(requirement):
+            values = frozenset(v.strip() for v in match.group(3).split(",") if v.strip())
+            requirements.append((match.group(1), match.group(2), values))
+        elif match := _EQUALITY.match(requirement):
+            key, operator, value = match.groups()
+            requirements.append((key, "!=" if operator == "!=" else "=", frozenset({value})))
+        elif match := _EXISTS.match(requirement):
+            requirements.append((match.group(2), "!" if match.group(1) else "exists", frozenset()))
+        else:
+            raise ValueError(f"unable to parse requirement: {requirement!r}")
+
+    def matches(labels: dict[str, str]) -> bool:
+        for key, operator, values in requirements:
+            present, value = key in labels, labels.get(key)
+            if operator in ("=", "in") and value not in values:
+                return False
+            if operator in ("!=", "notin") and value in values:
+                return False
+            if (operator == "exists" and not present) or (operator == "!" and present):
+                return False
+        return True
+
+    return matches
+
+
+def _split_requirements(text: str) -> list[str]:
+    parts, current, depth = [], "", 0
+    for ch in text:
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "," and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    if current.strip():
+        parts.append(current.strip())
+    return parts
+
+
+def field_matcher(text: str, plural: str) -> Callable[[dict[str, Any]], bool]:
+    requirements: list[tuple[str, bool, str]] = []  # (path, equal, value)
+    allowed = {"metadata.name", "metadata.namespace"} | FIELDS.get(plural, set())
+    for requirement in text.split(","):
+        match = _FIELD.match(requirement.strip())
+        if not match:
+            raise ValueError(f"invalid field selector: {requirement!r}")
+        path, operator, value = match.groups()
+        if path not in allowed:
+            raise ValueError(f'field label not supported: "{path}"')
+        requirements.append((path, operator != "!=", value))
+    return lambda obj: all((_field_text(obj, path) == value) == equal for path, equal, value in requirements)
+
+
+def _field_text(obj: dict[str, Any], path: str) -> str:
+    current: Any = obj
+    for part in path.split("."):
+        current = current.get(part) if isinstance(current, dict) else None
+    if isinstance(current, bool):
+        return "true" if current else "false"
+    return "" if current is None else str(current)
+
+
+def status(code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
+    if details is not None:
+        body["details"] = details
+    return body
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: FakeApiServer
+    protocol_version = "HTTP/1.1"  # keep-alive, as the client's connection pool expects
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Keep the test output quiet."""
+
+    def do_GET(self) -> None:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            code, body = self._answer()
+            if code == 0:
+                return
+            content = json.dumps(body).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(content)))
+            self.end_headers()
+            self.wfile.write(content)
+
+    def do_POST(self) -> None:
+        self._refuse()
+
+    def do_DELETE(self) -> None:
+        self._refuse()
+
+    def _refuse(self) -> None:
+        content = json.dumps(status(405, "MethodNotAllowed", "the fake API server is read-only")).encode()
+        self.send_response(405)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(content)))
+        self.end_headers()
+        self.wfile.write(content)
+
+    def _answer(self) -> tuple[int, Any]:
+        url = urlsplit(self.path)
+        query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        parts = [p for p in url.path.split("/") if p]
+        if len(parts) < 3 or parts[0] != "clusters":
+            return 404, status(404, "NotFound", "the server could not find the requested resource")
+        if parts[1] == "hang":
+            self._hang()
+            return 0, None
+        cluster = self.server.clusters.get(parts[1])
+        if cluster is None:
+            return 404, status(404, "NotFound", "the server could not find the requested resource")
+        if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+            return 401, status(401, "Unauthorized", "Unauthorized")
+        return self._resource(cluster, parts[2:], query)
+
+    def _hang(self) -> None:
+        """Never answer; note when the client gives up and closes the connection."""
+        self.close_connection = True
+        self.connection.settimeout(0.05)
+        while not self.server.stop.is_set():
+            try:
+                if self.connection.recv(1, socket.MSG_PEEK) == b"":
+                    self.server.hung_up()
+                    return
+            except TimeoutError:
+                continue
+            except OSError:
+                self.server.hung_up()
+                return
+
+    def _resource(self, cluster: Cluster, parts: list[str], query: dict[str, str]) -> tuple[int, Any]:
+        if parts[:2] == ["api", "v1"]:
+            group, version, rest = "", "v1", parts[2:]
+        elif parts[0] == "apis" and len(parts) >= 3:
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            return 404, status(404, "NotFound", "the server could not find the requested resource")
+        namespace: str | None = None
+        if len(rest) >= 3 and rest[0] == "namespaces":
+            namespace, rest = rest[1], rest[2:]
+        if len(rest) not in (1, 2) or not cluster.serves(group, version, rest[0]):
+            return 404, status(404, "NotFound", "the server could not find the requested resource")
+        plural, name = rest[0], (rest[1] if len(rest) == 2 else None)
+        verb = "get" if name else "list"
+        self.server.record(
+            Call(
+                verb,
+                group,
+                version,
+                plural,
+                namespace,
+                query.get("labelSelector"),
+                query.get("fieldSelector"),
+            )
+        )
+        described = f"{plural}.{group}" if group else plural
+        if namespace in cluster.forbidden_namespaces:
+            message = (
+                f'{described} is forbidden: User "{PROBE_USER}" cannot {verb} resource "{plural}" '
+                f'in API group "{group}" in the namespace "{namespace}"'
+            )
+            return 403, status(403, "Forbidden", message, {"kind": plural, "group": group})
+        stored = cluster.objects.get((group, plural), [])
+        if name is not None:
+            return self._get(stored, group, plural, namespace, name, described)
+        return self._list(stored, group, version, plural, namespace, query)
+
+    def _get(
+        self,
+        stored: list[dict[str, Any]],
+        group: str,
+        plural: str,
+        namespace: str | None,
+        name: str,
+        described: str,
+    ) -> tuple[int, Any]:
+        for obj in stored:
+            metadata = obj["metadata"]
+            if metadata["name"] == name and metadata.get("namespace") == namespace:
+                return 200, obj
+        details = {"name": name, "group": group, "kind": plural}
+        return 404, status(404, "NotFound", f'{described} "{name}" not found', details)
+
+    def _list(
+        self,
+        stored: list[dict[str, Any]],
+        group: str,
+        version: str,
+        plural: str,
+        namespace: str | None,
+        query: dict[str, str],
+    ) -> tuple[int, Any]:
+        try:
+            labels_match = label_matcher(query.get("labelSelector", ""))
+            fields_match = (
+                field_matcher(query["fieldSelector"], plural) if query.get("fieldSelector") else None
+            )
+        except ValueError as exc:
+            return 400, status(400, "BadRequest", str(exc))
+        chosen = [
+            obj
+            for obj in stored
+            if (namespace is None or obj["metadata"].get("namespace") == namespace)
+            and labels_match(obj["metadata"].get("labels") or {})
+            and (fields_match is None or fields_match(obj))
+        ]
+        chosen.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+        start = int(json.loads(base64.b64decode(query["continue"]))["start"]) if query.get("continue") else 0
+        limit = int(query.get("limit") or 0) or len(chosen) or 1
+        page, rest = chosen[start : start + limit], chosen[start + limit :]
+        metadata: dict[str, Any] = {"resourceVersion": "4242"}
+        if rest:
+            metadata["continue"] = base64.b64encode(json.dumps({"start": start + limit}).encode()).decode()
+            metadata["remainingItemCount"] = len(rest)
+        kind = next(k for k, (g, _, p, _) in KINDS.items() if g == group and p == plural)
+        builtin = group not in CRD_GROUPS
+        items = [
+            {k: v for k, v in o.items() if k not in ("kind", "apiVersion")} if builtin else o for o in page
+        ]
+        api_version = f"{group}/{version}" if group else version
+        return 200, {"apiVersion": api_version, "kind": f"{kind}List", "metadata": metadata, "items": items}
+
+
+class FakeApiServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(
+        self, clusters: dict[str, Cluster], stop: threading.Event, tls: ssl.SSLContext | None = None
+    ) -> None:
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.clusters = clusters
+        self.stop = stop
+        self.tls = tls
+        self._calls: list[Call] = []
+        self._lock = threading.Lock()
+        self._hangups = threading.Condition(self._lock)
+        self._hangup_count = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.server_address[1]}"
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if self.tls is None:
+            super().finish_request(request, client_address)
+            return
+        # TLS per connection in the request's own thread: a client that rejects our
+        # certificate mid-handshake must not block the accept loop.
+        wrapped = self.tls.wrap_socket(request, server_side=True, do_handshake_on_connect=False)
+        try:
+            wrapped.do_handshake()
+            super().finish_request(wrapped, client_address)
+        except OSError:
+            pass
+        finally:
+            wrapped.close()
+
+    def url(self, cluster: str) -> str:
+        return f"{self.base_url}/clusters/{cluster}"
+
+    def record(self, call: Call) -> None:
+        with self._lock:
+            self._calls.append(call)
+
+    def calls(self) -> list[Call]:
+        with self._lock:
+            return list(self._calls)
+
+    def hung_up(self) -> None:
+        with self._hangups:
+            self._hangup_count += 1
+            self._hangups.notify_all()
+
+    def hangups(self) -> int:
+        with self._lock:
+            return self._hangup_count
+
+    def wait_for_hangups(self, count: int, timeout: float) -> bool:
+        """Whether clients have closed ``count`` hung connections within ``timeout``."""
+        with self._hangups:
+            return self._hangups.wait_for(lambda: self._hangup_count >= count, timeout)

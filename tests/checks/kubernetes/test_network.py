@@ -1,0 +1,145 @@
+"""``kube_ingress``, ``kube_services`` and ``kube_network_policies`` against the fake API server."""
+
+from __future__ import annotations
+
+from golive.checks.status import Status
+
+from .support import Kube, run_one
+
+
+async def test_ingress_admitted_with_tls_for_every_host(kube: Kube) -> None:
+    result = await run_one(kube.probe("kube_ingress", "healthy", namespace="valeo"))
+    assert result.status == Status.PASS, result.message
+    observed = result.observed
+    assert observed["INGRESSES"] == ["valeo"]
+    assert observed["HOSTS"] == ["api.valeo.example.test", "erp.example.test"]
+    # api.valeo.example.test is covered by the wildcard entry.
+    assert observed["TLS_HOSTS"] == ["*.valeo.example.test", "erp.example.test"]
+    assert observed["HOSTS_WITHOUT_TLS"] == []
+    assert observed["TLS_SECRETS"] == ["erp-tls", "wildcard-tls"]
+    assert observed["NOT_ADMITTED"] == []
+    assert observed["ADDRESSES"] == {"valeo": ["203.0.113.10"]}
+    assert "HTTP" not in observed  # no http check asked for
+
+
+async def test_ingress_http_check_goes_through_each_host(kube: Kube) -> None:
+    http = {"scheme": "http", "port": kube.backend_port, "path": "/json"}
+    result = await run_one(kube.probe("kube_ingress", "healthy", namespace="edge", http=http))
+    assert result.status == Status.PASS, result.message
+    assert result.observed["HTTP"] == {
+        "localhost": {"url": f"http://localhost:{kube.backend_port}/json", "status": 200}
+    }
+    assert result.observed["HTTP_FAILURES"] == []
+    assert result.observed["ADDRESSES"] == {"local": ["lb.example.test"]}
+
+
+async def test_ingress_http_errors_fail(kube: Kube) -> None:
+    answering = await run_one(
+        kube.probe(
+            "kube_ingress",
+            "healthy",
+            namespace="edge",
+            http={"scheme": "http", "port": kube.backend_port, "path": "/status/503"},
+        )
+    )
+    assert answering.status == Status.FAIL
+    assert answering.observed["HTTP_FAILURES"] == ["localhost: HTTP 503"]
+    assert "HTTP failures: localhost: HTTP 503" in answering.message
+    # scheme auto: localhost has TLS, so https; the backend speaks plain HTTP.
+    refused = await run_one(
+        kube.probe(
+            "kube_ingress", "healthy", namespace="edge", http={"port": kube.backend_port, "path": "/json"}
+        )
+    )
+    assert refused.status == Status.FAIL
+    [failure] = refused.observed["HTTP_FAILURES"]
+    assert failure.startswith("localhost: ")
+    assert refused.observed["HTTP"]["localhost"]["url"] == f"https://localhost:{kube.backend_port}/json"
+
+
+async def test_ingress_not_admitted_and_hosts_without_tls(kube: Kube) -> None:
+    result = await run_one(kube.probe("kube_ingress", "broken", namespace="valeo"))
+    assert result.status == Status.FAIL
+    assert result.observed["NOT_ADMITTED"] == ["valeo"]
+    # A wildcard covers one label only: admin.api.valeo.example.test is not covered.
+    assert result.observed["HOSTS_WITHOUT_TLS"] == ["admin.api.valeo.example.test", "erp.example.test"]
+    assert "not admitted (no load balancer address): valeo" in result.message
+
+
+async def test_ingress_absent_fails(kube: Kube) -> None:
+    result = await run_one(kube.probe("kube_ingress", "healthy", namespace="valeo-jobs"))
+    assert result.status == Status.FAIL
+    assert result.message.startswith("no Ingress found")
+
+
+async def test_services_with_ready_endpoints_across_slices(kube: Kube) -> None:
+    result = await run_one(kube.probe("kube_services", "healthy", namespace="valeo"))
+    assert result.status == Status.PASS, result.message
+    # ExternalName "docs" has no endpoints by design and is not checked.
+    assert result.observed["SERVICES"] == ["api", "db", "web"]
+    # api: 3 pods over an IPv4 slice (one nil ready), an empty slice (endpoints: null)
+    # and an IPv6 slice listing two of them again; the terminating endpoint is not ready.
+    assert result.observed["READY_ENDPOINTS"] == {"api": 3, "db": 2, "web": 1}
+
+
+async def test_services_without_ready_endpoints(kube: Kube) -> None:
+    result = await run_one(kube.probe("kube_services", "broken", namespace="valeo"))
+    assert result.status == Status.FAIL
+    assert result.observed["SERVICES_WITHOUT_ENDPOINTS"] == ["api", "web", "worker"]
+    assert result.message.startswith(
+        "3 of 3 services without a ready endpoint: api (1 EndpointSlice(s), no ready endpoint), "
+        "web (no EndpointSlice), worker (1 EndpointSlice(s), no ready endpoint)"
+    )
+
+
+async def test_named_services(kube: Kube) -> None:
+    one = await run_one(kube.probe("kube_services", "broken", namespace="valeo", services=["worker"]))
+    assert one.status == Status.FAIL
+    assert one.observed["READY_ENDPOINTS"] == {"worker": 0}
+    alias = await run_one(kube.probe("kube_services", "healthy", namespace="valeo", services=["api", "docs"]))
+    assert alias.observed["SERVICES"] == ["api"]  # docs is ExternalName: nothing to be ready
+    missing = await run_one(
+        kube.probe("kube_services", "healthy", namespace="valeo", services=["api", "cache"])
+    )
+    assert missing.status == Status.ERROR
+    assert missing.message.endswith("namespace valeo: no Service cache")
+
+
+async def test_default_deny_covers_the_namespaces(kube: Kube) -> None:
+    result = await run_one(kube.probe("kube_network_policies", "healthy", namespaces=["valeo", "valeo-jobs"]))
+    assert result.status == Status.PASS, result.message
+    # valeo-jobs' policy has no policyTypes: they default to Ingress.
+    assert result.observed["DEFAULT_DENY"] == {
+        "valeo": {"ingress": "default-deny-ingress"},
+        "valeo-jobs": {"ingress": "deny-all"},
+    }
+    assert result.message == "default-deny ingress covers valeo, valeo-jobs"
+
+
+async def test_egress_coverage_when_asked_for(kube: Kube) -> None:
+    result = await run_one(
+        kube.probe("kube_network_policies", "healthy", namespaces=["valeo", "valeo-jobs"], egress=True)
+    )
+    assert result.status == Status.FAIL
+    assert result.observed["NAMESPACES_WITHOUT_DEFAULT_DENY"] == ["valeo-jobs (egress)"]
+    assert result.observed["DEFAULT_DENY"]["valeo"] == {
+        "ingress": "default-deny-ingress",
+        "egress": "default-deny-egress",
+    }
+
+
+async def test_allow_all_and_partial_policies_are_no_default_deny(kube: Kube) -> None:
+    result = await run_one(kube.probe("kube_network_policies", "broken", namespace="valeo"))
+    assert result.status == Status.FAIL
+    assert result.observed["NAMESPACES_WITHOUT_DEFAULT_DENY"] == ["valeo (ingress)"]
+    assert result.observed["POLICIES"] == {"valeo": ["allow-all", "deny-web"]}
+    assert "no default-deny policy for: valeo (ingress)" in result.message
+
+
+async def test_defaulted_policy_types_include_egress_when_egress_rules_exist(kube: Kube) -> None:
+    result = await run_one(
+        kube.probe("kube_network_policies", "broken", namespaces=["valeo-jobs"], egress=True)
+    )
+    assert result.status == Status.FAIL
+    assert result.observed["DEFAULT_DENY"] == {"valeo-jobs": {"ingress": "jobs-egress-dns", "egress": None}}
+    assert result.observed["NAMESPACES_WITHOUT_DEFAULT_DENY"] == ["valeo-jobs (egress)"]

@@ -1,0 +1,93 @@
+"""``kube_pod_security`` and ``kube_secret_refs`` against the fake API server."""
+
+from __future__ import annotations
+
+import json
+
+from golive.checks.families.kube_pod_policies import looks_secret
+from golive.checks.status import Status
+
+from .support import Kube, run_one
+
+
+async def test_compliant_pods(kube: Kube) -> None:
+    result = await run_one(kube.probe("kube_pod_security", "healthy", namespace="valeo"))
+    assert result.status == Status.PASS, result.message
+    assert result.observed["PODS"] == 10
+    assert result.observed["VIOLATIONS"] == []
+
+
+async def test_privileged_root_and_missing_limits_are_named_once_per_workload(kube: Kube) -> None:
+    result = await run_one(kube.probe("kube_pod_security", "broken", namespace="valeo"))
+    assert result.status == Status.FAIL
+    assert result.observed["VIOLATIONS"] == [
+        "daemonset/log-agent container agent: allowPrivilegeEscalation not false",
+        "daemonset/log-agent container agent: privileged",
+        "daemonset/log-agent: hostNetwork",
+        "deployment/web container web: no cpu/memory limit",
+        # Both worker pods run as root: one finding, named after their Deployment.
+        "deployment/worker container worker: runs as root (runAsUser 0)",
+    ]
+    assert result.observed["BY_RULE"] == {
+        "no_privilege_escalation": 1,
+        "not_privileged": 1,
+        "no_host_namespaces": 1,
+        "limits": 1,
+        "run_as_non_root": 1,
+    }
+
+
+async def test_rules_and_limits_can_be_narrowed(kube: Kube) -> None:
+    privileged = await run_one(
+        kube.probe("kube_pod_security", "broken", namespace="valeo", rules=["not_privileged"])
+    )
+    assert privileged.observed["VIOLATIONS"] == ["daemonset/log-agent container agent: privileged"]
+    limits = await run_one(
+        kube.probe(
+            "kube_pod_security",
+            "broken",
+            namespace="valeo",
+            rules=["limits"],
+            require_limits=["memory"],
+            exclude_containers=["web"],
+        )
+    )
+    assert limits.status == Status.PASS, limits.message
+
+
+async def test_secrets_by_reference(kube: Kube) -> None:
+    result = await run_one(kube.probe("kube_secret_refs", "healthy", namespace="valeo"))
+    assert result.status == Status.PASS, result.message
+    # Four api pods with a secretKeyRef and an envFrom secretRef each, two db pods with one;
+    # DB_PASSWORD_FOR_URL is "$(DB_PASSWORD)", a reference, not a literal.
+    assert result.observed["SECRET_REFERENCES"] == 10
+    assert result.observed["SECRET_LITERALS"] == []
+
+
+async def test_literal_secrets_are_named_never_shown(kube: Kube) -> None:
+    result = await run_one(kube.probe("kube_secret_refs", "broken", namespace="valeo"))
+    assert result.status == Status.FAIL
+    assert result.observed["SECRET_LITERALS"] == [
+        "deployment/worker container worker: env DATABASE_URL (URL with a password)",
+        "deployment/worker container worker: env DB_PASSWORD",
+        "deployment/worker container worker: env PUBLIC_KEY_URL",
+    ]
+    everything = json.dumps([result.message, dict(result.observed)])
+    assert "hunter2" not in everything
+    assert "s3cr3t-pw" not in everything
+
+
+async def test_allow_list_for_names_that_only_look_secret(kube: Kube) -> None:
+    result = await run_one(
+        kube.probe("kube_secret_refs", "broken", namespace="valeo", allow=["PUBLIC_KEY_URL"])
+    )
+    assert "deployment/worker container worker: env PUBLIC_KEY_URL" not in result.observed["SECRET_LITERALS"]
+    assert len(result.observed["SECRET_LITERALS"]) == 2
+
+
+def test_secret_looking_names() -> None:
+    assert all(
+        looks_secret(n)
+        for n in ("DB_PASSWORD", "apiToken", "AWS_SECRET_ACCESS_KEY", "DBPASSWORD", "x-api-key")
+    )
+    assert not any(looks_secret(n) for n in ("MONKEY_MODE", "KEYCLOAK_URL", "LOG_LEVEL", "PASSENGER_COUNT"))
