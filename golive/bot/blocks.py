@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..checks.model import Checklist, Item, Phase
+from ..checks.model import Checklist, Item, Phase, SignoffRole
 from ..checks.probe import probe_type
 from ..checks.results import ItemResult
 from ..checks.status import Status
@@ -176,10 +176,20 @@ def item_line(checklist: Checklist, item: Item, result: ItemResult | None) -> st
 
 def _owner_mentions(checklist: Checklist, role_id: str) -> str:
     role = checklist.role(role_id)
-    people = [f"<@{u}>" for u in role.approvers.users] + [
-        f"<!subteam^{g}>" for g in role.approvers.usergroups
-    ]
-    return f"{role.title} ({', '.join(people)})" if people else role.title
+    people = mentions(role)
+    return f"{role.title} ({people})" if people else role.title
+
+
+def owner_mentions(checklist: Checklist, role_id: str) -> str:
+    """The role's title with its approvers mentioned: ``DevOps-Team (<@U…>, <!subteam^S…>)``."""
+    return _owner_mentions(checklist, role_id)
+
+
+def mentions(role: SignoffRole) -> str:
+    """The role's approvers as Slack mentions (users, then user groups), comma-separated."""
+    return ", ".join(
+        [f"<@{u}>" for u in role.approvers.users] + [f"<!subteam^{g}>" for g in role.approvers.usergroups]
+    )
 
 
 def verdict_blocks(state: State) -> list[dict[str, Any]]:

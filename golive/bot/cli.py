@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import math
 import os
 import signal
@@ -24,9 +23,11 @@ from ..checks.model import Checklist
 from ..checks.results import ItemResult
 from ..checks.schema import checklist_schema
 from ..storage import StorageError, Store
-from . import render_json, render_text, service
+from . import authordoc, render_json, render_text, service
+from .logs import configure_logging
 from .publish import publish_run
 from .report import render_markdown
+from .runwatch import RunWatch, watch_run
 from .server import Settings, web_client
 from .server import serve as run_server
 from .surface import ConsoleSurface, SlackSurface, Surface
@@ -61,6 +62,13 @@ ByOption = Annotated[str, typer.Option("--by", help="Your Slack user ID (e.g. U0
 def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     err.print(f"[red]error:[/] {render_text.escape(message)}")
     raise typer.Exit(code)
+
+
+def _configure_logging(default_level: str, db: str | None) -> None:
+    try:
+        configure_logging(default_level=default_level, db_url=db)
+    except ValueError as exc:  # GOLIVE_LOG_LEVEL is not a level
+        _fail(str(exc))
 
 
 def _checklist(path: Path | None) -> Checklist:
@@ -120,6 +128,11 @@ def validate(checklist: ChecklistOption = None) -> None:
     )
     if unset:
         out.print(f"not configured here (these items will be ERROR until set): {', '.join(unset)}")
+    if loaded.allowed_hosts is None:
+        out.print(
+            "[yellow]warning:[/] no allowed_hosts: URL probes may reach any host; "
+            "list the release's hosts, e.g. allowed_hosts: ['*.valeo.example']"
+        )
 
 
 @app.command()
@@ -140,22 +153,15 @@ def run(
     if phase is not None and phase not in [p.id for p in loaded.phases]:
         _fail(f"no phase {phase!r}; phases: {', '.join(p.id for p in loaded.phases)}")
 
-    async def progress(result: ItemResult) -> None:
-        if format == Format.text:
-            out.print(render_text.progress_line(loaded, result))
+    # Human output goes to stdout; log lines (warnings, unless GOLIVE_LOG_LEVEL says
+    # more) go to stderr as JSON.
+    _configure_logging("WARNING", db)
 
     async def work(store: Store) -> tuple[int, service.State]:
-        if format == Format.json:
-            return await service.execute_run(loaded, store, phase=phase, trigger="cli")
-        # Text: the messages the bot posts, on Slack when it has a token, else printed here.
-        surface, channel, console = _surface(loaded, charts)
-        try:
-            return await publish_run(
-                loaded, store, surface, channel, phase=phase, trigger="cli", on_result=progress
-            )
-        finally:
-            if console is not None:
-                console.flush()
+        async with watch_run(loaded, store, "cli", phase=phase) as watch:
+            run_id, state = await _run_once(loaded, store, watch, phase, format, charts)
+            watch.completed(state)
+            return run_id, state
 
     run_id, state = _with_store(db, work)
     if format == Format.json:
@@ -166,6 +172,36 @@ def run(
             out.print(line)
     passed = service.automated_blocking_pass(loaded, state.results, phase)
     raise typer.Exit(EXIT_OK if passed else EXIT_FAILING)
+
+
+async def _run_once(
+    checklist: Checklist, store: Store, watch: RunWatch, phase: str | None, format: Format, charts: Path
+) -> tuple[int, service.State]:
+    if format == Format.json:
+        return await service.execute_run(
+            checklist, store, phase=phase, trigger="cli", on_start=watch.started, on_result=watch.result
+        )
+
+    async def progress(result: ItemResult) -> None:
+        await watch.result(result)
+        out.print(render_text.progress_line(checklist, result))
+
+    # Text: the messages the bot posts, on Slack when it has a token, else printed here.
+    surface, channel, console = _surface(checklist, charts)
+    try:
+        return await publish_run(
+            checklist,
+            store,
+            surface,
+            channel,
+            phase=phase,
+            trigger="cli",
+            on_start=watch.started,
+            on_result=progress,
+        )
+    finally:
+        if console is not None:
+            console.flush()
 
 
 def _surface(checklist: Checklist, charts: Path) -> tuple[Surface, str, ConsoleSurface | None]:
@@ -182,10 +218,11 @@ def serve(
     checklist: ChecklistOption = None,
     db: DbOption = None,
 ) -> None:
-    """The bot: Socket Mode with SLACK_APP_TOKEN, else HTTP on PORT (/slack/events, /healthz, /metrics)."""
+    """The bot: Socket Mode with SLACK_APP_TOKEN, else HTTP on PORT (/slack/events, /healthz, /readyz,
+    /metrics). Logs JSON lines on stderr; on SIGTERM lets the run in flight finish, then exits 0."""
     loaded = _checklist(checklist)
     settings = Settings.from_env()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _configure_logging("INFO", db)
 
     async def work(store: Store) -> None:
         stop = asyncio.Event()
@@ -307,6 +344,12 @@ def note(
 def schema() -> None:
     """Print the checklist's JSON Schema."""
     _print_json(checklist_schema())
+
+
+@app.command()
+def docs() -> None:
+    """Print the checklist authors' guide: every probe type (docs/checklist-authors.md)."""
+    sys.stdout.write(authordoc.render())
 
 
 def _version(value: bool) -> None:

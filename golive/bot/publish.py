@@ -35,6 +35,7 @@ async def publish_run(
     trigger: str = "slack",
     edit_interval: float = 2.0,
     on_result: Callable[[ItemResult], Awaitable[None]] | None = None,
+    on_start: Callable[[int], Awaitable[None]] | None = None,
 ) -> tuple[int, service.State]:
     selected = select_items(checklist, phase)
     before = await service.current_state(checklist, store)
@@ -43,11 +44,17 @@ async def publish_run(
     changed = asyncio.Event()
     started = time.perf_counter()
     where: dict[str, Any] = {}
+    editors: list[asyncio.Task[None]] = []
 
     async def started_run(run_id: int) -> None:
+        if on_start is not None:
+            await on_start(run_id)
         # Posted once the run has its id and before any probe result arrives.
         where["run"] = run_id
         where["ts"] = await surface.post(channel, blocks.run_message(before, run_id, 0, total, False, 0.0))
+        # Created here, not earlier, so the editor's task inherits what on_start put in
+        # the context (the run id its log lines carry).
+        editors.append(asyncio.create_task(edit_loop()))
 
     async def record(result: ItemResult) -> None:
         decided[result.item_id] = result
@@ -64,7 +71,6 @@ async def publish_run(
             await surface.update(channel, where["ts"], message)
             await asyncio.sleep(edit_interval)
 
-    editor = asyncio.create_task(edit_loop())
     try:
         run_id, state = await service.execute_run(
             checklist,
@@ -75,8 +81,9 @@ async def publish_run(
             on_start=started_run,
         )
     finally:
-        editor.cancel()
-        await asyncio.gather(editor, return_exceptions=True)
+        for editor in editors:
+            editor.cancel()
+        await asyncio.gather(*editors, return_exceptions=True)
     seconds = time.perf_counter() - started
     ts = where["ts"]
     await surface.update(channel, ts, blocks.run_message(state, run_id, total, total, True, seconds))

@@ -1,14 +1,17 @@
 """``golive serve``: the bot's process.
 
 Socket Mode when ``SLACK_APP_TOKEN`` is set, else HTTP on ``PORT`` with
-``POST /slack/events`` (signatures verified). Both modes serve ``GET /healthz`` and
-``GET /metrics``. Without Slack credentials the console surface stands in: messages are
-printed and charts written to a folder.
+``POST /slack/events`` (signatures verified). Both modes serve ``GET /healthz`` (alive),
+``GET /readyz`` (:mod:`golive.bot.health`) and ``GET /metrics``
+(:mod:`golive.bot.observability`). Without Slack credentials the console surface stands
+in: messages are printed and charts written to a folder. SIGTERM shuts down gracefully
+(:mod:`golive.bot.shutdown`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 from dataclasses import dataclass
@@ -29,7 +32,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from ..checks.model import Checklist
 from ..storage import Store
 from .approvers import SlackApprovers
+from .health import Readiness, SlackAuth, SlackSocket
+from .observability import METRICS, InstrumentedWebClient
+from .runwatch import publish_stored_state
+from .shutdown import finish_work, grace_seconds, refuse_commands
 from .slack_app import Bot, build_app
+from .slack_requests import malformed
 from .surface import SlackSurface
 
 log = logging.getLogger(__name__)
@@ -59,8 +67,9 @@ class Settings:
 
 
 def web_client(token: str, api_url: str) -> AsyncWebClient:
-    """A client that retries what is worth retrying: 429 after Retry-After, 500/503, resets."""
-    return AsyncWebClient(
+    """A client that retries what is worth retrying: 429 after Retry-After, 500/503, resets;
+    and counts its calls, errors and retries (golive_slack_api_* metrics)."""
+    return InstrumentedWebClient(
         token=token,
         base_url=api_url,
         timeout=15,
@@ -85,62 +94,108 @@ def make_bot(checklist: Checklist, store: Store, settings: Settings) -> Bot:
     )
 
 
-def http_app(app: AsyncApp | None, store: Store | None = None) -> web.Application:
+def http_app(
+    app: AsyncApp | None, store: Store | None = None, readiness: Readiness | None = None
+) -> web.Application:
+    ready = readiness or Readiness(store=store)
+
     async def events(request: web.Request) -> web.Response:
         assert app is not None
+        try:
+            refused = malformed(await request.text(), request.content_type)
+        except UnicodeDecodeError:  # Slack sends UTF-8
+            refused = "the body is not UTF-8"
+        if refused is not None:  # not a body Slack sends; Bolt would fail on it with a 500
+            return web.Response(status=400, text=refused)
         response = await app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(response)
 
     async def healthz(_: web.Request) -> web.Response:
         return web.Response(text="ok")
 
+    async def readyz(_: web.Request) -> web.Response:
+        ok, body = await ready.check()
+        return web.json_response(body, status=200 if ok else 503, dumps=json.dumps)
+
     async def metrics(_: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        body = generate_latest(METRICS.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     application = web.Application(client_max_size=1024 * 1024)
     if app is not None:
         application.router.add_post("/slack/events", events)
     application.router.add_get("/healthz", healthz)
+    application.router.add_get("/readyz", readyz)
     application.router.add_get("/metrics", metrics)
     return application
 
 
 async def serve(checklist: Checklist, store: Store, settings: Settings, stop: asyncio.Event) -> None:
-    """Run until ``stop`` is set."""
+    """Run until ``stop`` is set, then shut down gracefully."""
+    grace = grace_seconds()
     # Runs left "running" by a process that died are over: say so before starting anew.
     aborted = await store.abort_unfinished_runs(at=datetime.now(UTC))
     if aborted:
         log.warning("marked runs %s as aborted (left unfinished by an earlier process)", aborted)
+    await publish_stored_state(checklist, store)
+    # One process runs schedules and notifications until leader election says otherwise.
+    METRICS.leader.set(1)
+    readiness = Readiness(store=store)
     bolt: AsyncApp | None = None
+    bot: Bot | None = None
     socket_handler = None
+    background: list[asyncio.Task[None]] = []
     if settings.bot_token:
         bot = make_bot(checklist, store, settings)
         bolt = build_app(bot, None if settings.app_token else settings.signing_secret)
+        restarting = bot.t("restarting")
+        bolt.middleware(refuse_commands(readiness.shutting_down, lambda: restarting))
         if settings.app_token:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-            socket_handler = AsyncSocketModeHandler(bolt, settings.app_token)
+            socket_handler = AsyncSocketModeHandler(bolt, settings.app_token, web_client=bot.client)
             await socket_handler.connect_async()  # type: ignore[no-untyped-call]
+            readiness.slack = SlackSocket(socket_handler.client)
             log.info("connected to Slack in Socket Mode")
         elif not settings.signing_secret:
             raise SystemExit(
                 "SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)"
             )
+        else:
+            readiness.slack = _check_token(bot.client, background)
     else:
         log.warning(
             "no SLACK_BOT_TOKEN: serving health and metrics only; `golive run` prints what the bot would post"
         )
-    runner = web.AppRunner(http_app(bolt if not settings.app_token else None))
+    runner = web.AppRunner(http_app(bolt if not settings.app_token else None, readiness=readiness))
     await runner.setup()
     site = web.TCPSite(runner, host=os.environ.get("HOST", "0.0.0.0"), port=settings.port)  # noqa: S104
     await site.start()
     log.info("listening on port %s", settings.port)
+    if bot is not None:
+        # The schedule and the rollback watch (golive.bot.schedule); the runs they start
+        # are waited for at shutdown like any other (finish_work).
+        await bot.scheduler.start()
     try:
         await stop.wait()
+        readiness.shutting_down.set()
+        log.info("shutting down")
+        if bot is not None:
+            bot.scheduler.shutdown()
+        await finish_work(lambda: set(bot.tasks) if bot is not None else set(), store, grace)
     finally:
+        for task in background:
+            task.cancel()
         if socket_handler is not None:
             await socket_handler.close_async()  # type: ignore[no-untyped-call]
         await runner.cleanup()
+
+
+def _check_token(client: AsyncWebClient, background: list[asyncio.Task[None]]) -> SlackAuth:
+    """HTTP mode: ready once auth.test succeeds, asked in the background until it does."""
+    auth = SlackAuth(client)
+    background.append(asyncio.create_task(auth.keep_trying()))
+    return auth
 
 
 def charts_folder() -> Path:

@@ -7,6 +7,9 @@ verdict, record confirmations, sign-offs, waivers and notes.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,7 +20,12 @@ from ..checks.probe import probe_type
 from ..checks.results import Confirmation, ItemResult, Records, SignoffRecord, Waiver, fingerprint
 from ..checks.runner import run_checklist, select_items
 from ..checks.verdict import Verdict, current_results, decide
-from ..storage import Note, RunInfo, Store
+from ..storage import Note, RunInfo, Store, StorageError
+
+log = logging.getLogger(__name__)
+#: How long a run that could not store its results waits, after its last probe, for the
+#: database to come back. Results are kept in memory meanwhile and every probe still runs.
+STORE_RETRY_SECONDS = 60.0
 
 
 class UserError(Exception):
@@ -54,8 +62,15 @@ async def execute_run(
     on_result: Callable[[ItemResult], Awaitable[None]] | None = None,
     on_start: Callable[[int], Awaitable[None]] | None = None,
     now: Callable[[], datetime] = utcnow,
+    store_retry: float = STORE_RETRY_SECONDS,
 ) -> tuple[int, State]:
-    """Run (a phase of) the checklist, storing each result the moment it is known."""
+    """Run (a phase of) the checklist, storing each result the moment it is known.
+
+    When the database fails mid-run, results are kept in order and stored once it
+    answers again; if it has not come back ``store_retry`` seconds after the last probe,
+    StorageError says how many results were not stored, and the run stays unfinished
+    (the next ``golive serve`` marks it aborted).
+    """
     select_items(checklist, phase)  # raises ValueError for an unknown phase before anything is stored
     release_id = await store.release_id(checklist.release.name, checklist.release.version)
     records = await store.records(release_id)
@@ -66,9 +81,22 @@ async def execute_run(
     if on_start is not None:
         await on_start(run_id)
 
+    unsaved: list[ItemResult] = []
+    writing = asyncio.Lock()  # one writer, so results are stored once and in order
+
+    async def store_unsaved() -> None:
+        async with writing:
+            while unsaved:
+                result = unsaved[0]
+                await store.record_result(run_id, result, phase=checklist.item(result.item_id).phase)
+                unsaved.pop(0)
+
     async def record(result: ItemResult) -> None:
-        item = checklist.item(result.item_id)
-        await store.record_result(run_id, result, phase=item.phase)
+        unsaved.append(result)
+        try:
+            await store_unsaved()
+        except StorageError as exc:
+            log.warning("run %s: %d result(s) kept until the database answers: %s", run_id, len(unsaved), exc)
         if on_result is not None:
             await on_result(result)
 
@@ -77,13 +105,39 @@ async def execute_run(
     )
     merged = {**previous, **outcome.results}
     verdict = decide(checklist, merged, records, outcome.finished_at)
-    await store.finish_run(
-        run_id,
-        finished_at=outcome.finished_at,
-        verdict=verdict.decision,
-        fingerprint=fingerprint(outcome.results),
+
+    async def finish() -> None:
+        await store_unsaved()
+        await store.finish_run(
+            run_id,
+            finished_at=outcome.finished_at,
+            verdict=verdict.decision,
+            fingerprint=fingerprint(outcome.results),
+        )
+
+    await _until_stored(
+        finish, store_retry, lambda: f"run #{run_id} not stored ({len(unsaved)} result(s) pending)"
     )
     return run_id, await current_state(checklist, store, now=now)
+
+
+async def _until_stored(write: Callable[[], Awaitable[None]], patience: float, lost: Callable[[], str]) -> None:
+    """Retry ``write`` with backoff while the database fails, for ``patience`` seconds."""
+    deadline = time.monotonic() + patience
+    delay = 0.25
+    while True:
+        try:
+            await write()
+            return
+        except StorageError as exc:
+            if time.monotonic() + delay > deadline:
+                raise StorageError(
+                    f"{lost()}; the database did not come back within {patience:g}s, so the run "
+                    f"stays incomplete: {exc}"
+                ) from None
+            log.warning("%s yet; retrying in %gs: %s", lost(), delay, exc)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 5.0)
 
 
 async def current_state(checklist: Checklist, store: Store, *, now: Callable[[], datetime] = utcnow) -> State:

@@ -18,14 +18,18 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from ..checks.model import Checklist
 from ..checks.probe import probe_type
-from ..storage import Store
+from ..storage import StorageError, Store
 from . import blocks, service
 from .approvers import SlackApprovers
 from .blocks import Message
 from .messages import text
+from .notify import Notifier
 from .publish import announce_if_go, publish_run
 from .report import render_markdown
+from .runwatch import watch_run
+from .schedule import ReleaseScheduler
 from .surface import SlackSurface, Surface
+from .watch_commands import diff_command, schedule_command
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,15 @@ class Bot:
     work_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
     running: int | None = None
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    #: Alerts and announcements after runs, and the schedule (started by ``serve``).
+    notifier: Notifier = field(init=False)
+    scheduler: ReleaseScheduler = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.notifier = Notifier(self.checklist, self.store, self.surface, self.channel)
+        self.scheduler = ReleaseScheduler(
+            self.checklist, self.store, self.surface, self.channel, self.notifier, self.run_lock
+        )
 
     @property
     def language(self) -> str:
@@ -123,6 +136,10 @@ async def _dispatch(bot: Bot, sub: str, rest: str, user: str, channel: str) -> N
             await bot.tell(channel, user, bot.t("note_saved"))
         elif sub == "waive":
             await _waive(bot, rest, user, channel)
+        elif sub == "schedule":
+            await schedule_command(bot, rest, user, channel)
+        elif sub == "diff":
+            await diff_command(bot, rest, user, channel)
         elif sub == "report":
             state = await service.current_state(bot.checklist, bot.store)
             body = render_markdown(state)
@@ -140,6 +157,9 @@ async def _dispatch(bot: Bot, sub: str, rest: str, user: str, channel: str) -> N
         await bot.tell(channel, user, bot.t("not_approver", role=exc.role.title))
     except service.UserError as exc:
         await bot.tell(channel, user, bot.t("error", reason=str(exc)))
+    except StorageError as exc:
+        log.warning("/golive %s: %s", sub, exc)
+        await bot.tell(channel, user, bot.t("not_recorded", reason=str(exc)))
     except Exception:
         log.exception("/golive %s failed", sub)
         await bot.tell(channel, user, bot.t("error", reason="internal error; see the bot's log"))
@@ -158,11 +178,23 @@ async def _run(bot: Bot, phase: str | None, user: str, channel: str) -> None:
     if bot.run_lock.locked():
         await bot.tell(channel, user, bot.t("run_in_flight", run=bot.running or "?"))
         return
-    async with bot.run_lock:
-        run_id, _ = await publish_run(
-            bot.checklist, bot.store, bot.surface, channel, phase=phase, trigger=f"slack:{user}"
+    trigger = f"slack:{user}"
+    async with bot.run_lock, watch_run(bot.checklist, bot.store, trigger, phase=phase) as watch:
+        run_id, state = await publish_run(
+            bot.checklist,
+            bot.store,
+            bot.surface,
+            channel,
+            phase=phase,
+            trigger=trigger,
+            on_start=watch.started,
+            on_result=watch.result,
         )
+        watch.completed(state)
         bot.running = run_id
+        # Alerts, sign-off invalidation and a GO withdrawal: still under the run lock, so
+        # the next run's decisions build on this one's stored alert state.
+        await bot.notifier.after_run(run_id, state)
 
 
 async def _waive(bot: Bot, rest: str, user: str, channel: str) -> None:
@@ -189,18 +221,24 @@ async def _waive(bot: Bot, rest: str, user: str, channel: str) -> None:
     )
 
 
+def _field(value: Any, *path: str) -> str:
+    """The text at ``path`` inside a payload; "" where the payload has another shape (a
+    handler must not trust a payload's shape: a forged or future one may differ)."""
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return "" if value is None or isinstance(value, dict | list) else str(value)
+
+
 def _where(body: dict[str, Any]) -> tuple[str, str, str | None]:
-    user = str(body.get("user", {}).get("id", ""))
-    channel = str(
-        (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or ""
-    )
-    ts = (body.get("message") or {}).get("ts") or (body.get("container") or {}).get("message_ts")
-    return user, channel, str(ts) if ts else None
+    user = _field(body, "user", "id")
+    channel = _field(body, "channel", "id") or _field(body, "container", "channel_id")
+    ts = _field(body, "message", "ts") or _field(body, "container", "message_ts")
+    return user, channel, ts or None
 
 
 def _action_value(body: dict[str, Any]) -> str:
-    actions = body.get("actions") or [{}]
-    return str(actions[0].get("value") or "")
+    actions = body.get("actions")
+    return _field(actions[0] if isinstance(actions, list) and actions else None, "value")
 
 
 def _signoff(bot: Bot) -> Any:
@@ -229,6 +267,9 @@ async def _sign(bot: Bot, role_id: str, user: str, channel: str, ts: str | None)
     except service.UserError as exc:
         await bot.tell(channel, user, bot.t("error", reason=str(exc)))
         return
+    except StorageError as exc:
+        await bot.tell(channel, user, bot.t("not_recorded", reason=str(exc)))
+        return
     await _refresh_card(bot, channel, ts)
     await bot.tell(channel, user, bot.t("signoff_done", role=role.title, user=user, run=record.run_id))
 
@@ -254,6 +295,9 @@ async def _unsign(bot: Bot, role_id: str, user: str, channel: str, ts: str | Non
         return
     except service.UserError:
         await bot.tell(channel, user, bot.t("signoff_nothing_to_revoke", role=role.title))
+        return
+    except StorageError as exc:
+        await bot.tell(channel, user, bot.t("not_recorded", reason=str(exc)))
         return
     await _refresh_card(bot, channel, ts)
     await bot.tell(channel, user, bot.t("signoff_revoked", role=role.title, user=user))
@@ -289,30 +333,36 @@ def _open_confirm(bot: Bot) -> Any:
         metadata = json.loads(view["private_metadata"])
         metadata["ts"] = ts
         view["private_metadata"] = json.dumps(metadata)
+        trigger_id = _field(body, "trigger_id")
+        if not trigger_id:
+            bot.background(bot.tell(channel, user, bot.t("error", reason="the click carried no trigger_id")))
+            return
         # trigger_id expires three seconds after the click: open the modal now, not later.
-        await bot.client.views_open(trigger_id=body["trigger_id"], view=view)
+        await bot.client.views_open(trigger_id=trigger_id, view=view)
 
     return handle
 
 
 def _submit_confirm(bot: Bot) -> Any:
     async def handle(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
-        values = view.get("state", {}).get("values", {})
-        url = str(values.get("evidence", {}).get("url", {}).get("value") or "").strip()
-        comment = values.get("comment", {}).get("text", {}).get("value")
+        url = _field(view, "state", "values", "evidence", "url", "value").strip()
+        comment = _field(view, "state", "values", "comment", "text", "value") or None
         if not url.startswith(("http://", "https://")) or len(url) > 2000:
             await ack(response_action="errors", errors={"evidence": bot.t("evidence_invalid")})
             return
         await ack()
-        metadata = json.loads(view.get("private_metadata") or "{}")
-        user = str(body.get("user", {}).get("id", ""))
+        try:
+            metadata = json.loads(_field(view, "private_metadata") or "{}")
+        except ValueError:  # not the metadata this app wrote: confirm_item refuses item ""
+            metadata = {}
+        user = _field(body, "user", "id")
         bot.background(
             _confirm(
                 bot,
-                str(metadata.get("item", "")),
+                _field(metadata, "item"),
                 user,
-                str(metadata.get("channel") or bot.channel),
-                metadata.get("ts"),
+                _field(metadata, "channel") or bot.channel,
+                _field(metadata, "ts") or None,
                 url,
                 comment,
             )
@@ -339,6 +389,9 @@ async def _confirm(
         return
     except service.UserError as exc:
         await bot.tell(channel, user, bot.t("error", reason=str(exc)))
+        return
+    except StorageError as exc:
+        await bot.tell(channel, user, bot.t("not_recorded", reason=str(exc)))
         return
     state = await service.current_state(bot.checklist, bot.store)
     if ts:

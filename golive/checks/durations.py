@@ -19,18 +19,27 @@ def parse_duration(value: Any) -> timedelta:
         return value
     if isinstance(value, bool):
         raise ValueError("a duration must be a number of seconds or a string like '30s', '15m', '7d'")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str) and _WHOLE.fullmatch(value.strip()):
-        seconds = sum(float(n) * _UNITS[u] for n, u in _PART.findall(value.strip()))
-    else:
-        raise ValueError(
-            f"{value!r} is not a duration: write a number of seconds or a string like "
-            "'500ms', '30s', '15m', '24h', '7d'"
-        )
-    if seconds <= 0:
-        raise ValueError(f"{value!r}: a duration must be positive")
-    return timedelta(seconds=seconds)
+    try:
+        if isinstance(value, int | float):
+            seconds = float(value)
+        elif isinstance(value, str) and _WHOLE.fullmatch(value.strip()):
+            seconds = sum(float(n) * _UNITS[u] for n, u in _PART.findall(value.strip()))
+        else:
+            raise ValueError(
+                f"{_shown(value)} is not a duration: write a number of seconds or a string like "
+                "'500ms', '30s', '15m', '24h', '7d'"
+            )
+        if not seconds > 0:  # also NaN
+            raise ValueError(f"{_shown(value)}: a duration must be positive")
+        return timedelta(seconds=seconds)
+    except OverflowError:  # an int too large for a float, or more than timedelta.max
+        raise ValueError(f"{_shown(value)}: a duration must be shorter than {timedelta.max.days} days") from None
+
+
+def _shown(value: Any) -> str:
+    """The value as written, shortened: a 5000-digit number makes a poor error message."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}…"
 
 
 def format_duration(delta: timedelta) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +22,19 @@ from pydantic import ValidationError
 
 from .conditions import Condition, ConditionSyntaxError, check_placeholders, parse
 from .errors import ChecklistError, Problem
+from .hosts import disallowed
 from .interpolate import interpolate, references
 from .model import Checklist, Item
 from .probe import all_probe_types
 
 _ITEM_KEYS_INTERPOLATED = ("probe", "conditions", "warn_conditions")
+#: A checklist holds a few thousand values, a dozen levels deep. Far more values means
+#: YAML aliases multiplied a few lines into millions (a "billion laughs"), and far
+#: deeper nesting is no checklist either; both are refused before anything walks them.
+MAX_VALUES = 200_000
+MAX_DEPTH = 64
+#: libyaml where PyYAML was built with it: the same YAML, parsed five times faster.
+_YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def load(path: str | Path, env: Mapping[str, str] | None = None) -> Checklist:
@@ -46,16 +54,22 @@ def loads(
     raw_bytes = text.encode() if isinstance(text, str) else text
     env = dict(os.environ) if env is None else env
     try:
-        document = yaml.safe_load(raw_bytes)
+        document = yaml.load(raw_bytes, Loader=_YAML_LOADER)  # noqa: S506 (a safe loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
         problem = getattr(exc, "problem", None) or str(exc)
         raise ChecklistError(source, [Problem("checklist", where, f"not valid YAML: {problem}")]) from None
+    except RecursionError:
+        raise ChecklistError(source, [Problem("checklist", "YAML", "nested too deeply")]) from None
     if not isinstance(document, dict):
         raise ChecklistError(
-            source, [Problem("checklist", "", "the top level must be a mapping with release, phases, …")]
+            source,
+            [Problem("checklist", "top level", "the top level must be a mapping with release, phases, …")],
         )
+    too_big = _size_problem(document)
+    if too_big is not None:
+        raise ChecklistError(source, [too_big])
 
     problems: list[Problem] = []
     item_unset: dict[int, tuple[set[str], Any]] = {}
@@ -72,12 +86,14 @@ def loads(
                 item = Item.model_validate(raw)
             except ValidationError:
                 continue
-            problems.extend(_bind_item(item, *item_unset.get(index, (set(), None))))
+            problems.extend(
+                _bind_item(item, *item_unset.get(index, (set(), None)), _raw_allowed_hosts(document))
+            )
         problems.extend(_cross_check(document))
         raise ChecklistError(source, problems) from None
 
     for index, item in enumerate(checklist.items()):
-        problems.extend(_bind_item(item, *item_unset.get(index, (set(), None))))
+        problems.extend(_bind_item(item, *item_unset.get(index, (set(), None)), checklist.allowed_hosts))
     _annotate_positions(checklist)
     problems.extend(_cross_check(document))
     if problems:
@@ -87,10 +103,38 @@ def loads(
     return checklist
 
 
+def _size_problem(document: dict[str, Any]) -> Problem | None:
+    """Refuse documents too large or too deep to be a checklist; walks iteratively, and
+    stops at the limit, so an alias bomb costs no more than MAX_VALUES steps."""
+    stack: list[tuple[Any, tuple[str, ...]]] = [(document, ())]
+    count = 0
+    while stack:
+        value, path = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            return Problem(
+                "checklist", "top level", f"more than {MAX_VALUES} values (YAML aliases repeated too often?)"
+            )
+        if len(path) > MAX_DEPTH:
+            shown = ".".join(path[:6])
+            return Problem("checklist", f"{shown}…", f"nested more than {MAX_DEPTH} levels deep")
+        if isinstance(value, dict):
+            stack.extend((v, (*path, str(k))) for k, v in value.items())
+        elif isinstance(value, list | tuple | set | frozenset):
+            stack.extend((v, (*path, str(i))) for i, v in enumerate(value))
+    return None
+
+
+def _list(value: Any) -> list[Any]:
+    """A list-valued field of the raw document, or nothing when it has another type (the
+    model reports that)."""
+    return value if isinstance(value, list) else []
+
+
 def _raw_items(document: dict[str, Any]) -> list[Any]:
     """Items in document order, counted the way ``_interpolate_document`` counts them."""
     found: list[Any] = []
-    for phase in document.get("phases") or []:
+    for phase in _list(document.get("phases")):
         if isinstance(phase, dict) and isinstance(phase.get("sections"), list):
             for section in phase["sections"]:
                 if isinstance(section, dict) and isinstance(section.get("items"), list):
@@ -116,7 +160,9 @@ def _interpolate_document(
         unset: set[str] = set()
         result[key] = interpolate(value, env, unset, keep_unset=True)
         for name in sorted(unset):
-            problems.append(Problem(str(key), "", f"${{{name}}} is not set and has no default"))
+            places = _paths_with_unset(value, {name}, (key,)) or [(key,)]
+            field = ", ".join(".".join(map(str, place)) for place in places)
+            problems.append(Problem("checklist", field, f"${{{name}}} is not set and has no default"))
     for index, item in enumerate(_raw_items(result)):
         if isinstance(item, dict):
             unset = set()
@@ -150,9 +196,9 @@ def _problems_from(exc: ValidationError, document: dict[str, Any]) -> list[Probl
     for error in exc.errors():
         loc = tuple(error["loc"])
         where, used = "checklist", 0
-        if len(loc) >= 6 and loc[0] == "phases" and loc[2] == "sections" and loc[4] == "items":
+        if len(loc) > 6 and loc[0] == "phases" and loc[2] == "sections" and loc[4] == "items":
             where, used = _item_name(document, loc)
-        field = ".".join(str(part) for part in loc[used:])
+        field = _dotted(loc[used:])
         message = error["msg"]
         if error["type"] == "extra_forbidden":
             message = "unknown field (check the spelling; see schema/checklist.schema.json)"
@@ -162,7 +208,22 @@ def _problems_from(exc: ValidationError, document: dict[str, Any]) -> list[Probl
     return problems
 
 
-def _bind_item(item: Item, unset: set[str], raw_probe: Any) -> list[Problem]:
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    """``phases.0.title``; a key that is empty or blank is quoted, so it still shows."""
+    return ".".join(str(part) if str(part).strip() else repr(part) for part in loc)
+
+
+def _raw_allowed_hosts(document: dict[str, Any]) -> list[str] | None:
+    """allowed_hosts of a document that did not validate, where it is a list of strings."""
+    found = document.get("allowed_hosts")
+    if isinstance(found, list) and all(isinstance(pattern, str) for pattern in found):
+        return found
+    return None
+
+
+def _bind_item(
+    item: Item, unset: set[str], raw_probe: Any, allowed_hosts: Sequence[str] | None = None
+) -> list[Problem]:
     """Validate the item's probe config and conditions; store them on the item."""
     where = f"item {item.id}"
     types = all_probe_types()
@@ -184,7 +245,11 @@ def _bind_item(item: Item, unset: set[str], raw_probe: Any) -> list[Problem]:
             message = error["msg"]
             if error["type"] == "extra_forbidden":
                 message = f"unknown parameter for probe type {probe_type.name!r}"
-            problems.append(Problem(where, ".".join(["probe", *map(str, loc)]), message))
+            problems.append(Problem(where, _dotted(("probe", *loc)), message))
+    if item._config is not None:
+        for path, host in disallowed(item._config, allowed_hosts):
+            listed = ", ".join(allowed_hosts or []) or "none"
+            problems.append(Problem(where, f"probe.{path}", f"host {host} is not in allowed_hosts ({listed})"))
     if unset:
         item._config = None
 
@@ -237,24 +302,26 @@ def _cross_check(document: dict[str, Any]) -> list[Problem]:
     """References between items, ids and roles, checked on the raw document so they are
     reported even when other parts of it are invalid."""
     problems: list[Problem] = []
-    phases = [p for p in document.get("phases") or [] if isinstance(p, dict)]
-    sections = [s for p in phases for s in p.get("sections") or [] if isinstance(s, dict)]
+    phases = [p for p in _list(document.get("phases")) if isinstance(p, dict)]
+    sections = [s for p in phases for s in _list(p.get("sections")) if isinstance(s, dict)]
     containers = [x.get("id") for x in phases + sections]
     for duplicate in sorted({str(c) for c in containers if c is not None and containers.count(c) > 1}):
         problems.append(Problem("checklist", "id", f"phase/section id {duplicate!r} is used twice"))
-    role_ids = [r.get("id") for r in document.get("signoffs") or [] if isinstance(r, dict)]
+    role_ids = [r.get("id") for r in _list(document.get("signoffs")) if isinstance(r, dict)]
     for duplicate in sorted({str(r) for r in role_ids if role_ids.count(r) > 1}):
         problems.append(Problem(f"signoff {duplicate}", "id", "used twice"))
     roles = {str(r) for r in role_ids}
     entries = []
     for phase in phases:
-        for section in phase.get("sections") or []:
+        for section in _list(phase.get("sections")):
             if not isinstance(section, dict):
                 continue
-            for item in section.get("items") or []:
+            for item in _list(section.get("items")):
                 if isinstance(item, dict) and isinstance(item.get("id"), str):
                     owner = item.get("owner") or section.get("owner") or phase.get("owner")
-                    entries.append((item["id"], owner, item.get("depends_on") or []))
+                    # Other types are the model's to report; here they would not hash.
+                    owner = owner if isinstance(owner, str) else None
+                    entries.append((item["id"], owner, _list(item.get("depends_on"))))
     ids = {entry[0] for entry in entries}
     seen: set[str] = set()
     for item_id, owner, depends_on in entries:
@@ -265,13 +332,33 @@ def _cross_check(document: dict[str, Any]) -> list[Problem]:
         if owner is not None and owner not in roles:
             known = ", ".join(sorted(roles)) or "none"
             problems.append(Problem(where, "owner", f"{owner!r} is not a sign-off role; roles: {known}"))
-        for dependency in depends_on if isinstance(depends_on, list) else []:
+        for dependency in depends_on:
             if dependency not in ids:
                 problems.append(Problem(where, "depends_on", f"no item {dependency!r}"))
+    problems.extend(_alert_references(document, ids))
     graph: dict[str, list[str]] = {}
     for item_id, _, depends_on in entries:
         graph.setdefault(item_id, []).extend(d for d in depends_on if isinstance(d, str))
     problems.extend(_cycles(graph))
+    return problems
+
+
+def _alert_references(document: dict[str, Any], ids: set[str]) -> list[Problem]:
+    """Silences name existing items; rollback triggers have distinct names (the rollback
+    watch keeps its state, and posts its call once, per trigger name)."""
+    problems: list[Problem] = []
+    alerts = document.get("alerts")
+    silences = alerts.get("silences") if isinstance(alerts, dict) else None
+    for index, silence in enumerate(silences if isinstance(silences, list) else []):
+        named = silence.get("items") if isinstance(silence, dict) else None
+        for item_id in named if isinstance(named, list) else []:
+            if item_id not in ids:
+                problems.append(Problem(f"alerts.silences[{index}]", "items", f"no item {item_id!r}"))
+    rollback = document.get("rollback")
+    triggers = rollback.get("triggers") if isinstance(rollback, dict) else None
+    names = [t.get("name") for t in triggers if isinstance(t, dict)] if isinstance(triggers, list) else []
+    for duplicate in sorted({str(n) for n in names if n is not None and names.count(n) > 1}):
+        problems.append(Problem(f"rollback trigger {duplicate}", "name", "used twice"))
     return problems
 
 

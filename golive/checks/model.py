@@ -7,14 +7,24 @@ conditions and checks the references between items.
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Annotated, Any, Literal
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    model_validator,
+)
 
 from .conditions import Condition
 from .durations import Duration
 from .probe import ProbeConfig
+from .timing import Bounds, check_cron, parse_window, zone
 
 IDENTIFIER = r"^[a-z0-9][a-z0-9._-]*$"
 SLACK_USER = r"^[UW][A-Z0-9]{2,}$"
@@ -41,6 +51,23 @@ class Defaults(Strict):
     concurrency: int = Field(default=32, ge=1, le=1024)
 
 
+class AlertPolicy(Strict):
+    """Flap control: the item alerts only when it failed in ``fail_threshold`` of its last
+    ``window`` runs (and recovers, for the "resolved" post, when it no longer does)."""
+
+    fail_threshold: int = Field(default=1, ge=1)
+    window: int = Field(default=1, ge=1, le=50)
+
+    @model_validator(mode="after")
+    def _threshold_fits(self) -> Self:
+        if self.fail_threshold > self.window:
+            raise ValueError(
+                f"fail_threshold ({self.fail_threshold}) cannot exceed window ({self.window}): "
+                "an item cannot fail in more runs than are counted"
+            )
+        return self
+
+
 class Item(Strict):
     id: str = Field(pattern=IDENTIFIER, max_length=64)
     title: str = Field(min_length=1)
@@ -58,6 +85,7 @@ class Item(Strict):
     owner: str | None = None
     depends_on: list[str] = Field(default_factory=list)
     description: str | None = None
+    alert: AlertPolicy = AlertPolicy()
 
     # Filled in by the loader.
     _config: ProbeConfig | None = PrivateAttr(default=None)
@@ -162,11 +190,27 @@ class RollbackRole(Strict):
     people: list[Person] = Field(min_length=1)
 
 
+def _empty_is_none(value: Any) -> Any:
+    """``"${GOLIVE_PROMETHEUS_URL:-}"`` left empty means: not set."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def _http_url(value: str | None) -> str | None:
+    # Checked here, not as a schema pattern: in the YAML it is often "${VARIABLE}".
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise ValueError("write the absolute http:// or https:// base URL of Prometheus")
+    return value.rstrip("/") if value is not None else None
+
+
 class RollbackTrigger(Strict):
     name: str = Field(min_length=1)
     description: str = Field(min_length=1)
     #: Optional PromQL or other machine-checkable expression (evaluated by the rollback watch).
     condition: str | None = None
+    #: Prometheus base URL the condition is evaluated against after GO; empty: not watched.
+    prometheus_url: Annotated[str | None, BeforeValidator(_empty_is_none), AfterValidator(_http_url)] = None
+    #: How long the condition must hold before the rollback is called; unset: at once.
+    hold_for: Duration | None = Field(default=None, alias="for")
 
 
 class RollbackPlan(Strict):
@@ -180,16 +224,95 @@ class RollbackPlan(Strict):
     known_good_revision: str | None = None
 
 
+def _window_bound(value: Any) -> Any:
+    """YAML reads an unquoted ``20:00`` as the number 1200 (base 60) and an unquoted
+    date-time as a datetime; say so rather than fail on a type."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError(f"YAML read this as the number {value}: quote times of day, e.g. '20:00'")
+    return value
+
+
 class Window(Strict):
-    start: str
-    end: str
+    """Times of day (``'08:00'``–``'20:00'``, every day) or two date-times (one window)."""
+
+    start: Annotated[str, BeforeValidator(_window_bound)]
+    end: Annotated[str, BeforeValidator(_window_bound)]
     timezone: str = "UTC"
+
+    @model_validator(mode="after")
+    def _parses(self) -> Self:
+        parse_window(self.start, self.end, self.timezone)
+        return self
+
+    @property
+    def bounds(self) -> Bounds:
+        return parse_window(self.start, self.end, self.timezone)
 
 
 class Schedule(Strict):
+    """When the bot runs the checklist on its own: every ``interval`` or on ``cron``
+    (five crontab fields), only inside ``window``."""
+
     interval: Duration | None = None
     cron: str | None = None
     window: Window | None = None
+    #: The zone ``cron`` is read in; default the window's, else UTC.
+    timezone: str | None = None
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> Self:
+        if (self.interval is None) == (self.cron is None):
+            raise ValueError("give exactly one of interval (e.g. 15m) and cron (e.g. '*/15 8-18 * * 1-5')")
+        zone(self.zone_name)
+        if self.cron is not None:
+            try:
+                check_cron(self.cron, self.zone_name)
+            except ValueError as exc:
+                raise ValueError(f"cron {self.cron!r}: {exc}") from None
+        return self
+
+    @property
+    def zone_name(self) -> str:
+        return self.timezone or (self.window.timezone if self.window else "UTC")
+
+
+class Silence(Strict):
+    """No alert posts for these items (all, when ``items`` is empty) from start to end."""
+
+    items: list[str] = Field(default_factory=list)
+    start: AwareDatetime
+    end: AwareDatetime
+    reason: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _forwards(self) -> Self:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class Alerts(Strict):
+    """How regression alerts behave in the release channel."""
+
+    #: Repeat the alert of an item that stays failing this often; unset: never.
+    reminder: Duration | None = timedelta(hours=4)
+    silences: list[Silence] = Field(default_factory=list)
+    #: Windows (daily or one-off) in which no alert is posted, e.g. a nightly backup.
+    maintenance: list[Window] = Field(default_factory=list)
+
+
+HostPattern = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=253,
+        # A host name or address, with * and ? as wildcards: no scheme, port or path.
+        pattern=r"^[A-Za-z0-9*?.\-:\[\]]+$",
+        description="a host, with * and ? as wildcards: '*.valeo.example', '127.0.0.1'",
+    ),
+]
 
 
 class Checklist(Strict):
@@ -201,6 +324,10 @@ class Checklist(Strict):
     signoffs: list[SignoffRole] = Field(default_factory=list)
     rollback: RollbackPlan = RollbackPlan()
     schedule: Schedule | None = None
+    alerts: Alerts = Alerts()
+    #: Hosts URL-taking probes may reach, as glob patterns (``*.valeo.example``,
+    #: ``127.0.0.1``); checked at load and on every redirect. Unset: any host.
+    allowed_hosts: list[HostPattern] | None = None
 
     _source: str = PrivateAttr(default="")
     _digest: str = PrivateAttr(default="")

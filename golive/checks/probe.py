@@ -9,7 +9,7 @@ observation and the item's conditions, without I/O.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,6 +74,8 @@ class ProbeContext:
     #: Bodies and report files larger than this are refused, not read into memory.
     max_body_bytes: int = 8 * 1024 * 1024
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    #: The checklist's allowed_hosts: probes that follow redirects check each hop.
+    allowed_hosts: Sequence[str] | None = None
 
 
 Gather = Callable[[Any, ProbeContext], Awaitable[Observation]]

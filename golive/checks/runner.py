@@ -143,6 +143,7 @@ async def _probe(
             base_dir=Path(checklist.source).parent if checklist.source else Path.cwd(),
             timeout=timeout,
             now=now,
+            allowed_hosts=checklist.allowed_hosts,
         )
         async with asyncio.timeout(timeout):
             observation = await kind.gather(item.config, context)

@@ -17,6 +17,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict
 
 from .errors import ProbeError
+from .hosts import redirect_guard
 from .probe import ProbeContext
 from .secrets import SecretRef
 
@@ -84,7 +85,12 @@ async def _read_url(location: str, context: ProbeContext, auth: SourceAuth | Non
             basic = (auth.username, auth.password.resolve())
     try:
         async with (
-            httpx.AsyncClient(timeout=context.timeout, follow_redirects=True, auth=basic) as client,
+            httpx.AsyncClient(
+                timeout=context.timeout,
+                follow_redirects=True,
+                auth=basic,
+                event_hooks={"request": [redirect_guard(context.allowed_hosts)]},
+            ) as client,
             client.stream("GET", location, headers=headers) as response,
         ):
             if response.status_code in (401, 403):

@@ -4,8 +4,8 @@ Knows nothing of Slack or of probes' internals; it stores the records that
 :mod:`golive.checks` produces and hands them back. See :class:`Store`.
 """
 
-from .entries import AlertState, AuditEntry, Note, RunInfo
+from .entries import AlertState, AuditEntry, Note, RunInfo, ScheduleState
 from .errors import StorageError
 from .store import Store
 
-__all__ = ["AlertState", "AuditEntry", "Note", "RunInfo", "StorageError", "Store"]
+__all__ = ["AlertState", "AuditEntry", "Note", "RunInfo", "ScheduleState", "StorageError", "Store"]

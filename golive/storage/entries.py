@@ -55,3 +55,14 @@ class AlertState:
     last_notified_at: datetime | None = None
     last_status: Status | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ScheduleState:
+    """Whether the schedule is paused (by whom, when), and the last slot it ran."""
+
+    paused: bool = False
+    changed_by: str | None = None
+    changed_at: datetime | None = None
+    last_slot_at: datetime | None = None
+    last_run_id: int | None = None

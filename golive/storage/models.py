@@ -216,6 +216,21 @@ class AlertStateRow(Base):
     details: Mapped[dict[str, Any]]
 
 
+class ScheduleStateRow(Base):
+    """The schedule of a release, as it must survive a restart: whether people paused it,
+    and the last scheduled slot claimed (so a slot runs once, and a restart runs no
+    backlog). One row per release, created on first use."""
+
+    __tablename__ = "schedule_state"
+
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"), primary_key=True)
+    paused: Mapped[bool]
+    changed_by: Mapped[str | None]
+    changed_at: Mapped[datetime | None]
+    last_slot_at: Mapped[datetime | None]
+    last_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+
+
 class NotificationRow(Base):
     """A one-time notification, claimed by whoever posts it (e.g. ``go:0``): replicas and
     overlapping runs race to insert; the primary key lets exactly one win."""

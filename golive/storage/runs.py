@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import cast
 
@@ -108,6 +109,22 @@ class RunStore(StoreBase):
         change = (
             update(RunRow)
             .where(RunRow.status == "running")
+            .values(status="aborted", finished_at=at)
+            .returning(RunRow.id)
+        )
+        async with self._transaction() as session:
+            return sorted((await session.scalars(change)).all())
+
+    async def abort_runs(self, run_ids: Collection[int], *, at: datetime) -> list[int]:
+        """Mark these runs aborted if they are still ``running``; returns those it marked.
+
+        For a process giving up on its own runs (shutdown, a run that raised): unlike
+        :meth:`abort_unfinished_runs`, it leaves the runs of other replicas alone."""
+        if not run_ids:
+            return []
+        change = (
+            update(RunRow)
+            .where(RunRow.id.in_(list(run_ids)), RunRow.status == "running")
             .values(status="aborted", finished_at=at)
             .returning(RunRow.id)
         )

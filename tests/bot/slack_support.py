@@ -57,7 +57,9 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-def checklist_file(folder: Path, target_port: int, language: str = "en") -> Path:
+def checklist_file(
+    folder: Path, target_port: int, language: str = "en", extra: dict[str, Any] | None = None
+) -> Path:
     document = {
         "release": {"name": "Shop", "version": "2.0.0", "channel": CHANNEL, "language": language},
         "signoffs": [
@@ -110,6 +112,7 @@ def checklist_file(folder: Path, target_port: int, language: str = "en") -> Path
             }
         ],
     }
+    document.update(extra or {})
     path = folder / "checklist.yaml"
     path.write_text(yaml.safe_dump(document, allow_unicode=True))
     return path
@@ -218,12 +221,16 @@ class Harness:
 
 
 @asynccontextmanager
-async def harness(folder: Path, language: str = "en") -> AsyncIterator[Harness]:
+async def harness(
+    folder: Path, language: str = "en", extra: dict[str, Any] | None = None, db_url: str | None = None
+) -> AsyncIterator[Harness]:
+    """``extra``: top-level checklist keys to add or replace (schedule, alerts, …);
+    ``db_url``: another database than a SQLite file in ``folder``."""
     slack = await FakeSlack(groups={"S0DEVOPS": [GROUP_MEMBER]}).start()
     target = Target(("127.0.0.1", 0), _Handler)
     threading.Thread(target=target.serve_forever, daemon=True).start()
-    store = await Store.open(f"sqlite:///{folder / 'golive.db'}")
-    checklist = load(checklist_file(folder, target.server_address[1], language), env={})
+    store = await Store.open(db_url or f"sqlite:///{folder / 'golive.db'}")
+    checklist = load(checklist_file(folder, target.server_address[1], language, extra), env={})
     settings = Settings(
         bot_token=BOT_TOKEN,
         signing_secret=SIGNING_SECRET,

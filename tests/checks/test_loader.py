@@ -97,7 +97,7 @@ def test_unset_variable_outside_items_is_an_error() -> None:
             release={"name": "X", "version": "${NOPE}"},
         )
     )
-    assert found == ["release: ${NOPE} is not set and has no default"]
+    assert found == ["checklist: release.version: ${NOPE} is not set and has no default"]
 
 
 def test_unset_variable_in_item_is_not_an_error_but_other_fields_still_are() -> None:

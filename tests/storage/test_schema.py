@@ -20,7 +20,7 @@ from .helpers import T0
 
 TABLES = {
     "alert_state", "audit_log", "confirmations", "notes", "notifications", "releases",
-    "results", "runs", "signoffs", "waivers",
+    "results", "runs", "schedule_state", "signoffs", "waivers",
 }
 
 

@@ -87,6 +87,8 @@ def _parse_xml(content: bytes, source: str) -> Element:
         raise ProbeError(f"{source}: not well-formed XML ({exc}); is the file truncated?") from None
     except DefusedXmlException as exc:
         raise ProbeError(f"{source}: refused XML with entity declarations ({exc})") from None
+    except LookupError as exc:  # <?xml encoding="…"?> that Python does not know
+        raise ProbeError(f"{source}: the XML declares an encoding Python does not know ({exc})") from None
     return root
 
 

@@ -33,6 +33,7 @@ from cryptography import x509
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..errors import ProbeError
+from ..hosts import redirect_guard
 from ..probe import Evidence, Observation, ProbeConfig, ProbeContext, ProbeType, Value, register
 from ..secrets import REDACTOR, SecretRef
 from ..sources import read_capped
@@ -185,7 +186,12 @@ async def _gather(config: HttpConfig, context: ProbeContext) -> Observation:
         auth = httpx.BasicAuth(basic.username, password)
     # Loading CA bundles reads files and parses hundreds of certificates: not on the loop.
     ssl_context = await asyncio.to_thread(_ssl_context, config, context.base_dir)
-    hooks = {"request": [strip_on_cross_origin(url, tuple(config.secret_headers))]}
+    hooks = {
+        "request": [
+            strip_on_cross_origin(url, tuple(config.secret_headers)),
+            redirect_guard(context.allowed_hosts),
+        ]
+    }
     started = time.perf_counter()
     try:
         async with (

@@ -85,7 +85,11 @@ def number(value: Any) -> float | None:
     """A finite number, or None: booleans, strings, NaN and infinities are not numbers."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value) if math.isfinite(value) else None
+    try:
+        as_float = float(value)
+    except OverflowError:  # a JSON integer beyond any float: not a measurement
+        return None
+    return as_float if math.isfinite(as_float) else None
 
 
 def timestamp(value: Any) -> datetime | None:

@@ -1,0 +1,223 @@
+"""What the bot tells the release channel on its own, after runs and while GO stands.
+
+After every run (:meth:`Notifier.after_run`), in this order, cause before effect:
+
+1. regression alerts, reminders and "resolved" posts per item (decided in
+   :mod:`golive.bot.alerts`; silences and maintenance windows hold them back);
+2. sign-offs whose owned items regressed are invalidated in storage and their approvers
+   pinged, so the role signs again;
+3. if GO had been announced and the verdict is no longer GO, NO-GO is posted with the
+   reason and ``withdrawn:<n>`` claimed, so the next GO is announced as a new one.
+
+Sign-off pings and GO withdrawals are not held back by silences: they change what the
+channel may rely on, which no silence should hide.
+
+While GO stands, :meth:`Notifier.check_rollback` evaluates the checklist's rollback
+triggers (PromQL, through the ``prometheus_query`` probe's client) and posts the
+rollback call with the contact plan once a trigger has held for its ``for``.
+
+Every post is claimed first (``Store.claim_notification``), so neither a restart nor a
+second process posts it again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from ..checks.errors import ProbeError
+from ..checks.families.prometheus import PrometheusQueryConfig, gather_query
+from ..checks.model import Checklist, Item, RollbackTrigger
+from ..checks.probe import ProbeContext
+from ..checks.status import Status
+from ..checks.verdict import regressions
+from ..storage import Store
+from . import alerts, service, watch_blocks
+from .blocks import no_go_announcement
+from .surface import Surface
+
+log = logging.getLogger(__name__)
+#: Seconds a rollback trigger's query may take.
+TRIGGER_TIMEOUT = 10.0
+
+
+async def go_period(store: Store, release_id: int) -> int | None:
+    """The number of the GO currently standing, or None when GO is not announced.
+
+    GO periods count the withdrawals before them (see ``publish.announce_if_go``). The
+    prefix count is exact here: no ``go:<k>`` with k > n exists while n GOs were withdrawn.
+    """
+    period = await store.count_notifications(release_id, "withdrawn:")
+    announced = await store.count_notifications(release_id, f"go:{period}")
+    return period if announced else None
+
+
+@dataclass
+class Notifier:
+    checklist: Checklist
+    store: Store
+    surface: Surface
+    channel: str
+    now: Callable[[], datetime] = field(default=service.utcnow)
+
+    # -- after a run ---------------------------------------------------------------
+
+    async def after_run(self, run_id: int, state: service.State) -> None:
+        await self._item_alerts(run_id, state)
+        reasons = await self._invalidate_signoffs(state)
+        if reasons:
+            state = await service.current_state(self.checklist, self.store, now=lambda: state.at)
+        await self._withdraw_go(state, reasons)
+
+    async def _item_alerts(self, run_id: int, state: service.State) -> None:
+        ran = await self.store.run_results(run_id)
+        previous_run = await self._previous_run(state.release_id, run_id)
+        posts: dict[alerts.PostKind, list[str]] = {}
+        for item_id in ran:
+            try:
+                item = self.checklist.item(item_id)
+            except KeyError:  # the checklist changed since the run
+                continue
+            result = state.results.get(item_id)
+            if result is None:
+                continue
+            history = [result.status, *await self._earlier_statuses(state.release_id, item, run_id)]
+            previous = await self.store.alert_state(state.release_id, item_id)
+            reason = alerts.silence_reason(self.checklist.alerts, item_id, state.at)
+            decision = alerts.decide(
+                item,
+                history,
+                previous,
+                now=state.at,
+                reminder=self.checklist.alerts.reminder,
+                silenced=reason is not None,
+            )
+            if decision.held_back is not None:
+                log.info("alert %s for %s held back: %s", decision.held_back.kind, item_id, reason)
+            post = decision.post
+            claimed = post is not None and await self.store.claim_notification(
+                state.release_id, post.key, at=state.at
+            )
+            if post is not None and claimed:
+                line = watch_blocks.alert_line(self.checklist, item, result, post, run_id, previous_run)
+                posts.setdefault(post.kind, []).append(line)
+            if decision.state is not None and decision.state != previous:
+                await self.store.set_alert_state(state.release_id, decision.state)
+        # One message per kind and run, failing first: a run that breaks ten items posts
+        # one alert, not ten (Slack allows about one post a second per channel).
+        for kind in ("failing", "reminder", "degraded", "resolved"):
+            for message in watch_blocks.alert_messages(self.checklist, kind, posts.get(kind, [])):
+                await self.surface.post(self.channel, message)
+
+    async def _earlier_statuses(self, release_id: int, item: Item, run_id: int) -> list[Status]:
+        """The item's statuses in the runs before this one, newest first, as many as its
+        flap control counts."""
+        if item.alert.window <= 1:
+            return []
+        history = await self.store.item_history(release_id, item.id, limit=item.alert.window)
+        return [result.status for ran, result in history if ran != run_id][: item.alert.window - 1]
+
+    async def _previous_run(self, release_id: int, run_id: int) -> int | None:
+        for run in await self.store.runs(release_id, limit=5):
+            if run.id < run_id:
+                return run.id
+        return None
+
+    async def _invalidate_signoffs(self, state: service.State) -> list[str]:
+        reasons = []
+        for signoff in state.verdict.signoffs:
+            record = signoff.record
+            if record is None or record.invalidated_at is not None:
+                continue
+            regressed = regressions(self.checklist, signoff.role, record, state.results)
+            if not regressed:
+                continue
+            reason = "regressed since signed: " + ", ".join(regressed)
+            # True for the one process that ended it: only that one pings.
+            ended = await self.store.invalidate_signoff(
+                state.release_id, signoff.role, reason=reason, at=state.at
+            )
+            if ended:
+                role = self.checklist.role(signoff.role)
+                message = watch_blocks.signoff_invalidated(self.checklist, role, reason)
+                await self.surface.post(self.channel, message)
+                reasons.append(f"{role.title}: {reason}")
+        return reasons
+
+    async def _withdraw_go(self, state: service.State, reasons: list[str]) -> None:
+        if state.verdict.go:
+            return
+        period = await go_period(self.store, state.release_id)
+        if period is None:
+            return
+        if not await self.store.claim_notification(state.release_id, f"withdrawn:{period}", at=state.at):
+            return
+        why = "; ".join(reasons) or "; ".join(
+            f"{b.subject} {b.status}" for b in state.verdict.blockers[: watch_blocks.REASONS_SHOWN]
+        )
+        await self.surface.post(self.channel, no_go_announcement(state, why))
+
+    # -- rollback watch ---------------------------------------------------------------
+
+    async def check_rollback(self) -> int:
+        """Evaluate the rollback triggers while GO stands; the number of calls posted."""
+        watched = watched_triggers(self.checklist)
+        if not watched:
+            return 0
+        release_id = await self.store.release_id(self.checklist.release.name, self.checklist.release.version)
+        period = await go_period(self.store, release_id)
+        if period is None:
+            return 0
+        calls = 0
+        for trigger in watched:
+            at = self.now()
+            firing = await self._firing(trigger, at)
+            if firing is None:
+                continue
+            key = alerts.trigger_state_key(trigger.name)
+            previous = await self.store.alert_state(release_id, key)
+            decision = alerts.decide_trigger(
+                trigger.name, previous, firing, now=at, hold=trigger.hold_for, period=period
+            )
+            if decision.call and await self.store.claim_notification(
+                release_id, f"rollback:{period}:{trigger.name}", at=at
+            ):
+                assert decision.state is not None
+                call = watch_blocks.rollback_call(self.checklist, trigger, at - decision.state.since)
+                await self.surface.post(self.channel, call)
+                calls += 1
+            if decision.state is not None and decision.state != previous:
+                await self.store.set_alert_state(release_id, decision.state)
+        return calls
+
+    async def _firing(self, trigger: RollbackTrigger, at: datetime) -> bool | None:
+        """Prometheus' alerting semantics: the condition fires when the query returns any
+        series (``rate(…) > 0.05`` returns none while the rate is below). A scalar fires
+        when it is not 0. None when Prometheus cannot answer: nothing changes then."""
+        assert trigger.condition is not None and trigger.prometheus_url is not None
+        config = PrometheusQueryConfig(url=trigger.prometheus_url, query=trigger.condition)
+        context = ProbeContext(
+            release_name=self.checklist.release.name,
+            release_version=self.checklist.release.version,
+            base_dir=Path(self.checklist.source).parent,
+            timeout=TRIGGER_TIMEOUT,
+            now=lambda: at,
+        )
+        try:
+            observation = await gather_query(config, context)
+        except ProbeError as exc:
+            log.warning("rollback trigger %r not evaluated: %s", trigger.name, exc)
+            return None
+        values = observation.values
+        if values["RESULT_TYPE"] == "scalar":
+            # Sample values are numbers, or Prometheus' strings "NaN", "+Inf", "-Inf".
+            return values.get("VALUE") not in (0, 0.0, "NaN")
+        return bool(values["SERIES"])
+
+
+def watched_triggers(checklist: Checklist) -> list[RollbackTrigger]:
+    """Triggers the watch can evaluate: a condition and a Prometheus to ask."""
+    return [t for t in checklist.rollback.triggers if t.condition and t.prometheus_url]

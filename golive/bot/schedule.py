@@ -1,0 +1,246 @@
+"""Runs on a schedule, with APScheduler 3's ``AsyncIOScheduler``.
+
+The checklist's ``schedule:`` gives an interval or a cron expression, and a window
+outside which nothing runs. Two jobs:
+
+- ``golive-schedule`` runs the checklist (``publish_run`` with trigger ``schedule``),
+  then the notifier's after-run work (alerts, sign-off invalidation, GO withdrawal);
+- ``golive-rollback-watch`` evaluates the rollback triggers every minute while GO stands.
+
+A restart never runs a backlog, for three reasons that hold independently:
+
+1. the job store is in memory: a new process knows of no missed runs, and its first run
+   is the next slot at or after start (an interval continues from the last slot run, as
+   stored, so slots stay where they were);
+2. ``coalesce`` folds run times missed while the loop was busy into one, and
+   ``misfire_grace_time`` drops that one if it is older than the grace;
+3. every run first claims its slot in the database (``Store.claim_schedule_slot``), which
+   only a slot later than the last one run can win: a slot runs once, in one process.
+
+``max_instances=1`` and the bot's run lock keep a scheduled run from overlapping another
+run; a slot that finds a run in flight is skipped, not queued.
+
+The pause flag lives in the database and is read at each slot, so it survives restarts.
+Pausing stops scheduled runs, not the rollback watch: a standing GO stays watched.
+The clock is injectable (``now``): tests call :meth:`ReleaseScheduler.run_due` at chosen
+times rather than wait for APScheduler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from ..checks.model import Checklist, Schedule, Window
+from ..checks.timing import cron_fields, zone
+from ..storage import ScheduleState, Store
+from . import service
+from .notify import Notifier, watched_triggers
+from .publish import publish_run
+from .runwatch import watch_run
+from .surface import Surface
+
+log = logging.getLogger(__name__)
+
+RUN_JOB = "golive-schedule"
+WATCH_JOB = "golive-rollback-watch"
+#: How late a slot may still start (the loop was busy, the machine slept); later ones
+#: are dropped. Halved for intervals under two minutes, so that a slot is always the
+#: one fire time within the grace before "now".
+MISFIRE_GRACE = timedelta(seconds=60)
+WATCH_INTERVAL = timedelta(seconds=60)
+#: Fire times looked at when listing upcoming runs (a window may be far ahead).
+_LOOKAHEAD = 20_000
+_TICK = timedelta(microseconds=1)
+
+
+def build_trigger(schedule: Schedule, anchor: datetime) -> BaseTrigger:
+    """``anchor``: where an interval's slots are counted from (ignored by cron)."""
+    tz = zone(schedule.zone_name)
+    if schedule.cron is not None:
+        return CronTrigger(**cron_fields(schedule.cron), timezone=tz)
+    assert schedule.interval is not None
+    return IntervalTrigger(seconds=schedule.interval.total_seconds(), start_date=anchor, timezone=tz)
+
+
+def grace(schedule: Schedule) -> timedelta:
+    if schedule.interval is not None:
+        return min(MISFIRE_GRACE, schedule.interval / 2)
+    return MISFIRE_GRACE / 2  # cron fires at most once a minute
+
+
+def slot_at(trigger: BaseTrigger, now: datetime, within: timedelta) -> datetime | None:
+    """The fire time a job starting at ``now`` belongs to: the one in (now - within, now],
+    or None when no slot is due (the caller is early, or later than the grace)."""
+    candidate: datetime | None = trigger.get_next_fire_time(None, now - within + _TICK)
+    if candidate is None or candidate > now:
+        return None
+    return candidate
+
+
+def upcoming(trigger: BaseTrigger, window: Window | None, after: datetime, count: int) -> list[datetime]:
+    """The next ``count`` fire times at or after ``after`` that lie in ``window``."""
+    bounds = window.bounds if window is not None else None
+    found: list[datetime] = []
+    at: datetime | None = trigger.get_next_fire_time(None, after)
+    for _ in range(_LOOKAHEAD):
+        if at is None or len(found) >= count:
+            break
+        if bounds is None or bounds.contains(at):
+            found.append(at)
+        at = trigger.get_next_fire_time(at, at + _TICK)
+    return found
+
+
+@dataclass
+class ReleaseScheduler:
+    checklist: Checklist
+    store: Store
+    surface: Surface
+    channel: str
+    notifier: Notifier
+    run_lock: asyncio.Lock
+    now: Callable[[], datetime] = field(default=service.utcnow)
+    trigger: BaseTrigger | None = field(default=None, init=False)
+    _scheduler: AsyncIOScheduler | None = field(default=None, init=False, repr=False)
+
+    @property
+    def schedule(self) -> Schedule | None:
+        return self.checklist.schedule
+
+    async def _release_id(self) -> int:
+        return await self.store.release_id(self.checklist.release.name, self.checklist.release.version)
+
+    async def prepare(self) -> None:
+        """Build the trigger; an interval continues from the last slot run before."""
+        if self.schedule is None:
+            return
+        state = await self.store.schedule_state(await self._release_id())
+        self.trigger = build_trigger(self.schedule, state.last_slot_at or self.now())
+
+    async def start(self) -> None:
+        """Start APScheduler's jobs on the running loop."""
+        await self.prepare()
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        if self.schedule is not None and self.trigger is not None:
+            first = self.trigger.get_next_fire_time(None, self.now())
+            scheduler.add_job(
+                self._run_job,
+                self.trigger,
+                id=RUN_JOB,
+                name="run the checklist",
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=max(1, int(grace(self.schedule).total_seconds())),
+                next_run_time=first,
+            )
+            log.info("schedule: first run at %s", first)
+        if watched_triggers(self.checklist):
+            scheduler.add_job(
+                self._watch_job,
+                IntervalTrigger(seconds=WATCH_INTERVAL.total_seconds(), timezone=UTC),
+                id=WATCH_JOB,
+                name="rollback watch",
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=int(WATCH_INTERVAL.total_seconds() / 2),
+            )
+        scheduler.start()
+        self._scheduler = scheduler
+
+    def shutdown(self) -> None:
+        """Stop starting jobs; a run in flight is the shutdown's to finish or abort."""
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        self._scheduler = None
+
+    def job(self, job_id: str) -> Any:
+        """APScheduler's job (for diagnostics and tests); None when not scheduled."""
+        return self._scheduler.get_job(job_id) if self._scheduler is not None else None
+
+    async def _run_job(self) -> None:
+        try:
+            await self.run_due()
+        except Exception:
+            log.exception("scheduled run failed")
+
+    async def _watch_job(self) -> None:
+        try:
+            await self.notifier.check_rollback()
+        except Exception:
+            log.exception("rollback watch failed")
+
+    async def run_due(self, now: datetime | None = None) -> int | None:
+        """Run the slot due at ``now``, if there is one, it lies in the window, the schedule
+        is not paused and no other process or earlier call ran it. The run's id, or None."""
+        schedule = self.schedule
+        if schedule is None:
+            return None
+        if self.trigger is None:
+            await self.prepare()
+        assert self.trigger is not None
+        at = now or self.now()
+        slot = slot_at(self.trigger, at, grace(schedule))
+        if slot is None:
+            return None
+        if schedule.window is not None and not schedule.window.bounds.contains(slot):
+            log.debug("schedule: slot %s is outside the window", slot)
+            return None
+        release_id = await self._release_id()
+        if (await self.store.schedule_state(release_id)).paused:
+            log.info("schedule: paused, slot %s not run", slot)
+            return None
+        if self.run_lock.locked():
+            log.info("schedule: a run is in flight, slot %s skipped", slot)
+            return None
+        async with self.run_lock:
+            if not await self.store.claim_schedule_slot(release_id, slot):
+                return None
+            return await self._run(release_id)
+
+    async def _run(self, release_id: int) -> int:
+        async with watch_run(self.checklist, self.store, "schedule") as watch:
+
+            async def started(run_id: int) -> None:
+                await watch.started(run_id)
+                await self.store.set_schedule_run(release_id, run_id)
+
+            run_id, state = await publish_run(
+                self.checklist,
+                self.store,
+                self.surface,
+                self.channel,
+                trigger="schedule",
+                on_start=started,
+                on_result=watch.result,
+            )
+            watch.completed(state)
+            # Inside the watch: a shutdown waits for the alerts too (runs_in_flight).
+            await self.notifier.after_run(run_id, state)
+        return run_id
+
+    # -- what /golive schedule shows and changes ----------------------------------------
+
+    async def state(self) -> ScheduleState:
+        return await self.store.schedule_state(await self._release_id())
+
+    async def next_runs(self, count: int = 5) -> list[datetime]:
+        if self.schedule is None:
+            return []
+        if self.trigger is None:
+            await self.prepare()
+        assert self.trigger is not None
+        return upcoming(self.trigger, self.schedule.window, self.now(), count)
+
+    async def set_paused(self, paused: bool, user: str) -> bool:
+        """Pause or resume for everyone (stored); False when it already was so."""
+        return await self.store.set_schedule_paused(await self._release_id(), paused, by=user, at=self.now())

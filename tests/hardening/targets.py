@@ -1,0 +1,121 @@
+"""A probe target on 127.0.0.1 that misbehaves on request, by path:
+
+- ``/ok``: 200 with a small JSON body;
+- ``/slow/<seconds>``: answers after that long;
+- ``/hang``: reads the request and never answers;
+- ``/reset``: closes the connection with a TCP reset instead of answering;
+- ``/trickle``: promises 1000 bytes and sends one per second;
+- ``/huge``: a body larger than the probes' cap, with Content-Length;
+- ``/huge-chunked``: the same, chunked, so only counting can tell;
+- ``/redirect-to/<host>/<path>``: 302 to that host on this server's port;
+- anything else: ``status``, ``content_type`` and ``body`` as the test set them.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+CAP = 8 * 1024 * 1024  # ProbeContext.max_body_bytes
+
+
+class Target(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.stopping = threading.Event()
+        self.status = 200
+        self.content_type = "application/json"
+        self.body = b"{}"
+        self.requests: list[str] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: Target
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self.server.requests.append(self.path)
+        path = self.path.split("?")[0]
+        if path == "/ok":
+            self._send(200, b'{"status": "UP"}')
+        elif path.startswith("/slow/"):
+            self.server.stopping.wait(float(path.removeprefix("/slow/")))
+            self._send(200, b'{"status": "UP"}')
+        elif path == "/hang":
+            self.server.stopping.wait(3600)
+        elif path == "/reset":
+            # SO_LINGER with a zero timeout: close() sends RST, not FIN.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            self.close_connection = True
+        elif path == "/trickle":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            for _ in range(1000):
+                if self.server.stopping.wait(1.0):
+                    return
+                self.wfile.write(b"x")
+                self.wfile.flush()
+        elif path == "/huge":
+            self._send(200, b"x" * (CAP + 1024), "text/plain")
+        elif path == "/huge-chunked":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            chunk = b"[" + b"1," * 32768
+            for _ in range(CAP // len(chunk) + 2):
+                self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+            self.wfile.write(b"0\r\n\r\n")
+        elif path.startswith("/redirect-to/"):
+            host, _, rest = path.removeprefix("/redirect-to/").partition("/")
+            self.send_response(302)
+            self.send_header("Location", f"http://{host}:{self.server.server_address[1]}/{rest}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        else:
+            self._send(self.server.status, self.server.body, self.server.content_type)
+
+    do_POST = do_GET
+
+    def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def target() -> Iterator[Target]:
+    server = Target()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.stopping.set()
+        server.shutdown()
+        server.server_close()
+
+
+def json_body(value: Any) -> bytes:
+    return json.dumps(value).encode()

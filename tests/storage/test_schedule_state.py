@@ -1,0 +1,64 @@
+"""The schedule's state on every backend: pause and resume (audited, changed once), and
+slots claimed once and only forwards."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from golive.storage import ScheduleState, Store
+
+from .helpers import T0, new_run
+
+
+async def test_a_release_nobody_paused_runs(store: Store) -> None:
+    release = await store.release_id("r", "1")
+    assert await store.schedule_state(release) == ScheduleState()
+
+
+async def test_pause_and_resume_change_once_and_are_audited(store: Store) -> None:
+    release = await store.release_id("r", "1")
+    assert not await store.set_schedule_paused(release, False, by="U-ann", at=T0), "never paused"
+    first, second = await asyncio.gather(
+        store.set_schedule_paused(release, True, by="U-ann", at=T0),
+        store.set_schedule_paused(release, True, by="U-bob", at=T0),
+    )
+    assert sorted([first, second]) == [False, True], "two clicks, one change"
+    state = await store.schedule_state(release)
+    assert state.paused and state.changed_at == T0 and state.changed_by in ("U-ann", "U-bob")
+
+    later = T0 + timedelta(minutes=5)
+    assert await store.set_schedule_paused(release, False, by="U-cat", at=later)
+    assert not await store.set_schedule_paused(release, False, by="U-cat", at=later)
+    assert await store.schedule_state(release) == ScheduleState(False, "U-cat", later)
+
+    log = await store.audit_log()
+    assert [(e.action, e.subject) for e in log] == [("schedule.resume", "r 1"), ("schedule.pause", "r 1")]
+    assert log[0].actor == "U-cat"
+
+
+async def test_slots_are_claimed_once_and_only_forwards(store: Store) -> None:
+    release = await store.release_id("r", "1")
+    other = await store.release_id("r", "2")
+    slot = T0 + timedelta(minutes=15)
+    claims = await asyncio.gather(*(store.claim_schedule_slot(release, slot) for _ in range(4)))
+    assert sorted(claims) == [False, False, False, True]
+    assert not await store.claim_schedule_slot(release, T0), "an older slot is a backlog"
+    assert await store.claim_schedule_slot(other, T0), "each release has its own slots"
+    assert await store.claim_schedule_slot(release, slot + timedelta(minutes=15))
+
+    run_id = await new_run(store, release, slot)
+    await store.set_schedule_run(release, run_id)
+    state = await store.schedule_state(release)
+    assert (state.last_slot_at, state.last_run_id, state.paused) == (
+        slot + timedelta(minutes=15),
+        run_id,
+        False,
+    )
+
+
+async def test_claiming_keeps_a_pause(store: Store) -> None:
+    release = await store.release_id("r", "1")
+    await store.set_schedule_paused(release, True, by="U-ann", at=T0)
+    assert await store.claim_schedule_slot(release, T0)
+    assert (await store.schedule_state(release)).paused
