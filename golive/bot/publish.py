@@ -10,6 +10,7 @@ per phase (more only when a phase's problems exceed a message).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -23,6 +24,17 @@ from . import blocks, charts, service
 from .surface import Surface
 
 HISTORY_RUNS = 20
+log = logging.getLogger(__name__)
+
+
+async def _to_slack(what: str, call: Awaitable[Any]) -> Any:
+    """One post or edit. Slack failing (after the client's own retries) must not stop a
+    run or lose its stored results: the failure is logged and the run goes on."""
+    try:
+        return await call
+    except Exception as exc:  # the surface's transport: Slack API errors, timeouts, resets
+        log.warning("could not %s: %s: %s", what, type(exc).__name__, exc)
+        return None
 
 
 async def publish_run(
@@ -51,7 +63,10 @@ async def publish_run(
             await on_start(run_id)
         # Posted once the run has its id and before any probe result arrives.
         where["run"] = run_id
-        where["ts"] = await surface.post(channel, blocks.run_message(before, run_id, 0, total, False, 0.0))
+        message = blocks.run_message(before, run_id, 0, total, False, 0.0)
+        where["ts"] = await _to_slack("post the run message", surface.post(channel, message))
+        if where["ts"] is None:
+            return  # no message to edit; the final state is posted when the run is done
         # Created here, not earlier, so the editor's task inherits what on_start put in
         # the context (the run id its log lines carry).
         editors.append(asyncio.create_task(edit_loop()))
@@ -68,7 +83,7 @@ async def publish_run(
             changed.clear()
             progress = replace(before, results={**before.results, **decided})
             message = blocks.run_message(progress, where["run"], len(decided), total, False, 0.0)
-            await surface.update(channel, where["ts"], message)
+            await _to_slack("edit the run message", surface.update(channel, where["ts"], message))
             await asyncio.sleep(edit_interval)
 
     try:
@@ -86,14 +101,18 @@ async def publish_run(
         await asyncio.gather(*editors, return_exceptions=True)
     seconds = time.perf_counter() - started
     ts = where["ts"]
-    await surface.update(channel, ts, blocks.run_message(state, run_id, total, total, True, seconds))
+    final = blocks.run_message(state, run_id, total, total, True, seconds)
+    if ts is None:
+        ts = await _to_slack("post the run message", surface.post(channel, final))
+    else:
+        await _to_slack("edit the run message", surface.update(channel, ts, final))
     phases = [checklist.phase(phase)] if phase else checklist.phases
     history = await _history(store, state)
     for chosen in phases:
         for message in blocks.phase_summary(state, chosen):
-            await surface.post(channel, message, thread_ts=ts)
+            await _to_slack("post a phase summary", surface.post(channel, message, thread_ts=ts))
         for chart in await asyncio.to_thread(charts.phase_charts, checklist, chosen, history):
-            await surface.upload(channel, ts, chart)
+            await _to_slack("upload a chart", surface.upload(channel, ts, chart))
     await announce_if_go(checklist, store, surface, channel, state)
     return run_id, state
 

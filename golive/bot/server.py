@@ -38,6 +38,7 @@ from .runwatch import publish_stored_state
 from .shutdown import finish_work, grace_seconds, refuse_commands
 from .slack_app import Bot, build_app
 from .slack_requests import malformed
+from .slack_retry import AsyncTimeoutRetryHandler
 from .surface import SlackSurface
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ def web_client(token: str, api_url: str) -> AsyncWebClient:
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
             AsyncRateLimitErrorRetryHandler(max_retry_count=3),
             AsyncServerErrorRetryHandler(max_retry_count=2),
+            AsyncTimeoutRetryHandler(max_retry_count=2),
         ],
     )
 
