@@ -320,8 +320,14 @@ def _explicit(target: KubeTarget, configuration: Any, base_dir: Path) -> tuple[s
 
 
 def _from_kubeconfig(target: KubeTarget, configuration: Any, base_dir: Path) -> tuple[str, str]:
-    path = str(_resolve(target.kubeconfig, base_dir)) if target.kubeconfig else None
-    shown = path or os.environ.get("KUBECONFIG") or "~/.kube/config"
+    # The client reads $KUBECONFIG once, when it is imported; read it now instead, so the
+    # environment at run time decides (as it does for kubectl).
+    path = (
+        str(_resolve(target.kubeconfig, base_dir))
+        if target.kubeconfig
+        else os.environ.get("KUBECONFIG") or str(Path("~/.kube/config").expanduser())
+    )
+    shown = path
     try:
         k8s_config.load_kube_config(
             config_file=path, context=target.context, client_configuration=configuration, persist_config=False
