@@ -37,6 +37,7 @@ from ..checks.verdict import regressions
 from ..storage import Store
 from . import alerts, service, watch_blocks
 from .blocks import no_go_announcement
+from .observability import METRICS
 from .surface import Surface
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,8 @@ class Notifier:
         for kind in ("failing", "reminder", "degraded", "resolved"):
             for message in watch_blocks.alert_messages(self.checklist, kind, posts.get(kind, [])):
                 await self.surface.post(self.channel, message)
+            if posts.get(kind):
+                METRICS.alerts_sent.labels(kind=kind).inc(len(posts[kind]))
 
     async def _earlier_statuses(self, release_id: int, item: Item, run_id: int) -> list[Status]:
         """The item's statuses in the runs before this one, newest first, as many as its

@@ -45,6 +45,7 @@ from ..checks.timing import cron_fields, zone
 from ..storage import ScheduleState, Store
 from . import service
 from .notify import Notifier, watched_triggers
+from .observability import METRICS
 from .publish import publish_run
 from .runwatch import watch_run
 from .surface import Surface
@@ -144,6 +145,7 @@ class ReleaseScheduler:
                 next_run_time=first,
             )
             log.info("schedule: first run at %s", first)
+            METRICS.schedule_active.set(1)
         if watched_triggers(self.checklist):
             scheduler.add_job(
                 self._watch_job,

@@ -219,11 +219,18 @@ def alert_posts(w: World, header: str) -> list[str]:
 
 
 async def test_one_alert_reminders_at_their_interval_one_resolution_and_restarts(w: World) -> None:
+    from golive.bot.observability import METRICS
+
+    def sent(kind: str) -> float:
+        return METRICS.registry.get_sample_value("golive_alerts_sent_total", {"kind": kind}) or 0.0
+
+    before = sent("failing")
     await w.run(T0)
     w.target.set("health", 500, "DOWN")
     await w.run(T0 + minutes(15))
     failing = w.posts("Regression")
     assert len(failing) == 1
+    assert sent("failing") == before + 1
     blocks = json.dumps(failing[0].params["blocks"], ensure_ascii=False)
     for expected in (
         "Health prüfen",
