@@ -81,7 +81,8 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-async def main(commands: int) -> None:
+async def measure(commands: int = 50) -> dict[str, float]:
+    """Ack latencies (ms) idle and under load, and the bot's resident memory (MiB)."""
     slack = await FakeSlack().start()
     target = Target(("127.0.0.1", 0), _Handler)
     threading.Thread(target=target.serve_forever, daemon=True).start()
@@ -123,11 +124,13 @@ async def main(commands: int) -> None:
                     await asyncio.sleep(0.05)
             await client.command("help")  # warm-up: auth.test, first imports
             baseline = [await client.command("help") for _ in range(20)]
+            idle_rss = rss_mib(bot.pid)
             target.delay = 2.0
             await client.command("run")
             await asyncio.sleep(0.3)  # the run is probing now
+            sampler = asyncio.create_task(peak_rss(bot.pid, 3.0))
             loaded = list(await asyncio.gather(*(client.command("status") for _ in range(commands))))
-            await asyncio.sleep(3)
+            run_rss = await sampler
             runs_posted = len(
                 [c for c in slack.ok_calls("chat.postMessage") if not c.params.get("thread_ts")]
             )
@@ -137,15 +140,46 @@ async def main(commands: int) -> None:
             await client.http.aclose()
             target.shutdown()
             await slack.stop()
-    base = statistics.median(baseline)
-    p50, p99 = percentile(loaded, 0.5), percentile(loaded, 0.99)
+    if runs_posted != 1:
+        raise SystemExit(f"expected one run message, saw {runs_posted}: the run was not in flight")
+    return {
+        "idle_p50_ms": statistics.median(baseline),
+        "p50_ms": percentile(loaded, 0.5),
+        "p99_ms": percentile(loaded, 0.99),
+        "idle_rss_mib": idle_rss,
+        "run_rss_mib": run_rss,
+    }
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def peak_rss(pid: int, seconds: float) -> float:
+    peak = 0.0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        peak = max(peak, rss_mib(pid))
+        await asyncio.sleep(0.05)
+    return peak
+
+
+async def main(commands: int) -> None:
+    figures = await measure(commands)
+    print(f"concurrent commands        {commands}, sent while a run was in flight")
+    print(f"baseline ack, idle bot     p50 {figures['idle_p50_ms']:7.1f} ms")
     print(
-        f"concurrent commands        {commands}, sent while a run was in flight "
-        f"(run messages posted: {runs_posted})"
+        f"ack during run             p50 {figures['p50_ms']:7.1f} ms   p99 {figures['p99_ms']:7.1f} ms"
+        "   (target p99 < 300 ms)"
     )
-    print(f"baseline ack, idle bot     p50 {base:7.1f} ms")
-    print(f"ack during run             p50 {p50:7.1f} ms   p99 {p99:7.1f} ms   (target p99 < 300 ms)")
-    print(f"p99 / idle baseline        {p99 / base:7.2f}")
+    print(f"p99 / idle baseline        {figures['p99_ms'] / figures['idle_p50_ms']:7.2f}")
+    print(
+        f"resident memory            idle {figures['idle_rss_mib']:.0f} MiB, during the run "
+        f"{figures['run_rss_mib']:.0f} MiB"
+    )
 
 
 if __name__ == "__main__":

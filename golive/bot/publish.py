@@ -107,7 +107,7 @@ async def publish_run(
     else:
         await _to_slack("edit the run message", surface.update(channel, ts, final))
     phases = [checklist.phase(phase)] if phase else checklist.phases
-    history = await _history(store, state)
+    history = await load_history(store, state)
     for chosen in phases:
         for message in blocks.phase_summary(state, chosen):
             await _to_slack("post a phase summary", surface.post(channel, message, thread_ts=ts))
@@ -117,7 +117,7 @@ async def publish_run(
     return run_id, state
 
 
-async def _history(store: Store, state: service.State) -> list[tuple[int, dict[str, ItemResult]]]:
+async def load_history(store: Store, state: service.State) -> list[tuple[int, dict[str, ItemResult]]]:
     runs = await store.runs(state.release_id, limit=HISTORY_RUNS)
     history = []
     for run in reversed(runs):

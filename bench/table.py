@@ -1,0 +1,117 @@
+"""Every figure golive promises, in one table, each beside its baseline from the same run.
+
+    .venv/bin/python bench/table.py [--results 2000000] [--skip-postgres]
+
+Rows: a run of 100 probes vs its slowest probe; acknowledgement latency p50/p99 under
+50 concurrent commands during a run vs an idle bot; status and chart-history queries with
+N stored results vs a thousand, on SQLite and PostgreSQL; chart rendering per phase vs a
+one-run chart; resident memory of `golive serve` during a run vs idle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench import ack_latency, run_wall_time, storage_queries  # noqa: E402
+from golive.checks.loader import load  # noqa: E402
+
+Row = tuple[str, str, str, str]
+
+
+def ratio(figure: float, baseline: float) -> str:
+    return f"{figure / baseline:.2f}x" if baseline else "-"
+
+
+async def rows(results: int, postgres: bool) -> list[Row]:
+    table: list[Row] = []
+    wall = await run_wall_time.measure()
+    table.append(
+        (
+            "run of 100 probes (200 ms each): wall time",
+            f"{wall['wall_s']:.2f} s",
+            f"slowest probe {wall['slowest_s']:.2f} s",
+            ratio(wall["wall_s"], wall["slowest_s"]),
+        )
+    )
+    ack = await ack_latency.measure(50)
+    table.append(
+        (
+            "ack p50, 50 concurrent commands during a run",
+            f"{ack['p50_ms']:.0f} ms",
+            f"idle p50 {ack['idle_p50_ms']:.0f} ms",
+            ratio(ack["p50_ms"], ack["idle_p50_ms"]),
+        )
+    )
+    table.append(
+        (
+            "ack p99, 50 concurrent commands during a run",
+            f"{ack['p99_ms']:.0f} ms",
+            f"idle p50 {ack['idle_p50_ms']:.0f} ms",
+            ratio(ack["p99_ms"], ack["idle_p50_ms"]),
+        )
+    )
+    backends = [("SQLite", await storage_queries.sqlite_figures(results))]
+    if postgres:
+        figures = await storage_queries.postgres_figures(results)
+        if figures is not None:
+            backends.append(("PostgreSQL", figures))
+    for name, figures in backends:
+        table.append(
+            (
+                f"{name}: status query, {results:,} results",
+                f"{figures['big_status_ms']:.0f} ms",
+                f"1,000 results {figures['small_status_ms']:.0f} ms",
+                ratio(figures["big_status_ms"], figures["small_status_ms"]),
+            )
+        )
+        table.append(
+            (
+                f"{name}: chart history (20 runs), {results:,} results",
+                f"{figures['big_history_ms']:.0f} ms",
+                f"1,000 results {figures['small_history_ms']:.0f} ms",
+                ratio(figures["big_history_ms"], figures["small_history_ms"]),
+            )
+        )
+    chart = await storage_queries.chart_figures(load(storage_queries.CHECKLIST, env={}))
+    table.append(
+        (
+            "chart rendering, one phase (2 PNGs, 20 runs)",
+            f"{chart['chart_ms']:.0f} ms",
+            f"1 run {chart['chart_one_run_ms']:.0f} ms",
+            ratio(chart["chart_ms"], chart["chart_one_run_ms"]),
+        )
+    )
+    table.append(
+        (
+            "resident memory of golive serve during a run",
+            f"{ack['run_rss_mib']:.0f} MiB",
+            f"idle {ack['idle_rss_mib']:.0f} MiB",
+            ratio(ack["run_rss_mib"], ack["idle_rss_mib"]),
+        )
+    )
+    return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=int, default=2_000_000)
+    parser.add_argument("--skip-postgres", action="store_true")
+    args = parser.parse_args()
+    table = asyncio.run(rows(args.results, not args.skip_postgres))
+    widths = [
+        max(len(r[i]) for r in [("figure", "value", "baseline (same run)", "ratio"), *table])
+        for i in range(4)
+    ]
+    header = ("figure", "value", "baseline (same run)", "ratio")
+    for row in [header, tuple("-" * w for w in widths), *table]:
+        print(" | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+if __name__ == "__main__":
+    main()
