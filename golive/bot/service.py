@@ -20,7 +20,7 @@ from ..checks.probe import probe_type
 from ..checks.results import Confirmation, ItemResult, Records, SignoffRecord, Waiver, fingerprint
 from ..checks.runner import run_checklist, select_items
 from ..checks.verdict import Verdict, current_results, decide
-from ..storage import Note, RunInfo, Store, StorageError
+from ..storage import Note, RunInfo, StorageError, Store
 
 log = logging.getLogger(__name__)
 #: How long a run that could not store its results waits, after its last probe, for the
@@ -121,7 +121,9 @@ async def execute_run(
     return run_id, await current_state(checklist, store, now=now)
 
 
-async def _until_stored(write: Callable[[], Awaitable[None]], patience: float, lost: Callable[[], str]) -> None:
+async def _until_stored(
+    write: Callable[[], Awaitable[None]], patience: float, lost: Callable[[], str]
+) -> None:
     """Retry ``write`` with backoff while the database fails, for ``patience`` seconds."""
     deadline = time.monotonic() + patience
     delay = 0.25
@@ -196,6 +198,21 @@ class NotApprover(UserError):
         )
 
 
+async def _may_act_for(checklist: Checklist, item: Item | None, user: str, authorizer: Authorizer) -> None:
+    """An item's own role decides who may confirm or waive it. What no role owns (an item
+    without owner, a note) any role's approver may do; anyone, when there are no roles."""
+    if item is not None and item.responsible is not None:
+        await _approver_check(checklist, item.responsible, user, authorizer)
+        return
+    if not checklist.signoffs:
+        return
+    for role in checklist.signoffs:
+        if await authorizer.is_approver(role, user):
+            return
+    titles = ", ".join(role.title for role in checklist.signoffs)
+    raise UserError(f"{user} is not an approver of any sign-off role ({titles})")
+
+
 def _item(checklist: Checklist, item_id: str) -> Item:
     try:
         return checklist.item(item_id)
@@ -231,8 +248,7 @@ async def confirm_item(
         raise UserError(f"{item_id} needs an evidence link: pass --evidence URL")
     if evidence_url and not evidence_url.startswith(("http://", "https://")):
         raise UserError(f"evidence must be an http(s) link, not {evidence_url!r}")
-    if item.responsible is not None:
-        await _approver_check(checklist, item.responsible, user, authorizer)
+    await _may_act_for(checklist, item, user, authorizer)
     release_id = await store.release_id(checklist.release.name, checklist.release.version)
     await store.add_confirmation(
         release_id,
@@ -308,8 +324,7 @@ async def waive_item(
         raise UserError("a waiver lasts between a few hours and 90 days: pass --days 0.5 … 90")
     if len(reason.strip()) < 5:
         raise UserError("say why the item is waived: --reason 'ticket or explanation'")
-    if item.responsible is not None:
-        await _approver_check(checklist, item.responsible, user, authorizer)
+    await _may_act_for(checklist, item, user, authorizer)
     at = now()
     waiver = Waiver(item_id, reason.strip(), user, at, at + timedelta(days=days))
     release_id = await store.release_id(checklist.release.name, checklist.release.version)
@@ -318,12 +333,19 @@ async def waive_item(
 
 
 async def add_note(
-    checklist: Checklist, store: Store, *, user: str, text: str, now: Callable[[], datetime] = utcnow
+    checklist: Checklist,
+    store: Store,
+    *,
+    user: str,
+    text: str,
+    now: Callable[[], datetime] = utcnow,
+    authorizer: Authorizer = LISTED,
 ) -> None:
     text = text.strip()
     if not text:
         raise UserError("a note needs some text")
     if len(text) > 3000:
         raise UserError(f"a note is at most 3000 characters; this one has {len(text)}")
+    await _may_act_for(checklist, None, user, authorizer)
     release_id = await store.release_id(checklist.release.name, checklist.release.version)
     await store.add_note(release_id, author=user, text=text, at=now())

@@ -132,7 +132,7 @@ async def _dispatch(bot: Bot, sub: str, rest: str, user: str, channel: str) -> N
             if not rest:
                 await bot.tell(channel, user, bot.t("note_usage"))
                 return
-            await service.add_note(bot.checklist, bot.store, user=user, text=rest)
+            await service.add_note(bot.checklist, bot.store, user=user, text=rest, authorizer=bot.approvers)
             await bot.tell(channel, user, bot.t("note_saved"))
         elif sub == "waive":
             await _waive(bot, rest, user, channel)

@@ -33,7 +33,8 @@ def parse_duration(value: Any) -> timedelta:
             raise ValueError(f"{_shown(value)}: a duration must be positive")
         return timedelta(seconds=seconds)
     except OverflowError:  # an int too large for a float, or more than timedelta.max
-        raise ValueError(f"{_shown(value)}: a duration must be shorter than {timedelta.max.days} days") from None
+        limit = timedelta.max.days
+        raise ValueError(f"{_shown(value)}: a duration must be shorter than {limit} days") from None
 
 
 def _shown(value: Any) -> str:

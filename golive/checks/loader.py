@@ -249,7 +249,8 @@ def _bind_item(
     if item._config is not None:
         for path, host in disallowed(item._config, allowed_hosts):
             listed = ", ".join(allowed_hosts or []) or "none"
-            problems.append(Problem(where, f"probe.{path}", f"host {host} is not in allowed_hosts ({listed})"))
+            message = f"host {host} is not in allowed_hosts ({listed})"
+            problems.append(Problem(where, f"probe.{path}", message))
     if unset:
         item._config = None
 

@@ -38,6 +38,7 @@ class FakeSlack:
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     url: str = ""
 
     async def start(self) -> FakeSlack:
@@ -55,6 +56,7 @@ class FakeSlack:
         return self
 
     async def stop(self) -> None:
+        self._stopping.set()  # hung requests end now, not after the runner's grace period
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -121,7 +123,9 @@ class FakeSlack:
                 return web.Response(status=500, text="internal error")
             if fault == "hang":
                 self.calls.append(Call(method, params, 0))
-                await asyncio.sleep(3600)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), 3600)
+                return web.Response(status=503, text="stopping")
         self.calls.append(Call(method, params, 200))
         return web.json_response(self._answer(method, params))
 

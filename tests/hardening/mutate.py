@@ -100,7 +100,9 @@ def damage_bytes(content: bytes, data: st.DataObject) -> bytes:
         elif kind == "flip" and content:
             content = content[:at] + bytes([content[at] ^ 0xFF]) + content[at + 1 :]
         elif kind == "insert":
-            content = content[:at] + data.draw(st.binary(min_size=1, max_size=8), label="bytes") + content[at:]
+            content = (
+                content[:at] + data.draw(st.binary(min_size=1, max_size=8), label="bytes") + content[at:]
+            )
         elif kind == "latin-1":
             content = content.decode("utf-8", "replace").encode("latin-1", "replace")
         elif kind == "gzip":
@@ -133,7 +135,9 @@ def mutate_xml(content: bytes, data: st.DataObject) -> bytes:
             found = list(ATTRIBUTE.finditer(content))
             if found:
                 match = data.draw(st.sampled_from(found), label="attribute")
-                value = data.draw(st.sampled_from(ODD_STRINGS) | st.text(max_size=10), label="attribute value")
+                value = data.draw(
+                    st.sampled_from(ODD_STRINGS) | st.text(max_size=10), label="attribute value"
+                )
                 escaped = value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
                 content = content[: match.start(2)] + escaped.encode() + content[match.end(2) :]
         elif kind == "drop line":

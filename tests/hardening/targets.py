@@ -1,12 +1,15 @@
-"""A probe target on 127.0.0.1 that misbehaves on request, by path:
+"""A probe target on 127.0.0.1 that misbehaves on request, by the first segment of the
+path (so an API client's own paths below it, ``/hang/api/v2/status``, behave the same):
 
 - ``/ok``: 200 with a small JSON body;
-- ``/slow/<seconds>``: answers after that long;
+- ``/slow-<seconds>``: answers after that long;
 - ``/hang``: reads the request and never answers;
 - ``/reset``: closes the connection with a TCP reset instead of answering;
 - ``/trickle``: promises 1000 bytes and sends one per second;
 - ``/huge``: a body larger than the probes' cap, with Content-Length;
 - ``/huge-chunked``: the same, chunked, so only counting can tell;
+- ``/echo``: the request's headers as JSON, the way a careless server reflects them;
+- ``/basic-auth``: 401 with a Basic challenge, then the echo once credentials come;
 - ``/redirect-to/<host>/<path>``: 302 to that host on this server's port;
 - anything else: ``status``, ``content_type`` and ``body`` as the test set them.
 """
@@ -28,6 +31,9 @@ CAP = 8 * 1024 * 1024  # ProbeContext.max_body_bytes
 class Target(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    # A run connects every probe at once; the default backlog of 5 drops SYNs, and each
+    # dropped one costs the client a second before it tries again.
+    request_queue_size = 128
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
@@ -49,19 +55,20 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.server.requests.append(self.path)
         path = self.path.split("?")[0]
-        if path == "/ok":
+        segment = path.split("/")[1]
+        if segment == "ok":
             self._send(200, b'{"status": "UP"}')
-        elif path.startswith("/slow/"):
-            self.server.stopping.wait(float(path.removeprefix("/slow/")))
+        elif segment.startswith("slow-"):
+            self.server.stopping.wait(float(segment.removeprefix("slow-")))
             self._send(200, b'{"status": "UP"}')
-        elif path == "/hang":
+        elif segment == "hang":
             self.server.stopping.wait(3600)
-        elif path == "/reset":
+        elif segment == "reset":
             # SO_LINGER with a zero timeout: close() sends RST, not FIN.
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.connection.close()
             self.close_connection = True
-        elif path == "/trickle":
+        elif segment == "trickle":
             self.send_response(200)
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", "1000")
@@ -71,9 +78,9 @@ class _Handler(BaseHTTPRequestHandler):
                     return
                 self.wfile.write(b"x")
                 self.wfile.flush()
-        elif path == "/huge":
+        elif segment == "huge":
             self._send(200, b"x" * (CAP + 1024), "text/plain")
-        elif path == "/huge-chunked":
+        elif segment == "huge-chunked":
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Transfer-Encoding", "chunked")
@@ -82,7 +89,16 @@ class _Handler(BaseHTTPRequestHandler):
             for _ in range(CAP // len(chunk) + 2):
                 self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
             self.wfile.write(b"0\r\n\r\n")
-        elif path.startswith("/redirect-to/"):
+        elif segment == "echo":  # a careless server: it reflects the request's headers
+            self._send(200, json.dumps({"headers": dict(self.headers.items())}).encode())
+        elif segment == "basic-auth" and "Authorization" not in self.headers:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="registry"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif segment == "basic-auth":
+            self._send(200, json.dumps({"headers": dict(self.headers.items())}).encode())
+        elif segment == "redirect-to":
             host, _, rest = path.removeprefix("/redirect-to/").partition("/")
             self.send_response(302)
             self.send_header("Location", f"http://{host}:{self.server.server_address[1]}/{rest}")

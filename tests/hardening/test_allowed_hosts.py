@@ -56,7 +56,9 @@ def test_every_url_in_every_probe_example_is_found() -> None:
         found = {url for _, url in probe_urls(config)}
         for path, value in _strings(dict(kind.example)):
             if value.startswith(("http://", "https://")):
-                assert value in found, f"{name}: {'.'.join(path)} holds a URL; fields checked: {sorted(URL_FIELDS)}"
+                assert value in found, (
+                    f"{name}: {'.'.join(path)} holds a URL; fields checked: {sorted(URL_FIELDS)}"
+                )
 
 
 @pytest.mark.parametrize(
@@ -85,7 +87,10 @@ def test_urls_outside_allowed_hosts_fail_at_load_naming_item_and_field() -> None
         item("docs", {"type": "openapi", "document": "https://docs.elsewhere.test/openapi.json"}),
         item("k6", {"type": "k6", "summary": "https://ci.elsewhere.test/k6.json"}),
         item("k6-file", {"type": "k6", "summary": "reports/k6.json"}),
-        item("scans", {"type": "vuln_report", "reports": ["reports/a.json", "https://s3.elsewhere.test/b.json"]}),
+        item(
+            "scans",
+            {"type": "vuln_report", "reports": ["reports/a.json", "https://s3.elsewhere.test/b.json"]},
+        ),
         item(
             "mirror",
             {
@@ -117,8 +122,17 @@ def test_without_allowed_hosts_every_host_loads() -> None:
 
 
 def test_a_url_in_a_json_body_is_no_target() -> None:
-    items = [item("post", {"type": "http", "url": "http://127.0.0.1/x", "method": "POST",
-                           "json": {"url": "https://elsewhere.test/"}})]
+    items = [
+        item(
+            "post",
+            {
+                "type": "http",
+                "url": "http://127.0.0.1/x",
+                "method": "POST",
+                "json": {"url": "https://elsewhere.test/"},
+            },
+        )
+    ]
     loads(checklist(items, ["127.0.0.1"]), env={})
 
 
@@ -132,7 +146,7 @@ class _Redirector(BaseHTTPRequestHandler):
     """/away redirects to the same server under the name ``localhost``: another host."""
 
     def do_GET(self) -> None:
-        port = self.server.server_address[1]
+        port = self.headers.get("Host", "").rpartition(":")[2]
         if self.path.startswith("/away"):
             self.send_response(302)
             self.send_header("Location", f"http://localhost:{port}/{self.path.removeprefix('/away/')}")
@@ -165,6 +179,16 @@ async def test_redirects_are_checked_when_they_happen(redirector: int, allowed: 
         item("direct", {"type": "http", "url": f"{base}/health"}),
         item("redirected", {"type": "http", "url": f"{base}/away/health"}),
         item("report", {"type": "k6", "summary": f"{base}/away/k6.json"}),
+        item(
+            "pipeline",
+            {
+                "type": "pipeline",
+                "provider": "github",
+                "repo": "valeo/erp",
+                "tag": "v1",
+                "api_url": f"{base}/away",
+            },
+        ),
     ]
     loaded = loads(checklist(items, allowed), env={})
     results = (await run_checklist(loaded)).results
@@ -172,8 +196,9 @@ async def test_redirects_are_checked_when_they_happen(redirector: int, allowed: 
     if allowed is None:
         assert results["redirected"].status is Status.PASS
         assert results["report"].status is not Status.ERROR, results["report"].message
+        assert "allowed_hosts" not in results["pipeline"].message
     else:
-        for item_id in ("redirected", "report"):
+        for item_id in ("redirected", "report", "pipeline"):
             assert results[item_id].status is Status.ERROR
             assert "redirected to localhost, which allowed_hosts does not list" in results[item_id].message
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +24,12 @@ from tests.checks.reports.support import DATA, NOW, checklist_text, item
 from .fuzz import FUZZ
 from .mutate import damage_bytes, json_bytes, mutate_tree, mutate_xml
 
-K6_JSON = ["k6-handle-summary.json", "k6-handle-summary-failing.json", "k6-summary-export.json", "k6-machine-readable.json"]
+K6_JSON = [
+    "k6-handle-summary.json",
+    "k6-handle-summary-failing.json",
+    "k6-summary-export.json",
+    "k6-machine-readable.json",
+]
 SCANS = ["trivy-app.json", "trivy-worker.json", "grype-api.json", "legacy-trivy-list.json"]
 COVERAGE_XML = ["cobertura.xml", "cobertura-branches-off.xml", "jacoco.xml", "jacoco-no-branch.xml"]
 
@@ -42,11 +46,13 @@ class Reports:
 
 
 @pytest.fixture(scope="module")
-def reports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Reports]:
+def reports(tmp_path_factory: pytest.TempPathFactory) -> Reports:
     folder = tmp_path_factory.mktemp("reports")
     text = checklist_text(
         [
-            item("k6", {"type": "k6", "summary": "k6.json"}, conditions=["[P95_MS] < 500", "[ERROR_RATE] < 1"]),
+            item(
+                "k6", {"type": "k6", "summary": "k6.json"}, conditions=["[P95_MS] < 500", "[ERROR_RATE] < 1"]
+            ),
             item("scan", {"type": "vuln_report", "reports": ["scan.json"], "images": ["alpine:3.19"]}),
             item("coverage", {"type": "coverage", "report": "coverage.report"}),
         ],
@@ -55,7 +61,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Reports]:
     checklist = loads(text, source=str(folder / "checklist.yaml"), env={})
     for name in ("k6.json", "scan.json", "coverage.report"):
         (folder / name).write_bytes(b"{}")
-    yield Reports(folder, checklist)
+    return Reports(folder, checklist)
 
 
 def assert_decided_or_clear_error(result: ItemResult, file_name: str) -> None:
@@ -123,7 +129,9 @@ def test_garbage_is_an_error_for_every_report_probe(reports: Reports, content: b
         ("coverage", "coverage.report", "coverage-py.json", 0.5),
     ],
 )
-def test_truncated_reports_say_so(reports: Reports, item_id: str, name: str, fixture: str, cut: float) -> None:
+def test_truncated_reports_say_so(
+    reports: Reports, item_id: str, name: str, fixture: str, cut: float
+) -> None:
     content = (DATA / fixture).read_bytes()
     result = reports.run(item_id, name, content[: int(len(content) * cut)])
     assert result.status is Status.ERROR

@@ -86,7 +86,13 @@ ACTION = {
     "response_url": "http://127.0.0.1:9/webhook",
     "message": {"ts": "1700000000.000001", "text": ""},
     "actions": [
-        {"action_id": "golive_signoff", "block_id": "b", "value": "devops", "type": "button", "action_ts": "1"}
+        {
+            "action_id": "golive_signoff",
+            "block_id": "b",
+            "value": "devops",
+            "type": "button",
+            "action_ts": "1",
+        }
     ],
 }
 VIEW = {
@@ -120,7 +126,10 @@ def command_bodies(draw: st.DrawFn) -> bytes:
         elif kind == "double":
             pairs.append((pairs[index][0], draw(st.text(max_size=20), label="second value")))
         elif kind == "replace":
-            pairs[index] = (pairs[index][0], draw(st.text(max_size=40) | st.just("x" * 100_000), label="value"))
+            pairs[index] = (
+                pairs[index][0],
+                draw(st.text(max_size=40) | st.just("x" * 100_000), label="value"),
+            )
         else:
             pairs.append((draw(st.text(max_size=10), label="new field"), draw(st.text(max_size=10))))
         if not pairs:
@@ -132,7 +141,11 @@ def command_bodies(draw: st.DrawFn) -> bytes:
     body = urlencode(pairs).encode()
     if draw(st.booleans(), label="raw damage"):
         at = draw(st.integers(0, len(body)), label="at")
-        body = body[:at] + draw(st.sampled_from([b"%", b"%zz", b"\xff\xfe", b"&&", b"=", b"+", b"%00"])) + body[at:]
+        body = (
+            body[:at]
+            + draw(st.sampled_from([b"%", b"%zz", b"\xff\xfe", b"&&", b"=", b"+", b"%00"]))
+            + body[at:]
+        )
     return body
 
 
@@ -178,28 +191,43 @@ def interactive_bodies(draw: st.DrawFn) -> bytes:
         path = draw(st.sampled_from(READ_BY_HANDLERS), label="read by handlers")
         parent: Any = base
         for part in path[:-1]:
-            parent = parent[part] if isinstance(parent, dict | list) and part in _keys(parent) else None
-        if isinstance(parent, dict | list) and path[-1] in _keys(parent):
-            parent[path[-1]] = draw(JSON_VALUES | st.just(None), label="replacement")  # type: ignore[index]
+            parent = _child(parent, part)
+        if _child(parent, path[-1]) is not _MISSING:
+            parent[path[-1]] = draw(JSON_VALUES | st.just(None), label="replacement")
     payload = mutate_tree(base, draw(st.data(), label="mutations"), rounds=3)
     if draw(st.integers(0, 9), label="odd type") == 0:
-        payload = draw(JSON_VALUES | st.sampled_from(["shortcut", "message_action", "block_suggestion"]).map(
-            lambda t: {"type": t, "callback_id": "x", "user": {"id": STRANGER}}
-        ))
+        payload = draw(
+            JSON_VALUES
+            | st.sampled_from(["shortcut", "message_action", "block_suggestion"]).map(
+                lambda t: {"type": t, "callback_id": "x", "user": {"id": STRANGER}}
+            )
+        )
     return _payload_body(payload, draw)
 
 
 @st.composite
 def json_bodies(draw: st.DrawFn) -> bytes:
-    event = {"type": "event_callback", "team_id": "T0TEST", "api_app_id": "A0TEST",
-             "event": {"type": "app_mention", "user": STRANGER, "text": "<@U0BOT> run", "channel": CHANNEL}}
+    event = {
+        "type": "event_callback",
+        "team_id": "T0TEST",
+        "api_app_id": "A0TEST",
+        "event": {"type": "app_mention", "user": STRANGER, "text": "<@U0BOT> run", "channel": CHANNEL},
+    }
     base = draw(st.sampled_from([event, {"type": "url_verification", "challenge": "abc"}, ACTION]))
     document = mutate_tree(base, draw(st.data(), label="mutations"))
     return json.dumps(document).encode()
 
 
-def _keys(container: dict[str, Any] | list[Any]) -> list[Any]:
-    return list(container) if isinstance(container, dict) else list(range(len(container)))
+_MISSING = object()
+
+
+def _child(container: Any, key: str | int) -> Any:
+    """``container[key]``, or _MISSING where the payload has another shape by now."""
+    if isinstance(container, dict) and key in container:
+        return container[key]
+    if isinstance(container, list) and isinstance(key, int) and key < len(container):
+        return container[key]
+    return _MISSING
 
 
 BODIES = st.one_of(
@@ -207,7 +235,9 @@ BODIES = st.one_of(
     interactive_bodies().map(lambda b: (b, "application/x-www-form-urlencoded")),
     json_bodies().map(lambda b: (b, "application/json")),
     st.binary(max_size=300).map(lambda b: (b, "application/x-www-form-urlencoded")),
-    st.tuples(st.binary(max_size=50), st.sampled_from(["text/plain", "multipart/form-data", "", "application/json"])),
+    st.tuples(
+        st.binary(max_size=50), st.sampled_from(["text/plain", "multipart/form-data", "", "application/json"])
+    ),
 )
 
 
@@ -300,6 +330,7 @@ KNOWN_MALFORMED = [
     b"payload=null",
     b"payload=%7B",
     b"payload=%5B%5D",
+    b"command=%2Fgolive&text=note+" + b"x" * (2 * 1024 * 1024),  # over the 1 MiB body limit: 413
     b"\xfb\x93",
 ]
 

@@ -228,7 +228,9 @@ async def gather_ready(config: PrometheusReadyConfig, context: ProbeContext) -> 
         if values["READY"]:
             # The API answers only once ready; some proxies expose /-/ready alone.
             build = await client.get("/api/v1/status/buildinfo", allow=(404,))
-            version = (build.json(SERVICE).get("data") or {}).get("version") if build.status == 200 else None
+            body = build.json(SERVICE) if build.status == 200 else None
+            data = body.get("data") if isinstance(body, dict) else None
+            version = data.get("version") if isinstance(data, dict) else None
             if version:
                 values["VERSION"] = str(version)
         evidence = _evidence(client, "/-/ready", context)

@@ -41,7 +41,10 @@ def api_data(answer: Answer, what: str) -> Any:
     """The ``data`` of a successful answer, or a ProbeError with Prometheus' own reason."""
     body = answer.json(SERVICE) if answer.content.lstrip()[:1] == b"{" else None
     if isinstance(body, dict) and body.get("status") == "success":
-        return body.get("data")
+        # Every endpoint golive reads (query, rules, targets, status) answers an object.
+        if not isinstance(body.get("data"), dict):
+            return _raise(f"{SERVICE} answered {what} with a 'data' that is not an object", False)
+        return body["data"]
     if isinstance(body, dict) and body.get("status") == "error":
         kind = body.get("errorType") or "error"
         temporary = answer.status >= 500 or kind in ("timeout", "canceled", "unavailable", "internal")

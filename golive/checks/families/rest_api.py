@@ -31,6 +31,7 @@ import httpx
 from pydantic import field_validator
 
 from ..errors import ProbeError
+from ..hosts import redirect_guard
 from ..probe import ProbeConfig, ProbeContext
 from ..secrets import SecretRef
 from ..sources import read_capped, resolve_path
@@ -175,7 +176,12 @@ class ApiClient:
             verify=verify,
             timeout=self._context.timeout,
             follow_redirects=True,  # GitHub answers 301 for renamed repositories
-            event_hooks={"request": [strip_on_cross_origin(self._base, self._secret_headers)]},
+            event_hooks={
+                "request": [
+                    strip_on_cross_origin(self._base, self._secret_headers),
+                    redirect_guard(self._context.allowed_hosts),
+                ]
+            },
         )
         return self
 

@@ -1,0 +1,160 @@
+"""golive killed in the middle of a run (SIGKILL: no cleanup, no finally): what it had
+stored stays, sign-offs and confirmations given before are intact, and the next start
+marks the run aborted instead of leaving it "running" forever."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from golive.bot import service
+from golive.checks.loader import load
+from golive.storage import Store
+from tests.services import free_port
+
+from .targets import Target, target
+
+DEVOPS, OPS = "U0DEVOPS", "U00OPS"
+
+
+@pytest.fixture
+def slow() -> Iterator[Target]:
+    with target() as served:
+        yield served
+
+
+def write_checklist(folder: Path, url: str) -> Path:
+    items = [
+        {"id": "health", "title": "Health", "probe": {"type": "http", "url": f"{url}/ok"}},
+        {"id": "runbook", "title": "Runbook erstellt", "owner": "ops", "probe": {"type": "manual"}},
+    ]
+    slow = {
+        "id": "slow",
+        "title": "Slow",
+        "probe": {"type": "http", "url": f"{url}/slow-60"},
+        "timeout": "90s",
+    }
+    document = {
+        "release": {"name": "Shop", "version": "2.0.0"},
+        "signoffs": [
+            {"id": "devops", "title": "DevOps-Team", "approvers": {"users": [DEVOPS]}},
+            {"id": "ops", "title": "Operations", "approvers": {"users": [OPS]}},
+        ],
+        "phases": [
+            {
+                "id": "p1",
+                "title": "P1",
+                "owner": "devops",
+                "sections": [{"id": "s1", "title": "S1", "items": items}],
+            },
+            {
+                "id": "p2",
+                "title": "P2 (slow)",
+                "owner": "devops",
+                "sections": [{"id": "s2", "title": "S2", "items": [slow]}],
+            },
+        ],
+    }
+    path = folder / "checklist.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def golive(*args: str, folder: Path, wait: bool = True, **env: str) -> subprocess.Popen[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "GOLIVE_"))}
+    environment.update(
+        GOLIVE_CHECKLIST=str(folder / "checklist.yaml"),
+        GOLIVE_DB_URL=f"sqlite:///{folder / 'golive.db'}",
+        **env,
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "golive", *args],
+        cwd=folder,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    if wait:
+        out, err = process.communicate(timeout=120)
+        process.stdout, process.stderr = io.StringIO(out), io.StringIO(err)
+    return process
+
+
+async def _wait_for_running_run(store: Store, timeout: float = 60) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        release = await store.release_id("Shop", "2.0.0")
+        for run in await store.runs(release):
+            if run.status == "running" and "health" in await store.run_results(run.id):
+                return run.id
+        await asyncio.sleep(0.1)
+    raise AssertionError("no run in flight with a stored result")
+
+
+async def test_a_killed_run_is_marked_aborted_and_nothing_recorded_is_lost(
+    tmp_path: Path, slow: Target
+) -> None:
+    checklist = load(write_checklist(tmp_path, slow.url), env={})
+    store = await Store.open(f"sqlite:///{tmp_path / 'golive.db'}")
+    # Before: a complete run to sign on, a confirmation and a sign-off.
+    await service.execute_run(checklist, store, phase="p1")
+    await service.confirm_item(checklist, store, "runbook", user=OPS, evidence_url="https://wiki.example/rb")
+    await service.sign_off(checklist, store, "devops", user=DEVOPS)
+
+    running = golive("run", "--format", "json", folder=tmp_path, wait=False)
+    try:
+        killed_run = await _wait_for_running_run(store)
+        running.send_signal(signal.SIGKILL)
+        assert running.wait(timeout=30) == -signal.SIGKILL
+
+        # Started again: the bot's process (no Slack token: health and metrics only).
+        port = free_port()
+        serving = golive("serve", folder=tmp_path, wait=False, PORT=str(port), HOST="127.0.0.1")
+        try:
+            await _wait_healthy(port, serving)
+        finally:
+            serving.send_signal(signal.SIGTERM)
+            serving.wait(timeout=60)
+        log = serving.stderr.read() if serving.stderr else ""
+        assert f"marked runs [{killed_run}] as aborted" in log, log[-2000:]
+
+        release = await store.release_id("Shop", "2.0.0")
+        info = await store.run(killed_run)
+        assert info is not None and info.status == "aborted" and info.finished_at is not None
+        assert set(await store.run_results(killed_run)) >= {"health"}, "what was stored before the kill stays"
+        records = await store.records(release)
+        assert [(c.item_id, c.user) for c in records.confirmations] == [("runbook", OPS)]
+        assert [(s.role, s.user) for s in await store.signoffs(release) if s.revoked_at is None] == [
+            ("devops", DEVOPS)
+        ]
+        state = await service.current_state(checklist, store)
+        devops = next(r for r in state.verdict.signoffs if r.role == "devops")
+        assert devops.holds, devops.reason
+    finally:
+        await store.close()
+
+
+async def _wait_healthy(port: int, process: subprocess.Popen[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(timeout=2) as http:
+        while time.monotonic() < deadline:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            try:
+                if (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.2)
+    raise AssertionError("golive serve did not become healthy")
