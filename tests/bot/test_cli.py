@@ -9,9 +9,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -19,28 +17,10 @@ from typer.testing import CliRunner
 
 from golive.bot.cli import app
 
+from .slack_support import Target, _Handler
+
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLED = ROOT / "checklists" / "valeo-neuroerp-1.1.0.yaml"
-
-
-class Target(ThreadingHTTPServer):
-    daemon_threads = True
-    status = 200
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: Target
-
-    def do_GET(self) -> None:
-        body = json.dumps({"status": "UP" if self.server.status == 200 else "DOWN"}).encode()
-        self.send_response(self.server.status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 @pytest.fixture
