@@ -220,6 +220,14 @@ def _item(checklist: Checklist, item_id: str) -> Item:
         raise UserError(f"no item {item_id!r} in the checklist") from None
 
 
+def _role(checklist: Checklist, role_id: str) -> SignoffRole:
+    try:
+        return checklist.role(role_id)
+    except KeyError:
+        roles = ", ".join(r.id for r in checklist.signoffs)
+        raise UserError(f"no sign-off role {role_id!r}; roles: {roles}") from None
+
+
 async def _approver_check(checklist: Checklist, role_id: str, user: str, authorizer: Authorizer) -> None:
     role = checklist.role(role_id)
     if not await authorizer.is_approver(role, user):
@@ -267,11 +275,7 @@ async def sign_off(
     authorizer: Authorizer = LISTED,
 ) -> SignoffRecord:
     """Sign a role off on the current results. Raises UserError when not allowed or already signed."""
-    try:
-        role = checklist.role(role_id)
-    except KeyError:
-        roles = ", ".join(r.id for r in checklist.signoffs)
-        raise UserError(f"no sign-off role {role_id!r}; roles: {roles}") from None
+    role = _role(checklist, role_id)
     await _approver_check(checklist, role_id, user, authorizer)
     state = await current_state(checklist, store, now=now)
     if state.run is None:
@@ -298,10 +302,7 @@ async def revoke_sign_off(
     now: Callable[[], datetime] = utcnow,
     authorizer: Authorizer = LISTED,
 ) -> None:
-    try:
-        checklist.role(role_id)
-    except KeyError:
-        raise UserError(f"no sign-off role {role_id!r}") from None
+    _role(checklist, role_id)
     await _approver_check(checklist, role_id, user, authorizer)
     release_id = await store.release_id(checklist.release.name, checklist.release.version)
     if not await store.revoke_signoff(release_id, role_id, by=user, at=now()):
