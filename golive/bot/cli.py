@@ -24,6 +24,7 @@ from ..checks.results import ItemResult
 from ..checks.schema import checklist_schema
 from ..storage import StorageError, Store
 from . import authordoc, render_json, render_text, service
+from .leader import lease_duration, new_holder, presence
 from .logs import configure_logging
 from .publish import publish_run
 from .report import render_markdown
@@ -156,9 +157,18 @@ def run(
     # Human output goes to stdout; log lines (warnings, unless GOLIVE_LOG_LEVEL says
     # more) go to stderr as JSON.
     _configure_logging("WARNING", db)
+    try:
+        lease = lease_duration()
+    except ValueError as exc:
+        _fail(str(exc))
 
     async def work(store: Store) -> tuple[int, service.State]:
-        async with watch_run(loaded, store, "cli", phase=phase) as watch:
+        # Present while it runs: a `golive serve` sharing the database leaves the run be.
+        store.holder = new_holder()
+        async with (
+            presence(store, store.holder, lease),
+            watch_run(loaded, store, "cli", phase=phase) as watch,
+        ):
             run_id, state = await _run_once(loaded, store, watch, phase, format, charts)
             watch.completed(state)
             return run_id, state
@@ -204,8 +214,15 @@ async def _run_once(
             console.flush()
 
 
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ValueError as exc:  # a variable with a bad value: named, with the fix
+        _fail(str(exc))
+
+
 def _surface(checklist: Checklist, charts: Path) -> tuple[Surface, str, ConsoleSurface | None]:
-    settings = Settings.from_env()
+    settings = _settings()
     channel = settings.channel or checklist.release.channel or "#golive"
     if settings.bot_token:
         return SlackSurface(web_client(settings.bot_token, settings.api_url)), channel, None
@@ -221,7 +238,7 @@ def serve(
     """The bot: Socket Mode with SLACK_APP_TOKEN, else HTTP on PORT (/slack/events, /healthz, /readyz,
     /metrics). Logs JSON lines on stderr; on SIGTERM lets the run in flight finish, then exits 0."""
     loaded = _checklist(checklist)
-    settings = Settings.from_env()
+    settings = _settings()
     _configure_logging("INFO", db)
 
     async def work(store: Store) -> None:

@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from ..checks.model import Checklist
@@ -48,6 +49,7 @@ async def publish_run(
     edit_interval: float = 2.0,
     on_result: Callable[[ItemResult], Awaitable[None]] | None = None,
     on_start: Callable[[int], Awaitable[None]] | None = None,
+    slot_at: datetime | None = None,
 ) -> tuple[int, service.State]:
     selected = select_items(checklist, phase)
     before = await service.current_state(checklist, store)
@@ -94,6 +96,7 @@ async def publish_run(
             trigger=trigger,
             on_result=record,
             on_start=started_run,
+            slot_at=slot_at,
         )
     finally:
         for editor in editors:

@@ -17,6 +17,13 @@ A restart never runs a backlog, for three reasons that hold independently:
 3. every run first claims its slot in the database (``Store.claim_schedule_slot``), which
    only a slot later than the last one run can win: a slot runs once, in one process.
 
+Only the leader among the replicas runs these jobs (:mod:`golive.bot.leader`). A new
+leader first calls :meth:`ReleaseScheduler.catch_up`: the last slot, if a process that
+died left it unfinished, gets its notifications (its run completed) or runs again (its run
+was cut short); then a slot that fell due during the takeover runs late, within the grace.
+Each slot's attempts are counted in the database, so of two processes only one re-runs it,
+and a run that kills its process every time is given up after ``MAX_ATTEMPTS``.
+
 ``max_instances=1`` and the bot's run lock keep a scheduled run from overlapping another
 run; a slot that finds a run in flight is skipped, not queued.
 
@@ -62,6 +69,9 @@ WATCH_INTERVAL = timedelta(seconds=60)
 #: Fire times looked at when listing upcoming runs (a window may be far ahead).
 _LOOKAHEAD = 20_000
 _TICK = timedelta(microseconds=1)
+#: Attempts at one slot before a new leader stops re-running it: a run that kills its
+#: process every time must not take every replica down in turn.
+MAX_ATTEMPTS = 3
 
 
 def build_trigger(schedule: Schedule, anchor: datetime) -> BaseTrigger:
@@ -113,6 +123,8 @@ class ReleaseScheduler:
     now: Callable[[], datetime] = field(default=service.utcnow)
     trigger: BaseTrigger | None = field(default=None, init=False)
     _scheduler: AsyncIOScheduler | None = field(default=None, init=False, repr=False)
+    #: The task running a scheduled run, while one runs.
+    _running: asyncio.Task[Any] | None = field(default=None, init=False, repr=False)
 
     @property
     def schedule(self) -> Schedule | None:
@@ -129,7 +141,7 @@ class ReleaseScheduler:
         self.trigger = build_trigger(self.schedule, state.last_slot_at or self.now())
 
     async def start(self) -> None:
-        """Start APScheduler's jobs on the running loop."""
+        """Start APScheduler's jobs on the running loop (the leader does, when elected)."""
         await self.prepare()
         scheduler = AsyncIOScheduler(timezone=UTC)
         if self.schedule is not None and self.trigger is not None:
@@ -159,11 +171,17 @@ class ReleaseScheduler:
         scheduler.start()
         self._scheduler = scheduler
 
-    def shutdown(self) -> None:
-        """Stop starting jobs; a run in flight is the shutdown's to finish or abort."""
+    def shutdown(self, *, cancel_run: bool = False) -> None:
+        """Stop starting jobs. A scheduled run in flight is left to finish (a shutdown
+        waits for it), unless ``cancel_run``: a leader that lost its lease stops its run,
+        which its successor re-runs."""
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
         self._scheduler = None
+        METRICS.schedule_active.set(0)
+        if cancel_run and self._running is not None and not self._running.done():
+            log.warning("schedule: the leader lease is lost; cancelling the scheduled run in flight")
+            self._running.cancel()
 
     def job(self, job_id: str) -> Any:
         """APScheduler's job (for diagnostics and tests); None when not scheduled."""
@@ -207,28 +225,89 @@ class ReleaseScheduler:
         async with self.run_lock:
             if not await self.store.claim_schedule_slot(release_id, slot):
                 return None
-            return await self._run(release_id)
+            return await self._run(release_id, slot, attempt=1)
 
-    async def _run(self, release_id: int) -> int:
-        async with watch_run(self.checklist, self.store, "schedule") as watch:
+    async def resume(self, now: datetime | None = None) -> int | None:
+        """Finish the last slot if a process that died left it unfinished (a new leader
+        calls this once elected, after the runs of dead processes were marked aborted).
 
-            async def started(run_id: int) -> None:
-                await watch.started(run_id)
-                await self.store.set_schedule_run(release_id, run_id)
-
-            run_id, state = await publish_run(
-                self.checklist,
-                self.store,
-                self.surface,
-                self.channel,
-                trigger="schedule",
-                on_start=started,
-                on_result=watch.result,
+        A slot whose run completed gets its notifications (claims keep any already sent
+        from repeating); a slot whose run was cut short, or never started, runs again. A
+        slot the next one has already superseded is left alone, as is one whose run is
+        still in flight in a live process. The run's id, or None."""
+        if self.schedule is None:
+            return None
+        if self.trigger is None:
+            await self.prepare()
+        assert self.trigger is not None
+        release_id = await self._release_id()
+        state = await self.store.schedule_state(release_id)
+        slot = state.last_slot_at
+        if slot is None or state.slot_done_at is not None or state.paused:
+            return None
+        following = self.trigger.get_next_fire_time(slot, slot + _TICK)
+        if following is not None and following <= (now or self.now()):
+            log.info("schedule: slot %s left unfinished, superseded by the slot %s", slot, following)
+            return None
+        if state.slot_attempt >= MAX_ATTEMPTS:
+            log.error(
+                "schedule: slot %s not tried again: %d attempts ended unfinished", slot, state.slot_attempt
             )
-            watch.completed(state)
-            # Inside the watch: a shutdown waits for the alerts too (runs_in_flight).
-            await self.notifier.after_run(run_id, state)
-        return run_id
+            return None
+        run = await self.store.run(state.last_run_id) if state.last_run_id is not None else None
+        if run is not None and run.status == "running":
+            return None  # its process is alive (orphans were aborted before): it finishes it
+        async with self.run_lock:
+            if not await self.store.retry_schedule_slot(release_id, slot, state.slot_attempt):
+                return None
+            attempt = state.slot_attempt + 1
+            if run is not None and run.status == "complete":
+                log.info("schedule: run %s of slot %s completed; sending what it left unsent", run.id, slot)
+                await self.store.set_schedule_run(release_id, run.id, slot=slot, attempt=attempt)
+                current = await service.current_state(self.checklist, self.store, now=self.now)
+                await self.notifier.after_run(run.id, current)
+                await self.store.finish_schedule_slot(release_id, slot=slot, attempt=attempt, at=self.now())
+                return run.id
+            left = f"run {run.id} was {run.status}" if run is not None else "no run had started"
+            log.warning("schedule: running slot %s again (attempt %d): %s", slot, attempt, left)
+            return await self._run(release_id, slot, attempt=attempt)
+
+    async def catch_up(self) -> None:
+        """What a new leader does first: finish the slot its predecessor left, then run a
+        slot that fell due during the takeover (within the grace); APScheduler's job takes
+        the slots after that."""
+        try:
+            await self.resume()
+            await self.run_due()
+        except Exception:
+            log.exception("schedule: catching up after the election failed")
+
+    async def _run(self, release_id: int, slot: datetime, *, attempt: int) -> int:
+        self._running = asyncio.current_task()
+        try:
+            async with watch_run(self.checklist, self.store, "schedule") as watch:
+
+                async def started(run_id: int) -> None:
+                    await watch.started(run_id)
+                    await self.store.set_schedule_run(release_id, run_id, slot=slot, attempt=attempt)
+
+                run_id, state = await publish_run(
+                    self.checklist,
+                    self.store,
+                    self.surface,
+                    self.channel,
+                    trigger="schedule",
+                    on_start=started,
+                    on_result=watch.result,
+                    slot_at=slot,
+                )
+                watch.completed(state)
+                # Inside the watch: a shutdown waits for the alerts too (runs_in_flight).
+                await self.notifier.after_run(run_id, state)
+                await self.store.finish_schedule_slot(release_id, slot=slot, attempt=attempt, at=self.now())
+            return run_id
+        finally:
+            self._running = None
 
     # -- what /golive schedule shows and changes ----------------------------------------
 
@@ -238,8 +317,8 @@ class ReleaseScheduler:
     async def next_runs(self, count: int = 5) -> list[datetime]:
         if self.schedule is None:
             return []
-        if self.trigger is None:
-            await self.prepare()
+        # Built anew: on a replica that does not lead, the slots run since started count.
+        await self.prepare()
         assert self.trigger is not None
         return upcoming(self.trigger, self.schedule.window, self.now(), count)
 

@@ -15,8 +15,9 @@ import json
 import logging
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -33,6 +34,15 @@ from ..checks.model import Checklist
 from ..storage import Store
 from .approvers import SlackApprovers
 from .health import Readiness, SlackAuth, SlackSocket
+from .leader import (
+    DEFAULT_DURATION,
+    DatabaseLease,
+    LeaderElection,
+    LeaseBackend,
+    lease_duration,
+    new_holder,
+    replica_lease,
+)
 from .observability import METRICS, InstrumentedWebClient
 from .runwatch import publish_stored_state
 from .shutdown import finish_work, grace_seconds, refuse_commands
@@ -43,6 +53,7 @@ from .surface import SlackSurface
 
 log = logging.getLogger(__name__)
 DEFAULT_API_URL = "https://slack.com/api/"
+ELECTIONS = ("database", "kubernetes")
 
 
 @dataclass(frozen=True)
@@ -53,10 +64,21 @@ class Settings:
     api_url: str
     port: int
     channel: str | None
+    #: How long the leader lease (and each process's replica lease) stands unrenewed.
+    lease: timedelta = DEFAULT_DURATION
+    #: Where the leader lease lives: "database" or "kubernetes".
+    election: str = "database"
 
     @classmethod
     def from_env(cls) -> Settings:
+        """The settings in the environment; ValueError names a bad one and how to fix it."""
         api_url = os.environ.get("SLACK_API_URL") or DEFAULT_API_URL
+        election = os.environ.get("GOLIVE_LEADER_ELECTION") or "database"
+        if election not in ELECTIONS:
+            choices = ", ".join(ELECTIONS)
+            raise ValueError(
+                f"GOLIVE_LEADER_ELECTION={election!r} is not one of {choices} (default: database)"
+            )
         return cls(
             bot_token=os.environ.get("SLACK_BOT_TOKEN") or None,
             signing_secret=os.environ.get("SLACK_SIGNING_SECRET") or None,
@@ -64,6 +86,8 @@ class Settings:
             api_url=api_url if api_url.endswith("/") else api_url + "/",
             port=int(os.environ.get("PORT") or 3000),
             channel=os.environ.get("GOLIVE_CHANNEL") or None,
+            lease=lease_duration(),
+            election=election,
         )
 
 
@@ -135,62 +159,120 @@ def http_app(
 async def serve(checklist: Checklist, store: Store, settings: Settings, stop: asyncio.Event) -> None:
     """Run until ``stop`` is set, then shut down gracefully."""
     grace = grace_seconds()
-    # Runs left "running" by a process that died are over: say so before starting anew.
-    aborted = await store.abort_unfinished_runs(at=datetime.now(UTC))
-    if aborted:
-        log.warning("marked runs %s as aborted (left unfinished by an earlier process)", aborted)
+    holder = new_holder()
+    store.holder = holder
+    # Present before any run starts, so no other replica takes this one's runs for orphans.
+    await store.acquire_lease(replica_lease(holder), holder, settings.lease)
+    log.info("replica %s; leader election on the %s", holder, settings.election)
+    await _abort_orphans(store)
     await publish_stored_state(checklist, store)
-    # One process runs schedules and notifications until leader election says otherwise.
-    METRICS.leader.set(1)
     readiness = Readiness(store=store)
-    bolt: AsyncApp | None = None
-    bot: Bot | None = None
-    socket_handler = None
     background: list[asyncio.Task[None]] = []
-    if settings.bot_token:
-        bot = make_bot(checklist, store, settings)
-        bolt = build_app(bot, None if settings.app_token else settings.signing_secret)
-        restarting = bot.t("restarting")
-        bolt.middleware(refuse_commands(readiness.shutting_down, lambda: restarting))
-        if settings.app_token:
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-            socket_handler = AsyncSocketModeHandler(bolt, settings.app_token, web_client=bot.client)
-            await socket_handler.connect_async()  # type: ignore[no-untyped-call]
-            readiness.slack = SlackSocket(socket_handler.client)
-            log.info("connected to Slack in Socket Mode")
-        elif not settings.signing_secret:
-            raise SystemExit(
-                "SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)"
-            )
-        else:
-            readiness.slack = _check_token(bot.client, background)
-    else:
-        log.warning(
-            "no SLACK_BOT_TOKEN: serving health and metrics only; `golive run` prints what the bot would post"
-        )
+    bot, bolt, socket_handler = await _connect_slack(checklist, store, settings, readiness, background)
     runner = web.AppRunner(http_app(bolt if not settings.app_token else None, readiness=readiness))
     await runner.setup()
     site = web.TCPSite(runner, host=os.environ.get("HOST", "0.0.0.0"), port=settings.port)  # noqa: S104
     await site.start()
     log.info("listening on port %s", settings.port)
-    if bot is not None:
-        # The schedule and the rollback watch (golive.bot.schedule); the runs they start
-        # are waited for at shutdown like any other (finish_work).
-        await bot.scheduler.start()
+    election = _election(store, settings, holder, bot, readiness.shutting_down)
+    electing = asyncio.Event()
+    election_task = asyncio.create_task(election.run(electing))
     try:
         await stop.wait()
         readiness.shutting_down.set()
         log.info("shutting down")
         if bot is not None:
             bot.scheduler.shutdown()
+        # Still leading meanwhile (the lease is renewed): the scheduled run in flight
+        # finishes here, not in a successor.
         await finish_work(lambda: set(bot.tasks) if bot is not None else set(), store, grace)
     finally:
+        electing.set()  # resigns: the next leader takes over at once
+        await election_task
         for task in background:
             task.cancel()
         if socket_handler is not None:
-            await socket_handler.close_async()  # type: ignore[no-untyped-call]
+            await socket_handler.close_async()
         await runner.cleanup()
+
+
+async def _connect_slack(
+    checklist: Checklist,
+    store: Store,
+    settings: Settings,
+    readiness: Readiness,
+    background: list[asyncio.Task[None]],
+) -> tuple[Bot | None, AsyncApp | None, Any]:
+    """The bot, its Bolt app and, in Socket Mode, the connected handler; all None
+    without a bot token."""
+    if not settings.bot_token:
+        log.warning(
+            "no SLACK_BOT_TOKEN: serving health and metrics only; `golive run` prints what the bot would post"
+        )
+        return None, None, None
+    bot = make_bot(checklist, store, settings)
+    bolt = build_app(bot, None if settings.app_token else settings.signing_secret)
+    restarting = bot.t("restarting")
+    bolt.middleware(refuse_commands(readiness.shutting_down, lambda: restarting))
+    if settings.app_token:
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        socket_handler = AsyncSocketModeHandler(bolt, settings.app_token, web_client=bot.client)
+        await socket_handler.connect_async()  # type: ignore[no-untyped-call]
+        readiness.slack = SlackSocket(socket_handler.client)
+        log.info("connected to Slack in Socket Mode")
+        return bot, bolt, socket_handler
+    if not settings.signing_secret:
+        raise SystemExit(
+            "SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)"
+        )
+    readiness.slack = _check_token(bot.client, background)
+    return bot, bolt, None
+
+
+async def _abort_orphans(store: Store) -> None:
+    """Runs left "running" by processes that are gone (their replica lease lapsed) are
+    over: say so. Runs of live replicas are theirs to finish."""
+    aborted = await store.abort_orphaned_runs(at=datetime.now(UTC))
+    if aborted:
+        log.warning("marked runs %s as aborted (left unfinished by a process that is gone)", aborted)
+
+
+def _election(
+    store: Store, settings: Settings, holder: str, bot: Bot | None, shutting_down: asyncio.Event
+) -> LeaderElection:
+    """The leader runs the schedule and the rollback watch, and sweeps up orphaned runs."""
+
+    async def elected(term: int) -> None:
+        await _abort_orphans(store)
+        if bot is None or shutting_down.is_set():
+            return
+        await bot.scheduler.start()
+        # A task of the bot's: the shutdown waits for the slot it may re-run.
+        bot.background(bot.scheduler.catch_up())
+
+    async def deposed() -> None:
+        if bot is not None:
+            bot.scheduler.shutdown(cancel_run=True)
+
+    return LeaderElection(
+        store=store,
+        backend=_lease_backend(store, settings),
+        holder=holder,
+        duration=settings.lease,
+        on_elected=elected,
+        on_deposed=deposed,
+        on_renewed=lambda: _abort_orphans(store),
+    )
+
+
+def _lease_backend(store: Store, settings: Settings) -> LeaseBackend:
+    if settings.election == "kubernetes":
+        from .leader_kube import KubernetesLease
+
+        backend: LeaseBackend = KubernetesLease.from_environment()
+        return backend
+    return DatabaseLease(store)
 
 
 def _check_token(client: AsyncWebClient, background: list[asyncio.Task[None]]) -> SlackAuth:

@@ -63,6 +63,7 @@ async def execute_run(
     on_start: Callable[[int], Awaitable[None]] | None = None,
     now: Callable[[], datetime] = utcnow,
     store_retry: float = STORE_RETRY_SECONDS,
+    slot_at: datetime | None = None,
 ) -> tuple[int, State]:
     """Run (a phase of) the checklist, storing each result the moment it is known.
 
@@ -76,7 +77,12 @@ async def execute_run(
     records = await store.records(release_id)
     previous = current_results(checklist, await store.latest_results(release_id), records, now())
     run_id = await store.start_run(
-        release_id, trigger=trigger, phase=phase, checklist_digest=checklist.digest, started_at=now()
+        release_id,
+        trigger=trigger,
+        phase=phase,
+        checklist_digest=checklist.digest,
+        started_at=now(),
+        slot_at=slot_at,
     )
     if on_start is not None:
         await on_start(run_id)

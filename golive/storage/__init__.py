@@ -4,8 +4,17 @@ Knows nothing of Slack or of probes' internals; it stores the records that
 :mod:`golive.checks` produces and hands them back. See :class:`Store`.
 """
 
-from .entries import AlertState, AuditEntry, Note, RunInfo, ScheduleState
+from .entries import AlertState, AuditEntry, LeaseState, Note, RunInfo, ScheduleState
 from .errors import StorageError
 from .store import Store
 
-__all__ = ["AlertState", "AuditEntry", "Note", "RunInfo", "ScheduleState", "StorageError", "Store"]
+__all__ = [
+    "AlertState",
+    "AuditEntry",
+    "LeaseState",
+    "Note",
+    "RunInfo",
+    "ScheduleState",
+    "StorageError",
+    "Store",
+]

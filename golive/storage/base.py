@@ -29,6 +29,9 @@ class StoreBase:
         # Rows are turned into plain records before the transaction ends; nothing is
         # lazily loaded afterwards, so expiring them on commit would only cost queries.
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        #: The process's name in leases; the runs it starts carry it as their owner, so
+        #: another process can tell a run in flight from one left by a dead process.
+        self.holder: str | None = None
 
     @property
     def engine(self) -> AsyncEngine:
@@ -81,7 +84,5 @@ class StoreBase:
         """Add an audit entry to the caller's transaction: it commits with the change it
         describes, or neither does."""
         session.add(
-            AuditRow(
-                at=at, actor=actor, action=action, subject=subject, details=encode_details(details)
-            )
+            AuditRow(at=at, actor=actor, action=action, subject=subject, details=encode_details(details))
         )

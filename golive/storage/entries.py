@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from golive.checks.status import Status
@@ -25,6 +25,9 @@ class RunInfo:
     fingerprint: str | None
     #: Digest of the checklist the run used: tells whether two runs are comparable.
     checklist_digest: str = ""
+    #: The process that ran it (see ``Store.holder``), and the slot of a scheduled run.
+    owner: str | None = None
+    slot_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -66,3 +69,25 @@ class ScheduleState:
     changed_at: datetime | None = None
     last_slot_at: datetime | None = None
     last_run_id: int | None = None
+    #: How often the last slot was started (a new leader re-runs an unfinished one).
+    slot_attempt: int = 0
+    #: When the last slot's run and its notifications were done; None while in flight.
+    slot_done_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class LeaseState:
+    """A lease as its backend (the database, or a Kubernetes Lease) last saw it.
+
+    ``term`` counts the changes of holder (a fencing number: it grows each time the lease
+    changes hands). ``expires_in`` is how long the lease stands unless its holder renews
+    it, measured by the backend's clock, so replicas' clocks need not agree; a follower
+    tries again when it has passed.
+    """
+
+    holder: str
+    term: int
+    expires_in: timedelta
+
+    def held_by(self, holder: str) -> bool:
+        return self.holder == holder and self.expires_in > timedelta(0)

@@ -66,9 +66,7 @@ class ReleaseRow(Base):
 class RunRow(Base):
     __tablename__ = "runs"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ({})".format(", ".join(f"'{s}'" for s in RUN_STATUSES)), name="status"
-        ),
+        CheckConstraint("status IN ({})".format(", ".join(f"'{s}'" for s in RUN_STATUSES)), name="status"),
         # latest_run / runs: the newest runs of a release, read backwards from the end.
         Index(None, "release_id", "started_at"),
         # abort_unfinished_runs at start-up: only the few running rows are in this index.
@@ -90,6 +88,11 @@ class RunRow(Base):
     checklist_digest: Mapped[str]
     verdict: Mapped[str | None]
     fingerprint: Mapped[str | None]
+    #: The process that runs it (its replica lease is ``replica:<owner>``); a running run
+    #: whose owner's lease lapsed was left by a dead process.
+    owner: Mapped[str | None]
+    #: The scheduled slot it runs, for a scheduled run.
+    slot_at: Mapped[datetime | None]
 
 
 class ResultRow(Base):
@@ -229,6 +232,11 @@ class ScheduleStateRow(Base):
     changed_at: Mapped[datetime | None]
     last_slot_at: Mapped[datetime | None]
     last_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+    #: How often the last slot was started: a leader that takes over re-runs a slot its
+    #: predecessor left unfinished, and this number lets one of them win.
+    slot_attempt: Mapped[int] = mapped_column(server_default=text("0"))
+    #: When the last slot's run and its notifications were done.
+    slot_done_at: Mapped[datetime | None]
 
 
 class NotificationRow(Base):
@@ -240,6 +248,21 @@ class NotificationRow(Base):
     release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"), primary_key=True)
     key: Mapped[str] = mapped_column(primary_key=True)
     claimed_at: Mapped[datetime]
+
+
+class LeaseRow(Base):
+    """A lease: the leader's (``golive-leader``) and one per live process
+    (``replica:<holder>``). Taken and renewed by conditional upserts, so of two processes
+    asking at once one holds it; ``term`` grows each time it changes hands."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(primary_key=True)
+    holder: Mapped[str]
+    term: Mapped[int]
+    acquired_at: Mapped[datetime]
+    renewed_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
 
 
 class AuditRow(Base):

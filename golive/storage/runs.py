@@ -34,9 +34,7 @@ class RunStore(StoreBase):
             if found is None:
                 # Two processes may create the same release at once; one insert wins.
                 insert = self._insert(ReleaseRow).values(name=name, version=version)
-                await session.execute(
-                    insert.on_conflict_do_nothing(index_elements=["name", "version"])
-                )
+                await session.execute(insert.on_conflict_do_nothing(index_elements=["name", "version"]))
                 found = await session.scalar(find)
         assert found is not None
         return found
@@ -49,7 +47,9 @@ class RunStore(StoreBase):
         phase: str | None,
         checklist_digest: str,
         started_at: datetime,
+        slot_at: datetime | None = None,
     ) -> int:
+        """A new run, owned by this process (``holder``); ``slot_at`` for a scheduled one."""
         row = RunRow(
             release_id=release_id,
             started_at=started_at,
@@ -57,6 +57,8 @@ class RunStore(StoreBase):
             trigger=trigger,
             phase=phase,
             checklist_digest=checklist_digest,
+            owner=self.holder,
+            slot_at=slot_at,
         )
         async with self._transaction() as session:
             session.add(row)
@@ -87,16 +89,12 @@ class RunStore(StoreBase):
                 )
             )
 
-    async def finish_run(
-        self, run_id: int, *, finished_at: datetime, verdict: str, fingerprint: str
-    ) -> None:
+    async def finish_run(self, run_id: int, *, finished_at: datetime, verdict: str, fingerprint: str) -> None:
         # Also completes a run marked aborted meanwhile: it did finish, with all results.
         change = (
             update(RunRow)
             .where(RunRow.id == run_id)
-            .values(
-                finished_at=finished_at, status="complete", verdict=verdict, fingerprint=fingerprint
-            )
+            .values(finished_at=finished_at, status="complete", verdict=verdict, fingerprint=fingerprint)
             .returning(RunRow.id)
         )
         async with self._transaction() as session:
@@ -104,8 +102,9 @@ class RunStore(StoreBase):
                 raise LookupError(f"no run with id {run_id}")
 
     async def abort_unfinished_runs(self, *, at: datetime) -> list[int]:
-        """Mark runs left ``running`` (by a crash or a restart) as aborted; their results
-        stay. Meant for start-up, before this process starts runs of its own."""
+        """Mark every run left ``running`` as aborted; their results stay. Only for a
+        database no other process uses (tests, one-off repairs): ``golive serve`` uses
+        :meth:`abort_orphaned_runs`, which leaves the runs of live processes alone."""
         change = (
             update(RunRow)
             .where(RunRow.status == "running")
@@ -245,5 +244,6 @@ def _run_info(row: RunRow) -> RunInfo:
         verdict=row.verdict,
         fingerprint=row.fingerprint,
         checklist_digest=row.checklist_digest,
+        owner=row.owner,
+        slot_at=row.slot_at,
     )
-

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import or_, update
+from sqlalchemy import ColumnElement, or_, update
 from sqlalchemy.sql.dml import ReturningInsert, ReturningUpdate
 
 from .base import StoreBase
@@ -26,6 +26,8 @@ class ScheduleStore(StoreBase):
             changed_at=row.changed_at,
             last_slot_at=row.last_slot_at,
             last_run_id=row.last_run_id,
+            slot_attempt=row.slot_attempt,
+            slot_done_at=row.slot_done_at,
         )
 
     async def set_schedule_paused(self, release_id: int, paused: bool, *, by: str, at: datetime) -> bool:
@@ -67,13 +69,14 @@ class ScheduleStore(StoreBase):
     async def claim_schedule_slot(self, release_id: int, slot: datetime) -> bool:
         """True for exactly one caller per slot, and only for a slot later than every slot
         claimed before: a slot runs once, whichever process or restart asks, and a slot
-        older than the last one run (a backlog) never runs."""
+        older than the last one run (a backlog) never runs. Its first attempt begins."""
+        started = {"last_slot_at": slot, "last_run_id": None, "slot_attempt": 1, "slot_done_at": None}
         claim = (
             self._insert(ScheduleStateRow)
-            .values(release_id=release_id, paused=False, last_slot_at=slot)
+            .values(release_id=release_id, paused=False, **started)
             .on_conflict_do_update(
                 index_elements=["release_id"],
-                set_={"last_slot_at": slot},
+                set_=started,
                 where=or_(ScheduleStateRow.last_slot_at.is_(None), ScheduleStateRow.last_slot_at < slot),
             )
             .returning(ScheduleStateRow.release_id)
@@ -81,12 +84,54 @@ class ScheduleStore(StoreBase):
         async with self._transaction() as session:
             return (await session.scalar(claim)) is not None
 
-    async def set_schedule_run(self, release_id: int, run_id: int) -> None:
-        """Remember the run a claimed slot started, for ``/golive schedule``."""
-        change = (
+    async def retry_schedule_slot(self, release_id: int, slot: datetime, attempt: int) -> bool:
+        """Begin attempt ``attempt + 1`` of the last slot, left unfinished by attempt
+        ``attempt`` (its process died). True for exactly one caller: two new leaders, or a
+        leader and a restart, cannot both re-run it."""
+        retry = (
             update(ScheduleStateRow)
-            .where(ScheduleStateRow.release_id == release_id)
-            .values(last_run_id=run_id)
+            .where(
+                ScheduleStateRow.release_id == release_id,
+                ScheduleStateRow.last_slot_at == slot,
+                ScheduleStateRow.slot_attempt == attempt,
+                ScheduleStateRow.slot_done_at.is_(None),
+            )
+            .values(slot_attempt=attempt + 1, last_run_id=None)
+            .returning(ScheduleStateRow.release_id)
         )
         async with self._transaction() as session:
-            await session.execute(change)
+            return (await session.scalar(retry)) is not None
+
+    async def set_schedule_run(self, release_id: int, run_id: int, *, slot: datetime, attempt: int) -> bool:
+        """Remember the run the slot's attempt started; False (nothing written) when that
+        attempt was superseded by a retry meanwhile."""
+        change = (
+            update(ScheduleStateRow)
+            .where(*_attempt_is(release_id, slot, attempt))
+            .values(last_run_id=run_id)
+            .returning(ScheduleStateRow.release_id)
+        )
+        async with self._transaction() as session:
+            return (await session.scalar(change)) is not None
+
+    async def finish_schedule_slot(
+        self, release_id: int, *, slot: datetime, attempt: int, at: datetime
+    ) -> bool:
+        """The slot's run and its notifications are done; False when the attempt was
+        superseded (its successor finishes the slot)."""
+        change = (
+            update(ScheduleStateRow)
+            .where(*_attempt_is(release_id, slot, attempt), ScheduleStateRow.slot_done_at.is_(None))
+            .values(slot_done_at=at)
+            .returning(ScheduleStateRow.release_id)
+        )
+        async with self._transaction() as session:
+            return (await session.scalar(change)) is not None
+
+
+def _attempt_is(release_id: int, slot: datetime, attempt: int) -> tuple[ColumnElement[bool], ...]:
+    return (
+        ScheduleStateRow.release_id == release_id,
+        ScheduleStateRow.last_slot_at == slot,
+        ScheduleStateRow.slot_attempt == attempt,
+    )

@@ -7,7 +7,8 @@ Opening migrates the schema to the newest revision, so an upgraded golive finds 
 tables it expects. Methods are split by subject: runs and results in
 :mod:`golive.storage.runs`, what people record in :mod:`golive.storage.approvals`,
 golive's alert bookkeeping in :mod:`golive.storage.alerts`, the schedule's state in
-:mod:`golive.storage.schedules`.
+:mod:`golive.storage.schedules`, leases
+(leader election, live processes) in :mod:`golive.storage.leases`.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ from .approvals import RecordStore
 from .engine import app_engine, describe_failure
 from .errors import StorageError
 from .health import HealthStore
+from .leases import LeaseStore
 from .runs import RunStore
 from .schedules import ScheduleStore
 from .urls import resolve
 
 
-class Store(RunStore, RecordStore, AlertStore, HealthStore, ScheduleStore):
+class Store(RunStore, RecordStore, AlertStore, HealthStore, ScheduleStore, LeaseStore):
     @classmethod
     async def open(cls, url: str | None = None) -> Store:
         """Connect and migrate; ``StorageError`` if the database cannot be used."""

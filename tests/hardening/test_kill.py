@@ -1,6 +1,7 @@
 """golive killed in the middle of a run (SIGKILL: no cleanup, no finally): what it had
-stored stays, sign-offs and confirmations given before are intact, and the next start
-marks the run aborted instead of leaving it "running" forever."""
+stored stays, sign-offs and confirmations given before are intact, and a ``golive serve``
+marks the run aborted, once the killed process's replica lease has lapsed, instead of
+leaving it "running" forever."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ from tests.services import free_port
 from .targets import Target, target
 
 DEVOPS, OPS = "U0DEVOPS", "U00OPS"
+#: Seconds the killed process's replica lease stands: its run is an orphan after that.
+LEASE = "2"
 
 
 @pytest.fixture
@@ -113,7 +116,7 @@ async def test_a_killed_run_is_marked_aborted_and_nothing_recorded_is_lost(
     await service.confirm_item(checklist, store, "runbook", user=OPS, evidence_url="https://wiki.example/rb")
     await service.sign_off(checklist, store, "devops", user=DEVOPS)
 
-    running = golive("run", "--format", "json", folder=tmp_path, wait=False)
+    running = golive("run", "--format", "json", folder=tmp_path, wait=False, GOLIVE_LEASE_SECONDS=LEASE)
     try:
         killed_run = await _wait_for_running_run(store)
         running.send_signal(signal.SIGKILL)
@@ -121,9 +124,12 @@ async def test_a_killed_run_is_marked_aborted_and_nothing_recorded_is_lost(
 
         # Started again: the bot's process (no Slack token: health and metrics only).
         port = free_port()
-        serving = golive("serve", folder=tmp_path, wait=False, PORT=str(port), HOST="127.0.0.1")
+        serving = golive(
+            "serve", folder=tmp_path, wait=False, PORT=str(port), HOST="127.0.0.1", GOLIVE_LEASE_SECONDS=LEASE
+        )
         try:
             await _wait_healthy(port, serving)
+            await _wait_for_status(store, killed_run, "aborted", timeout=float(LEASE) * 5)
         finally:
             serving.send_signal(signal.SIGTERM)
             serving.wait(timeout=60)
@@ -144,6 +150,16 @@ async def test_a_killed_run_is_marked_aborted_and_nothing_recorded_is_lost(
         assert devops.holds, devops.reason
     finally:
         await store.close()
+
+
+async def _wait_for_status(store: Store, run_id: int, status: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = await store.run(run_id)
+        if info is not None and info.status == status:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"run {run_id} not {status} within {timeout} s")
 
 
 async def _wait_healthy(port: int, process: subprocess.Popen[str], timeout: float = 60) -> None:

@@ -19,8 +19,18 @@ from .conftest import Backend
 from .helpers import T0
 
 TABLES = {
-    "alert_state", "audit_log", "confirmations", "notes", "notifications", "releases",
-    "results", "runs", "schedule_state", "signoffs", "waivers",
+    "alert_state",
+    "audit_log",
+    "confirmations",
+    "notes",
+    "notifications",
+    "releases",
+    "leases",
+    "results",
+    "runs",
+    "schedule_state",
+    "signoffs",
+    "waivers",
 }
 
 
@@ -69,7 +79,6 @@ async def test_downgrade_removes_everything_and_upgrade_restores_it(backend: Bac
             assert await connection.run_sync(differences) == []
         # The append-only triggers came back with the table.
         await store.audit(actor="a", action="b", subject="c", details={}, at=T0)
-
 
 
 async def test_open_waits_for_another_process_migrating(backend: Backend) -> None:
