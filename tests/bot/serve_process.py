@@ -121,10 +121,18 @@ def environment(extra: Mapping[str, str]) -> dict[str, str]:
 
 @asynccontextmanager
 async def serve_process(
-    folder: Path, checklist: Path, slack: FakeSlack | None, env: Mapping[str, str] | None = None
+    folder: Path,
+    checklist: Path,
+    slack: FakeSlack | None,
+    env: Mapping[str, str] | None = None,
+    *,
+    db_url: str | None = None,
+    name: str = "serve",
 ) -> AsyncIterator[ServeProcess]:
+    """``db_url``: default a SQLite file in ``folder``; ``name``: of its stderr file, so
+    that several processes can share a folder."""
     port = free_port()
-    db_url = f"sqlite:///{folder / 'golive.db'}"
+    db_url = db_url or f"sqlite:///{folder / 'golive.db'}"
     settings = {"PORT": str(port), "HOST": "127.0.0.1", "GOLIVE_DB_URL": db_url}
     if slack is not None:
         settings |= {
@@ -133,7 +141,7 @@ async def serve_process(
             "SLACK_API_URL": slack.api_url,
             "GOLIVE_CHANNEL": CHANNEL,
         }
-    stderr = folder / "serve.stderr"
+    stderr = folder / f"{name}.stderr"
     with stderr.open("wb") as errors:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "golive", "serve", "--checklist", str(checklist),
