@@ -13,7 +13,9 @@ the calls are found in the probe modules' syntax trees: every ``kube.objects(...
 
 Anything else is reported as unresolvable, so a new way of naming a resource fails the
 tests instead of slipping past them. :func:`client_usage_problems` checks the premise:
-the client is reachable only under the name ``kube`` and has no other request method.
+the client is reachable only under the name ``kube`` and has no other request method,
+and no probe module touches the writer kube_client keeps for the leader Lease
+(``KubeObject``, ``connect_object``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from golive.checks.families.kube_client import KubeClient, Resource
 Scope = Literal["namespaced", "cluster-wide"]
 VERBS = {"objects": "list", "get": "get"}
 CLIENT_NAME = "kube"
+#: kube_client's writer: for golive/bot/leader_kube.py, never for a probe.
+WRITERS = {"KubeObject", "connect_object"}
 
 
 @dataclass(frozen=True, order=True)
@@ -102,7 +106,23 @@ def client_usage_problems() -> list[str]:
                 problems.append(f"{where}: a KubeClient parameter named {node.arg!r}")
             if isinstance(node, ast.Attribute) and node.attr in {"_core", "_custom", "_api", "_call"}:
                 problems.append(f"{where}: reaches into the client ({node.attr})")
+            writer = _writer_named(node)
+            if writer is not None:
+                problems.append(f"{where}: a probe uses kube_client's writer {writer}")
     return problems
+
+
+def _writer_named(node: ast.AST) -> str | None:
+    """The kube_client writer a node names (imported, or used by name or attribute)."""
+    if isinstance(node, ast.alias):
+        name = node.name
+    elif isinstance(node, ast.Name):
+        name = node.id
+    elif isinstance(node, ast.Attribute):
+        name = node.attr
+    else:
+        return None
+    return name if name in WRITERS else None
 
 
 def _client_calls(tree: ast.Module) -> list[tuple[ast.AST, ast.Call]]:

@@ -15,6 +15,11 @@ The code and the wire must agree (so the static reading is right and every call 
 exercised), the RBAC rules must cover exactly the code's calls (nothing missing, nothing
 more), every call the deployed checklist makes must be allowed in its namespace, and
 every RoleBinding must be needed there.
+
+The one writer, the leader-election Lease (golive/bot/leader_kube.py), is proven on the
+wire: a KubernetesLease configured as the Deployment configures it takes, renews, loses
+and releases the Lease against the fake API server, and the Role golive-leader-election
+must allow each of those calls, and grant nothing (no verb, no name) they do not use.
 """
 
 from __future__ import annotations
@@ -24,12 +29,14 @@ import itertools
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from golive.bot.leader_kube import KubernetesLease
 from golive.checks.families.kube_client import KubeTarget
 from golive.checks.loader import loads
 from golive.checks.probe import all_probe_types
@@ -94,11 +101,13 @@ class Grant:
         )
 
     def allows(self, call: Call) -> bool:
-        """The RBAC authorizer's rule match for a request without a name restriction."""
+        """The RBAC authorizer's rule match: a rule limited to resourceNames matches only
+        requests for one of those objects (never a list or a create, which name none)."""
         if self.namespace is not None and self.namespace != call.namespace:
             return False
-        if self.rule.get("resourceNames"):
-            return False  # the recorded calls name no object a rule could be limited to
+        names = self.rule.get("resourceNames")
+        if names and call.name not in names:
+            return False
         return (call.verb, call.group, call.resource) in self.triples()
 
 
@@ -214,6 +223,57 @@ def wire(
     return Wire(deployed=run(deployed), variants=run(VARIANTS))
 
 
+@pytest.fixture(scope="module")
+def lease_wire(
+    fake_apiserver: FakeApiServer, overlays: dict[str, Rendered], tmp_path_factory: pytest.TempPathFactory
+) -> list[Call]:
+    """The requests of two replicas' KubernetesLease, set up from the Deployment's
+    environment and namespace, through one handover after a release and one after a lapse."""
+    single, ha = overlays["single"], overlays["ha"]
+    namespace = single.deployment["metadata"]["namespace"]
+    assert ha.deployment["metadata"]["namespace"] == namespace
+    lease_settings = {k: v for k, v in single.env().items() if k.startswith("GOLIVE_LEASE_")}
+    assert lease_settings == {k: v for k, v in ha.env().items() if k.startswith("GOLIVE_LEASE_")}
+    folder = tmp_path_factory.mktemp("lease")
+    (folder / "namespace").write_text(namespace)  # what the kubelet mounts for the pod
+    kubeconfig = folder / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "clusters": [{"name": "rbac", "cluster": {"server": fake_apiserver.url("rbac")}}],
+                "users": [{"name": "golive", "user": {"token": TOKEN}}],
+                "contexts": [{"name": "rbac", "context": {"cluster": "rbac", "user": "golive"}}],
+                "current-context": "rbac",
+            }
+        )
+    )
+    duration = timedelta(seconds=1)
+
+    async def replicas_take_turns() -> None:
+        a, b = (KubernetesLease.from_environment(service_account_dir=folder) for _ in range(2))
+        await a.acquire("a", duration)  # get (not found), create
+        await a.acquire("a", duration)  # get, update (renew)
+        await b.acquire("b", duration)  # get: held
+        await a.release("a")  # get, update
+        await b.acquire("b", duration)  # get, update (take over a released lease)
+        await asyncio.sleep(duration.total_seconds() + 0.1)
+        await a.acquire("a", duration)  # get, update (take over a lapsed lease)
+        a.close()
+        b.close()
+
+    before = len(fake_apiserver.calls())
+    with pytest.MonkeyPatch.context() as environment:
+        for variable in ("GOLIVE_LEASE_NAMESPACE", "GOLIVE_LEASE_NAME", "GOLIVE_LEASE_CONTEXT"):
+            environment.delenv(variable, raising=False)
+        for variable, value in lease_settings.items():
+            environment.setenv(variable, value)
+        environment.setenv("KUBECONFIG", str(kubeconfig))
+        asyncio.run(replicas_take_turns())
+    calls = fake_apiserver.calls()[before:]
+    assert {c.verb for c in calls} == {"get", "create", "update"}
+    return calls
+
+
 def _scoped(call: Call) -> tuple[str, str, str, str]:
     return (call.verb, call.group, call.resource, "namespaced" if call.namespace else "cluster-wide")
 
@@ -297,6 +357,37 @@ def test_secrets_are_only_listed_where_helm_releases_are_read(rendered: Rendered
     # Helm's storage is found by label: RBAC cannot narrow a list by label (see rbac.yaml).
     assert {c.label_selector for c in secret_calls} == {"owner=helm,name=valeo-neuroerp"}
     assert {g.namespace for g in secret_grants} == {c.namespace for c in secret_calls}
+
+
+def test_the_leader_lease_calls_are_allowed_by_its_role_alone(
+    rendered: Rendered, lease_wire: list[Call]
+) -> None:
+    lease_grants = [g for g in grants(rendered) if g.role == LEADER_ELECTION]
+    denied = [c for c in lease_wire if not any(g.allows(c) for g in lease_grants)]
+    assert not denied, f"forbidden: {denied}"
+    by_probe_roles = [c for c in lease_wire if any(g.allows(c) for g in probe_grants(rendered))]
+    assert not by_probe_roles, f"allowed by a probe role too: {by_probe_roles}"
+
+
+def test_the_leader_election_role_grants_nothing_the_lease_calls_do_not_use(
+    rendered: Rendered, lease_wire: list[Call]
+) -> None:
+    for grant in (g for g in grants(rendered) if g.role == LEADER_ELECTION):
+        for verb, group, resource in sorted(grant.triples()):
+            for name in grant.rule.get("resourceNames") or [None]:
+                used = [
+                    c
+                    for c in lease_wire
+                    if (c.verb, c.group, c.resource) == (verb, group, resource)
+                    and grant.allows(c)
+                    and name in (None, c.name)
+                ]
+                assert used, f"{grant.role} grants {verb} {resource} {name or ''}, which no call uses"
+    # Whatever can be limited to one Lease is: every call that names it.
+    for call in lease_wire:
+        if call.name is not None:
+            allowing = [g for g in grants(rendered) if g.allows(call)]
+            assert all(g.rule.get("resourceNames") == [call.name] for g in allowing), call
 
 
 def test_leader_election_lease_in_golive_own_namespace_only(rendered: Rendered) -> None:

@@ -37,7 +37,7 @@ def slow() -> Iterator[Target]:
         yield served
 
 
-def write_checklist(folder: Path, url: str) -> Path:
+def write_checklist(folder: Path, url: str, slow_seconds: int = 60) -> Path:
     items = [
         {"id": "health", "title": "Health", "probe": {"type": "http", "url": f"{url}/ok"}},
         {"id": "runbook", "title": "Runbook erstellt", "owner": "ops", "probe": {"type": "manual"}},
@@ -45,7 +45,7 @@ def write_checklist(folder: Path, url: str) -> Path:
     slow = {
         "id": "slow",
         "title": "Slow",
-        "probe": {"type": "http", "url": f"{url}/slow-60"},
+        "probe": {"type": "http", "url": f"{url}/slow-{slow_seconds}"},
         "timeout": "90s",
     }
     document = {
@@ -174,3 +174,33 @@ async def _wait_healthy(port: int, process: subprocess.Popen[str], timeout: floa
                 pass
             await asyncio.sleep(0.2)
     raise AssertionError("golive serve did not become healthy")
+
+
+async def test_a_serve_leaves_the_run_of_a_live_cli_alone(tmp_path: Path, slow: Target) -> None:
+    """The CLI renews a lease of its own while it runs: a `golive serve` on the same
+    database (which aborts the runs of dead processes) must not take its run for one."""
+    write_checklist(tmp_path, slow.url, slow_seconds=6)
+    store = await Store.open(f"sqlite:///{tmp_path / 'golive.db'}")
+    running = golive("run", "--format", "json", folder=tmp_path, wait=False, GOLIVE_LEASE_SECONDS="1")
+    port = free_port()
+    serving = golive(
+        "serve", folder=tmp_path, wait=False, PORT=str(port), HOST="127.0.0.1", GOLIVE_LEASE_SECONDS="1"
+    )
+    try:
+        run_id = await _wait_for_running_run(store)
+        await _wait_healthy(port, serving)
+        await asyncio.sleep(3)  # three lease durations: an unrenewed lease would have lapsed
+        info = await store.run(run_id)
+        assert info is not None and info.status == "running", "a live run was taken for an orphan"
+        _, err = running.communicate(timeout=60)
+        assert running.returncode == 0, err[-2000:]
+        info = await store.run(run_id)
+        assert info is not None and info.status == "complete"
+    finally:
+        if running.poll() is None:
+            running.kill()
+        serving.send_signal(signal.SIGTERM)
+        serving.wait(timeout=60)
+        await store.close()
+    log = serving.stderr.read() if serving.stderr else ""
+    assert "as aborted" not in log, log[-2000:]

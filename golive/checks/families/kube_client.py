@@ -13,8 +13,14 @@ model classes.
   ``_request_timeout`` set to the item's timeout, and without urllib3's retries, so a
   hung API server holds the thread no longer than the runner waits for the item.
 - Failures become :class:`ProbeError`: unreachable, timeouts, 410, 429 and 5xx are
-  temporary; 401 (unauthorised), 403 (forbidden by RBAC), 404 (:class:`KubeNotFound`:
-  the object or the API is not there), TLS and kubeconfig problems are not.
+  temporary; 401 (unauthorised), 403 (:class:`KubeForbidden`: forbidden by RBAC), 404
+  (:class:`KubeNotFound`: the object or the API is not there), 409
+  (:class:`KubeConflict`), TLS and kubeconfig problems are not.
+
+Probes only read, through :class:`KubeClient`. The one object golive writes, the
+leader-election Lease (golive/bot/leader_kube.py), goes through :class:`KubeObject`:
+read, create and replace of one namespaced object by name, over the same connection
+rules, timeouts and error mapping.
 """
 
 from __future__ import annotations
@@ -123,6 +129,7 @@ VELERO_BACKUPS = Resource("velero.io", "v1", "backups")
 VELERO_RESTORES = Resource("velero.io", "v1", "restores")
 VELERO_SCHEDULES = Resource("velero.io", "v1", "schedules")
 VELERO_LOCATIONS = Resource("velero.io", "v1", "backupstoragelocations")
+LEASES = Resource("coordination.k8s.io", "v1", "leases")
 
 #: Core resources have typed methods only (CustomObjectsApi cannot address group "");
 #: every other group goes through CustomObjectsApi, which is the same REST path.
@@ -147,6 +154,20 @@ _CORE_METHODS = {
 
 class KubeNotFound(ProbeError):
     """404: the object, or the whole API (a CRD that is not installed), is not there."""
+
+
+class KubeForbidden(ProbeError):
+    """403: RBAC does not allow the call; ``detail`` is the API server's reason, which
+    names the account, verb, resource and namespace (never a credential)."""
+
+    def __init__(self, message: str, detail: str) -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+class KubeConflict(ProbeError):
+    """409: a write lost a race. The object changed since it was read (a stale
+    ``metadata.resourceVersion``), or another writer created it first."""
 
 
 def quantity(value: Any, what: str) -> Decimal:
@@ -277,6 +298,82 @@ class KubeClient:
         self._api.close()
 
 
+class KubeObject:
+    """One namespaced object, by name, read and written whole.
+
+    ``replace`` sends the object with the ``metadata.resourceVersion`` it was read with,
+    and the API server refuses it (409, :class:`KubeConflict`) when another writer has
+    changed the object since: optimistic concurrency, as client-go's resource locks use it.
+    Only API groups other than core ("") are addressable, through the generic REST path.
+    """
+
+    def __init__(
+        self, api: Any, resource: Resource, namespace: str, name: str, where: str, timeout: float
+    ) -> None:
+        if not resource.group or not resource.namespaced:
+            raise ValueError(f"{resource}: only namespaced resources of a named API group")
+        self._api = api
+        self._custom = k8s.CustomObjectsApi(api)
+        # Requests go through KubeClient's call: the same timeouts and error mapping.
+        self._client = KubeClient(api, namespace, where, timeout)
+        self.resource = resource
+        self.namespace = namespace
+        self.name = name
+        #: The API server (and context) for messages; no credentials.
+        self.where = where
+
+    def __str__(self) -> str:
+        return f"{self.resource} {self.namespace}/{self.name}"
+
+    @property
+    def _address(self) -> tuple[str, str, str, str]:
+        return (self.resource.group, self.resource.version, self.namespace, self.resource.plural)
+
+    async def read(self) -> Obj:
+        """The object as stored; :class:`KubeNotFound` when there is none."""
+        return await self._client.get(self.resource, self.name, self.namespace)
+
+    async def create(self, body: Obj) -> Obj:
+        """Create it (``body`` names it); :class:`KubeConflict` when it already exists."""
+        method = self._custom.create_namespaced_custom_object
+        return await self._request(f"create {self}", method, (*self._address, body))
+
+    async def replace(self, body: Obj) -> Obj:
+        """Replace it with ``body``; :class:`KubeConflict` when its resourceVersion is stale."""
+        method = self._custom.replace_namespaced_custom_object
+        return await self._request(f"update {self}", method, (*self._address, self.name, body))
+
+    async def _request(self, what: str, method: Callable[..., Any], args: tuple[Any, ...]) -> Obj:
+        return await asyncio.to_thread(self._client._call, what, method, args, {})
+
+    def close(self) -> None:
+        self._api.close()
+
+
+async def connect_object(
+    resource: Resource,
+    namespace: str,
+    name: str,
+    *,
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    request_timeout: float,
+) -> KubeObject:
+    """A :class:`KubeObject` reached the way probes reach a cluster without ``server``: a
+    kubeconfig (``kubeconfig``, else $KUBECONFIG / ~/.kube/config) and its ``context``,
+    else, inside a pod, the pod's service account. Reading a kubeconfig (and running its
+    exec credential plugins) blocks, and so does the client's first import of its API
+    classes (a second or more), so both happen in a thread. Close it when done."""
+    # The probes' connection rules, without a probe: ``type`` only labels the target.
+    target = KubeTarget(type=str(resource), kubeconfig=kubeconfig, context=context)
+
+    def connect_in_thread() -> KubeObject:
+        api, _, where = _api_client(target, Path.cwd())
+        return KubeObject(api, resource, namespace, name, where, request_timeout)
+
+    return await asyncio.to_thread(connect_in_thread)
+
+
 @asynccontextmanager
 async def connect(target: KubeTarget, context: ProbeContext) -> AsyncIterator[KubeClient]:
     """A client for the target; reading kubeconfigs (and running their exec credential
@@ -290,18 +387,23 @@ async def connect(target: KubeTarget, context: ProbeContext) -> AsyncIterator[Ku
 
 
 def _connect(target: KubeTarget, context: ProbeContext) -> KubeClient:
+    api, namespace, where = _api_client(target, context.base_dir)
+    return KubeClient(api, target.namespace or namespace, where, context.timeout)
+
+
+def _api_client(target: KubeTarget, base_dir: Path) -> tuple[Any, str, str]:
+    """(API client, the connection's default namespace, where it points for messages)."""
     configuration = k8s.Configuration()
     if target.server is not None:
-        namespace, where = _explicit(target, configuration, context.base_dir)
+        namespace, where = _explicit(target, configuration, base_dir)
     elif target.kubeconfig or target.context or not _in_cluster() or _default_kubeconfig_exists():
-        namespace, where = _from_kubeconfig(target, configuration, context.base_dir)
+        namespace, where = _from_kubeconfig(target, configuration, base_dir)
     else:
         namespace, where = _from_service_account(configuration)
     # One attempt per call: urllib3 would otherwise retry a hung read three times, each
     # with the full timeout, long after the runner has given up on the item.
     configuration.retries = False
-    api = k8s.ApiClient(configuration)
-    return KubeClient(api, target.namespace or namespace, where, context.timeout)
+    return k8s.ApiClient(configuration), namespace, where
 
 
 def _explicit(target: KubeTarget, configuration: Any, base_dir: Path) -> tuple[str, str]:
@@ -415,9 +517,12 @@ def _api_error(exc: ApiException, what: str, where: str) -> ProbeError:
             "wrong or expired"
         )
     if code == 403:
-        return ProbeError(f"{where}: forbidden: {detail} (grant the probe's account this permission)")
+        message = f"{where}: forbidden: {detail} (grant the probe's account this permission)"
+        return KubeForbidden(message, detail)
     if code == 404:
         return KubeNotFound(f"{where}: {what}: not found ({detail})")
+    if code == 409:
+        return KubeConflict(f"{where}: {what}: conflict ({detail})")
     temporary = code in (408, 410, 429) or code >= 500
     return ProbeError(
         f"{where}: {what}: the API server answered {code} {exc.reason}: {detail}", temporary=temporary

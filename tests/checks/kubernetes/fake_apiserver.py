@@ -13,7 +13,13 @@ No real API server can run here, so this one serves clusters described in YAML
   for that resource; others are 400), ``limit`` and ``continue``;
 - errors are ``Status`` objects: 401 without the bearer token, 403 in namespaces the
   cluster forbids, 404 for missing objects and for APIs the cluster does not serve
-  (a CRD that is not installed), 400 for selectors it cannot parse.
+  (a CRD that is not installed), 400 for selectors it cannot parse;
+- writes for Leases only (``coordination.k8s.io/v1``, the one object golive writes):
+  ``POST`` creates (409 ``AlreadyExists`` when the name is taken), ``PUT`` replaces
+  (409 ``Conflict`` when the body's ``metadata.resourceVersion`` is stale, 404 when the
+  object is gone), each write under one lock and with the next ``resourceVersion``;
+  the spec is validated as kube-apiserver decodes and validates it (400, 422).
+  Other writes are refused (405).
 
 Each cluster lives under ``/clusters/<name>``, the way Rancher proxies clusters, so one
 server serves them all. The cluster ``hang`` accepts requests and never answers; the
@@ -35,6 +41,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -67,7 +74,12 @@ KINDS: dict[str, tuple[str, str, str, bool]] = {
     "Restore": ("velero.io", "v1", "restores", True),
     "Schedule": ("velero.io", "v1", "schedules", True),
     "BackupStorageLocation": ("velero.io", "v1", "backupstoragelocations", True),
+    "Lease": ("coordination.k8s.io", "v1", "leases", True),
 }
+#: (group, plural) the server accepts writes for.
+WRITABLE = frozenset({("coordination.k8s.io", "leases")})
+#: metav1.MicroTime as kube-apiserver decodes it (Go's RFC3339Micro).
+_MICRO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(Z|[+-]\d{2}:\d{2})$")
 #: Groups served only when a cluster declares them under ``crds``.
 CRD_GROUPS = frozenset({"velero.io"})
 #: Field selectors kube-apiserver accepts beyond metadata.name / metadata.namespace.
@@ -108,13 +120,15 @@ class Cluster:
 class Call:
     """One request as RBAC sees it."""
 
-    verb: str  # get | list
+    verb: str  # get | list | create | update
     group: str
     version: str
     resource: str
     namespace: str | None  # None: cluster-scoped or across all namespaces
     label_selector: str | None = None
     field_selector: str | None = None
+    #: The object's name for get and update (RBAC's resourceNames); None for list, create.
+    name: str | None = None
 
 
 def helm_storage_object(entry: dict[str, Any]) -> dict[str, Any]:
@@ -259,12 +273,29 @@ def status(code: int, reason: str, message: str, details: dict[str, Any] | None 
 class Handler(BaseHTTPRequestHandler):
     server: FakeApiServer
     protocol_version = "HTTP/1.1"  # keep-alive, as the client's connection pool expects
+    #: Headers and body go out as separate writes: without this, Nagle's algorithm holds
+    #: the body until the client's delayed ACK, 40 ms a request.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         """Keep the test output quiet."""
 
     def do_GET(self) -> None:
+        self._respond()
+
+    def do_POST(self) -> None:
+        self._respond()
+
+    def do_PUT(self) -> None:
+        self._respond()
+
+    def do_DELETE(self) -> None:
+        self._refuse()
+
+    def _respond(self) -> None:
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            # Read the whole body first: the connection is kept alive for the next request.
+            self.body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             code, body = self._answer()
             if code == 0:
                 return
@@ -274,12 +305,6 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(content)))
             self.end_headers()
             self.wfile.write(content)
-
-    def do_POST(self) -> None:
-        self._refuse()
-
-    def do_DELETE(self) -> None:
-        self._refuse()
 
     def _refuse(self) -> None:
         content = json.dumps(status(405, "MethodNotAllowed", "the fake API server is read-only")).encode()
@@ -333,7 +358,10 @@ class Handler(BaseHTTPRequestHandler):
         if len(rest) not in (1, 2) or not cluster.serves(group, version, rest[0]):
             return 404, status(404, "NotFound", "the server could not find the requested resource")
         plural, name = rest[0], (rest[1] if len(rest) == 2 else None)
-        verb = "get" if name else "list"
+        verb = _verb(self.command, name)
+        if verb is None or (verb in ("create", "update") and (group, plural) not in WRITABLE):
+            message = f"{self.command} is not supported here; the fake API server writes Leases only"
+            return 405, status(405, "MethodNotAllowed", message)
         self.server.record(
             Call(
                 verb,
@@ -343,6 +371,7 @@ class Handler(BaseHTTPRequestHandler):
                 namespace,
                 query.get("labelSelector"),
                 query.get("fieldSelector"),
+                name if verb in ("get", "update") else None,
             )
         )
         described = f"{plural}.{group}" if group else plural
@@ -352,6 +381,10 @@ class Handler(BaseHTTPRequestHandler):
                 f'in API group "{group}" in the namespace "{namespace}"'
             )
             return 403, status(403, "Forbidden", message, {"kind": plural, "group": group})
+        if verb in ("create", "update"):
+            assert namespace is not None, "Leases are namespaced"
+            writes = Writes(self.server, cluster, group, version, plural, namespace)
+            return writes.create(self.body) if name is None else writes.update(name, self.body)
         stored = cluster.objects.get((group, plural), [])
         if name is not None:
             return self._get(stored, group, plural, namespace, name, described)
@@ -366,10 +399,18 @@ class Handler(BaseHTTPRequestHandler):
         name: str,
         described: str,
     ) -> tuple[int, Any]:
-        for obj in stored:
-            metadata = obj["metadata"]
-            if metadata["name"] == name and metadata.get("namespace") == namespace:
-                return 200, obj
+        found = next(
+            (
+                o
+                for o in stored
+                if o["metadata"]["name"] == name and o["metadata"].get("namespace") == namespace
+            ),
+            None,
+        )
+        # Read first, then wait for the fellow readers: they all answer the same version.
+        self.server.wait_for_fellow_readers()
+        if found is not None:
+            return 200, found
         details = {"name": name, "group": group, "kind": plural}
         return 404, status(404, "NotFound", f'{described} "{name}" not found', details)
 
@@ -413,6 +454,158 @@ class Handler(BaseHTTPRequestHandler):
         return 200, {"apiVersion": api_version, "kind": f"{kind}List", "metadata": metadata, "items": items}
 
 
+def _verb(method: str, name: str | None) -> str | None:
+    """The RBAC verb of a request, or None for a method the server does not take there."""
+    verbs = {("GET", True): "get", ("GET", False): "list", ("POST", False): "create", ("PUT", True): "update"}
+    return verbs.get((method, name is not None))
+
+
+@dataclass
+class Writes:
+    """Creates and replaces of one resource in one namespace, as kube-apiserver does them."""
+
+    server: FakeApiServer
+    cluster: Cluster
+    group: str
+    version: str
+    plural: str
+    namespace: str
+
+    @property
+    def described(self) -> str:
+        return f"{self.plural}.{self.group}"
+
+    @property
+    def kind(self) -> str:
+        return next(k for k, (g, _, p, _) in KINDS.items() if g == self.group and p == self.plural)
+
+    def create(self, raw: bytes) -> tuple[int, Any]:
+        obj = self._decode(raw)
+        if isinstance(obj, tuple):
+            return obj
+        metadata = obj["metadata"]
+        name = metadata.get("name")
+        if metadata.get("namespace", self.namespace) != self.namespace:
+            message = "the namespace of the provided object does not match the namespace sent on the request"
+            return 400, status(400, "BadRequest", message)
+        if not name:
+            return self._invalid(
+                "<unknown>", "metadata.name: Required value: name or generateName is required"
+            )
+        with self.server.writes:
+            stored = self.cluster.objects.setdefault((self.group, self.plural), [])
+            if self._find(stored, name) is not None:
+                details = {"name": name, "group": self.group, "kind": self.plural}
+                message = f'{self.described} "{name}" already exists'
+                return 409, status(409, "AlreadyExists", message, details)
+            created = self._stored_form(obj, uid=str(uuid.uuid4()), created=_now_timestamp())
+            stored.append(created)
+        return 201, created
+
+    def update(self, name: str, raw: bytes) -> tuple[int, Any]:
+        obj = self._decode(raw)
+        if isinstance(obj, tuple):
+            return obj
+        metadata = obj["metadata"]
+        if metadata.get("name") != name:
+            message = (
+                f"the name of the object ({metadata.get('name')}) does not match the name on the URL ({name})"
+            )
+            return 400, status(400, "BadRequest", message)
+        details = {"name": name, "group": self.group, "kind": self.plural}
+        with self.server.writes:
+            stored = self.cluster.objects.setdefault((self.group, self.plural), [])
+            index = self._find(stored, name)
+            if index is None:
+                return 404, status(404, "NotFound", f'{self.described} "{name}" not found', details)
+            current = stored[index]["metadata"]
+            expected = metadata.get("resourceVersion")
+            # Leases allow an unconditional update: without a resourceVersion, the last write wins.
+            if expected and expected != current["resourceVersion"]:
+                message = (
+                    f'Operation cannot be fulfilled on {self.described} "{name}": the object has been '
+                    "modified; please apply your changes to the latest version and try again"
+                )
+                return 409, status(409, "Conflict", message, details)
+            replaced = self._stored_form(obj, uid=current["uid"], created=current["creationTimestamp"])
+            stored[index] = replaced
+        return 200, replaced
+
+    def _decode(self, raw: bytes) -> dict[str, Any] | tuple[int, Any]:
+        """The body as an object, or the answer kube-apiserver gives when it cannot decode
+        or validate it."""
+        try:
+            obj = json.loads(raw)
+        except ValueError:
+            return 400, status(400, "BadRequest", "the body of the request is not JSON")
+        if not isinstance(obj, dict) or not isinstance(obj.setdefault("metadata", {}), dict):
+            return 400, status(400, "BadRequest", "the body of the request is not an object")
+        problem = lease_spec_problem(obj.get("spec"))
+        if problem is None:
+            return obj
+        code, reason = problem
+        if code == 400:
+            return 400, status(400, "BadRequest", reason)
+        return self._invalid(str(obj["metadata"].get("name") or "<unknown>"), reason)
+
+    def _invalid(self, name: str, reason: str) -> tuple[int, Any]:
+        message = f'{self.kind}.{self.group} "{name}" is invalid: {reason}'
+        return 422, status(422, "Invalid", message, {"name": name, "group": self.group, "kind": self.kind})
+
+    def _find(self, stored: list[dict[str, Any]], name: str) -> int | None:
+        for index, obj in enumerate(stored):
+            if obj["metadata"]["name"] == name and obj["metadata"].get("namespace") == self.namespace:
+                return index
+        return None
+
+    def _stored_form(self, obj: dict[str, Any], *, uid: str, created: str) -> dict[str, Any]:
+        """The object as stored and sent back: server-set metadata, the next resourceVersion."""
+        metadata = {
+            **obj["metadata"],
+            "namespace": self.namespace,
+            "uid": uid,
+            "creationTimestamp": created,
+            "resourceVersion": self.server.next_resource_version(),
+        }
+        return {**obj, "apiVersion": f"{self.group}/{self.version}", "kind": self.kind, "metadata": metadata}
+
+
+def lease_spec_problem(spec: Any) -> tuple[int, str] | None:
+    """(400, why) when kube-apiserver could not decode a LeaseSpec, (422, why) when it
+    decodes but fails validation, None when it is a valid one."""
+    if spec is None:
+        return None
+    if not isinstance(spec, dict):
+        return 400, "spec: expected an object"
+    types = {
+        "holderIdentity": str,
+        "leaseDurationSeconds": int,
+        "leaseTransitions": int,
+        "acquireTime": str,
+        "renewTime": str,
+    }
+    for key, expected in types.items():
+        value = spec.get(key)
+        if value is not None and (not isinstance(value, expected) or isinstance(value, bool)):
+            return (
+                400,
+                f"json: cannot unmarshal {type(value).__name__} into Go struct field LeaseSpec.spec.{key}",
+            )
+    for key in ("acquireTime", "renewTime"):
+        if spec.get(key) is not None and not _MICRO_TIME.match(spec[key]):
+            return 400, f'spec.{key}: parsing time "{spec[key]}" as RFC 3339 with microseconds'
+    duration, transitions = spec.get("leaseDurationSeconds"), spec.get("leaseTransitions")
+    if duration is not None and duration <= 0:
+        return 422, f"spec.leaseDurationSeconds: Invalid value: {duration}: must be greater than 0"
+    if transitions is not None and transitions < 0:
+        return 422, f"spec.leaseTransitions: Invalid value: {transitions}: must be greater than or equal to 0"
+    return None
+
+
+def _now_timestamp() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 class FakeApiServer(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -427,6 +620,11 @@ class FakeApiServer(ThreadingHTTPServer):
         self._lock = threading.Lock()
         self._hangups = threading.Condition(self._lock)
         self._hangup_count = 0
+        #: Writes check and store under this lock, as etcd's transactions make them atomic.
+        self.writes = threading.Lock()
+        self._resource_version = 5000
+        self._held_reads = 0
+        self._read_barrier: threading.Barrier | None = None
 
     @property
     def base_url(self) -> str:
@@ -449,6 +647,28 @@ class FakeApiServer(ThreadingHTTPServer):
 
     def url(self, cluster: str) -> str:
         return f"{self.base_url}/clusters/{cluster}"
+
+    def next_resource_version(self) -> str:
+        """Grows with every write, across all objects (etcd's revision)."""
+        with self._lock:
+            self._resource_version += 1
+            return str(self._resource_version)
+
+    def hold_reads(self, count: int, then: Callable[[], None] | None = None) -> None:
+        """The next ``count`` GETs of one object each wait until all of them have read it:
+        that many clients are sure to hold the same version (a write race made certain).
+        ``then`` runs once they all have, before any answer is sent: a change that lands
+        between their read and their write."""
+        with self._lock:
+            self._held_reads = count
+            self._read_barrier = threading.Barrier(count, action=then)
+
+    def wait_for_fellow_readers(self) -> None:
+        with self._lock:
+            barrier = self._read_barrier if self._held_reads > 0 else None
+            self._held_reads = max(0, self._held_reads - 1)
+        if barrier is not None:
+            barrier.wait(timeout=10)
 
     def record(self, call: Call) -> None:
         with self._lock:
