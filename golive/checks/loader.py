@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from .conditions import Condition, ConditionSyntaxError, check_placeholders, parse
 from .errors import ChecklistError, Problem
-from .hosts import disallowed
+from .hosts import disallowed, host_allowed, url_host
 from .interpolate import interpolate, references
 from .model import Checklist, Item
 from .probe import all_probe_types
@@ -94,6 +94,7 @@ def loads(
 
     for index, item in enumerate(checklist.items()):
         problems.extend(_bind_item(item, *item_unset.get(index, (set(), None)), checklist.allowed_hosts))
+    problems.extend(_rollback_hosts(checklist))
     _annotate_positions(checklist)
     problems.extend(_cross_check(document))
     if problems:
@@ -101,6 +102,18 @@ def loads(
     checklist._source = source
     checklist._digest = hashlib.sha256(raw_bytes).hexdigest()
     return checklist
+
+
+def _rollback_hosts(checklist: Checklist) -> list[Problem]:
+    """The rollback watch asks each trigger's Prometheus: allowed_hosts covers it too."""
+    problems = []
+    for index, trigger in enumerate(checklist.rollback.triggers):
+        host = url_host(trigger.prometheus_url) if trigger.prometheus_url else None
+        if host is not None and not host_allowed(host, checklist.allowed_hosts):
+            listed = ", ".join(checklist.allowed_hosts or []) or "none"
+            message = f"host {host} is not in allowed_hosts ({listed})"
+            problems.append(Problem("rollback", f"triggers.{index}.prometheus_url", message))
+    return problems
 
 
 def _size_problem(document: dict[str, Any]) -> Problem | None:

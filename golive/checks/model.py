@@ -325,8 +325,9 @@ class Checklist(Strict):
     rollback: RollbackPlan = RollbackPlan()
     schedule: Schedule | None = None
     alerts: Alerts = Alerts()
-    #: Hosts URL-taking probes may reach, as glob patterns (``*.valeo.example``,
-    #: ``127.0.0.1``); checked at load and on every redirect. Unset: any host.
+    #: Hosts URL-taking probes (and the rollback triggers' Prometheus) may reach, as glob
+    #: patterns (``*.valeo.example``, ``127.0.0.1``); checked at load and on every
+    #: redirect. Unset: any host.
     allowed_hosts: list[HostPattern] | None = None
 
     _source: str = PrivateAttr(default="")

@@ -116,6 +116,36 @@ def test_urls_outside_allowed_hosts_fail_at_load_naming_item_and_field() -> None
     assert "host 169.254.169.254 is not in allowed_hosts (*.valeo.example, 127.0.0.1)" in str(caught.value)
 
 
+def test_rollback_triggers_prometheus_is_checked_too() -> None:
+    """The rollback watch queries each trigger's prometheus_url after GO."""
+    document = yaml.safe_load(checklist([item("ok", {"type": "manual"})], ["*.valeo.example"]))
+    document["rollback"] = {
+        "triggers": [
+            {
+                "name": "Errors",
+                "description": "5xx",
+                "condition": "up == 0",
+                "prometheus_url": "https://prometheus.valeo.example",
+            },
+            {
+                "name": "Latency",
+                "description": "p95",
+                "condition": "up == 0",
+                "prometheus_url": "http://10.1.2.3:9090",
+            },
+        ]
+    }
+    with pytest.raises(ChecklistError) as caught:
+        loads(yaml.safe_dump(document), env={})
+    assert [str(p) for p in caught.value.problems] == [
+        "rollback: triggers.1.prometheus_url: host 10.1.2.3 is not in allowed_hosts (*.valeo.example)"
+    ]
+    del document["allowed_hosts"]
+    assert (
+        loads(yaml.safe_dump(document), env={}).rollback.triggers[1].prometheus_url == "http://10.1.2.3:9090"
+    )
+
+
 def test_without_allowed_hosts_every_host_loads() -> None:
     items = [item("evil", {"type": "http", "url": "http://169.254.169.254/latest/meta-data/"})]
     assert loads(checklist(items, None), env={}).allowed_hosts is None
