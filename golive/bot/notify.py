@@ -17,7 +17,8 @@ triggers (PromQL, through the ``prometheus_query`` probe's client) and posts the
 rollback call with the contact plan once a trigger has held for its ``for``.
 
 Every post is claimed first (``Store.claim_notification``), so neither a restart nor a
-second process posts it again.
+second process posts it again; a post Slack certainly refused is released and posted
+later (:mod:`golive.bot.delivery`).
 """
 
 from __future__ import annotations
@@ -34,9 +35,10 @@ from ..checks.model import Checklist, Item, RollbackTrigger
 from ..checks.probe import ProbeContext
 from ..checks.status import Status
 from ..checks.verdict import regressions
-from ..storage import Store
+from ..storage import AlertState, Store
 from . import alerts, service, watch_blocks
 from .blocks import no_go_announcement
+from .delivery import Delivery, deliver
 from .observability import METRICS
 from .surface import Surface
 
@@ -54,6 +56,15 @@ async def go_period(store: Store, release_id: int) -> int | None:
     period = await store.count_notifications(release_id, "withdrawn:")
     announced = await store.count_notifications(release_id, f"go:{period}")
     return period if announced else None
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """An alert line claimed for posting, and the item's state once it is posted."""
+
+    key: str
+    line: str
+    state: AlertState | None
 
 
 @dataclass
@@ -76,7 +87,7 @@ class Notifier:
     async def _item_alerts(self, run_id: int, state: service.State) -> None:
         ran = await self.store.run_results(run_id)
         previous_run = await self._previous_run(state.release_id, run_id)
-        posts: dict[alerts.PostKind, list[str]] = {}
+        posts: dict[alerts.PostKind, list[_Pending]] = {}
         for item_id in ran:
             try:
                 item = self.checklist.item(item_id)
@@ -99,21 +110,34 @@ class Notifier:
             if decision.held_back is not None:
                 log.info("alert %s for %s held back: %s", decision.held_back.kind, item_id, reason)
             post = decision.post
-            claimed = post is not None and await self.store.claim_notification(
+            changed = decision.state if decision.state is not None and decision.state != previous else None
+            if post is not None and await self.store.claim_notification(
                 state.release_id, post.key, at=state.at
-            )
-            if post is not None and claimed:
+            ):
                 line = watch_blocks.alert_line(self.checklist, item, result, post, run_id, previous_run)
-                posts.setdefault(post.kind, []).append(line)
-            if decision.state is not None and decision.state != previous:
-                await self.store.set_alert_state(state.release_id, decision.state)
+                # The new state is stored once the post is out: if Slack certainly did
+                # not post it, the next run decides (and posts) it again.
+                posts.setdefault(post.kind, []).append(_Pending(post.key, line, changed))
+            elif changed is not None:
+                await self.store.set_alert_state(state.release_id, changed)
         # One message per kind and run, failing first: a run that breaks ten items posts
         # one alert, not ten (Slack allows about one post a second per channel).
         for kind in ("failing", "reminder", "degraded", "resolved"):
-            for message in watch_blocks.alert_messages(self.checklist, kind, posts.get(kind, [])):
-                await self.surface.post(self.channel, message)
-            if posts.get(kind):
-                METRICS.alerts_sent.labels(kind=kind).inc(len(posts[kind]))
+            pending = posts.get(kind, [])
+            if pending:
+                await self._post_alerts(state.release_id, kind, pending)
+
+    async def _post_alerts(self, release_id: int, kind: alerts.PostKind, pending: list[_Pending]) -> None:
+        messages = watch_blocks.alert_messages(self.checklist, kind, [p.line for p in pending])
+        keys = [p.key for p in pending]
+        what = f"the {kind} alert"
+        delivered = await deliver(self.store, release_id, keys, what, self.surface, self.channel, messages)
+        if delivered is Delivery.NOT_SENT:
+            return
+        for entry in pending:
+            if entry.state is not None:
+                await self.store.set_alert_state(release_id, entry.state)
+        METRICS.alerts_sent.labels(kind=kind).inc(len(pending))
 
     async def _earlier_statuses(self, release_id: int, item: Item, run_id: int) -> list[Status]:
         """The item's statuses in the runs before this one, newest first, as many as its
@@ -156,12 +180,14 @@ class Notifier:
         period = await go_period(self.store, state.release_id)
         if period is None:
             return
-        if not await self.store.claim_notification(state.release_id, f"withdrawn:{period}", at=state.at):
+        key = f"withdrawn:{period}"
+        if not await self.store.claim_notification(state.release_id, key, at=state.at):
             return
         why = "; ".join(reasons) or "; ".join(
             f"{b.subject} {b.status}" for b in state.verdict.blockers[: watch_blocks.REASONS_SHOWN]
         )
-        await self.surface.post(self.channel, no_go_announcement(state, why))
+        message = no_go_announcement(state, why)
+        await deliver(self.store, state.release_id, [key], "NO-GO", self.surface, self.channel, [message])
 
     # -- rollback watch ---------------------------------------------------------------
 
@@ -185,12 +211,16 @@ class Notifier:
             decision = alerts.decide_trigger(
                 trigger.name, previous, firing, now=at, hold=trigger.hold_for, period=period
             )
-            if decision.call and await self.store.claim_notification(
-                release_id, f"rollback:{period}:{trigger.name}", at=at
-            ):
+            claim = f"rollback:{period}:{trigger.name}"
+            if decision.call and await self.store.claim_notification(release_id, claim, at=at):
                 assert decision.state is not None
                 call = watch_blocks.rollback_call(self.checklist, trigger, at - decision.state.since)
-                await self.surface.post(self.channel, call)
+                what = "the rollback call"
+                posted = await deliver(
+                    self.store, release_id, [claim], what, self.surface, self.channel, [call]
+                )
+                if posted is Delivery.NOT_SENT:
+                    continue  # the trigger's state stays as it was: called again next round
                 calls += 1
             if decision.state is not None and decision.state != previous:
                 await self.store.set_alert_state(release_id, decision.state)

@@ -22,6 +22,7 @@ from ..checks.results import ItemResult
 from ..checks.runner import select_items
 from ..storage import Store
 from . import blocks, charts, service
+from .delivery import Delivery, deliver
 from .surface import Surface
 
 HISTORY_RUNS = 20
@@ -135,15 +136,18 @@ async def announce_if_go(
 
     GO periods are numbered by how many times GO was withdrawn before; claiming
     ``go:<n>`` in the database is atomic, so no second run, click or process posts the
-    same GO again.
+    same GO again. If Slack certainly did not post it, the claim is released and the
+    next run announces it (:mod:`golive.bot.delivery`).
     """
     if not state.verdict.go:
         return False
     period = await store.count_notifications(state.release_id, "withdrawn:")
-    if not await store.claim_notification(state.release_id, f"go:{period}", at=state.at):
+    key = f"go:{period}"
+    if not await store.claim_notification(state.release_id, key, at=state.at):
         return False
-    await surface.post(channel, blocks.go_announcement(state, known_good_revision(state)))
-    return True
+    message = blocks.go_announcement(state, known_good_revision(state))
+    delivered = await deliver(store, state.release_id, [key], "GO", surface, channel, [message])
+    return delivered is not Delivery.NOT_SENT
 
 
 def known_good_revision(state: service.State) -> str | None:

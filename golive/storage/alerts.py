@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from golive.checks.status import Status
 
@@ -67,3 +67,12 @@ class AlertStore(StoreBase):
         )
         async with self._transaction() as session:
             return int(await session.scalar(query) or 0)
+
+    async def release_notification(self, release_id: int, key: str) -> bool:
+        """Undo a claim whose post certainly failed, so that it is posted later; True when
+        there was one."""
+        release = delete(NotificationRow).where(
+            NotificationRow.release_id == release_id, NotificationRow.key == key
+        )
+        async with self._transaction() as session:
+            return bool((await session.execute(release)).rowcount)  # type: ignore[attr-defined]
