@@ -17,8 +17,7 @@ from golive.bot import service
 from golive.bot.leader import DatabaseLease, LeaderElection, lease_duration, replica_lease
 from golive.bot.schedule import MAX_ATTEMPTS, ReleaseScheduler
 from golive.storage import Store
-from tests.services import free_port, require_service
-from tests.services.postgres import PostgresDatabase, PostgresServer, unavailable_reason
+from tests.services.postgres import PostgresDatabase, PostgresServer, stoppable_server
 
 from .slack_support import CHANNEL, Harness, harness
 
@@ -145,17 +144,8 @@ def test_the_lease_duration_comes_from_the_environment(monkeypatch: pytest.Monke
 @pytest.fixture
 def own_postgres() -> Iterator[PostgresServer]:
     """A server of its own: the test stops it."""
-    reason = unavailable_reason()
-    if reason is not None:
-        require_service("PostgreSQL", reason)
-    # Commits must survive the stop: the fast settings of the test servers would lose them.
-    server = PostgresServer(port=free_port(), config=["synchronous_commit = on"])
-    server.start()
-    server.create_database("golive")
-    try:
+    with stoppable_server() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.mark.services

@@ -14,7 +14,6 @@ import asyncio
 import re
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -29,7 +28,7 @@ from golive.bot.leader import LeaderElection, LeaseUnavailable
 from golive.bot.leader_kube import KubernetesLease
 from golive.storage import Store
 from tests.checks.http.servers import free_port
-from tests.checks.kubernetes.fake_apiserver import TOKEN, Cluster, FakeApiServer
+from tests.checks.kubernetes.fake_apiserver import TOKEN, Cluster, FakeApiServer, serving
 
 from .serve_process import environment, scrape, serve_process, value
 from .slack_support import checklist_file
@@ -60,15 +59,8 @@ def write_kubeconfig(path: Path, server: str, token: str) -> Path:
 
 @pytest.fixture
 def apiserver() -> Iterator[FakeApiServer]:
-    stop = threading.Event()
-    cluster = Cluster(name=CLUSTER, forbidden_namespaces=frozenset({"locked"}))
-    server = FakeApiServer({CLUSTER: cluster}, stop)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield server
-    stop.set()
-    server.shutdown()
-    server.server_close()
+    with serving({CLUSTER: Cluster(name=CLUSTER, forbidden_namespaces=frozenset({"locked"}))}) as server:
+        yield server
 
 
 @pytest.fixture

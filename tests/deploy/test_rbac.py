@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -41,7 +40,7 @@ from golive.checks.families.kube_client import KubeTarget
 from golive.checks.loader import loads
 from golive.checks.probe import all_probe_types
 from golive.checks.runner import run_checklist
-from tests.checks.kubernetes.fake_apiserver import TOKEN, Call, Cluster, FakeApiServer
+from tests.checks.kubernetes.fake_apiserver import TOKEN, Call, Cluster, FakeApiServer, serving
 
 from .kube_calls import ApiCall, calls_in_code, client_usage_problems
 from .kustomize import Obj, Rendered
@@ -181,14 +180,8 @@ def _kube_probes(document: dict[str, Any]) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def fake_apiserver() -> Iterator[FakeApiServer]:
-    stop = threading.Event()
-    server = FakeApiServer({"rbac": Cluster(name="rbac", crds=frozenset({"velero.io"}))}, stop)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield server
-    stop.set()
-    server.shutdown()
-    server.server_close()
+    with serving({"rbac": Cluster(name="rbac", crds=frozenset({"velero.io"}))}) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,8 @@ from golive.checks.loader import loads
 from golive.checks.results import ItemResult
 from golive.storage import StorageError, Store
 from tests.bot.slack_support import DEVOPS, Harness, harness
-from tests.services import free_port, require_service
-from tests.services.postgres import PostgresServer, unavailable_reason
+from tests.services import free_port
+from tests.services.postgres import PostgresServer, stoppable_server
 
 from .targets import Target, target
 
@@ -75,17 +75,8 @@ def small_checklist(*urls: str, names: tuple[str, ...] = ("fast", "slow")) -> st
 @pytest.fixture
 def postgres() -> Iterator[PostgresServer]:
     """A server of its own: these tests stop and start it."""
-    reason = unavailable_reason()
-    if reason is not None:
-        require_service("PostgreSQL", reason)
-    # Commits must survive the stop: the fast settings of the test servers would lose them.
-    server = PostgresServer(port=free_port(), config=["synchronous_commit = on"])
-    server.start()
-    server.create_database("golive")
-    try:
+    with stoppable_server() as server:
         yield server
-    finally:
-        server.stop()
 
 
 def stop(server: PostgresServer) -> None:

@@ -295,3 +295,19 @@ def postgres_database(postgres_server: PostgresServer) -> Iterator[PostgresDatab
     postgres_server.create_database(database.name)
     yield database
     postgres_server.drop_database(database.name)
+
+
+@contextlib.contextmanager
+def stoppable_server() -> Iterator[PostgresServer]:
+    """A server of its own, with a database "golive", for a test that stops and starts it."""
+    reason = unavailable_reason()
+    if reason is not None:
+        require_service("PostgreSQL", reason)
+    # Commits must survive the stop: the fast settings of the test servers would lose them.
+    server = PostgresServer(port=free_port(), config=["synchronous_commit = on"])
+    server.start()
+    server.create_database("golive")
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -39,7 +39,7 @@ import socket
 import ssl
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -691,3 +691,18 @@ class FakeApiServer(ThreadingHTTPServer):
         """Whether clients have closed ``count`` hung connections within ``timeout``."""
         with self._hangups:
             return self._hangups.wait_for(lambda: self._hangup_count >= count, timeout)
+
+
+@contextlib.contextmanager
+def serving(clusters: dict[str, Cluster]) -> Iterator[FakeApiServer]:
+    """A fake API server for ``clusters``, serving in a thread until the block ends."""
+    stop = threading.Event()
+    server = FakeApiServer(clusters, stop)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()
