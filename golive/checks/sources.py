@@ -20,6 +20,7 @@ from .errors import ProbeError
 from .hosts import redirect_guard
 from .probe import ProbeContext
 from .secrets import SecretRef
+from .tls import shared_ssl_context_async
 
 
 class SourceAuth(BaseModel):
@@ -83,10 +84,12 @@ async def _read_url(location: str, context: ProbeContext, auth: SourceAuth | Non
             headers["Authorization"] = f"Bearer {auth.bearer.resolve()}"
         if auth.username is not None and auth.password is not None:
             basic = (auth.username, auth.password.resolve())
+    verify = await shared_ssl_context_async()
     try:
         async with (
             httpx.AsyncClient(
                 timeout=context.timeout,
+                verify=verify,
                 follow_redirects=True,
                 auth=basic,
                 event_hooks={"request": [redirect_guard(context.allowed_hosts)]},

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import functools
 import json
 import re
 import socket
@@ -37,6 +36,7 @@ from ..hosts import redirect_guard
 from ..probe import Evidence, Observation, ProbeConfig, ProbeContext, ProbeType, Value, register
 from ..secrets import REDACTOR, SecretRef
 from ..sources import read_capped
+from ..tls import shared_ssl_context
 
 USER_AGENT = "golive"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -247,13 +247,6 @@ async def _gather(config: HttpConfig, context: ProbeContext) -> Observation:
     message = f"HTTP {response.status_code} {response.reason_phrase} in {elapsed_ms:g} ms{redirects}"
     source = public_url(url)
     return Observation(values=values, evidence=Evidence(source, now, source), message=message)
-
-
-@functools.cache
-def shared_ssl_context(verify: bool = True) -> ssl.SSLContext:
-    """The system trust store, loaded once per process: loading it costs tens of
-    milliseconds of CPU, which a hundred concurrent probes would otherwise pay in turn."""
-    return httpx.create_ssl_context(verify=verify)
 
 
 def _ssl_context(config: HttpConfig, base_dir: Path) -> ssl.SSLContext:

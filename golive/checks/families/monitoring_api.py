@@ -34,6 +34,7 @@ from ..errors import ProbeError
 from ..probe import ProbeConfig, ProbeContext
 from ..secrets import REDACTOR
 from ..sources import read_capped, resolve_path
+from ..tls import shared_ssl_context
 from .http import USER_AGENT, HttpAuth, failure_target, public_url, timeout_phase, transport_error
 
 _DETAIL_LIMIT = 300
@@ -225,9 +226,9 @@ class MonitoringClient:
 
 def _ssl_context(verify_tls: bool, ca_file: Path | None) -> ssl.SSLContext:
     if not verify_tls:
-        return httpx.create_ssl_context(verify=False)
+        return shared_ssl_context(False)
     if ca_file is None:
-        return httpx.create_ssl_context()
+        return shared_ssl_context()
     try:
         return ssl.create_default_context(cafile=str(ca_file))
     except FileNotFoundError:

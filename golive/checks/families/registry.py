@@ -21,7 +21,6 @@ the release version is no valid tag (permanent).
 from __future__ import annotations
 
 import asyncio
-import functools
 import ssl
 from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..errors import ProbeError
 from ..probe import Evidence, Observation, ProbeConfig, ProbeContext, ProbeType, Value, register
 from ..sources import resolve_path
+from ..tls import shared_ssl_context
 from . import registry_images as images
 from .http import BasicAuth, public_url
 from .registry_client import Credentials, Manifest, RegistryClient
@@ -158,7 +158,7 @@ def _verify(endpoint: RegistryEndpoint, context: ProbeContext) -> ssl.SSLContext
     if not endpoint.verify_tls:
         return False
     if endpoint.ca_file is None:
-        return _public_roots()
+        return shared_ssl_context()
     path = resolve_path(endpoint.ca_file, context)
     try:
         return ssl.create_default_context(cafile=str(path))
@@ -168,11 +168,6 @@ def _verify(endpoint: RegistryEndpoint, context: ProbeContext) -> ssl.SSLContext
         raise ProbeError(f"cannot load the CA bundle {path}: {exc}") from None
 
 
-@functools.cache
-def _public_roots() -> ssl.SSLContext:
-    """Loading the public CA roots takes a good part of a second on a busy machine; one
-    context, built once and off the event loop, serves every client (sharing is safe)."""
-    return httpx.create_ssl_context()
 
 
 async def _inspect(client: RegistryClient, name: str, tag: str, config: RegistryConfig) -> ImageReport:

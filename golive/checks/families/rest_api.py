@@ -38,11 +38,11 @@ from ..sources import read_capped, resolve_path
 
 # The http family's transport diagnosis (TLS vs unreachable) and its redirect guard for
 # custom credential headers: one definition of each, not a second copy here.
+from ..tls import shared_ssl_context
 from .http import (
     USER_AGENT,
     failure_target,
     public_url,
-    shared_ssl_context,
     strip_on_cross_origin,
     transport_error,
 )
