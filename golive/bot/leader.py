@@ -157,8 +157,9 @@ class LeaderElection:
         """One round: renew, take or lose the lease. The seconds until the next round."""
         asked_at = time.monotonic()
         try:
-            await self.store.acquire_lease(replica_lease(self.holder), self.holder, self.duration)
-            state = await asyncio.wait_for(self.backend.acquire(self.holder, self.duration), self.renew_every)
+            # Bounded as a whole: a database that hangs must not keep a leader leading
+            # past its deadline.
+            state = await asyncio.wait_for(self._renew_both(), self.renew_every)
         except (StorageError, LeaseUnavailable, TimeoutError) as exc:
             # The backend cannot say; the lease still stands until its deadline.
             log.warning("leader lease on the %s not renewed: %s", self.backend.description, exc)
@@ -187,6 +188,10 @@ class LeaderElection:
             await self._step_down()
         # Ask again when the holder's lease would lapse, or sooner.
         return max(0.05, min(self.retry_every * 3, state.expires_in.total_seconds() + 0.05))
+
+    async def _renew_both(self) -> LeaseState:
+        await self.store.acquire_lease(replica_lease(self.holder), self.holder, self.duration)
+        return await self.backend.acquire(self.holder, self.duration)
 
     @staticmethod
     async def _quietly(work: Callable[[], Awaitable[None]]) -> None:
