@@ -40,6 +40,25 @@ from ..tls import shared_ssl_context
 
 USER_AGENT = "golive"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def checked_url(value: str, expected: str, auth_hint: str, *, base_only: bool = False) -> str:
+    """A probe's target URL, validated: absolute http(s) with a host, no credentials in it
+    (they would end up in messages and evidence: ``auth_hint`` says where they go), and
+    for a base URL (``base_only``) no query or fragment. ``expected`` completes "write …"."""
+    try:
+        url = httpx.URL(value)
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"not a valid URL: {exc}") from None
+    if url.scheme not in _DEFAULT_PORTS or not url.host:
+        raise ValueError(f"write {expected}")
+    if url.userinfo:
+        raise ValueError(f"credentials in the URL are not allowed; use {auth_hint}")
+    if base_only and (url.query or url.fragment):
+        raise ValueError("write the base URL only, without ?query or #fragment")
+    return value
+
+
 _WORDS = re.compile(r"[^a-z0-9]+")
 _SENSITIVE_HEADERS = frozenset(
     {
@@ -129,17 +148,9 @@ class HttpConfig(ProbeConfig):
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        try:
-            url = httpx.URL(value)
-        except httpx.InvalidURL as exc:
-            raise ValueError(f"not a valid URL: {exc}") from None
-        if url.scheme not in _DEFAULT_PORTS or not url.host:
-            raise ValueError("write an absolute http:// or https:// URL")
-        if url.userinfo:
-            raise ValueError(
-                "credentials in the URL are not allowed; use auth.basic with password: {env: VARIABLE}"
-            )
-        return value
+        return checked_url(
+            value, "an absolute http:// or https:// URL", "auth.basic with password: {env: VARIABLE}"
+        )
 
     @field_validator("method", mode="before")
     @classmethod

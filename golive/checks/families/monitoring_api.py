@@ -35,7 +35,15 @@ from ..probe import ProbeConfig, ProbeContext
 from ..secrets import REDACTOR
 from ..sources import read_capped, resolve_path
 from ..tls import shared_ssl_context
-from .http import USER_AGENT, HttpAuth, failure_target, public_url, timeout_phase, transport_error
+from .http import (
+    USER_AGENT,
+    HttpAuth,
+    checked_url,
+    failure_target,
+    public_url,
+    timeout_phase,
+    transport_error,
+)
 
 _DETAIL_LIMIT = 300
 
@@ -54,17 +62,9 @@ class MonitoringConfig(ProbeConfig):
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        try:
-            url = httpx.URL(value)
-        except httpx.InvalidURL as exc:
-            raise ValueError(f"not a valid URL: {exc}") from None
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError("write the server's absolute http:// or https:// base URL")
-        if url.userinfo:
-            raise ValueError("credentials in the URL are not allowed; use auth: {bearer: {env: VARIABLE}}")
-        if url.query or url.fragment:
-            raise ValueError("write the base URL only, without ?query or #fragment")
-        return value.rstrip("/")
+        expected = "the server's absolute http:// or https:// base URL"
+        auth = "auth: {bearer: {env: VARIABLE}}"
+        return checked_url(value, expected, auth, base_only=True).rstrip("/")
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,6 @@ from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..errors import ProbeError
@@ -34,7 +33,7 @@ from ..probe import Evidence, Observation, ProbeConfig, ProbeContext, ProbeType,
 from ..sources import resolve_path
 from ..tls import shared_ssl_context
 from . import registry_images as images
-from .http import BasicAuth, public_url
+from .http import BasicAuth, checked_url, public_url
 from .registry_client import Credentials, Manifest, RegistryClient
 
 _T = TypeVar("_T")
@@ -56,17 +55,8 @@ class RegistryEndpoint(BaseModel):
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        try:
-            url = httpx.URL(value)
-        except httpx.InvalidURL as exc:
-            raise ValueError(f"not a valid URL: {exc}") from None
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError("write the registry's base URL, e.g. https://registry.example.com")
-        if url.userinfo:
-            raise ValueError("credentials in the URL are not allowed; use auth with password: {env: …}")
-        if url.query or url.fragment:
-            raise ValueError("the registry URL takes no query or fragment")
-        return value
+        expected = "the registry's base URL, e.g. https://registry.example.com"
+        return checked_url(value, expected, "auth with password: {env: …}", base_only=True)
 
 
 class RegistryConfig(ProbeConfig, RegistryEndpoint):
@@ -166,8 +156,6 @@ def _verify(endpoint: RegistryEndpoint, context: ProbeContext) -> ssl.SSLContext
         raise ProbeError(f"CA bundle not found: {path}") from None
     except (OSError, ssl.SSLError) as exc:
         raise ProbeError(f"cannot load the CA bundle {path}: {exc}") from None
-
-
 
 
 async def _inspect(client: RegistryClient, name: str, tag: str, config: RegistryConfig) -> ImageReport:
