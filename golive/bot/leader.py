@@ -132,6 +132,8 @@ class LeaderElection:
     on_renewed: Callable[[], Awaitable[None]] | None = None
     leading: bool = field(default=False, init=False)
     term: int | None = field(default=None, init=False)
+    #: The lease as the backend last answered (who leads, by this replica's last look).
+    seen: LeaseState | None = field(default=None, init=False)
     #: monotonic time by which leadership ends unless renewed
     _deadline: float = field(default=0.0, init=False)
 
@@ -167,6 +169,7 @@ class LeaderElection:
                 log.warning("stepping down: the lease may lapse before it can be renewed")
                 await self._step_down()
             return self.retry_every
+        self.seen = state
         if state.held_by(self.holder):
             # Counted from before the request: the backend's lapse comes later than this.
             self._deadline = asked_at + self.duration.total_seconds() - self.retry_every
@@ -201,6 +204,14 @@ class LeaderElection:
             await work()
         except StorageError as exc:
             log.warning("leader housekeeping failed: %s", exc)
+
+    def leader(self) -> str | None:
+        """Who leads, as far as this replica knows (its last look at the lease)."""
+        if self.leading:
+            return self.holder
+        if self.seen is not None and self.seen.holder and self.seen.expires_in > timedelta(0):
+            return self.seen.holder
+        return None
 
     async def _step_down(self) -> None:
         self.leading, self.term = False, None

@@ -175,6 +175,8 @@ async def serve(checklist: Checklist, store: Store, settings: Settings, stop: as
     await site.start()
     log.info("listening on port %s", settings.port)
     election = _election(store, settings, holder, bot, readiness.shutting_down)
+    if bot is not None:
+        bot.election = election
     electing = asyncio.Event()
     election_task = asyncio.create_task(election.run(electing))
     try:

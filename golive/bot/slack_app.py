@@ -22,6 +22,7 @@ from ..storage import StorageError, Store
 from . import blocks, service
 from .approvers import SlackApprovers
 from .blocks import Message
+from .leader import LeaderElection
 from .messages import text
 from .notify import Notifier
 from .publish import announce_if_go, publish_run
@@ -51,6 +52,8 @@ class Bot:
     #: Alerts and announcements after runs, and the schedule (started by ``serve``).
     notifier: Notifier = field(init=False)
     scheduler: ReleaseScheduler = field(init=False)
+    #: This process's part in the leader election (set by ``serve``), for ``/golive schedule``.
+    election: LeaderElection | None = None
 
     def __post_init__(self) -> None:
         self.notifier = Notifier(self.checklist, self.store, self.surface, self.channel)

@@ -120,6 +120,10 @@ class ScheduleView:
 
     state: ScheduleState
     upcoming: Sequence[datetime]
+    #: With several replicas: the one that runs the schedule ("" for none), and whether
+    #: it is the replica answering. None: not known (no election in this process).
+    leader: str | None = None
+    leader_here: bool = False
 
 
 def schedule_message(checklist: Checklist, view: ScheduleView | None) -> Message:
@@ -148,6 +152,12 @@ def schedule_message(checklist: Checklist, view: ScheduleView | None) -> Message
     else:
         status = text(language, "schedule_running")
     lines = [f"{how}.", status]
+    if view.leader is not None:
+        if view.leader:
+            here = text(language, "schedule_leader_here") if view.leader_here else ""
+            lines.append(text(language, "schedule_leader", holder=view.leader, here=here))
+        else:
+            lines.append(text(language, "schedule_no_leader"))
     if state.last_run_id is not None:
         lines.append(text(language, "schedule_last", run=state.last_run_id))
     if view.upcoming:

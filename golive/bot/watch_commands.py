@@ -23,7 +23,10 @@ async def schedule_command(bot: Bot, rest: str, user: str, channel: str) -> None
     if action == "":
         view = None
         if bot.checklist.schedule is not None:
-            view = ScheduleView(await scheduler.state(), await scheduler.next_runs())
+            election = bot.election
+            leader = None if election is None else (election.leader() or "")
+            here = election is not None and election.leading
+            view = ScheduleView(await scheduler.state(), await scheduler.next_runs(), leader, here)
         await bot.surface.ephemeral(channel, user, schedule_message(bot.checklist, view))
         return
     if action not in ("pause", "resume"):

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from golive.bot import schedule as sched
+from golive.bot.leader import DatabaseLease, LeaderElection
 from golive.bot.schedule import RUN_JOB, ReleaseScheduler, grace, slot_at, upcoming
 from golive.checks.model import Schedule, Window
 from golive.storage import Store
@@ -155,6 +156,31 @@ async def test_pause_and_resume_from_slack(h: Harness) -> None:
     await h.command("schedule sometimes")
     await h.settle()
     assert "Usage: `/golive schedule" in h.slack.ok_calls("chat.postEphemeral")[-1].params["text"]
+
+
+async def test_schedule_says_which_replica_leads(h: Harness) -> None:
+    async def shown() -> str:
+        await h.command("schedule")
+        await h.settle()
+        return json.dumps(h.slack.ok_calls("chat.postEphemeral")[-1].params["blocks"])
+
+    assert "leader" not in (await shown()).lower(), "no election in this process: nothing said"
+
+    async def nothing(*_: object) -> None:
+        pass
+
+    def join(holder: str) -> LeaderElection:
+        lease = timedelta(seconds=30)
+        return LeaderElection(h.store, DatabaseLease(h.store), holder, lease, nothing, nothing)
+
+    here, there = join("golive-0:7:aa"), join("golive-1:7:bb")
+    h.bot.election = there
+    assert "No replica leads right now" in await shown()
+    await here.step()
+    await there.step()
+    assert "Run by the leader `golive-0:7:aa`." in await shown(), "a follower names the leader"
+    h.bot.election = here
+    assert "Run by the leader `golive-0:7:aa` (this replica)." in await shown()
 
 
 async def test_a_restart_runs_no_backlog(h: Harness, tmp_path: Path) -> None:
