@@ -302,12 +302,23 @@ class ReleaseScheduler:
                     slot_at=slot,
                 )
                 watch.completed(state)
+                if await self._superseded(release_id, slot, attempt):
+                    # This process was taken for dead (paused past its lease) and another
+                    # re-runs the slot: the notifications are the successor's to send.
+                    log.warning(
+                        "schedule: slot %s was taken over meanwhile; run %s sends nothing", slot, run_id
+                    )
+                    return run_id
                 # Inside the watch: a shutdown waits for the alerts too (runs_in_flight).
                 await self.notifier.after_run(run_id, state)
                 await self.store.finish_schedule_slot(release_id, slot=slot, attempt=attempt, at=self.now())
             return run_id
         finally:
             self._running = None
+
+    async def _superseded(self, release_id: int, slot: datetime, attempt: int) -> bool:
+        state = await self.store.schedule_state(release_id)
+        return state.last_slot_at != slot or state.slot_attempt != attempt
 
     # -- what /golive schedule shows and changes ----------------------------------------
 

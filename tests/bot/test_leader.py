@@ -268,6 +268,24 @@ async def test_a_completed_run_gets_the_notifications_its_leader_did_not_send(
     assert (await successor_store.schedule_state(release)).slot_done_at is not None
 
 
+async def test_a_leader_taken_for_dead_leaves_the_notifications_to_its_successor(h: Harness) -> None:
+    """Paused past its lease (not dead), the old leader finishes its run after another
+    took the slot over: it posts no alert, and does not mark the slot done."""
+    assert await h.bot.scheduler.run_due(T0 + minutes(30)) is not None  # health passes
+    h.target.status, h.target.delay = 503, 1.0
+    slot = T0 + minutes(45)
+    release = await h.store.release_id("Shop", "2.0.0")
+    paused = asyncio.create_task(h.bot.scheduler.run_due(slot))
+    await _first_running_run(h.store)
+    assert await h.store.retry_schedule_slot(release, slot, 1), "a successor takes the slot over"
+    run_id = await paused
+    assert run_id is not None and (await h.store.run(run_id)).status == "complete"  # type: ignore[union-attr]
+    texts = [str(c.params["text"]) for c in h.slack.ok_calls("chat.postMessage")]
+    assert not [t for t in texts if "Regression" in t], "the alert is the successor's to post"
+    state = await h.store.schedule_state(release)
+    assert (state.slot_attempt, state.slot_done_at) == (2, None)
+
+
 async def test_what_a_new_leader_leaves_alone(h: Harness, successor_store: Store) -> None:
     release = await h.store.release_id("Shop", "2.0.0")
     slot = T0 + minutes(30)
