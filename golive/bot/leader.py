@@ -149,7 +149,13 @@ class LeaderElection:
     async def run(self, stop: asyncio.Event) -> None:
         try:
             while not stop.is_set():
-                wait = await self.step()
+                try:
+                    wait = await self.step()
+                except Exception:  # a bug or an unforeseen failure: log it, stay in the race
+                    log.exception("leader election round failed")
+                    if self.leading:
+                        await self._step_down()
+                    wait = self.retry_every
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), wait)
         finally:
@@ -173,7 +179,9 @@ class LeaderElection:
         if state.held_by(self.holder):
             # Counted from before the request: the backend's lapse comes later than this.
             self._deadline = asked_at + self.duration.total_seconds() - self.retry_every
-            if not self.leading or self.term != state.term:
+            if self.leading and self.term != state.term:
+                await self._step_down()  # another led in between: start afresh
+            if not self.leading:
                 self.leading, self.term = True, state.term
                 METRICS.leader.set(1)
                 log.info("elected leader (term %s) on the %s", state.term, self.backend.description)

@@ -141,7 +141,9 @@ class ReleaseScheduler:
         self.trigger = build_trigger(self.schedule, state.last_slot_at or self.now())
 
     async def start(self) -> None:
-        """Start APScheduler's jobs on the running loop (the leader does, when elected)."""
+        """Start APScheduler's jobs on the running loop (the leader does, when elected);
+        jobs started before are stopped first."""
+        self.shutdown()
         await self.prepare()
         scheduler = AsyncIOScheduler(timezone=UTC)
         if self.schedule is not None and self.trigger is not None:

@@ -103,6 +103,25 @@ async def test_one_of_three_leads_and_a_dead_leaders_lease_passes_on(three: list
     assert leaders(three) == [successor]
 
 
+async def test_a_leader_that_missed_another_term_starts_afresh(db_url: str) -> None:
+    """Paused through someone else's whole term: its jobs are stopped and started again,
+    not started twice."""
+    stores = [await Store.open(db_url) for _ in range(2)]
+    try:
+        short = timedelta(seconds=0.3)
+        a, b = (Participant(store).join(name, short) for store, name in zip(stores, "ab", strict=True))
+        await a.election.step()
+        await asyncio.sleep(0.35)
+        await b.election.step()  # a's lease lapsed: b's term
+        await asyncio.sleep(0.35)
+        await a.election.step()  # b's lapsed too: a leads again, in a new term
+        assert a.events == ["elected:1", "deposed", "elected:3"]
+        assert b.events == ["elected:2"]
+    finally:
+        for store in stores:
+            await store.close()
+
+
 async def test_a_leader_that_resigns_is_replaced_at_once(three: list[Participant]) -> None:
     stop = [asyncio.Event() for _ in three]
     loops = [asyncio.create_task(p.election.run(s)) for p, s in zip(three, stop, strict=True)]
