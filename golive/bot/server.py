@@ -164,7 +164,6 @@ async def serve(checklist: Checklist, store: Store, settings: Settings, stop: as
     # Present before any run starts, so no other replica takes this one's runs for orphans.
     await store.acquire_lease(replica_lease(holder), holder, settings.lease)
     log.info("replica %s; leader election on the %s", holder, settings.election)
-    await _abort_orphans(store)
     await publish_stored_state(checklist, store)
     readiness = Readiness(store=store)
     background: list[asyncio.Task[None]] = []

@@ -107,9 +107,17 @@ class LeaseStore(StoreBase):
                 LeaseRow.name == literal(REPLICA_PREFIX) + RunRow.owner,
                 LeaseRow.expires_at > clock,
             )
+            orphaned = or_(RunRow.owner.is_(None), ~alive)
+            # Read first: the leader asks every few seconds, and almost always finds none;
+            # an UPDATE would take SQLite's write lock each time.
+            found = (
+                await session.scalars(select(RunRow.id).where(RunRow.status == "running", orphaned))
+            ).all()
+            if not found:
+                return []
             change = (
                 update(RunRow)
-                .where(RunRow.status == "running", or_(RunRow.owner.is_(None), ~alive))
+                .where(RunRow.id.in_(found), RunRow.status == "running")
                 .values(status="aborted", finished_at=at)
                 .returning(RunRow.id)
             )

@@ -69,7 +69,8 @@ class RunRow(Base):
         CheckConstraint("status IN ({})".format(", ".join(f"'{s}'" for s in RUN_STATUSES)), name="status"),
         # latest_run / runs: the newest runs of a release, read backwards from the end.
         Index(None, "release_id", "started_at"),
-        # abort_unfinished_runs at start-up: only the few running rows are in this index.
+        # abort_orphaned_runs, every few seconds on the leader: only the few running rows
+        # are in this index.
         Index(
             "ix_runs_running",
             "status",

@@ -101,24 +101,11 @@ class RunStore(StoreBase):
             if (await session.scalar(change)) is None:
                 raise LookupError(f"no run with id {run_id}")
 
-    async def abort_unfinished_runs(self, *, at: datetime) -> list[int]:
-        """Mark every run left ``running`` as aborted; their results stay. Only for a
-        database no other process uses (tests, one-off repairs): ``golive serve`` uses
-        :meth:`abort_orphaned_runs`, which leaves the runs of live processes alone."""
-        change = (
-            update(RunRow)
-            .where(RunRow.status == "running")
-            .values(status="aborted", finished_at=at)
-            .returning(RunRow.id)
-        )
-        async with self._transaction() as session:
-            return sorted((await session.scalars(change)).all())
-
     async def abort_runs(self, run_ids: Collection[int], *, at: datetime) -> list[int]:
         """Mark these runs aborted if they are still ``running``; returns those it marked.
 
-        For a process giving up on its own runs (shutdown, a run that raised): unlike
-        :meth:`abort_unfinished_runs`, it leaves the runs of other replicas alone."""
+        For a process giving up on its own runs (shutdown, a run that raised); the runs
+        of dead processes are for :meth:`abort_orphaned_runs`."""
         if not run_ids:
             return []
         change = (

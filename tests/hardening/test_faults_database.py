@@ -153,7 +153,7 @@ async def test_a_database_that_stays_away_leaves_the_run_incomplete_and_says_so(
         await store.close()
     await asyncio.to_thread(restart, postgres)
     async with await Store.open(postgres.url("golive")) as reopened:
-        aborted = await reopened.abort_unfinished_runs(at=service.utcnow())
+        aborted = await reopened.abort_orphaned_runs(at=service.utcnow())
         assert len(aborted) == 1
         assert set(await reopened.run_results(aborted[0])) == {"fast"}, "what was stored stays"
         info = await reopened.run(aborted[0])

@@ -213,7 +213,7 @@ async def test_unknown_runs_are_refused(store: Store) -> None:
         await store.finish_run(999, finished_at=T0, verdict="GO", fingerprint="f")
 
 
-async def test_abort_unfinished_runs_marks_only_running_ones(store: Store) -> None:
+async def test_aborting_orphans_marks_only_running_ones(store: Store) -> None:
     release = await store.release_id("r", "1")
     done = await new_run(store, release, T0, ("P1", result("a")))
     await store.finish_run(done, finished_at=T0, verdict="GO", fingerprint="f")
@@ -221,8 +221,8 @@ async def test_abort_unfinished_runs_marks_only_running_ones(store: Store) -> No
                for m in (1, 2)]
     at = T0 + timedelta(hours=1)
 
-    assert await store.abort_unfinished_runs(at=at) == crashed
-    assert await store.abort_unfinished_runs(at=at) == []
+    assert await store.abort_orphaned_runs(at=at) == crashed
+    assert await store.abort_orphaned_runs(at=at) == []
 
     for run in crashed:
         info = await store.run(run)
