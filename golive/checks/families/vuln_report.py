@@ -2,10 +2,17 @@
 
 - ``reports`` are paths (glob patterns allowed, relative to the checklist) or URLs. A
   pattern that matches no file is an ERROR: a scan that is not there proves nothing.
-- ``images`` each need a report: a report answers for the image it names (Trivy
+- ``images`` each need a report: a report answers for the images it names (Trivy
   ``ArtifactName`` and ``Metadata.RepoTags``/``RepoDigests``, Grype
-  ``source.target.userInput``/``tags``/``repoDigests``), compared after normalising
-  (``alpine`` = ``docker.io/library/alpine:latest``). Those without are MISSING_IMAGES.
+  ``source.target.userInput``/``tags``/``repoDigests``, each workload of a Trivy
+  Kubernetes report, a CycloneDX ``metadata.component``). Write an image as users do:
+  a repository name (``valeo/web``) matches a report of that repository on any registry
+  (``registry.example:5000/valeo/web:1.1.0``, or ``…/valeo/web@sha256:…`` scanned by
+  digest) at ``tag``, the release version unless set; a registry host before it
+  (``ghcr.io/valeo/web``) pins the registry. A full reference (with a tag or a digest)
+  matches that reference, the registry host normalised (``docker.io``,
+  ``index.docker.io`` and ``library/`` are Docker Hub). Those without a report are
+  MISSING_IMAGES, and the message names them.
 - The same vulnerability in the same package version counts once across all reports,
   however many results, layers, images or scanners list it; its worst severity counts.
 - ``waivers`` accept a vulnerability (by its id, or an alias such as the CVE of a GHSA)
@@ -31,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..errors import ProbeError
 from ..probe import Evidence, Observation, ProbeConfig, ProbeContext, ProbeType, Value, register
 from ..sources import Document, SourceAuth, is_url, read_document, resolve_path
-from .vuln_formats import SEVERITIES, Finding, ScanReport, image_keys, parse_scan_report
+from .vuln_formats import SEVERITIES, Finding, ScanReport, answers_for, is_repository_name, parse_scan_reports
 
 _TOP = 5
 _RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}  # CRITICAL first
@@ -51,6 +58,8 @@ class VulnReportConfig(ProbeConfig):
     type: Literal["vuln_report"] = "vuln_report"
     reports: list[str] = Field(min_length=1)
     images: list[str] = Field(default_factory=list)
+    #: The tag a repository name in ``images`` is matched at; default the release version.
+    tag: str | None = None
     #: Count only vulnerabilities that have a fix (Trivy FixedVersion or Status fixed,
     #: Grype fix.state fixed).
     fixable_only: bool = False
@@ -60,10 +69,20 @@ class VulnReportConfig(ProbeConfig):
 
 async def gather(config: VulnReportConfig, context: ProbeContext) -> Observation:
     documents = await _read_all(_expand(config.reports, context), context, config.auth)
-    reports = [(document, parse_scan_report(document.content, document.source)) for document in documents]
+    reports = [
+        (document, report)
+        for document in documents
+        for report in parse_scan_reports(document.content, document.source)
+    ]
     today = context.now().astimezone(UTC).date()  # waivers run to the end of their day, UTC
-    values, message = summarise([(document.source, report) for document, report in reports], config, today)
-    oldest = min(report.produced_at or document.produced_at for document, report in reports)
+    tag = config.tag or context.release_version
+    values, message = summarise(
+        [(document.source, report) for document, report in reports], config, today, release_tag=tag
+    )
+    oldest = min(
+        [report.produced_at or document.produced_at for document, report in reports]
+        or [document.produced_at for document in documents]
+    )
     sources = [document.source for document in documents]
     shown = ", ".join(sources)
     return Observation(
@@ -78,7 +97,11 @@ async def gather(config: VulnReportConfig, context: ProbeContext) -> Observation
 
 
 def summarise(
-    reports: Sequence[tuple[str, ScanReport]], config: VulnReportConfig, today: date
+    reports: Sequence[tuple[str, ScanReport]],
+    config: VulnReportConfig,
+    today: date,
+    *,
+    release_tag: str | None = None,
 ) -> tuple[dict[str, Any], str]:
     """Pure: counts after fixable_only and waivers, per image, missing images, worst findings."""
     active = {w.id.upper() for w in config.waivers if today <= w.expires}
@@ -101,14 +124,17 @@ def summarise(
 
     counted = [f for f in merged.values() if not waived(f)]
     totals = Counter(f.severity for f in counted)
-    scanned = frozenset().union(*(report.names for _, report in reports))
-    missing = [image for image in config.images if not image_keys(image) & scanned]
+    missing = [
+        image
+        for image in config.images
+        if not any(answers_for(image, report.references, release_tag) for _, report in reports)
+    ]
     worst = sorted(counted, key=lambda f: (_RANK[f.severity], not f.fixable, f.id, f.package))
     values: dict[str, Any] = {severity: totals.get(severity, 0) for severity in SEVERITIES}
     values.update(
         WAIVED=len(merged) - len(counted),
         EXPIRED_WAIVERS=[w.id for w in expired],
-        REPORTS=len(reports),
+        REPORTS=len({source for source, _ in reports}),
         MISSING_IMAGES=missing,
         PER_IMAGE={
             image: _counts(f for f in findings.values() if not waived(f))
@@ -126,15 +152,18 @@ def summarise(
             for f in worst[:_TOP]
         ],
     )
-    return values, _message(values, reports, expired)
+    return values, _message(values, reports, expired, release_tag)
 
 
 def _message(
-    values: dict[str, Any], reports: Sequence[tuple[str, ScanReport]], expired: list[VulnWaiver]
+    values: dict[str, Any],
+    reports: Sequence[tuple[str, ScanReport]],
+    expired: list[VulnWaiver],
+    release_tag: str | None,
 ) -> str:
     scanners = Counter(report.scanner for _, report in reports)
     parts = [
-        f"{len(reports)} report(s) ({', '.join(f'{n} {s}' for s, n in sorted(scanners.items()))}): "
+        f"{values['REPORTS']} report(s) ({', '.join(f'{n} {s}' for s, n in sorted(scanners.items()))}): "
         + ", ".join(f"{values[s]} {s.lower()}" for s in SEVERITIES)
     ]
     if values["WAIVED"]:
@@ -145,7 +174,10 @@ def _message(
             + ", ".join(f"{w.id} (expired {w.expires.isoformat()})" for w in expired)
         )
     if values["MISSING_IMAGES"]:
-        parts.append("no report for: " + ", ".join(values["MISSING_IMAGES"]))
+        missing = ", ".join(values["MISSING_IMAGES"])
+        if release_tag and any(is_repository_name(image) for image in values["MISSING_IMAGES"]):
+            missing += f" (repository names are matched at tag {release_tag})"
+        parts.append(f"no report for: {missing}")
     if values["TOP"]:
         worst = [f"{t['id']} {t['severity']} in {t['package']} {t['installed']}" for t in values["TOP"][:3]]
         parts.append("worst: " + ", ".join(worst))
@@ -179,7 +211,8 @@ def _expand(patterns: list[str], context: ProbeContext) -> list[str]:
         matches = sorted(glob.glob(str(resolve_path(pattern, context)), recursive=True))
         files = [m for m in matches if os.path.isfile(m)]
         if not files:
-            raise ProbeError(f"no report matches {pattern} (relative to {context.base_dir})")
+            where = "" if os.path.isabs(pattern) else f" (relative to {context.base_dir})"
+            raise ProbeError(f"no report matches {pattern}{where}")
         found.extend(files)
     return list(dict.fromkeys(found))
 

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from golive.checks.errors import ProbeError
-from golive.checks.families.vuln_formats import image_keys, normalise_severity, parse_scan_report
+from golive.checks.families.vuln_formats import (
+    answers_for,
+    normalise_severity,
+    parse_reference,
+    parse_scan_report,
+    parse_scan_reports,
+)
 from golive.checks.families.vuln_report import VulnReportConfig, summarise
 from golive.checks.status import Status
 
@@ -153,6 +160,10 @@ async def test_glob_without_matches_and_missing_files_are_errors() -> None:
     ("name", "expected"),
     [
         ("k6-summary-export.json", "k6-summary-export.json: neither a Trivy nor a Grype JSON report"),
+        (
+            "coverage-py.json",
+            "coverage-py.json: neither a Trivy nor a Grype JSON report (expected trivy image",
+        ),
         ("k6-truncated.json", "k6-truncated.json: the scan report is not valid JSON"),
         ("garbage.bin", "garbage.bin: not a text report"),
     ],
@@ -221,13 +232,183 @@ def test_severities_are_normalised() -> None:
 
 
 def test_image_references_compare_after_normalising() -> None:
-    assert image_keys("alpine") == image_keys("docker.io/library/alpine:latest")
-    assert image_keys("docker:nginx:1.27") == image_keys("index.docker.io/library/nginx:1.27")
-    assert image_keys("registry:5000/app:1") == frozenset({"registry:5000/app:1"})
-    assert image_keys("localhost/app") == frozenset({"localhost/app:latest"})
-    both = image_keys("ghcr.io/o/app:1.0@sha256:ab")
-    assert both == frozenset({"ghcr.io/o/app:1.0", "ghcr.io/o/app@sha256:ab"})
-    assert not image_keys("ghcr.io/o/app:1.0") & image_keys("ghcr.io/o/app:1.1")
+    hub = parse_reference("docker.io/library/alpine:latest")
+    assert parse_reference("alpine:latest") == hub
+    assert parse_reference("index.docker.io/library/alpine:latest") == hub
+    assert parse_reference("docker:nginx:1.27") == parse_reference("index.docker.io/library/nginx:1.27")
+    local = parse_reference("registry:5000/app:1")
+    assert (local.registry, local.path, local.tag) == ("registry:5000", "app", "1")
+    both = parse_reference("GHCR.IO/o/App:1.0@sha256:ab")
+    assert (both.repository, both.tag, both.digest) == ("ghcr.io/o/app", "1.0", "sha256:ab")
+
+
+REGISTRY_WEB = "registry.example:5000/valeo/web"
+DIGEST = "sha256:" + "ab" * 32
+
+
+@pytest.mark.parametrize(
+    ("wanted", "report", "matches"),
+    [
+        # A repository name, as GOLIVE_IMAGES holds them: any registry, at the release tag.
+        ("valeo/web", [f"{REGISTRY_WEB}:1.1.0"], True),
+        ("valeo/web", [f"{REGISTRY_WEB}@{DIGEST}"], True),  # scanned by digest
+        ("valeo/web", [f"{REGISTRY_WEB}:1.0.0", f"{REGISTRY_WEB}@{DIGEST}"], False),  # another tag
+        ("valeo/web", [f"{REGISTRY_WEB}:1.0.0"], False),
+        ("valeo/web", ["registry.example:5000/valeo/web-admin:1.1.0"], False),
+        ("valeo/web", ["registry.example:5000/other/valeo/web:1.1.0"], False),
+        ("alpine", ["alpine:1.1.0"], True),
+        ("alpine", ["docker.io/library/alpine:1.1.0"], True),
+        # A registry host pins the registry.
+        ("registry.example:5000/valeo/web", [f"{REGISTRY_WEB}:1.1.0"], True),
+        ("ghcr.io/valeo/web", [f"{REGISTRY_WEB}:1.1.0"], False),
+        # A full reference matches exactly, the host normalised.
+        (f"{REGISTRY_WEB}:1.1.0", [f"{REGISTRY_WEB}:1.1.0"], True),
+        (f"{REGISTRY_WEB}:1.1.0", [f"{REGISTRY_WEB}:1.1.1"], False),
+        ("valeo/web:1.1.0", [f"{REGISTRY_WEB}:1.1.0"], False),  # that is docker.io/valeo/web
+        ("index.docker.io/valeo/web:1.1.0", ["valeo/web:1.1.0"], True),
+        ("nginx:1.27", ["docker.io/library/nginx:1.27"], True),
+        (f"{REGISTRY_WEB}@{DIGEST}", [f"{REGISTRY_WEB}:1.1.0", f"{REGISTRY_WEB}@{DIGEST}"], True),
+    ],
+)
+def test_images_are_matched_the_way_users_write_them(wanted: str, report: list[str], matches: bool) -> None:
+    references = tuple(parse_reference(r) for r in report)
+    assert answers_for(wanted, references, "1.1.0") is matches
+
+
+async def test_repository_names_match_reports_of_full_references_at_the_release_tag(tmp_path: Path) -> None:
+    # GOLIVE_IMAGES holds repository names; the scans name the registry and the tag.
+    for name in ("neuroerp-api", "neuroerp-web"):
+        document = json.loads((DATA / "trivy-worker.json").read_text())
+        reference = f"registry.example:5000/valeo/{name}:1.1.0"
+        document["ArtifactName"] = reference
+        document["Metadata"]["RepoTags"] = [reference]
+        document["Metadata"]["RepoDigests"] = [f"registry.example:5000/valeo/{name}@{DIGEST}"]
+        (tmp_path / f"trivy-{name}.json").write_text(json.dumps(document))
+    images = ["valeo/neuroerp-api", "valeo/neuroerp-web"]
+
+    scanned = await run_one(
+        {"type": "vuln_report", "reports": ["trivy-*.json"], "images": images},
+        base_dir=tmp_path,
+        now=SCAN_DAY,
+    )
+    assert scanned.status == Status.PASS, scanned.message
+    assert scanned.observed["MISSING_IMAGES"] == []
+
+    (tmp_path / "trivy-neuroerp-web.json").unlink()
+    one_missing = await run_one(
+        {"type": "vuln_report", "reports": ["trivy-*.json"], "images": images},
+        base_dir=tmp_path,
+        now=SCAN_DAY,
+    )
+    assert one_missing.status == Status.FAIL
+    assert one_missing.observed["MISSING_IMAGES"] == ["valeo/neuroerp-web"]
+    assert "no report for: valeo/neuroerp-web (repository names are matched at tag 1.1.0)" in (
+        one_missing.message
+    )
+
+
+async def test_a_scan_of_the_previous_release_is_no_scan_of_this_one(tmp_path: Path) -> None:
+    document = json.loads((DATA / "trivy-worker.json").read_text())
+    document["ArtifactName"] = "registry.example:5000/valeo/neuroerp-api:1.0.9"
+    document["Metadata"]["RepoTags"] = [document["ArtifactName"]]
+    document["Metadata"]["RepoDigests"] = [f"registry.example:5000/valeo/neuroerp-api@{DIGEST}"]
+    (tmp_path / "trivy-api.json").write_text(json.dumps(document))
+    result = await run_one(
+        {"type": "vuln_report", "reports": ["trivy-api.json"], "images": ["valeo/neuroerp-api"]},
+        base_dir=tmp_path,
+        now=SCAN_DAY,
+    )
+    assert result.status == Status.FAIL
+    assert result.observed["MISSING_IMAGES"] == ["valeo/neuroerp-api"]
+    # An explicit tag on the probe moves the match.
+    pinned = await run_one(
+        {
+            "type": "vuln_report",
+            "reports": ["trivy-api.json"],
+            "images": ["valeo/neuroerp-api"],
+            "tag": "1.0.9",
+        },
+        base_dir=tmp_path,
+        now=SCAN_DAY,
+    )
+    assert pinned.status == Status.PASS, pinned.message
+
+
+async def test_trivy_kubernetes_report_answers_for_every_scanned_workload_image() -> None:
+    result = await run_one(
+        {
+            "type": "vuln_report",
+            "reports": ["k8s-trivy.json"],
+            "images": ["valeo/neuroerp-api", "valeo/neuroerp-web", "valeo/neuroerp-worker"],
+        },
+        conditions=["[HIGH] == 1", "[CRITICAL] == 0"],
+        now=SCAN_DAY,
+    )
+    observed = result.observed
+    assert observed["REPORTS"] == 1
+    assert counts(observed) == (0, 1, 0, 0, 0)
+    api = "registry.example:5000/valeo/neuroerp-api:1.1.0"
+    web = "registry.example:5000/valeo/neuroerp-web:1.1.0"
+    assert observed["PER_IMAGE"][api]["HIGH"] == 1
+    assert observed["PER_IMAGE"][web] == {"CRITICAL": 0, "HIGH": 0, "MEDIUM": 0, "LOW": 0, "UNKNOWN": 0}
+    # The worker was only checked for misconfigurations: no vulnerability scan of its image.
+    assert observed["MISSING_IMAGES"] == ["valeo/neuroerp-worker"]
+    assert result.status == Status.PASS, result.message  # the item's own conditions hold
+    assert observed["TOP"][0]["image"] == api
+
+
+async def test_trivy_cyclonedx_with_vulnerabilities_is_read() -> None:
+    result = await run_one(
+        {"type": "vuln_report", "reports": ["cyclonedx-trivy-web.json"], "images": ["valeo/neuroerp-web"]},
+        now=SCAN_DAY,
+    )
+    observed = result.observed
+    assert result.status == Status.PASS, result.message
+    assert observed["MISSING_IMAGES"] == []
+    # The distribution's own rating (alpine: medium), as Trivy's JSON Severity, not NVD's.
+    assert counts(observed) == (0, 1, 1, 0, 0)
+    top = {t["id"]: t for t in observed["TOP"]}
+    assert top["CVE-2025-0801"]["package"] == "busybox"
+    assert top["CVE-2025-0801"]["installed"] == "1.36.1-r29"
+    assert top["CVE-2025-0801"]["fixed"] == "1.36.1-r30"
+    assert top["CVE-2025-0802"]["fixed"] is None
+    assert "1 report(s) (1 trivy)" in result.message
+    assert result.evidence is not None
+    assert result.evidence.observed_at == datetime(2025, 6, 1, 9, 30, tzinfo=UTC)
+
+
+def test_cyclonedx_sbom_without_vulnerabilities_says_how_to_produce_a_scan() -> None:
+    document = json.loads((DATA / "cyclonedx-trivy-web.json").read_text())
+    del document["vulnerabilities"]
+    with pytest.raises(ProbeError, match=r"trivy image --format cyclonedx --scanners vuln"):
+        parse_scan_reports(json.dumps(document).encode(), "sbom.json")
+
+
+async def test_trivy_before_0_20_writes_null_for_a_clean_scan() -> None:
+    result = await run_one({"type": "vuln_report", "reports": ["legacy-trivy-null.json"]}, now=SCAN_DAY)
+    assert result.status == Status.PASS, result.message
+    assert counts(result.observed) == (0, 0, 0, 0, 0)
+    assert result.observed["REPORTS"] == 1
+
+
+async def test_legacy_list_names_its_image_in_the_os_target() -> None:
+    result = await run_one(
+        {
+            "type": "vuln_report",
+            "reports": ["legacy-trivy-list.json"],
+            "images": ["registry.valeo.internal/neuroerp-batch:1.1.0"],
+        },
+        conditions=["len([MISSING_IMAGES]) == 0"],
+        now=SCAN_DAY,
+    )
+    assert result.status == Status.PASS, result.message
+
+
+async def test_absolute_pattern_without_matches_says_no_relative_to(tmp_path: Path) -> None:
+    pattern = str(tmp_path / "scans" / "*.json")
+    result = await run_one({"type": "vuln_report", "reports": [pattern]}, now=SCAN_DAY)
+    assert result.status == Status.ERROR
+    assert result.message == f"no report matches {pattern}"
 
 
 def test_trivy_without_results_and_legacy_list() -> None:
@@ -240,7 +421,7 @@ def test_trivy_without_results_and_legacy_list() -> None:
         "legacy.json",
     )
     assert [(f.id, f.severity, f.fixable) for f in legacy.findings] == [("CVE-1", "HIGH", False)]
-    assert legacy.target is None
+    assert legacy.target == "x"  # the OS result names the image
 
 
 def test_trivy_schema_and_shape_errors_name_the_field() -> None:
