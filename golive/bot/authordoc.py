@@ -92,6 +92,9 @@ def _probe_section(probe: ProbeType) -> str:
     if probe.default_conditions:
         defaults = ", ".join(f"`{c}`" for c in probe.default_conditions)
         lines += [f"**Default conditions:** {defaults}", ""]
+        if probe.default_warn_conditions:
+            warnings = ", ".join(f"`{c}`" for c in probe.default_warn_conditions)
+            lines += [f"**Default warn conditions:** {warnings}", ""]
     else:
         lines += ["**Default conditions:** none (the probe's own status decides)", ""]
     example = yaml.safe_dump({"probe": dict(probe.example)}, sort_keys=False, allow_unicode=True)

@@ -268,9 +268,12 @@ def _bind_item(
         item._config = None
 
     conditions = item.conditions if item.conditions is not None else list(probe_type.default_conditions)
+    warn_conditions = item.warn_conditions
+    if item.conditions is None and not item.warn_conditions:
+        warn_conditions = list(probe_type.default_warn_conditions)
     item._conditions = tuple(_parse_all(conditions, "conditions", item, probe_type.known_values(), problems))
     item._warn_conditions = tuple(
-        _parse_all(item.warn_conditions, "warn_conditions", item, probe_type.known_values(), problems)
+        _parse_all(warn_conditions, "warn_conditions", item, probe_type.known_values(), problems)
     )
     if probe_type.kind != "auto" and (item.conditions or item.warn_conditions):
         problems.append(Problem(where, "conditions", f"a {probe_type.name} item takes no conditions"))

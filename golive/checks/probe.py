@@ -96,6 +96,8 @@ class ProbeType:
     example: Mapping[str, Any]
     kind: Kind = "auto"
     derive: Derive | None = None
+    #: Applied with the default conditions, when an item writes neither kind of its own.
+    default_warn_conditions: tuple[str, ...] = ()
 
     def known_values(self) -> dict[str, bool]:
         known = {v.name: v.structured for v in self.values}

@@ -6,12 +6,14 @@ gzipped). The evidence is as old as the test: ``metadata.generatedAt`` of the
 machine-readable summary, the last sample of ``--out json``, else the file's mtime or the
 URL's ``Last-Modified``.
 
-The default condition is ``[THRESHOLDS_OK] == true``: the thresholds the k6 script
-declares are the test's own pass criteria, and k6 exits 99 when one fails. THRESHOLDS_OK
-is only observed when the document carries threshold results. The machine-readable
-summary and ``--out json`` do not, and neither does a run without thresholds, so there
-the default condition reports "(not observed)" and fails: write explicit conditions such
-as ``[P95_MS] < 500`` and ``[ERROR_RATE] < 1%`` for those.
+The default condition is ``len([THRESHOLDS_FAILED]) == 0``: the thresholds the k6 script
+declares are the test's own pass criteria, and k6 exits 99 when one fails. The default
+warn condition ``[THRESHOLDS_OK] == true`` makes an item WARN, saying why, when no
+threshold was evaluated: the script defines none, or the format carries no threshold
+results (the machine-readable summary, ``--out json``). Give the item ``allow_warn:
+true`` to let that pass GO. The measured values stay observed either way: items with
+conditions such as ``[P95_MS] < 500`` or ``[ERROR_RATE] < 1%`` are decided by them
+whenever the document has the metric, and a missing threshold does not touch them.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ async def gather(config: K6Config, context: ProbeContext) -> Observation:
     names = MetricNames(config.metrics.duration, config.metrics.failed, config.metrics.requests)
     result = parse_k6(document.content, document.source, names, context.max_body_bytes * _GZIP_EXPANSION)
     values = result.values()
+    notes = [*result.notes, *([result.unjudged] if result.unjudged else [])]
     return Observation(
         values=values,
         evidence=Evidence(
@@ -59,7 +62,7 @@ async def gather(config: K6Config, context: ProbeContext) -> Observation:
             observed_at=result.produced_at or document.produced_at,
             link=document.source if is_url(document.source) else None,
         ),
-        message=_summary(values, result.notes),
+        message=_summary(values, notes),
     )
 
 
@@ -100,12 +103,16 @@ K6 = register(
             Value("RPS", "requests per second over the test", "req/s"),
             Value("DURATION_S", "test duration, where the document tells", "s"),
             Value("THRESHOLDS_OK", "no threshold failed; observed only with threshold results"),
-            Value("THRESHOLDS_FAILED", "failed thresholds as 'metric: threshold'"),
+            Value(
+                "THRESHOLDS_FAILED",
+                "failed thresholds as 'metric: threshold'; empty also when none was evaluated (a WARN)",
+            ),
             Value("THRESHOLDS", "metric → threshold → passed", structured=True),
             Value("CHECKS_PASSED", "passed check() calls, nested groups included"),
             Value("CHECKS_FAILED", "failed check() calls, nested groups included"),
         ),
-        default_conditions=("[THRESHOLDS_OK] == true",),
+        default_conditions=("len([THRESHOLDS_FAILED]) == 0",),
+        default_warn_conditions=("[THRESHOLDS_OK] == true",),
         example={"type": "k6", "summary": "reports/k6-summary.json"},
     )
 )

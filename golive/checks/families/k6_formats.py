@@ -3,6 +3,9 @@
 - ``machine-readable``: ``--new-machine-readable-summary`` (k6 ≥ 1.5), ``version`` +
   ``results``; metrics are a list, rates are ``{matches, rate, total}``, counters only
   ``{count}``, trends never carry ``p(99)``, and there are **no threshold results**.
+  k6 writes the trend percentiles as ``p90``/``p95`` and the metadata as
+  ``generated_at``/``k6_version``; the published schema spells them ``p(95)`` and
+  ``generatedAt``. Both spellings are read.
 - ``handle-summary``: the ``handleSummary(data)`` argument, ``metrics.<name>.values``;
   thresholds ``{"p(95)<500": {"ok": true}}``; groups and checks are arrays.
 - ``summary-export``: ``--summary-export``, flat ``metrics.<name>``; rates say ``value``
@@ -39,6 +42,8 @@ from .report_common import (
     timestamp,
 )
 
+#: The same trend statistics as the machine-readable summary of k6 ≥ 1.5 writes them.
+TREND_ALIASES = {"p(90)": "p90", "p(95)": "p95", "p(99)": "p99"}
 #: Trend statistic (k6's key) → observed value.
 TREND_VALUES = {
     "p(90)": "P90_MS",
@@ -70,6 +75,8 @@ class K6Result:
     duration_s: float | None = None
     #: metric → threshold source → passed; None when the format has no threshold results.
     thresholds: dict[str, dict[str, bool]] | None = None
+    #: Why no threshold was evaluated (none declared, or the format carries no results).
+    unjudged: str | None = None
     checks: tuple[int, int] | None = None  # (passed, failed)
     produced_at: datetime | None = None
     notes: list[str] = field(default_factory=list)
@@ -90,10 +97,13 @@ class K6Result:
         values.update({k: v for k, v in optional.items() if v is not None})
         if self.checks is not None:
             values["CHECKS_PASSED"], values["CHECKS_FAILED"] = self.checks
+        failed = self.failed_thresholds()
+        # Empty when nothing failed, also when nothing was evaluated: that case is a WARN
+        # of its own (see `unjudged`), and the latency, error and throughput values are
+        # judged by their own conditions either way.
+        values["THRESHOLDS_FAILED"] = failed
         if self.thresholds is not None:
-            failed = self.failed_thresholds()
             values["THRESHOLDS"] = self.thresholds
-            values["THRESHOLDS_FAILED"] = failed
             # Observed only when there is at least one threshold result: a run that
             # declares no thresholds has not "met its thresholds", it has none.
             if any(self.thresholds.values()):
@@ -230,7 +240,7 @@ def _machine_readable(document: dict[str, Any], source: str, names: MetricNames)
     if result.requests is not None and result.duration_s:
         result.rps = result.requests / result.duration_s
     metadata = optional_mapping(document.get("metadata"), "metadata", source)
-    result.produced_at = timestamp(metadata.get("generatedAt"))
+    result.produced_at = timestamp(metadata.get("generated_at", metadata.get("generatedAt")))
     checks = optional_mapping(results.get("checks"), "results.checks", source)
     passed = failures = 0
     for index, raw in enumerate(optional_sequence(checks.get("results"), "results.checks.results", source)):
@@ -238,7 +248,7 @@ def _machine_readable(document: dict[str, Any], source: str, names: MetricNames)
         passed += int(number(check.get("passes")) or 0)
         failures += int(number(check.get("fails")) or 0)
     result.checks = (passed, failures)
-    result.notes.append(
+    result.unjudged = (
         "this summary format carries no threshold results; "
         "judge it with conditions on P95_MS, ERROR_RATE, RPS"
     )
@@ -255,7 +265,12 @@ def _read_common(
     """Trend, failure rate and request counter, where the summary formats agree."""
     trend = values_of(names.duration)
     if trend is not None:
-        result.trend = {k: v for k in TREND_VALUES if (v := number(trend.get(k))) is not None}
+        for key in TREND_VALUES:
+            value = number(trend.get(key))
+            if value is None and key in TREND_ALIASES:
+                value = number(trend.get(TREND_ALIASES[key]))
+            if value is not None:
+                result.trend[key] = value
     failed = values_of(names.failed)
     if failed is not None:
         result.error_fraction = number(failed.get(rate_key))
@@ -299,7 +314,7 @@ def _note_thresholds(result: K6Result) -> None:
     if failed:
         result.notes.append("failed thresholds: " + "; ".join(failed))
     elif not any((result.thresholds or {}).values()):
-        result.notes.append("the k6 script defines no thresholds")
+        result.unjudged = "the k6 script defines no thresholds"
 
 
 def _json_output(lines: list[str], source: str, names: MetricNames) -> K6Result:
@@ -316,10 +331,12 @@ def _json_output(lines: list[str], source: str, names: MetricNames) -> K6Result:
             result.rps = samples.requests / result.duration_s
     result.checks = (samples.checks_passed, samples.checks_failed)
     if samples.declared_thresholds:
-        result.notes.append(
+        result.unjudged = (
             f"{samples.declared_thresholds} threshold(s) declared in the run are not evaluated from raw "
             "--out json output; judge it with conditions on P95_MS, ERROR_RATE, RPS"
         )
+    else:
+        result.unjudged = "the k6 script defines no thresholds"
     return result
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -112,12 +113,16 @@ async def test_machine_readable_summary_has_no_threshold_results() -> None:
 
     observed = result.observed
     assert observed["FORMAT"] == "machine-readable"
-    for absent in ("THRESHOLDS", "THRESHOLDS_FAILED", "THRESHOLDS_OK", "P99_MS"):
+    for absent in ("THRESHOLDS", "THRESHOLDS_OK", "P99_MS"):
         assert absent not in observed
-    # The default condition cannot be decided from this format and says so.
-    assert result.status == Status.FAIL
+    assert observed["THRESHOLDS_FAILED"] == []
+    # No threshold was evaluated: a WARN that says so, not a failure of the run.
+    assert result.status == Status.WARN
     assert "[THRESHOLDS_OK] = (not observed), limit == true" in result.message
     assert "carries no threshold results" in result.message
+    # k6 1.5 writes the percentiles as p90/p95: they are read.
+    assert observed["P95_MS"] == 301.8
+    assert observed["P90_MS"] == 260.3
     assert observed["ERROR_RATE"] == 2.0  # {matches: 12, rate: 0.02, total: 600}
     assert observed["FAILED_REQUESTS"] == 12
     assert observed["REQUESTS"] == 600
@@ -174,7 +179,7 @@ async def test_json_output_statistics_are_computed_from_the_samples() -> None:
 
 async def test_json_output_default_condition_explains_missing_thresholds() -> None:
     result = await run_one({"type": "k6", "summary": "k6-out.ndjson"})
-    assert result.status == Status.FAIL
+    assert result.status == Status.WARN
     assert "2 threshold(s) declared in the run are not evaluated" in result.message
 
 
@@ -280,7 +285,25 @@ def test_handle_summary_without_thresholds_does_not_claim_they_are_met() -> None
     assert values["THRESHOLDS_FAILED"] == []
     assert "THRESHOLDS_OK" not in values
     assert "REQUESTS" not in values  # no http_reqs metric: not observed
-    assert result.notes == ["the k6 script defines no thresholds"]
+    assert result.unjudged == "the k6 script defines no thresholds"
+    assert result.notes == []
+
+
+def test_machine_readable_summary_in_the_schema_spelling_is_read_too() -> None:
+    # The published schema spells the percentiles p(95) and the time generatedAt.
+    document = {
+        "version": "1.0.0",
+        "metadata": {"generatedAt": "2025-06-02T07:30:00Z", "k6Version": "1.5.0"},
+        "config": {"duration": 10},
+        "results": {
+            "metrics": [
+                {"name": "http_req_duration", "type": "trend", "contains": "time", "values": {"p(95)": 99.5}}
+            ]
+        },
+    }
+    result = parse_k6(json.dumps(document).encode(), "schema.json", MetricNames(), 1 << 20)
+    assert result.values()["P95_MS"] == 99.5
+    assert result.produced_at == datetime(2025, 6, 2, 7, 30, tzinfo=UTC)
 
 
 def test_compact_single_line_summary_is_read() -> None:
@@ -327,3 +350,21 @@ def test_selector_parses_sub_metrics() -> None:
     assert selector.matches("http_req_duration", {"status": "200", "method": "GET", "url": "x"})
     assert not selector.matches("http_req_duration", {})
     assert Selector.parse("http_reqs").matches("http_reqs", {})
+
+
+async def test_script_without_thresholds_warns_and_keeps_its_measurements(tmp_path: Path) -> None:
+    document = json.loads((DATA / "k6-handle-summary.json").read_text())
+    for metric in document["metrics"].values():
+        metric.pop("thresholds", None)
+    (tmp_path / "k6-summary.json").write_text(json.dumps(document))
+    os.utime(tmp_path / "k6-summary.json", (WRITTEN.timestamp(), WRITTEN.timestamp()))
+
+    run = await run_one({"type": "k6", "summary": "k6-summary.json"}, base_dir=tmp_path)
+    assert run.status == Status.WARN, run.message
+    assert "the k6 script defines no thresholds" in run.message
+    assert run.observed["THRESHOLDS_FAILED"] == []
+
+    latency = await run_one(
+        {"type": "k6", "summary": "k6-summary.json"}, conditions=["[P95_MS] < 500"], base_dir=tmp_path
+    )
+    assert latency.status == Status.PASS, latency.message
