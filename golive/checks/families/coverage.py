@@ -11,6 +11,9 @@ COVERAGE is the number the condition judges. ``metric`` chooses it:
   ``combined`` when branch coverage is on, ``line`` otherwise), so the item shows what
   the team's own tooling shows.
 
+A report that measured nothing (0 lines or statements, a JaCoCo report without
+counters) is no evidence of coverage, in every format: an ERROR that says so, not 100 %.
+
 The evidence is as old as the report: Cobertura ``timestamp`` (ms), coverage.py JSON
 ``meta.timestamp``, JaCoCo's latest ``sessioninfo`` dump (ms), else the file's mtime or
 the URL's Last-Modified.

@@ -5,10 +5,14 @@
   branch measurement was OFF, so BRANCH is not observed (not 0 %); coverage.py writes
   ``branch-rate="1"`` when branches were measured and there were none.
 - coverage.py JSON (format 3): ``totals.percent_covered`` counts statements *and*
-  branches when branch coverage is on; 0 statements is 100 %.
+  branches when branch coverage is on.
 - JaCoCo: only the report-level ``<counter>`` elements (direct children of ``<report>``)
   count; a missing BRANCH counter means no branches measured. The file declares a
   DOCTYPE: defusedxml parses it, refuses entities, and nothing is ever fetched.
+
+One rule for every format: a report that measured nothing (0 lines or statements, or a
+JaCoCo report without any counter) is no evidence of coverage. It is an ERROR that says
+so, never 100 %, whatever the tool itself prints for it.
 """
 
 from __future__ import annotations
@@ -56,8 +60,15 @@ class CoverageResult:
 
 
 def percent(part: float, whole: float) -> float:
-    """``part`` of ``whole`` in percent; nothing to cover counts as fully covered."""
+    """``part`` of ``whole`` in percent; no branches to cover counts as fully covered."""
     return 100.0 if whole == 0 else part / whole * 100
+
+
+def nothing_measured(source: str, format_name: str, what: str) -> ProbeError:
+    return ProbeError(
+        f"{source}: the {format_name} report measured nothing ({what}), so it is no evidence "
+        "of coverage; check that the tests ran with coverage of the release's sources"
+    )
 
 
 def parse_coverage(content: bytes, source: str) -> CoverageResult:
@@ -95,6 +106,8 @@ def _parse_xml(content: bytes, source: str) -> Element:
 def _cobertura(root: Element, source: str) -> CoverageResult:
     lines_valid = _count(root, "lines-valid", source)
     lines_covered = _count(root, "lines-covered", source)
+    if lines_valid == 0:
+        raise nothing_measured(source, "Cobertura", "lines-valid 0")
     if lines_valid is not None and lines_covered is not None:
         line = percent(lines_covered, lines_valid)
     else:
@@ -145,6 +158,8 @@ def _coverage_json(document: Any, source: str) -> CoverageResult:
     covered = _json_count(totals, "covered_lines", source)
     if statements is None or covered is None:
         raise ProbeError(f"{source}: totals.num_statements and totals.covered_lines are required")
+    if statements == 0:
+        raise nothing_measured(source, "coverage.py JSON", "0 statements")
     line = percent(covered, statements)
     measured = meta.get("branch_coverage")
     branches = _json_count(totals, "num_branches", source)
@@ -177,9 +192,14 @@ def _jacoco(root: Element, source: str) -> CoverageResult:
         if missed is None or covered is None:
             raise ProbeError(f"{source}: <counter type={kind!r}> needs missed and covered")
         counters[kind] = (covered, missed + covered)
+    if not counters and root.find("package") is None and root.find("group") is None:
+        # JaCoCo writes no counter and no package when no class was analysed.
+        raise nothing_measured(source, "JaCoCo", "no report-level counter")
     if "LINE" not in counters:
         raise ProbeError(f"{source}: JaCoCo <report> has no report-level LINE counter")
     lines_covered, lines_valid = counters["LINE"]
+    if lines_valid == 0:
+        raise nothing_measured(source, "JaCoCo", "LINE counter 0 of 0")
     line = percent(lines_covered, lines_valid)
     branch = percent(*counters["BRANCH"]) if "BRANCH" in counters else None
     branches_covered, branches_valid = counters.get("BRANCH", (0, 0))

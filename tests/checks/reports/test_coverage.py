@@ -257,11 +257,11 @@ async def test_coverage_over_http(report_server: ReportServer) -> None:
 
 
 def test_cobertura_edge_cases() -> None:
-    empty = parse_coverage(
-        b'<coverage lines-valid="0" lines-covered="0" line-rate="1" branches-valid="0" branch-rate="1"/>',
+    no_branches = parse_coverage(
+        b'<coverage lines-valid="4" lines-covered="4" line-rate="1" branches-valid="0" branch-rate="1"/>',
         "e.xml",
     )
-    assert (empty.line, empty.branch) == (100.0, 100.0)  # measured, nothing to cover
+    assert (no_branches.line, no_branches.branch) == (100.0, 100.0)  # measured, no branch to cover
     rates_only = parse_coverage(b'<coverage line-rate="0.8571" branch-rate="0"/>', "r.xml")
     assert rates_only.line == pytest.approx(85.71)
     assert rates_only.branch is None  # a bare 0 cannot be told from "not measured"
@@ -272,12 +272,6 @@ def test_cobertura_edge_cases() -> None:
 
 
 def test_coverage_json_edge_cases() -> None:
-    nothing = parse_coverage(
-        b'{"meta": {"format": 3, "branch_coverage": false}, "totals": {"covered_lines": 0,'
-        b' "num_statements": 0, "percent_covered": 100.0}}',
-        "zero.json",
-    )
-    assert (nothing.line, nothing.headline, nothing.branch) == (100.0, 100.0, None)
     with pytest.raises(ProbeError, match=r"empty.json: the coverage report is empty"):
         parse_coverage(b"\n  \n", "empty.json")
     with pytest.raises(ProbeError, match="format 9 is not supported"):
@@ -291,3 +285,38 @@ def test_jacoco_without_line_counter() -> None:
             b"</package></report>",
             "j.xml",
         )
+
+
+#: What each tool writes when the tests measured nothing: coverage.py's `coverage json`
+#: and `coverage xml` with no measured file, and JaCoCo's report with no class analysed.
+NOTHING_MEASURED = {
+    "coverage.json": (
+        b'{"meta": {"format": 3, "version": "7.6.1", "timestamp": "2025-06-02T10:00:00.000000",'
+        b' "branch_coverage": false, "show_contexts": false}, "files": {}, "totals": {"covered_lines": 0,'
+        b' "num_statements": 0, "percent_covered": 100.0, "percent_covered_display": "100",'
+        b' "missing_lines": 0, "excluded_lines": 0}}',
+        "coverage.py JSON report measured nothing (0 statements)",
+    ),
+    "coverage.xml": (
+        b'<?xml version="1.0" ?>\n<coverage version="7.6.1" timestamp="1748858400000" lines-valid="0"'
+        b' lines-covered="0" line-rate="1" branches-covered="0" branches-valid="0" branch-rate="0"'
+        b' complexity="0"><sources><source>/src</source></sources><packages/></coverage>',
+        "Cobertura report measured nothing (lines-valid 0)",
+    ),
+    "jacoco.xml": (
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><report name="neuroerp">'
+        b'<sessioninfo id="ci-1" start="1748858000000" dump="1748858400000"/></report>',
+        "JaCoCo report measured nothing (no report-level counter)",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NOTHING_MEASURED))
+async def test_a_report_that_measured_nothing_is_no_evidence_in_any_format(tmp_path: Path, name: str) -> None:
+    content, expected = NOTHING_MEASURED[name]
+    (tmp_path / name).write_bytes(content)
+    result = await run_one({"type": "coverage", "report": name}, base_dir=tmp_path)
+    assert result.status == Status.ERROR
+    assert expected in result.message
+    assert "no evidence of coverage" in result.message
+    assert "COVERAGE" not in result.observed
