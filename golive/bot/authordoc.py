@@ -64,6 +64,29 @@ A parameter of type *secret* is a reference, never the secret itself:
 mounted Kubernetes Secret), when the probe runs. Secrets never appear in messages,
 logs or stored evidence.
 
+## Reports: images, and what "nothing measured" means
+
+Report probes read the files as the tools write them.
+
+- **Images** (`vuln_report` `images`): write them as users do. A repository name
+  (`valeo/web`, as `GOLIVE_IMAGES` holds them) matches a scan of that repository on any
+  registry (`registry.example:5000/valeo/web:1.1.0`, or `…/valeo/web@sha256:…` scanned
+  by digest) at the release version, or at the probe's `tag`; a scan of another tag does
+  not count. A registry host before it (`ghcr.io/valeo/web`) pins the registry. A full
+  reference (with a tag or a digest) matches that reference, Docker Hub's spellings
+  (`docker.io`, `index.docker.io`, `library/`) being one. A report answers for the
+  images it names (Trivy `ArtifactName`, `RepoTags`, `RepoDigests`; Grype
+  `source.target.userInput`, `tags`, `repoDigests`); a `trivy k8s -f json` report for
+  each workload it scanned. An image without a report is listed in `MISSING_IMAGES`,
+  and the message names it.
+- **Nothing measured is no evidence.** A coverage report that measured nothing (0 lines
+  or statements, a JaCoCo report without counters) is an ERROR, in every format, never
+  100 %. A k6 run in which no threshold was evaluated (the script defines none, or the
+  summary format carries no threshold results) makes its default-judged item WARN
+  (`allow_warn: true` lets that pass GO), while items with their own conditions on
+  `P95_MS`, `ERROR_RATE` or `RPS` are decided by the measured values. A value a report
+  does not carry is "(not observed)", never 0, and fails any condition over it.
+
 ## Probe types
 
 @INDEX@

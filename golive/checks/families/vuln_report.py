@@ -57,6 +57,8 @@ class VulnWaiver(BaseModel):
 class VulnReportConfig(ProbeConfig):
     type: Literal["vuln_report"] = "vuln_report"
     reports: list[str] = Field(min_length=1)
+    #: The images that need a scan: repository names (``valeo/web``, matched at ``tag`` on
+    #: any registry) or full references (``ghcr.io/valeo/web:1.1.0``, matched exactly).
     images: list[str] = Field(default_factory=list)
     #: The tag a repository name in ``images`` is matched at; default the release version.
     tag: str | None = None
@@ -233,7 +235,10 @@ async def _read_all(locations: list[str], context: ProbeContext, auth: SourceAut
 VULN_REPORT = register(
     ProbeType(
         name="vuln_report",
-        summary="Trivy/Grype JSON reports: vulnerabilities by severity after waivers, a report per image.",
+        summary=(
+            "Trivy (JSON, Kubernetes, CycloneDX) and Grype reports: vulnerabilities by severity "
+            "after waivers, a report per image."
+        ),
         config_model=VulnReportConfig,
         gather=gather,
         values=(
