@@ -249,7 +249,7 @@ VULN_REPORT = register(
             Value("UNKNOWN", "vulnerabilities without a known severity, after waivers"),
             Value("WAIVED", "vulnerabilities accepted by an unexpired waiver"),
             Value("EXPIRED_WAIVERS", "ids of waivers past their expiry date"),
-            Value("REPORTS", "reports read"),
+            Value("REPORTS", "report files read that hold a vulnerability scan"),
             Value("MISSING_IMAGES", "declared images without a report"),
             Value("PER_IMAGE", "image → severity → count", structured=True),
             Value(
