@@ -487,3 +487,25 @@ def test_duplicates_keep_the_worst_severity_and_any_fix() -> None:
     values, _ = summarise([("dup.json", report)], config, date(2025, 6, 1))
     assert (values["HIGH"], values["MEDIUM"], values["LOW"]) == (1, 0, 1)  # two package versions
     assert values["TOP"][0]["fixed"] == "2"
+
+
+def test_trivy_kubernetes_summary_report_and_both_metadata_shapes() -> None:
+    # --report summary writes Findings; older Trivy wrote Metadata as one object, newer
+    # as a list with one entry per container image (a pod of two images).
+    document = json.loads((DATA / "k8s-trivy.json").read_text())
+    api, web, _ = document.pop("Resources")
+    api["Metadata"] = api["Metadata"][0]
+    pod = {
+        "Namespace": "valeo",
+        "Kind": "Pod",
+        "Name": "two-images",
+        "Metadata": [*web["Metadata"], {"RepoTags": ["registry.example:5000/valeo/sidecar:1.1.0"]}],
+        "Results": web["Results"],
+    }
+    document["Findings"] = [api, pod]
+    reports = parse_scan_reports(json.dumps(document).encode(), "summary.json")
+    assert [len(r.findings) for r in reports] == [1, 0]
+    for wanted in ("valeo/neuroerp-api", "valeo/neuroerp-web", "valeo/sidecar"):
+        assert any(answers_for(wanted, r.references, "1.1.0") for r in reports), wanted
+    with pytest.raises(ProbeError, match="holds 2 image scans, not one"):
+        parse_scan_report(json.dumps(document).encode(), "summary.json")
