@@ -141,7 +141,9 @@ def _blocker_cause(state: service.State, blocker: Blocker) -> str:
     expired = [
         w
         for w in state.records.waivers
-        if w.item_id == blocker.subject and w.expires_at <= state.at and (since is None or w.expires_at > since)
+        if w.item_id == blocker.subject
+        and w.expires_at <= state.at
+        and (since is None or w.expires_at > since)
     ]
     if expired:
         waiver = max(expired, key=lambda w: w.expires_at)
