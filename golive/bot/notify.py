@@ -71,7 +71,9 @@ class Notifier:
         if reasons:
             state = await service.current_state(self.checklist, self.store, now=lambda: state.at)
         cause = transitions.regressed_cause(reasons) if reasons else None
-        await transitions.withdraw_go(self.store, self.surface, self.channel, state, cause)
+        await transitions.announce_change(
+            self.checklist, self.store, self.surface, self.channel, cause=cause, now=lambda: state.at
+        )
 
     async def _item_alerts(self, run_id: int, state: service.State) -> None:
         ran = await self.store.run_results(run_id)

@@ -303,25 +303,21 @@ async def _unsign(bot: Bot, role_id: str, user: str, channel: str, ts: str | Non
     except StorageError as exc:
         await bot.tell(channel, user, bot.t("not_recorded", reason=str(exc)))
         return
-    await _refresh_card(bot, channel, ts, transitions.revoked_cause(bot.checklist, role.title, user))
+    await _refresh_card(bot, channel, ts)
     await bot.tell(channel, user, bot.t("signoff_revoked", role=role.title, user=user))
 
 
-async def _refresh_card(bot: Bot, channel: str, ts: str | None, cause: str | None = None) -> None:
+async def _refresh_card(bot: Bot, channel: str, ts: str | None) -> None:
     """Show the card as it now stands, and tell the channel if the verdict changed."""
     state = await service.current_state(bot.checklist, bot.store)
     if ts:
         await bot.surface.update(channel, ts, blocks.signoff_card(state))
-    await _announce_change(bot, channel, state, cause)
+    await _announce_change(bot, channel)
 
 
-async def _announce_change(
-    bot: Bot, channel: str, state: service.State | None = None, cause: str | None = None
-) -> None:
+async def _announce_change(bot: Bot, channel: str) -> None:
     """GO, or its withdrawal, once across replicas (:mod:`golive.bot.transitions`)."""
-    await transitions.announce_change(
-        bot.checklist, bot.store, bot.surface, bot.channel or channel, cause=cause, state=state
-    )
+    await transitions.announce_change(bot.checklist, bot.store, bot.surface, bot.channel or channel)
 
 
 def _open_confirm(bot: Bot) -> Any:
@@ -412,7 +408,7 @@ async def _confirm(
         cards = blocks.confirm_cards(state)
         await bot.surface.update(channel, ts, cards[0])
     await bot.tell(channel, user, bot.t("confirm_done", title=bot.checklist.item(item_id).title, user=user))
-    await _announce_change(bot, channel, state)
+    await _announce_change(bot, channel)
 
 
 def slack_surface(client: AsyncWebClient) -> SlackSurface:

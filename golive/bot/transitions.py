@@ -6,15 +6,21 @@ timer for what changes with time alone (a sign-off or waiver expiring, evidence 
 stale). Whoever sees a change first tells it:
 
 - GO periods count the withdrawals before them: GO number ``n`` is claimed as ``go:<n>``
-  (``publish.announce_if_go``) and withdrawn as ``withdrawn:<n>``. Both are claimed in the
-  database (``Store.claim_notification``), so of all replicas, clicks and timer rounds
-  seeing the same change exactly one posts it, and a GO after a withdrawal is a new one.
-- A withdrawal says why and who or what caused it: the person who revoked, the items
-  that regressed, the waiver or sign-off that expired, the evidence gone stale.
+  and withdrawn as ``withdrawn:<n>``. Both are claimed in the database
+  (``Store.claim_notification``), so of all replicas, clicks and timer rounds seeing the
+  same change exactly one posts it, and a GO after a withdrawal is a new one.
+- The claims are read before the state, so a change is decided on a state read after
+  the last change told: a click that read the verdict a moment before GO was announced
+  cannot withdraw that GO, nor a timer round that read GO a moment before a revocation
+  announce GO again.
+- A withdrawal says why and who or what caused it: the person who revoked, the sign-offs
+  a regression invalidated, the waiver or sign-off that expired, the evidence gone stale.
+  It is read from what is stored, so whichever replica or timer round tells it says the
+  same.
 
-A replica may decide on a state that another one changes a moment later (a revocation
-and a new sign-off at once): after posting a change, the verdict is read once more, so
-the channel ends where the verdict is; the leader's timer settles anything left.
+Two replicas may still decide on states a moment apart (a revocation on one, a new
+sign-off on the other): after posting a change, the verdict is read once more, so the
+channel ends where the verdict is; the leader's timer settles anything left.
 """
 
 from __future__ import annotations
@@ -24,13 +30,13 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from ..checks.model import Checklist
+from ..checks.results import SignoffRecord
 from ..checks.verdict import Blocker
 from ..storage import Store
 from . import service
-from .blocks import mrkdwn_escape, no_go_announcement
+from .blocks import go_announcement, mrkdwn_escape, no_go_announcement
 from .delivery import Delivery, deliver
 from .messages import text
-from .publish import announce_if_go
 from .surface import Surface
 
 #: Blockers named in a withdrawal whose cause is not known otherwise.
@@ -54,25 +60,6 @@ async def go_period(store: Store, release_id: int) -> int | None:
     return period if announced else None
 
 
-async def withdraw_go(
-    store: Store, surface: Surface, channel: str, state: service.State, cause: str | None = None
-) -> bool:
-    """Post NO-GO once if GO stands announced and the verdict no longer is GO. ``cause``:
-    who or what changed it, as Slack mrkdwn; the blockers are named when it is None.
-    True when this call posted it (or may have: Slack's answer was lost)."""
-    if state.verdict.go:
-        return False
-    period = await go_period(store, state.release_id)
-    if period is None:
-        return False
-    key = f"withdrawn:{period}"
-    if not await store.claim_notification(state.release_id, key, at=state.at):
-        return False
-    message = no_go_announcement(state, cause or blockers_cause(state))
-    delivered = await deliver(store, state.release_id, [key], "NO-GO", surface, channel, [message])
-    return delivered is not Delivery.NOT_SENT
-
-
 async def announce_change(
     checklist: Checklist,
     store: Store,
@@ -80,30 +67,59 @@ async def announce_change(
     channel: str,
     *,
     cause: str | None = None,
-    state: service.State | None = None,
     now: Callable[[], datetime] = service.utcnow,
+    withdraw: bool = True,
 ) -> list[Change]:
-    """Re-evaluate the verdict (or take ``state``, read just now) and tell the channel if
-    it changed since it was last told. The changes this call posted, oldest first."""
+    """Re-evaluate the verdict as of ``now`` and tell the channel if it changed since it
+    was last told. ``cause``: who or what changed it, as Slack mrkdwn, for a withdrawal
+    (the blockers are named without it); ``withdraw=False`` tells only a GO. The changes
+    this call posted (or may have: Slack's answer was lost), oldest first."""
     posted: list[Change] = []
     for _ in range(2):  # once more after a change: another replica may have moved on
-        if state is None:
-            state = await service.current_state(checklist, store, now=now)
-        if state.verdict.go:
-            told = await announce_if_go(checklist, store, surface, channel, state)
-            change = Change.GO
-        else:
-            told = await withdraw_go(store, surface, channel, state, cause)
-            change = Change.WITHDRAWN
-        if not told:
+        change = await _tell(checklist, store, surface, channel, cause, now, withdraw)
+        if change is None:
             break
         posted.append(change)
-        state, cause = None, None
+        cause = None
     return posted
 
 
-def revoked_cause(checklist: Checklist, role_title: str, user: str) -> str:
-    return text(checklist.release.language, "cause_revoked", role=mrkdwn_escape(role_title), user=user)
+async def _tell(
+    checklist: Checklist,
+    store: Store,
+    surface: Surface,
+    channel: str,
+    cause: str | None,
+    now: Callable[[], datetime],
+    withdraw: bool,
+) -> Change | None:
+    release_id = await store.release_id(checklist.release.name, checklist.release.version)
+    period = await store.count_notifications(release_id, "withdrawn:")
+    standing = await store.count_notifications(release_id, f"go:{period}") > 0
+    state = await service.current_state(checklist, store, now=now)  # after the claims
+    if state.verdict.go and not standing:
+        change, key = Change.GO, f"go:{period}"
+        message = go_announcement(state, known_good_revision(state))
+    elif not state.verdict.go and standing and withdraw:
+        change, key = Change.WITHDRAWN, f"withdrawn:{period}"
+        message = no_go_announcement(state, cause or blockers_cause(state))
+    else:
+        return None
+    if not await store.claim_notification(release_id, key, at=state.at):
+        return None
+    delivered = await deliver(store, release_id, [key], change.value, surface, channel, [message])
+    return None if delivered is Delivery.NOT_SENT else change
+
+
+def known_good_revision(state: service.State) -> str | None:
+    """The revision to roll back to, when the checklist does not name one: the newest good
+    Helm revision below the current one, as a helm_release probe observed it."""
+    for result in state.results.values():
+        revision = result.observed.get("PREVIOUS_GOOD_REVISION")
+        if revision is not None:
+            release = state.checklist.item(result.item_id).probe.get("release")
+            return f"{release} revision {revision}" if release else f"revision {revision}"
+    return None
 
 
 def regressed_cause(reasons: Sequence[str]) -> str:
@@ -128,7 +144,12 @@ def _blocker_cause(state: service.State, blocker: Blocker) -> str:
     language = state.checklist.release.language
     reason = mrkdwn_escape(_clip(blocker.reason))
     if blocker.subject.startswith("signoff:"):
-        return text(language, "cause_signoff", role=mrkdwn_escape(blocker.title), reason=reason)
+        role = mrkdwn_escape(blocker.title)
+        revoked = _revoked(state, blocker.subject.removeprefix("signoff:"))
+        if revoked is not None and revoked.revoked_by is not None and revoked.revoked_at is not None:
+            at = f"{revoked.revoked_at:%Y-%m-%d %H:%M}"
+            return text(language, "cause_revoked", role=role, user=revoked.revoked_by, at=at)
+        return text(language, "cause_signoff", role=role, reason=reason)
     values = {
         "title": mrkdwn_escape(blocker.title),
         "item": blocker.subject,
@@ -155,6 +176,13 @@ def _blocker_cause(state: service.State, blocker: Blocker) -> str:
             **values,
         )
     return text(language, "cause_item", **values)
+
+
+def _revoked(state: service.State, role: str) -> SignoffRecord | None:
+    """The role's latest sign-off, when that was revoked and none stands since."""
+    mine = [s for s in state.records.signoffs if s.role == role]
+    latest = max(mine, key=lambda s: s.signed_at, default=None)
+    return latest if latest is not None and latest.revoked_at is not None else None
 
 
 def _clip(value: str) -> str:

@@ -5,20 +5,26 @@ against the local Slack Web API; replicas as two bots on one PostgreSQL database
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import yaml
 
 from golive.bot import service
 from golive.checks.status import Status
+from golive.storage import Store
 from tests.services.postgres import PostgresDatabase
 
 from .fake_slack import FakeSlack
-from .slack_support import DEVOPS, OPS, Harness, harness
+from .serve_process import action, command, serve_process
+from .slack_support import DEVOPS, OPS, Harness, Target, _Handler, checklist_file, harness
+from .test_replicas import until
 from .test_slack import confirm_runbook
 
 
@@ -196,7 +202,6 @@ async def test_two_replicas_announce_each_transition_once(
         (tmp_path / "b").mkdir()
         a = await stack.enter_async_context(harness(tmp_path / "a", db_url=postgres_database.url))
         b = await stack.enter_async_context(harness(tmp_path / "b", db_url=postgres_database.url))
-        b.target.status = a.target.status = 200
         await reach_go(a)
         assert go_posts(b.slack) == []
 
@@ -226,3 +231,87 @@ async def test_two_replicas_announce_each_transition_once(
         await asyncio.gather(a.settle(), b.settle())
         assert len(withdrawals(a.slack, b.slack)) == 2, channel_posts(a.slack, b.slack)
         assert len(go_posts(a.slack, b.slack)) == 2
+
+
+# -- two real `golive serve` processes ------------------------------------------------------
+
+EXPIRY = 10.0  # seconds the DevOps sign-off holds
+
+
+async def posted(slack: FakeSlack, pick: Callable[..., list[str]], count: int, timeout: float) -> list[str]:
+    """Wait until ``pick`` finds ``count`` posts; the posts."""
+    await until(f"{count} post(s)", lambda: _true(len(pick(slack)) >= count), timeout)
+    return pick(slack)
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+@pytest.mark.services
+async def test_two_serve_processes_tell_each_change_once_and_the_leader_times_the_expiry(
+    tmp_path: Path, postgres_database: PostgresDatabase
+) -> None:
+    roles: list[dict[str, Any]] = [
+        {"id": "devops", "title": "DevOps-Team", "approvers": {"users": [DEVOPS]}, "max_age": f"{EXPIRY:g}s"},
+        {"id": "ops", "title": "Operations", "approvers": {"users": [OPS]}},
+    ]
+    env = {"GOLIVE_LEASE_SECONDS": "2", "GOLIVE_VERDICT_SECONDS": "1"}
+    target = Target(("127.0.0.1", 0), _Handler)
+    threading.Thread(target=target.serve_forever, daemon=True).start()
+    path = checklist_file(tmp_path, target.server_address[1], extra={"signoffs": roles})
+    document = yaml.safe_load(path.read_text())
+    del document["phases"][0]["sections"][0]["items"][1]  # no manual item to confirm
+    path.write_text(yaml.safe_dump(document, allow_unicode=True))
+    slack = await FakeSlack().start()
+    store = await Store.open(postgres_database.url)
+    async with AsyncExitStack() as stack, httpx.AsyncClient(timeout=5) as http:
+        stack.callback(target.server_close)
+        stack.callback(target.shutdown)
+        stack.push_async_callback(slack.stop)
+        stack.push_async_callback(store.close)
+        a, b = await asyncio.gather(
+            *(
+                stack.enter_async_context(
+                    serve_process(tmp_path, path, slack, env, db_url=postgres_database.url, name=name)
+                )
+                for name in ("replica-a", "replica-b")
+            )
+        )
+        await until("a leader", lambda: store.lease("golive-leader"), 30)
+        release = await store.release_id("Shop", "2.0.0")
+
+        async def run_complete() -> bool:
+            return any(r.status == "complete" for r in await store.runs(release))
+
+        await command(http, a, "run")
+        await until("the run", run_complete, 30)
+        await action(http, a, "golive_signoff", "ops", OPS)
+        await action(http, b, "golive_signoff", "devops", DEVOPS)
+        await posted(slack, go_posts, 1, 10)
+
+        # Nobody clicks: the DevOps sign-off expires, the leader's timer withdraws GO.
+        withdrawn = await posted(slack, withdrawals, 1, EXPIRY + 10)
+        assert "DevOps-Team" in withdrawn[0] and "older than" in withdrawn[0], withdrawn
+
+        # Revoked (nothing to tell: NO-GO stands) and signed again on the other replica.
+        await action(http, b, "golive_revoke", "devops", DEVOPS)
+        await until("the revocation", lambda: _revoked(store, release, "devops"), 10)
+        await action(http, a, "golive_signoff", "devops", DEVOPS)
+        await posted(slack, go_posts, 2, 10)
+
+        # The Operations sign-off revoked by two clicks, one on each replica.
+        await asyncio.gather(
+            action(http, a, "golive_revoke", "ops", OPS), action(http, b, "golive_revoke", "ops", OPS)
+        )
+        withdrawn = await posted(slack, withdrawals, 2, 10)
+        assert "the Operations sign-off was revoked by" in withdrawn[1], withdrawn
+
+        await asyncio.sleep(3)  # the timer ticks on: nothing is told twice
+        assert len(go_posts(slack)) == 2 and len(withdrawals(slack)) == 2, channel_posts(slack)
+        for replica in (a, b):
+            assert await replica.terminate() == 0, "\n".join(replica.log_lines()[-20:])
+
+
+async def _revoked(store: Store, release: int, role: str) -> bool:
+    return any(s.role == role and s.revoked_at is not None for s in await store.signoffs(release))
