@@ -72,7 +72,13 @@ class Notifier:
             state = await service.current_state(self.checklist, self.store, now=lambda: state.at)
         cause = transitions.regressed_cause(reasons) if reasons else None
         await transitions.announce_change(
-            self.checklist, self.store, self.surface, self.channel, cause=cause, now=lambda: state.at
+            self.checklist,
+            self.store,
+            self.surface,
+            self.channel,
+            cause=cause,
+            now=lambda: state.at,
+            go=False,  # publish_run announced it, before this
         )
 
     async def _item_alerts(self, run_id: int, state: service.State) -> None:

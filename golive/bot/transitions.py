@@ -68,15 +68,17 @@ async def announce_change(
     *,
     cause: str | None = None,
     now: Callable[[], datetime] = service.utcnow,
+    go: bool = True,
     withdraw: bool = True,
 ) -> list[Change]:
     """Re-evaluate the verdict as of ``now`` and tell the channel if it changed since it
     was last told. ``cause``: who or what changed it, as Slack mrkdwn, for a withdrawal
-    (the blockers are named without it); ``withdraw=False`` tells only a GO. The changes
+    (the blockers are named without it); ``go`` or ``withdraw`` False leaves that change
+to another caller (a run announces GO, its after-run work a withdrawal). The changes
     this call posted (or may have: Slack's answer was lost), oldest first."""
     posted: list[Change] = []
     for _ in range(2):  # once more after a change: another replica may have moved on
-        change = await _tell(checklist, store, surface, channel, cause, now, withdraw)
+        change = await _tell(checklist, store, surface, channel, cause, now, go, withdraw)
         if change is None:
             break
         posted.append(change)
@@ -91,13 +93,14 @@ async def _tell(
     channel: str,
     cause: str | None,
     now: Callable[[], datetime],
+    go: bool,
     withdraw: bool,
 ) -> Change | None:
     release_id = await store.release_id(checklist.release.name, checklist.release.version)
     period = await store.count_notifications(release_id, "withdrawn:")
     standing = await store.count_notifications(release_id, f"go:{period}") > 0
     state = await service.current_state(checklist, store, now=now)  # after the claims
-    if state.verdict.go and not standing:
+    if state.verdict.go and not standing and go:
         change, key = Change.GO, f"go:{period}"
         message = go_announcement(state, known_good_revision(state))
     elif not state.verdict.go and standing and withdraw:
