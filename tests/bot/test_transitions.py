@@ -26,6 +26,7 @@ from .serve_process import action, command, serve_process
 from .slack_support import DEVOPS, OPS, Harness, Target, _Handler, checklist_file, harness
 from .test_replicas import until
 from .test_slack import confirm_runbook
+from .watch_support import T0, world
 
 
 @pytest.fixture
@@ -315,3 +316,31 @@ async def test_two_serve_processes_tell_each_change_once_and_the_leader_times_th
 
 async def _revoked(store: Store, release: int, role: str) -> bool:
     return any(s.role == role and s.revoked_at is not None for s in await store.signoffs(release))
+
+
+# -- a run's after-run work racing a click on another replica -------------------------------
+
+
+async def test_a_run_that_read_no_go_before_a_click_announced_go_does_not_withdraw_it(
+    tmp_path: Path,
+) -> None:
+    """The run ends NO-GO (Operations has not signed); before its after-run work, Operations
+    signs on another replica and GO is announced there. The run's state is older than that
+    GO: it must not withdraw it."""
+    async with world(tmp_path) as w:
+        w.at = T0
+        await service.confirm_item(
+            w.checklist, w.store, "runbook", user=OPS, evidence_url="https://wiki.example/rb", now=w.clock
+        )
+        await w.run(T0)
+        await service.sign_off(w.checklist, w.store, "devops", user=DEVOPS, now=w.clock)
+        w.at = T0 + timedelta(minutes=15)
+        run_id, state = await service.execute_run(w.checklist, w.store, now=w.clock)
+        assert not state.verdict.go
+
+        await service.sign_off(w.checklist, w.store, "ops", user=OPS, now=w.clock)
+        assert await w.announce(), "GO, announced by the replica that took the click"
+        await w.notifier.after_run(run_id, state)
+
+        assert len(w.posts(":rocket: GO for Shop")) == 1
+        assert w.posts("NO-GO for Shop") == [], w.post_texts()
