@@ -74,7 +74,7 @@ async def announce_change(
     """Re-evaluate the verdict as of ``now`` and tell the channel if it changed since it
     was last told. ``cause``: who or what changed it, as Slack mrkdwn, for a withdrawal
     (the blockers are named without it); ``go`` or ``withdraw`` False leaves that change
-to another caller (a run announces GO, its after-run work a withdrawal). The changes
+    to another caller (a run announces GO, its after-run work a withdrawal). The changes
     this call posted (or may have: Slack's answer was lost), oldest first."""
     posted: list[Change] = []
     for _ in range(2):  # once more after a change: another replica may have moved on
