@@ -17,6 +17,8 @@ import pytest
 import yaml
 
 from golive.bot import service
+from golive.bot.schedule import VERDICT_JOB
+from golive.bot.transitions import Change
 from golive.checks.status import Status
 from golive.storage import Store
 from tests.services.postgres import PostgresDatabase
@@ -89,6 +91,18 @@ async def test_revoking_after_go_withdraws_it_once_and_signing_again_announces_g
     await h.settle()
     assert len(go_posts(h.slack)) == 2, "GO again is announced once"
     assert len(withdrawals(h.slack)) == 1
+
+
+async def test_a_withdrawal_slack_refused_is_posted_by_the_next_timer_round(h: Harness) -> None:
+    await reach_go(h)
+    h.slack.fail_next("chat.postMessage", "500", "500", "500")  # the client retries twice
+    await h.action("golive_revoke", "ops", OPS)
+    await h.settle()
+    assert withdrawals(h.slack) == [], "Slack refused it"
+    assert await h.bot.scheduler.check_verdict() == [Change.WITHDRAWN]
+    assert await h.bot.scheduler.check_verdict() == []
+    withdrawn = withdrawals(h.slack)
+    assert len(withdrawn) == 1 and "Operations sign-off was revoked by" in withdrawn[0]
 
 
 async def test_revoking_before_go_tells_the_channel_nothing(h: Harness) -> None:
@@ -165,8 +179,6 @@ async def test_stale_evidence_withdraws_go_on_the_timer(h: Harness) -> None:
 
 
 async def test_the_verdict_timer_is_a_leader_job(h: Harness) -> None:
-    from golive.bot.schedule import VERDICT_JOB
-
     scheduler = h.bot.scheduler
     assert scheduler.job(VERDICT_JOB) is None, "not leading: no timer"
     await scheduler.start()
