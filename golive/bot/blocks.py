@@ -448,10 +448,10 @@ def go_announcement(state: State, known_good_revision: str | None = None) -> Mes
 
 
 def no_go_announcement(state: State, reason: str) -> Message:
+    """``reason``: Slack mrkdwn, what people wrote in it already escaped (it may mention
+    a user, ``<@U…>``)."""
     language = _lang(state.checklist)
-    headline = text(
-        language, "no_go_announcement", release=_release(state.checklist), reason=mrkdwn_escape(reason)
-    )
+    headline = text(language, "no_go_announcement", release=_release(state.checklist), reason=reason)
     return Message(headline.replace("*", ""), [section(headline), *verdict_blocks(state)][:BLOCKS_LIMIT])
 
 

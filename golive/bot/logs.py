@@ -35,9 +35,10 @@ SENSITIVE_KEY = re.compile(r"token|passw|secret|authorization|api[-_]?key|cookie
 #: Environment variables holding secrets the process itself uses (not the checklist's,
 #: which are registered with the redactor when a probe reads them).
 PROCESS_SECRETS = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "PGPASSWORD")
-#: Libraries that log a line per request at INFO: every probe and every health check or
-#: scrape would drown the lines that matter. Their warnings still show; DEBUG shows all.
-CHATTY = ("httpx", "httpcore", "aiohttp.access")
+#: Libraries that log a line per request (or per scheduled job) at INFO: every probe, every
+#: health check or scrape and every round of the verdict watch would drown the lines that
+#: matter. Their warnings still show; DEBUG shows all.
+CHATTY = ("httpx", "httpcore", "aiohttp.access", "apscheduler.executors")
 
 
 def _masked(key: Any, value: Any) -> Any:

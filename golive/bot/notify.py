@@ -7,7 +7,7 @@ After every run (:meth:`Notifier.after_run`), in this order, cause before effect
 2. sign-offs whose owned items regressed are invalidated in storage and their approvers
    pinged, so the role signs again;
 3. if GO had been announced and the verdict is no longer GO, NO-GO is posted with the
-   reason and ``withdrawn:<n>`` claimed, so the next GO is announced as a new one.
+   reason (:mod:`golive.bot.transitions`), so the next GO is announced as a new one.
 
 Sign-off pings and GO withdrawals are not held back by silences: they change what the
 channel may rely on, which no silence should hide.
@@ -36,8 +36,7 @@ from ..checks.probe import ProbeContext
 from ..checks.status import Status
 from ..checks.verdict import regressions
 from ..storage import AlertState, Store
-from . import alerts, service, watch_blocks
-from .blocks import no_go_announcement
+from . import alerts, service, transitions, watch_blocks
 from .delivery import Delivery, deliver
 from .observability import METRICS
 from .surface import Surface
@@ -45,17 +44,6 @@ from .surface import Surface
 log = logging.getLogger(__name__)
 #: Seconds a rollback trigger's query may take.
 TRIGGER_TIMEOUT = 10.0
-
-
-async def go_period(store: Store, release_id: int) -> int | None:
-    """The number of the GO currently standing, or None when GO is not announced.
-
-    GO periods count the withdrawals before them (see ``publish.announce_if_go``). The
-    prefix count is exact here: no ``go:<k>`` with k > n exists while n GOs were withdrawn.
-    """
-    period = await store.count_notifications(release_id, "withdrawn:")
-    announced = await store.count_notifications(release_id, f"go:{period}")
-    return period if announced else None
 
 
 @dataclass(frozen=True)
@@ -82,7 +70,16 @@ class Notifier:
         reasons = await self._invalidate_signoffs(state)
         if reasons:
             state = await service.current_state(self.checklist, self.store, now=lambda: state.at)
-        await self._withdraw_go(state, reasons)
+        cause = transitions.regressed_cause(reasons) if reasons else None
+        await transitions.announce_change(
+            self.checklist,
+            self.store,
+            self.surface,
+            self.channel,
+            cause=cause,
+            now=lambda: state.at,
+            go=False,  # publish_run announced it, before this
+        )
 
     async def _item_alerts(self, run_id: int, state: service.State) -> None:
         ran = await self.store.run_results(run_id)
@@ -174,21 +171,6 @@ class Notifier:
                 reasons.append(f"{role.title}: {reason}")
         return reasons
 
-    async def _withdraw_go(self, state: service.State, reasons: list[str]) -> None:
-        if state.verdict.go:
-            return
-        period = await go_period(self.store, state.release_id)
-        if period is None:
-            return
-        key = f"withdrawn:{period}"
-        if not await self.store.claim_notification(state.release_id, key, at=state.at):
-            return
-        why = "; ".join(reasons) or "; ".join(
-            f"{b.subject} {b.status}" for b in state.verdict.blockers[: watch_blocks.REASONS_SHOWN]
-        )
-        message = no_go_announcement(state, why)
-        await deliver(self.store, state.release_id, [key], "NO-GO", self.surface, self.channel, [message])
-
     # -- rollback watch ---------------------------------------------------------------
 
     async def check_rollback(self) -> int:
@@ -197,7 +179,7 @@ class Notifier:
         if not watched:
             return 0
         release_id = await self.store.release_id(self.checklist.release.name, self.checklist.release.version)
-        period = await go_period(self.store, release_id)
+        period = await transitions.go_period(self.store, release_id)
         if period is None:
             return 0
         calls = 0

@@ -21,8 +21,7 @@ from ..checks.model import Checklist
 from ..checks.results import ItemResult
 from ..checks.runner import select_items
 from ..storage import Store
-from . import blocks, charts, service
-from .delivery import Delivery, deliver
+from . import blocks, charts, service, transitions
 from .surface import Surface
 
 HISTORY_RUNS = 20
@@ -132,30 +131,11 @@ async def load_history(store: Store, state: service.State) -> list[tuple[int, di
 async def announce_if_go(
     checklist: Checklist, store: Store, surface: Surface, channel: str, state: service.State
 ) -> bool:
-    """Post GO with the rollback plan once per GO.
-
-    GO periods are numbered by how many times GO was withdrawn before; claiming
-    ``go:<n>`` in the database is atomic, so no second run, click or process posts the
-    same GO again. If Slack certainly did not post it, the claim is released and the
-    next run announces it (:mod:`golive.bot.delivery`).
-    """
-    if not state.verdict.go:
-        return False
-    period = await store.count_notifications(state.release_id, "withdrawn:")
-    key = f"go:{period}"
-    if not await store.claim_notification(state.release_id, key, at=state.at):
-        return False
-    message = blocks.go_announcement(state, known_good_revision(state))
-    delivered = await deliver(store, state.release_id, [key], "GO", surface, channel, [message])
-    return delivered is not Delivery.NOT_SENT
-
-
-def known_good_revision(state: service.State) -> str | None:
-    """The revision to roll back to, when the checklist does not name one: the newest good
-    Helm revision below the current one, as a helm_release probe observed it."""
-    for result in state.results.values():
-        revision = result.observed.get("PREVIOUS_GOOD_REVISION")
-        if revision is not None:
-            release = state.checklist.item(result.item_id).probe.get("release")
-            return f"{release} revision {revision}" if release else f"revision {revision}"
-    return None
+    """Post GO with the rollback plan once per GO, if the verdict as of ``state.at`` is GO
+    (read afresh: see :mod:`golive.bot.transitions`, which numbers and claims GOs). If
+    Slack certainly did not post it, the claim is released and the next change or timer
+    round announces it (:mod:`golive.bot.delivery`)."""
+    told = await transitions.announce_change(
+        checklist, store, surface, channel, now=lambda: state.at, withdraw=False
+    )
+    return transitions.Change.GO in told

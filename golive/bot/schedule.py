@@ -1,11 +1,15 @@
 """Runs on a schedule, with APScheduler 3's ``AsyncIOScheduler``.
 
 The checklist's ``schedule:`` gives an interval or a cron expression, and a window
-outside which nothing runs. Two jobs:
+outside which nothing runs. Three jobs:
 
 - ``golive-schedule`` runs the checklist (``publish_run`` with trigger ``schedule``),
   then the notifier's after-run work (alerts, sign-off invalidation, GO withdrawal);
-- ``golive-rollback-watch`` evaluates the rollback triggers every minute while GO stands.
+- ``golive-rollback-watch`` evaluates the rollback triggers every minute while GO stands;
+- ``golive-verdict-watch`` re-evaluates the verdict every ``verdict_interval`` (default
+  30 seconds), with or without a schedule, so that what changes with time alone (a
+  sign-off or waiver expiring, evidence going stale) withdraws GO without waiting for
+  a run or a click (:mod:`golive.bot.transitions`).
 
 A restart never runs a backlog, for three reasons that hold independently:
 
@@ -28,7 +32,8 @@ and a run that kills its process every time is given up after ``MAX_ATTEMPTS``.
 run; a slot that finds a run in flight is skipped, not queued.
 
 The pause flag lives in the database and is read at each slot, so it survives restarts.
-Pausing stops scheduled runs, not the rollback watch: a standing GO stays watched.
+Pausing stops scheduled runs, not the rollback and verdict watches: a standing GO stays
+watched.
 The clock is injectable (``now``): tests call :meth:`ReleaseScheduler.run_due` at chosen
 times rather than wait for APScheduler.
 """
@@ -37,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -50,7 +56,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from ..checks.model import Checklist, Schedule, Window
 from ..checks.timing import cron_fields, zone
 from ..storage import ScheduleState, Store
-from . import service
+from . import service, transitions
 from .notify import Notifier, watched_triggers
 from .observability import METRICS
 from .publish import publish_run
@@ -66,6 +72,25 @@ WATCH_JOB = "golive-rollback-watch"
 #: one fire time within the grace before "now".
 MISFIRE_GRACE = timedelta(seconds=60)
 WATCH_INTERVAL = timedelta(seconds=60)
+VERDICT_JOB = "golive-verdict-watch"
+#: How often the leader re-evaluates the verdict: how late, at most, an expiry is told.
+VERDICT_INTERVAL = timedelta(seconds=30)
+
+
+def verdict_interval() -> timedelta:
+    """``GOLIVE_VERDICT_SECONDS`` (default 30): how often the leader re-evaluates the verdict."""
+    raw = os.environ.get("GOLIVE_VERDICT_SECONDS") or ""
+    if not raw:
+        return VERDICT_INTERVAL
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise ValueError(f"GOLIVE_VERDICT_SECONDS={raw!r} is not a number of seconds (e.g. 30)") from None
+    if seconds < 1:
+        raise ValueError(f"GOLIVE_VERDICT_SECONDS={raw!r} is too short; give at least 1 second")
+    return timedelta(seconds=seconds)
+
+
 #: Fire times looked at when listing upcoming runs (a window may be far ahead).
 _LOOKAHEAD = 20_000
 _TICK = timedelta(microseconds=1)
@@ -121,6 +146,7 @@ class ReleaseScheduler:
     notifier: Notifier
     run_lock: asyncio.Lock
     now: Callable[[], datetime] = field(default=service.utcnow)
+    verdict_interval: timedelta = VERDICT_INTERVAL
     trigger: BaseTrigger | None = field(default=None, init=False)
     _scheduler: AsyncIOScheduler | None = field(default=None, init=False, repr=False)
     #: The task running a scheduled run, while one runs.
@@ -170,6 +196,15 @@ class ReleaseScheduler:
                 max_instances=1,
                 misfire_grace_time=int(WATCH_INTERVAL.total_seconds() / 2),
             )
+        scheduler.add_job(
+            self._verdict_job,
+            IntervalTrigger(seconds=self.verdict_interval.total_seconds(), timezone=UTC),
+            id=VERDICT_JOB,
+            name="verdict watch",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=max(1, int(self.verdict_interval.total_seconds() / 2)),
+        )
         scheduler.start()
         self._scheduler = scheduler
 
@@ -200,6 +235,20 @@ class ReleaseScheduler:
             await self.notifier.check_rollback()
         except Exception:
             log.exception("rollback watch failed")
+
+    async def _verdict_job(self) -> None:
+        try:
+            await self.check_verdict()
+        except Exception:
+            log.exception("verdict watch failed")
+
+    async def check_verdict(self, now: datetime | None = None) -> list[transitions.Change]:
+        """Tell the channel if the verdict changed as of ``now`` (by default the clock):
+        a withdrawal names what expired. Claims keep a change from being told twice."""
+        at = now or self.now()
+        return await transitions.announce_change(
+            self.checklist, self.store, self.surface, self.channel, now=lambda: at
+        )
 
     async def run_due(self, now: datetime | None = None) -> int | None:
         """Run the slot due at ``now``, if there is one, it lies in the window, the schedule

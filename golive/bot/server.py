@@ -45,6 +45,7 @@ from .leader import (
 )
 from .observability import METRICS, InstrumentedWebClient
 from .runwatch import publish_stored_state
+from .schedule import VERDICT_INTERVAL, verdict_interval
 from .shutdown import finish_work, grace_seconds, refuse_commands
 from .slack_app import Bot, build_app
 from .slack_requests import malformed
@@ -68,6 +69,8 @@ class Settings:
     lease: timedelta = DEFAULT_DURATION
     #: Where the leader lease lives: "database" or "kubernetes".
     election: str = "database"
+    #: How often the leader re-evaluates the verdict (expiries withdraw GO).
+    verdict_interval: timedelta = VERDICT_INTERVAL
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -88,6 +91,7 @@ class Settings:
             channel=os.environ.get("GOLIVE_CHANNEL") or None,
             lease=lease_duration(),
             election=election,
+            verdict_interval=verdict_interval(),
         )
 
 
@@ -110,7 +114,7 @@ def web_client(token: str, api_url: str) -> AsyncWebClient:
 def make_bot(checklist: Checklist, store: Store, settings: Settings) -> Bot:
     assert settings.bot_token is not None
     client = web_client(settings.bot_token, settings.api_url)
-    return Bot(
+    bot = Bot(
         checklist=checklist,
         store=store,
         client=client,
@@ -118,6 +122,8 @@ def make_bot(checklist: Checklist, store: Store, settings: Settings) -> Bot:
         approvers=SlackApprovers(client),
         surface=SlackSurface(client),
     )
+    bot.scheduler.verdict_interval = settings.verdict_interval
+    return bot
 
 
 def http_app(

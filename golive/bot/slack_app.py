@@ -19,13 +19,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from ..checks.model import Checklist
 from ..checks.probe import probe_type
 from ..storage import StorageError, Store
-from . import blocks, service
+from . import blocks, service, transitions
 from .approvers import SlackApprovers
 from .blocks import Message
 from .leader import LeaderElection
 from .messages import text
 from .notify import Notifier
-from .publish import announce_if_go, publish_run
+from .publish import publish_run
 from .report import render_markdown
 from .runwatch import watch_run
 from .schedule import ReleaseScheduler
@@ -222,6 +222,7 @@ async def _waive(bot: Bot, rest: str, user: str, channel: str) -> None:
             )
         ),
     )
+    await _announce_change(bot, channel)
 
 
 def _field(value: Any, *path: str) -> str:
@@ -307,10 +308,16 @@ async def _unsign(bot: Bot, role_id: str, user: str, channel: str, ts: str | Non
 
 
 async def _refresh_card(bot: Bot, channel: str, ts: str | None) -> None:
+    """Show the card as it now stands, and tell the channel if the verdict changed."""
     state = await service.current_state(bot.checklist, bot.store)
     if ts:
         await bot.surface.update(channel, ts, blocks.signoff_card(state))
-    await announce_if_go(bot.checklist, bot.store, bot.surface, bot.channel or channel, state)
+    await _announce_change(bot, channel)
+
+
+async def _announce_change(bot: Bot, channel: str) -> None:
+    """GO, or its withdrawal, once across replicas (:mod:`golive.bot.transitions`)."""
+    await transitions.announce_change(bot.checklist, bot.store, bot.surface, bot.channel or channel)
 
 
 def _open_confirm(bot: Bot) -> Any:
@@ -401,7 +408,7 @@ async def _confirm(
         cards = blocks.confirm_cards(state)
         await bot.surface.update(channel, ts, cards[0])
     await bot.tell(channel, user, bot.t("confirm_done", title=bot.checklist.item(item_id).title, user=user))
-    await announce_if_go(bot.checklist, bot.store, bot.surface, bot.channel or channel, state)
+    await _announce_change(bot, channel)
 
 
 def slack_surface(client: AsyncWebClient) -> SlackSurface:

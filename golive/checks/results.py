@@ -66,6 +66,7 @@ class SignoffRecord:
     revoked_at: datetime | None = None
     invalidated_at: datetime | None = None
     invalidated_reason: str | None = None
+    revoked_by: str | None = None
 
 
 @dataclass(frozen=True)

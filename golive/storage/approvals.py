@@ -354,6 +354,7 @@ async def _signoffs(session: AsyncSession, release_id: int) -> list[SignoffRecor
             revoked_at=r.revoked_at,
             invalidated_at=r.invalidated_at,
             invalidated_reason=r.invalidated_reason,
+            revoked_by=r.revoked_by,
         )
         for r in (await session.scalars(query)).all()
     ]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import httpx
 import yaml
@@ -192,6 +192,28 @@ async def command(
             "trigger_id": "1337.42.abcd",
         }
     )
+    return await _post_signed(http, served, body)
+
+
+async def action(
+    http: httpx.AsyncClient, served: ServeProcess, action_id: str, value: str, user: str
+) -> httpx.Response:
+    """A click on a button of a message in the channel, signed like Slack signs it."""
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"},
+        "api_app_id": "A0TEST",
+        "team": {"id": "T0TEST", "domain": "test"},
+        "container": {"type": "message", "message_ts": "1700000000.000001", "channel_id": CHANNEL},
+        "channel": {"id": CHANNEL, "name": "release"},
+        "trigger_id": "1337.42.efgh",
+        "message": {"ts": "1700000000.000001", "text": ""},
+        "actions": [{"action_id": action_id, "block_id": f"b-{value}", "value": value, "type": "button"}],
+    }
+    return await _post_signed(http, served, f"payload={quote(json.dumps(payload))}")
+
+
+async def _post_signed(http: httpx.AsyncClient, served: ServeProcess, body: str) -> httpx.Response:
     stamp = str(int(time.time()))
     headers = {
         "x-slack-request-timestamp": stamp,
