@@ -29,8 +29,10 @@ from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, regis
 from .monitoring_api import Answer, MonitoringClient, MonitoringConfig
 from .prometheus_api import (
     SERVICE,
+    ConfigState,
     agent_mode,
     api_data,
+    config_state,
     parse_query,
     parse_retention,
     retention_from_flags,
@@ -90,6 +92,19 @@ def _evidence(
     return Evidence(source, context.now(), link or source)
 
 
+async def _config_state(client: MonitoringClient) -> ConfigState:
+    """Whether the configuration behind the rules and targets is the one on disk: a
+    server without runtimeinfo (before 2.15, or a proxy exposing less) does not say."""
+    answer = await client.get("/api/v1/status/runtimeinfo", allow=(*_API_ERRORS, 404))
+    if answer.status == 404:
+        return ConfigState(None, None)
+    return config_state(api_data(answer, "the runtimeinfo request"))
+
+
+def _seen_at(context: ProbeContext) -> str:
+    return f"{context.now():%Y-%m-%d %H:%M:%S} UTC"
+
+
 def _listed(names: list[str]) -> str:
     shown = ", ".join(names[:_LISTED])
     return shown + (f" and {len(names) - _LISTED} more" if len(names) > _LISTED else "")
@@ -129,6 +144,7 @@ async def gather_rules(config: PrometheusRulesConfig, context: ProbeContext) -> 
     params = {"type": str(config.rule_type)} if config.rule_type else None
     async with MonitoringClient(SERVICE, config, context) as client:
         data, _ = await _get_data(client, "/api/v1/rules", "the rules request", params)
+        state = await _config_state(client)
         evidence = _evidence(client, "/api/v1/rules", context)
     summary = summarise_rules(data, config.rule_type)
     missing_groups = [g for g in config.groups if g not in summary.groups]
@@ -145,6 +161,7 @@ async def gather_rules(config: PrometheusRulesConfig, context: ProbeContext) -> 
         "MISSING_RULES": missing_rules,
         "FIRING": summary.firing_alerts,
         "FIRING_RULES": summary.firing_rules,
+        **state.values(),
     }
     parts = [
         f"{total} rule(s) in {len(summary.groups)} group(s) "
@@ -158,12 +175,16 @@ async def gather_rules(config: PrometheusRulesConfig, context: ProbeContext) -> 
         parts.append(f"missing rule(s): {_listed(missing_rules)}")
     if summary.firing_alerts:
         parts.append(f"{summary.firing_alerts} alert(s) firing: {_listed(summary.firing_rules)}")
+    note = state.note("rules", _seen_at(context))
+    if note:
+        parts.insert(0, note)
     return Observation(values=values, evidence=evidence, message="; ".join(parts))
 
 
 async def gather_targets(config: PrometheusTargetsConfig, context: ProbeContext) -> Observation:
     async with MonitoringClient(SERVICE, config, context) as client:
         data, _ = await _get_data(client, "/api/v1/targets", "the targets request", {"state": "active"})
+        state = await _config_state(client)
         evidence = _evidence(client, "/api/v1/targets", context)
     summary = summarise_targets(data, config.jobs)
     missing = [job for job in config.jobs if job not in summary.jobs]
@@ -175,6 +196,7 @@ async def gather_targets(config: PrometheusTargetsConfig, context: ProbeContext)
         "DOWN_TARGETS": summary.down_targets,
         "JOBS": summary.jobs,
         "MISSING_JOBS": missing,
+        **state.values(),
     }
     parts = [f"{summary.up} target(s) up, {summary.down} down"]
     if summary.unknown:
@@ -183,6 +205,9 @@ async def gather_targets(config: PrometheusTargetsConfig, context: ProbeContext)
         parts.append(f"down: {_listed(summary.down_targets)}")
     if missing:
         parts.append(f"no active target for job(s): {_listed(missing)}")
+    note = state.note("targets", _seen_at(context))
+    if note:
+        parts.insert(0, note)
     return Observation(values=values, evidence=evidence, message="; ".join(parts))
 
 
@@ -282,12 +307,16 @@ register(
             Value("MISSING_RULES", "required rules that do not exist"),
             Value("FIRING", "alerts firing now"),
             Value("FIRING_RULES", "alerting rules with firing alerts"),
+            Value("CONFIG_RELOAD_OK", "false when the last configuration reload failed (absent if not reported)"),
+            Value("CONFIG_LOADED_AT", "when the configuration in use was loaded (runtimeinfo lastConfigTime)"),
         ),
         default_conditions=(
             "[RULES] > 0",
             "[UNHEALTHY] == 0",
             "len([MISSING_GROUPS]) == 0",
             "len([MISSING_RULES]) == 0",
+            # Passes where the server does not report reloads: only a reported failure fails.
+            "[CONFIG_RELOAD_OK] != false",
         ),
         example={"type": "prometheus_rules", "url": _EXAMPLE_URL, "rule_type": "alert", "groups": ["erp"]},
     )
@@ -306,8 +335,15 @@ register(
             Value("DOWN_TARGETS", "'job instance: lastError' of each down target"),
             Value("JOBS", "job → {up, down, unknown}", structured=True),
             Value("MISSING_JOBS", "required jobs without an active target"),
+            Value("CONFIG_RELOAD_OK", "false when the last configuration reload failed (absent if not reported)"),
+            Value("CONFIG_LOADED_AT", "when the configuration in use was loaded (runtimeinfo lastConfigTime)"),
         ),
-        default_conditions=("[UP] > 0", "[DOWN] == 0", "len([MISSING_JOBS]) == 0"),
+        default_conditions=(
+            "[UP] > 0",
+            "[DOWN] == 0",
+            "len([MISSING_JOBS]) == 0",
+            "[CONFIG_RELOAD_OK] != false",
+        ),
         example={"type": "prometheus_targets", "url": _EXAMPLE_URL, "jobs": ["erp-api"]},
     )
 )
