@@ -45,6 +45,8 @@ from .prometheus_api import (
 #: The statuses Prometheus' API answers with its error envelope; api_data explains them.
 _API_ERRORS = (400, 422, 500, 503)
 _LISTED = 5  # names shown in a message before "…"
+_QUERY_SHOWN = 80  # characters of a query a message repeats
+_SERIES_SHOWN = 100  # characters of one series' labels a message shows
 
 
 class PrometheusQueryConfig(MonitoringConfig):
@@ -105,6 +107,18 @@ def _seen_at(context: ProbeContext) -> str:
     return f"{context.now():%Y-%m-%d %H:%M:%S} UTC"
 
 
+def _sample(series: str, value: float | str) -> str:
+    """`` = 1`` for an aggregate without labels, ``: up{job="api"} = 1`` for a series."""
+    number = show_number(value)
+    if series in ("", "{}"):
+        return f" = {number}"
+    return f": {_shortened(series, _SERIES_SHOWN)} = {number}"
+
+
+def _shortened(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _listed(names: list[str]) -> str:
     shown = ", ".join(names[:_LISTED])
     return shown + (f" and {len(names) - _LISTED} more" if len(names) > _LISTED else "")
@@ -126,13 +140,17 @@ async def gather_query(config: PrometheusQueryConfig, context: ProbeContext) -> 
     single = result.single
     if single is not None:
         values["VALUE"] = single
+    measured = _shortened(" ".join(config.query.split()), _QUERY_SHOWN)
     if not result.values:
         message = "no series: the query matched nothing (VALUE not observed)"
     elif single is not None:
-        message = f"{result.result_type} {show_number(single)}"
+        message = f"{measured}{_sample(next(iter(result.values)), single)}"
     else:
+        shown = ", ".join(_sample(key, value)[2:] for key, value in sorted(result.values.items())[:_LISTED])
+        more = f" and {len(result.values) - _LISTED} more" if len(result.values) > _LISTED else ""
         message = (
-            f"{len(result.values)} series (VALUE needs exactly one: aggregate, e.g. sum(…), or use VALUES)"
+            f"{measured}: {len(result.values)} series, {shown}{more} "
+            "(VALUE needs exactly one: aggregate, e.g. sum(…), or use VALUES)"
         )
     notes = warnings_of(answer)
     if notes:
