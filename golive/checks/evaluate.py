@@ -14,6 +14,7 @@ from typing import Any
 
 from .conditions import ConditionOutcome
 from .conditions import evaluate as evaluate_condition
+from .conditions import observes_a_value
 from .model import Checklist, Item
 from .probe import Evidence, Observation, ProbeType, probe_type
 from .results import ItemResult, Records, Waiver
@@ -38,12 +39,24 @@ def evaluate_observation(
         status = status.worst(Status.FAIL)
     elif warned:
         status = status.worst(Status.WARN)
-    parts = [o.message for o in failed + warned]
+    parts = [o.message for o in _explaining(failed + warned, item, values)]
     if observation.message and (status != Status.PASS or not parts):
         parts.insert(0, observation.message)
     if not parts:
         parts = [o.message for o in failures[:3]] or ["ok"]
     return status, "; ".join(parts), tuple(failures + warnings)
+
+
+def _explaining(
+    unmet: list[ConditionOutcome], item: Item, values: Mapping[str, Any]
+) -> list[ConditionOutcome]:
+    """The unmet conditions a message lists. One over values that were not observed
+    at all often fails only because another did (no replica streams, so there is no
+    replay lag): while a condition over observed values explains the status, those are
+    left out rather than shown as a second failure."""
+    parsed = {c.text: c for c in (*item.parsed_conditions, *item.parsed_warn_conditions)}
+    observed = [o for o in unmet if o.condition in parsed and observes_a_value(parsed[o.condition], values)]
+    return [o for o in unmet if o in observed] if observed else unmet
 
 
 def is_stale(evidence_time: datetime, max_age: timedelta | None, now: datetime) -> bool:
