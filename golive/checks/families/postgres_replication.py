@@ -105,7 +105,7 @@ async def _gather(config: PostgresReplicationConfig, context: ProbeContext) -> O
     try:
         connection = await psycopg.AsyncConnection.connect(conninfo, autocommit=True, row_factory=dict_row)
     except psycopg.Error as exc:
-        raise connect_error(exc, _password_hint(config.password, sent)) from None
+        raise connect_error(exc, where, _password_hint(config.password, sent)) from None
     try:
         async with connection:
             in_recovery = bool((await _rows(connection, "SELECT pg_is_in_recovery() AS r"))[0]["r"])
@@ -306,9 +306,13 @@ def replica_message(values: dict[str, Any], where: str) -> str:
     return text
 
 
-def connect_error(exc: psycopg.Error, password_hint: str | None = None) -> ProbeError:
+def connect_error(exc: psycopg.Error, where: str, password_hint: str | None = None) -> ProbeError:
     """Sort a failed connect: libpq gives no SQLSTATE here, only its message text."""
     text = _text(exc).removeprefix("connection failed: ")
+    attempts = text.count("failed:")  # one per address libpq tried
+    if attempts and text.count("failed: Connection refused") == attempts:
+        # Worded as every other probe words it; libpq adds only "is the server running?".
+        return ProbeError(f"cannot connect to {where}: connection refused", temporary=True)
     if any(marker in text for marker in _NOT_AUTHORISED):
         refused_password = any(m in text for m in ("password authentication failed", "no password supplied"))
         hint = f"; {password_hint}" if password_hint and refused_password else ""
