@@ -112,6 +112,31 @@ async def test_dependency_failure_skips_dependents() -> None:
     assert results["independent"].status == Status.PASS
 
 
+async def test_a_skipped_item_still_shows_its_own_observed_value() -> None:
+    checklist = loads(
+        checklist_yaml(
+            [
+                {**item("base", value=1000)},
+                {**item("measured", value=42), "depends_on": ["base"]},
+                {**item("broken", fail_with="no such report"), "depends_on": ["base"]},
+            ]
+        )
+    )
+    results = (await run_checklist(checklist)).results
+    measured = results["measured"]
+    assert measured.status == Status.SKIPPED
+    assert measured.message == (
+        "depends on base, which is FAIL; on its own: PASS, [VALUE] = 42 ms, limit < 100 ms"
+    )
+    assert measured.observed["VALUE"] == 42
+    assert measured.evidence is not None
+    # Nothing observed: the dependency alone explains the skip.
+    broken = results["broken"]
+    assert broken.status == Status.SKIPPED
+    assert broken.message == "depends on base, which is FAIL"
+    assert broken.observed == {}
+
+
 async def test_dependency_passing_lets_dependents_run_after_it() -> None:
     checklist = loads(checklist_yaml([{**item("child"), "depends_on": ["base"]}, item("base", seconds=0.2)]))
     results = (await run_checklist(checklist)).results
