@@ -12,9 +12,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from .conditions import ConditionOutcome
+from .conditions import ConditionOutcome, observes_a_value
 from .conditions import evaluate as evaluate_condition
-from .conditions import observes_a_value
 from .model import Checklist, Item
 from .probe import Evidence, Observation, ProbeType, probe_type
 from .results import ItemResult, Records, Waiver

@@ -45,7 +45,9 @@ async def gather(config: AlertmanagerConfig, context: ProbeContext) -> Observati
         status = (await client.get("/api/v2/status")).json(SERVICE)
         listed = (await client.get("/api/v2/receivers")).json(SERVICE)
         metrics = await client.get("/metrics", allow=(404,))
-        reload_values = config_reload(metrics.content.decode("utf-8", "replace")) if metrics.status == 200 else {}
+        reload_values = (
+            config_reload(metrics.content.decode("utf-8", "replace")) if metrics.status == 200 else {}
+        )
         source = client.url("/api/v2/receivers")
     if not isinstance(status, dict) or not isinstance(listed, list):
         raise ProbeError(f"{SERVICE} at {config.url} did not answer with the v2 API's JSON shapes")

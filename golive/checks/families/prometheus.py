@@ -325,8 +325,12 @@ register(
             Value("MISSING_RULES", "required rules that do not exist"),
             Value("FIRING", "alerts firing now"),
             Value("FIRING_RULES", "alerting rules with firing alerts"),
-            Value("CONFIG_RELOAD_OK", "false when the last configuration reload failed (absent if not reported)"),
-            Value("CONFIG_LOADED_AT", "when the configuration in use was loaded (runtimeinfo lastConfigTime)"),
+            Value(
+                "CONFIG_RELOAD_OK", "false when the last configuration reload failed (absent if not reported)"
+            ),
+            Value(
+                "CONFIG_LOADED_AT", "when the configuration in use was loaded (runtimeinfo lastConfigTime)"
+            ),
         ),
         default_conditions=(
             "[RULES] > 0",
@@ -353,8 +357,12 @@ register(
             Value("DOWN_TARGETS", "'job instance: lastError' of each down target"),
             Value("JOBS", "job → {up, down, unknown}", structured=True),
             Value("MISSING_JOBS", "required jobs without an active target"),
-            Value("CONFIG_RELOAD_OK", "false when the last configuration reload failed (absent if not reported)"),
-            Value("CONFIG_LOADED_AT", "when the configuration in use was loaded (runtimeinfo lastConfigTime)"),
+            Value(
+                "CONFIG_RELOAD_OK", "false when the last configuration reload failed (absent if not reported)"
+            ),
+            Value(
+                "CONFIG_LOADED_AT", "when the configuration in use was loaded (runtimeinfo lastConfigTime)"
+            ),
         ),
         default_conditions=(
             "[UP] > 0",

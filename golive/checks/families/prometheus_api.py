@@ -308,7 +308,9 @@ class ConfigState:
         """The sentence a message leads with when the last reload failed, else None."""
         if self.reload_ok is not False:
             return None
-        since = f"the configuration loaded at {self.loaded_at}" if self.loaded_at else "an earlier configuration"
+        since = (
+            f"the configuration loaded at {self.loaded_at}" if self.loaded_at else "an earlier configuration"
+        )
         return f"the last configuration reload failed (seen at {seen_at}); the {shown} shown are from {since}"
 
 

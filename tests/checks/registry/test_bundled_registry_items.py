@@ -25,7 +25,9 @@ async def test_an_anonymous_registry_needs_no_user_or_password(
     env = {"GOLIVE_REGISTRY_URL": scenario.url, "GOLIVE_IMAGES": "valeo/api"}
     checklist = load(BUNDLED, env=env)
     for item_id in REGISTRY_ITEMS:
-        assert checklist.item(item_id).config is not None, f"{item_id} needs {checklist.item(item_id).unset_variables}"
+        assert checklist.item(item_id).config is not None, (
+            f"{item_id} needs {checklist.item(item_id).unset_variables}"
+        )
     outcome = await run_checklist(checklist, phase="p1")
     for item_id in REGISTRY_ITEMS:
         result = outcome.results[item_id]
