@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from golive.checks.evaluate import evaluate_observation
 from golive.checks.loader import loads
+from golive.checks.probe import Evidence, Observation, probe_type
 from golive.checks.results import Confirmation, ItemResult, Records, Waiver
 from golive.checks.runner import run_checklist
 from golive.checks.status import Status
@@ -207,3 +209,32 @@ async def test_phase_selection_and_progress_callback() -> None:
     assert list(outcome.results) == ["a"] and seen == ["a"]
     with pytest.raises(ValueError, match="no phase 'nope'"):
         await run_checklist(checklist, phase="nope")
+
+
+def _outcome_message(conditions: list[str], warn: list[str], values: dict[str, object]) -> tuple[Status, str]:
+    probe = {"type": "prometheus_query", "url": "http://127.0.0.1:9090", "query": "up"}
+    checklist = loads(
+        checklist_yaml(
+            [{"id": "q", "title": "q", "probe": probe, "conditions": conditions, "warn_conditions": warn}]
+        )
+    )
+    item = checklist.item("q")
+    kind = probe_type(item.probe_type)
+    status, message, _ = evaluate_observation(
+        item, kind, Observation(values=values, evidence=Evidence("q", datetime.now(UTC))), {}
+    )
+    return status, message
+
+
+def test_a_condition_over_a_value_never_observed_is_not_listed_beside_the_one_that_explains_it() -> None:
+    # No series: VALUE cannot exist; [SERIES] > 0 says why.
+    status, message = _outcome_message(["[SERIES] > 0", "[VALUE] < 1"], ["[VALUE] < 0.5"], {"SERIES": 0})
+    assert status == Status.FAIL
+    assert message == "[SERIES] = 0, limit > 0"
+    # Alone, the missing value is the explanation: it is listed.
+    status, message = _outcome_message(["[VALUE] < 1"], [], {"SERIES": 0})
+    assert (status, message) == (Status.FAIL, "[VALUE] = (not observed), limit < 1")
+    # A failure over a missing value is not hidden behind a mere warning.
+    status, message = _outcome_message(["[VALUE] < 1"], ["[SERIES] > 1"], {"SERIES": 0})
+    assert status == Status.FAIL
+    assert message == "[VALUE] = (not observed), limit < 1; [SERIES] = 0, limit > 1"
