@@ -97,8 +97,8 @@ def _evidence(
 async def _config_state(client: MonitoringClient) -> ConfigState:
     """Whether the configuration behind the rules and targets is the one on disk: a
     server without runtimeinfo (before 2.15, or a proxy exposing less) does not say."""
-    answer = await client.get("/api/v1/status/runtimeinfo", allow=(*_API_ERRORS, 404))
-    if answer.status == 404:
+    answer = await client.get("/api/v1/status/runtimeinfo", allow=(*_API_ERRORS, 401, 403, 404))
+    if answer.status in (401, 403, 404):  # a proxy that lets the rules through, not this
         return ConfigState(None, None)
     return config_state(api_data(answer, "the runtimeinfo request"))
 

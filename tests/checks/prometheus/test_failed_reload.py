@@ -10,7 +10,10 @@ import httpx
 import pytest
 import yaml
 
+from golive.checks.loader import load
+from golive.checks.runner import run_checklist
 from golive.checks.status import Status
+from tests.checks.test_bundled_checklist import BUNDLED
 from tests.services.prometheus import PrometheusServer
 
 from .conftest import require_prometheus
@@ -83,6 +86,16 @@ async def test_a_checklist_may_take_a_failed_reload_as_a_warning(failed_reload: 
     )
     assert result.status == Status.WARN, result.message
     assert "the last configuration reload failed" in result.message
+
+
+async def test_the_bundled_checklist_rules_items_fail_after_a_failed_reload(
+    failed_reload: PrometheusServer,
+) -> None:
+    checklist = load(BUNDLED, env={"GOLIVE_PROMETHEUS_URL": failed_reload.url})
+    results = (await run_checklist(checklist, phase="p5")).results
+    for item_id in ("alert-rules", "recording-rules", "metrics-collected"):
+        assert results[item_id].status == Status.FAIL, f"{item_id}: {results[item_id].message}"
+        assert "the last configuration reload failed" in results[item_id].message
 
 
 async def test_a_reload_that_succeeds_again_passes(failed_reload: PrometheusServer) -> None:
