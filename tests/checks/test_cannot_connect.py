@@ -29,6 +29,22 @@ def probes(port: int) -> dict[str, dict[str, Any]]:
         "coverage": {"type": "coverage", "report": f"{base}/coverage.xml", "metric": "line"},
         "prometheus": {"type": "prometheus_query", "url": base, "query": "up"},
         "alertmanager": {"type": "alertmanager", "url": base},
+        "grafana": {"type": "grafana_dashboards", "url": base, "tags": ["valeo-neuroerp"]},
+        "pipeline": {
+            "type": "pipeline",
+            "provider": "github",
+            "api_url": base,
+            "repo": "valeo/neuroerp",
+            "workflow": "release.yml",
+            "tag": "v1.1.0",
+        },
+        "issues": {
+            "type": "issue_tracker",
+            "provider": "github",
+            "api_url": base,
+            "repo": "valeo/neuroerp",
+            "labels": ["release blocker"],
+        },
         "registry": {"type": "registry", "url": base, "images": ["valeo/api"]},
         "redis": {"type": "redis", "url": f"redis://127.0.0.1:{port}/0"},
         "postgres": {
