@@ -64,6 +64,11 @@ A parameter of type *secret* is a reference, never the secret itself:
 mounted Kubernetes Secret), when the probe runs. Secrets never appear in messages,
 logs or stored evidence.
 
+The password or token of a `registry`, `postgres_replication`, `redis`, `prometheus_*`,
+`alertmanager` or `grafana_*` probe whose variable is unset is no credential: the probe
+asks without one, as servers with trust or anonymous access allow, and only the
+server's refusal is an ERROR, naming the variable to set.
+
 ## Reports: images, and what "nothing measured" means
 
 Report probes read the files as the tools write them.

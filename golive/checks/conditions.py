@@ -237,6 +237,11 @@ def resolve(placeholder: Placeholder, values: Mapping[str, Any]) -> Any:
     return current
 
 
+def observes_a_value(condition: Condition, values: Mapping[str, Any]) -> bool:
+    """Whether any value the condition names was observed (it may still be null)."""
+    return any(resolve(p, values) is not _MISSING for p in condition.placeholders())
+
+
 def evaluate(
     condition: Condition, values: Mapping[str, Any], units: Mapping[str, str] | None = None
 ) -> ConditionOutcome:

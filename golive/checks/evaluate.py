@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from .conditions import ConditionOutcome
+from .conditions import ConditionOutcome, observes_a_value
 from .conditions import evaluate as evaluate_condition
 from .model import Checklist, Item
 from .probe import Evidence, Observation, ProbeType, probe_type
@@ -38,12 +38,32 @@ def evaluate_observation(
         status = status.worst(Status.FAIL)
     elif warned:
         status = status.worst(Status.WARN)
-    parts = [o.message for o in failed + warned]
+    parts = [o.message for o in _explaining(failed, warned, item, values)]
     if observation.message and (status != Status.PASS or not parts):
         parts.insert(0, observation.message)
     if not parts:
         parts = [o.message for o in failures[:3]] or ["ok"]
     return status, "; ".join(parts), tuple(failures + warnings)
+
+
+def _explaining(
+    failed: list[ConditionOutcome], warned: list[ConditionOutcome], item: Item, values: Mapping[str, Any]
+) -> list[ConditionOutcome]:
+    """The unmet conditions a message lists. One over values that were not observed
+    at all often fails only because another did (no replica streams, so there is no
+    replay lag): while a condition over observed values explains the status, those are
+    left out rather than shown as a second failure. The status does not change."""
+    parsed = {c.text: c for c in (*item.parsed_conditions, *item.parsed_warn_conditions)}
+
+    def observed(outcome: ConditionOutcome) -> bool:
+        condition = parsed.get(outcome.condition)
+        return condition is None or observes_a_value(condition, values)
+
+    failed_observed = [o for o in failed if observed(o)]
+    warned_observed = [o for o in warned if observed(o)]
+    shown_failed = failed_observed or failed
+    shown_warned = warned_observed if failed_observed or warned_observed else warned
+    return shown_failed + shown_warned
 
 
 def is_stale(evidence_time: datetime, max_age: timedelta | None, now: datetime) -> bool:

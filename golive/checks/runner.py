@@ -5,7 +5,7 @@
 - Every probe is cut at its timeout; a probe that raises or hangs becomes ERROR for
   itself only.
 - ``depends_on``: an item waits for its dependencies and is SKIPPED when one of them did
-  not pass.
+  not pass. Its probe still runs, so the skip shows the item's own observed values.
 - Manual items take their status from confirmations; derived items (aggregates, sign-off
   state, the rollback plan) are decided last, from everything else.
 """
@@ -88,10 +88,15 @@ async def run_checklist(
 
     async def run_one(item: Item) -> None:
         skipped = await _dependency_failure(item, done, previous)
-        if skipped is not None:
-            await finish(item, make_result(item, Status.SKIPPED, skipped, 0.0, now()))
-            return
         kind = probe_type(item.probe_type).kind
+        if skipped is not None:
+            result = make_result(item, Status.SKIPPED, skipped, 0.0, now())
+            if kind != "manual":
+                # Still probed: a skip must not hide a value that was there to see.
+                async with semaphore:
+                    result = with_own_observation(result, await _probe(checklist, item, records, now))
+            await finish(item, result)
+            return
         if kind == "manual":
             result = manual_result(item, records, now())
         else:
@@ -109,6 +114,24 @@ async def run_checklist(
 
     ordered = {item.id: results[item.id] for item in selected}
     return RunOutcome(started_at, now(), ordered)
+
+
+def with_own_observation(skipped: ItemResult, own: ItemResult) -> ItemResult:
+    """A SKIPPED result that also shows what the item observed itself, when its probe
+    observed anything: the status stays SKIPPED, the dependency decides that."""
+    observed = {k: v for k, v in own.observed.items() if k != "TEMPORARY"}
+    if not observed:
+        return skipped  # the probe could not observe: the dependency alone explains it
+    message = f"{skipped.message}; on its own: {own.raw_status}, {own.raw_message or own.message}"
+    return replace(
+        skipped,
+        message=message,
+        raw_message=message,
+        duration_ms=own.duration_ms,
+        checked_at=own.checked_at,
+        observed=own.observed,
+        evidence=own.evidence,
+    )
 
 
 async def _dependency_failure(

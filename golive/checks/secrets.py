@@ -62,6 +62,20 @@ class SecretRef(BaseModel):
         REDACTOR.register(value)
         return value
 
+    def resolve_optional(self) -> str | None:
+        """The secret, or None when it names an environment variable that is unset or
+        empty: no credential, to be tried as such (servers with trust, peer or
+        certificate auth, anonymous registries need none). Only the server's refusal
+        is an error then, and :meth:`unset_hint` says what to set. A file that cannot
+        be read is still an error: naming a file says a secret is meant to be there."""
+        if self.env is not None and not os.environ.get(self.env):
+            return None
+        return self.resolve()
+
+    def unset_hint(self) -> str:
+        """What to do when a server refused the request made without this secret."""
+        return f"set the environment variable {self.env}" if self.env else f"put the secret in {self.file}"
+
 
 class Redactor:
     """Replaces every registered secret value with ``[REDACTED]``."""

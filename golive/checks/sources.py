@@ -9,6 +9,7 @@ Parsers that find a timestamp inside the document prefer that.
 from __future__ import annotations
 
 import email.utils
+import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,8 +108,14 @@ async def _read_url(location: str, context: ProbeContext, auth: SourceAuth | Non
             produced_at = _last_modified(response.headers.get("last-modified")) or context.now()
     except httpx.TimeoutException:
         raise ProbeError(f"report {location}: timed out", temporary=True) from None
-    except httpx.HTTPError as exc:
-        raise ProbeError(f"report {location}: {type(exc).__name__}: {exc}", temporary=True) from None
+    except (httpx.HTTPError, ssl.SSLError) as exc:
+        # The http family's diagnosis, so every probe words an unreachable server alike
+        # ("cannot connect to host:port: connection refused"). Imported here: that
+        # family reads bodies with read_capped from this module.
+        from .families.http import failure_target, transport_error
+
+        failure = transport_error(exc, failure_target(exc, httpx.URL(location)))
+        raise ProbeError(f"report {location}: {failure.message}", temporary=failure.temporary) from None
     return Document(content, location, produced_at)
 
 

@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from golive.checks.evaluate import evaluate_observation
 from golive.checks.loader import loads
+from golive.checks.probe import Evidence, Observation, probe_type
 from golive.checks.results import Confirmation, ItemResult, Records, Waiver
 from golive.checks.runner import run_checklist
 from golive.checks.status import Status
@@ -112,6 +114,31 @@ async def test_dependency_failure_skips_dependents() -> None:
     assert results["independent"].status == Status.PASS
 
 
+async def test_a_skipped_item_still_shows_its_own_observed_value() -> None:
+    checklist = loads(
+        checklist_yaml(
+            [
+                {**item("base", value=1000)},
+                {**item("measured", value=42), "depends_on": ["base"]},
+                {**item("broken", fail_with="no such report"), "depends_on": ["base"]},
+            ]
+        )
+    )
+    results = (await run_checklist(checklist)).results
+    measured = results["measured"]
+    assert measured.status == Status.SKIPPED
+    assert measured.message == (
+        "depends on base, which is FAIL; on its own: PASS, [VALUE] = 42 ms, limit < 100 ms"
+    )
+    assert measured.observed["VALUE"] == 42
+    assert measured.evidence is not None
+    # Nothing observed: the dependency alone explains the skip.
+    broken = results["broken"]
+    assert broken.status == Status.SKIPPED
+    assert broken.message == "depends on base, which is FAIL"
+    assert broken.observed == {}
+
+
 async def test_dependency_passing_lets_dependents_run_after_it() -> None:
     checklist = loads(checklist_yaml([{**item("child"), "depends_on": ["base"]}, item("base", seconds=0.2)]))
     results = (await run_checklist(checklist)).results
@@ -182,3 +209,32 @@ async def test_phase_selection_and_progress_callback() -> None:
     assert list(outcome.results) == ["a"] and seen == ["a"]
     with pytest.raises(ValueError, match="no phase 'nope'"):
         await run_checklist(checklist, phase="nope")
+
+
+def _outcome_message(conditions: list[str], warn: list[str], values: dict[str, object]) -> tuple[Status, str]:
+    probe = {"type": "prometheus_query", "url": "http://127.0.0.1:9090", "query": "up"}
+    checklist = loads(
+        checklist_yaml(
+            [{"id": "q", "title": "q", "probe": probe, "conditions": conditions, "warn_conditions": warn}]
+        )
+    )
+    item = checklist.item("q")
+    kind = probe_type(item.probe_type)
+    status, message, _ = evaluate_observation(
+        item, kind, Observation(values=values, evidence=Evidence("q", datetime.now(UTC))), {}
+    )
+    return status, message
+
+
+def test_a_condition_over_a_value_never_observed_is_not_listed_beside_the_one_that_explains_it() -> None:
+    # No series: VALUE cannot exist; [SERIES] > 0 says why.
+    status, message = _outcome_message(["[SERIES] > 0", "[VALUE] < 1"], ["[VALUE] < 0.5"], {"SERIES": 0})
+    assert status == Status.FAIL
+    assert message == "[SERIES] = 0, limit > 0"
+    # Alone, the missing value is the explanation: it is listed.
+    status, message = _outcome_message(["[VALUE] < 1"], [], {"SERIES": 0})
+    assert (status, message) == (Status.FAIL, "[VALUE] = (not observed), limit < 1")
+    # A failure over a missing value is not hidden behind a mere warning.
+    status, message = _outcome_message(["[VALUE] < 1"], ["[SERIES] > 1"], {"SERIES": 0})
+    assert status == Status.FAIL
+    assert message == "[VALUE] = (not observed), limit < 1; [SERIES] = 0, limit > 1"

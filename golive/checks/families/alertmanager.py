@@ -7,10 +7,18 @@ A receiver listed is not yet a receiver that notifies: one without any ``*_confi
 (the usual "blackhole"/"null") swallows alerts. The status carries the loaded config as
 YAML, so those are named in EMPTY_RECEIVERS. Nothing else of that config is kept: it
 can hold webhook URLs with tokens in them.
+
+That config is the one *loaded*, not the one on disk: after a failed reload Alertmanager
+keeps routing with the previous one, and the v2 API does not say so. Its ``/metrics``
+does (``alertmanager_config_last_reload_successful`` and the time of the last good load),
+so CONFIG_RELOAD_OK is read there; where ``/metrics`` is not exposed it is not observed.
 """
 
 from __future__ import annotations
 
+import math
+import re
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import yaml
@@ -21,6 +29,9 @@ from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, regis
 from .monitoring_api import MonitoringClient, MonitoringConfig
 
 SERVICE = "Alertmanager"
+_RELOAD_OK = "alertmanager_config_last_reload_successful"
+_LOADED_AT = "alertmanager_config_last_reload_success_timestamp_seconds"
+_SAMPLE = re.compile(r"^([a-z_:]+)(?:\{[^}]*\})?\s+(\S+)", re.MULTILINE)
 
 
 class AlertmanagerConfig(MonitoringConfig):
@@ -33,6 +44,10 @@ async def gather(config: AlertmanagerConfig, context: ProbeContext) -> Observati
     async with MonitoringClient(SERVICE, config, context) as client:
         status = (await client.get("/api/v2/status")).json(SERVICE)
         listed = (await client.get("/api/v2/receivers")).json(SERVICE)
+        metrics = await client.get("/metrics", allow=(404,))
+        reload_values = (
+            config_reload(metrics.content.decode("utf-8", "replace")) if metrics.status == 200 else {}
+        )
         source = client.url("/api/v2/receivers")
     if not isinstance(status, dict) or not isinstance(listed, list):
         raise ProbeError(f"{SERVICE} at {config.url} did not answer with the v2 API's JSON shapes")
@@ -47,6 +62,7 @@ async def gather(config: AlertmanagerConfig, context: ProbeContext) -> Observati
         "EMPTY_RECEIVERS": [name for name in names if name in empty],
         "CLUSTER_STATUS": str(cluster.get("status", "unknown")),
         "CLUSTER_PEERS": len(cluster.get("peers") or []),
+        **reload_values,
     }
     version = (status.get("versionInfo") or {}).get("version")
     if version:
@@ -59,8 +75,33 @@ async def gather(config: AlertmanagerConfig, context: ProbeContext) -> Observati
         parts.append(f"missing receiver(s): {', '.join(missing)}")
     if values["EMPTY_RECEIVERS"]:
         parts.append(f"receiver(s) without any notifier: {', '.join(values['EMPTY_RECEIVERS'])}")
+    if values.get("CONFIG_RELOAD_OK") is False:
+        since = values.get("CONFIG_LOADED_AT", "an earlier time")
+        parts.insert(
+            0,
+            f"the last configuration reload failed (seen at {context.now():%Y-%m-%d %H:%M:%S} UTC); "
+            f"the receivers shown are from the configuration loaded at {since}",
+        )
     evidence = Evidence(source, context.now(), source)
     return Observation(values=values, evidence=evidence, message="; ".join(parts))
+
+
+def config_reload(exposition: str) -> dict[str, Any]:
+    """CONFIG_RELOAD_OK and CONFIG_LOADED_AT from Alertmanager's own metrics (pure)."""
+    samples: dict[str, float] = {}
+    for name, raw in _SAMPLE.findall(exposition):
+        if name in (_RELOAD_OK, _LOADED_AT):
+            try:
+                samples[name] = float(raw)
+            except ValueError:
+                continue
+    values: dict[str, Any] = {}
+    if _RELOAD_OK in samples:
+        values["CONFIG_RELOAD_OK"] = samples[_RELOAD_OK] == 1
+    loaded = samples.get(_LOADED_AT)
+    if loaded is not None and math.isfinite(loaded) and loaded > 0:
+        values["CONFIG_LOADED_AT"] = datetime.fromtimestamp(loaded, UTC).isoformat(timespec="seconds")
+    return values
 
 
 def _empty_receivers(original: Any) -> set[str]:
@@ -96,11 +137,15 @@ register(
             Value("CLUSTER_STATUS", "ready, settling or disabled (a single instance)"),
             Value("CLUSTER_PEERS", "cluster peers, this instance included"),
             Value("VERSION", "Alertmanager version"),
+            Value("CONFIG_RELOAD_OK", "false when the last configuration reload failed (from /metrics)"),
+            Value("CONFIG_LOADED_AT", "when the configuration in use was loaded (from /metrics)"),
         ),
         default_conditions=(
             "[RECEIVER_COUNT] > 0",
             "len([MISSING_RECEIVERS]) == 0",
             "[CLUSTER_STATUS] == any(ready, disabled)",
+            # Passes where /metrics is not exposed: only a reported failure fails.
+            "[CONFIG_RELOAD_OK] != false",
         ),
         example={
             "type": "alertmanager",

@@ -7,7 +7,9 @@ What a call can come to, and who decides:
 - no answer (refused, DNS, timeout, a broken connection): :class:`ProbeError`, temporary;
   a TLS failure: permanent. The diagnosis is the http family's, so both say the same.
 - 401 and 403: :class:`ProbeError` "not authorised", naming the credential by where it
-  comes from, never by its value;
+  comes from, never by its value. A credential whose environment variable is unset is
+  no credential: the request goes without, as servers without auth want, and only a
+  refusal is an error, one that says which variable to set;
 - a redirect: permanent :class:`ProbeError`; an API that redirects is behind a login page
   or the URL is not the base URL. Not following it also keeps credentials at home;
 - any other status the caller did not ``allow``: :class:`ProbeError`, temporary for 5xx.
@@ -32,7 +34,7 @@ from pydantic import field_validator
 
 from ..errors import ProbeError
 from ..probe import ProbeConfig, ProbeContext
-from ..secrets import REDACTOR
+from ..secrets import REDACTOR, SecretRef
 from ..sources import read_capped, resolve_path
 from ..tls import shared_ssl_context
 from .http import (
@@ -108,8 +110,11 @@ def _shorten(text: str) -> str:
     return text if len(text) <= _DETAIL_LIMIT else text[: _DETAIL_LIMIT - 1] + "…"
 
 
-def credential(auth: HttpAuth | None) -> str:
-    """How a message names the credential: where it comes from, never what it is."""
+def credential(auth: HttpAuth | None, unset: SecretRef | None = None) -> str:
+    """How a message names the credential: where it comes from, never what it is.
+    ``unset``: the configured secret that was not there, so none was sent."""
+    if unset is not None:
+        return f"the request without credentials ({unset.describe()} is not set)"
     if auth is None:
         return "the request without credentials (set auth)"
     if auth.bearer is not None:
@@ -134,6 +139,8 @@ class MonitoringClient:
         self._context = context
         self._headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})}
         self._client: httpx.AsyncClient | None = None
+        #: The configured secret whose variable is unset: the requests go without it.
+        self._unset: SecretRef | None = None
 
     def url(self, path: str) -> str:
         """The public URL of an API path, for evidence and messages."""
@@ -143,13 +150,20 @@ class MonitoringClient:
         auth: httpx.BasicAuth | None = None
         headers = dict(self._headers)
         if self._config.auth is not None and self._config.auth.bearer is not None:
-            headers["Authorization"] = f"Bearer {self._config.auth.bearer.resolve()}"
+            token = self._config.auth.bearer.resolve_optional()
+            if token is None:
+                self._unset = self._config.auth.bearer
+            else:
+                headers["Authorization"] = f"Bearer {token}"
         elif self._config.auth is not None and self._config.auth.basic is not None:
             basic = self._config.auth.basic
-            password = basic.password.resolve()
-            # A server that echoes request headers would otherwise show the encoded pair.
-            REDACTOR.register(base64.b64encode(f"{basic.username}:{password}".encode()).decode())
-            auth = httpx.BasicAuth(basic.username, password)
+            password = basic.password.resolve_optional()
+            if password is None:
+                self._unset = basic.password
+            else:
+                # A server that echoes request headers would otherwise show the encoded pair.
+                REDACTOR.register(base64.b64encode(f"{basic.username}:{password}".encode()).decode())
+                auth = httpx.BasicAuth(basic.username, password)
         ca_file = resolve_path(self._config.ca_file, self._context) if self._config.ca_file else None
         # Loading a CA bundle reads files and parses hundreds of certificates: not on the loop.
         verify = await asyncio.to_thread(_ssl_context, self._config.verify_tls, ca_file)
@@ -205,8 +219,10 @@ class MonitoringClient:
         said = f": {detail}" if detail else ""
         if code in (401, 403):
             what = "was refused" if code == 401 else "lacks a permission this needs"
+            todo = f"; {self._unset.unset_hint()}" if self._unset is not None else ""
             return ProbeError(
-                f"{self.service}: not authorised (HTTP {code}{said}): {credential(self._config.auth)} {what}"
+                f"{self.service}: not authorised (HTTP {code}{said}): "
+                f"{credential(self._config.auth, self._unset)} {what}{todo}"
             )
         if 300 <= code < 400:
             location = public_url(answer.headers.get("location", "?"))

@@ -24,7 +24,9 @@ failover that is the news), not an ERROR. The probe errs when it cannot decide:
 unreachable, timeout, starting up (temporary); authentication, unknown database, TLS, a
 user without ``pg_monitor`` who sees only NULLs (permanent). Passwords come from
 SecretRefs; a DSN is one too, since DSNs carry passwords. libpq never echoes the
-password, and every secret is registered with the redactor as well.
+password, and every secret is registered with the redactor as well. A password whose
+environment variable is unset means no password: servers that trust the client (trust,
+peer, cert) need none, and a refusal says which variable to set.
 
 The default condition ``[STREAMING] == true`` is the role's own: on a primary at least
 one replica is streaming from it (``[STREAMING_REPLICAS] >= 1``), on a replica its WAL
@@ -99,11 +101,11 @@ class PostgresReplicationConfig(ProbeConfig):
 
 
 async def _gather(config: PostgresReplicationConfig, context: ProbeContext) -> Observation:
-    conninfo, where, source = _connection(config, context)
+    conninfo, where, source, sent = _connection(config, context)
     try:
         connection = await psycopg.AsyncConnection.connect(conninfo, autocommit=True, row_factory=dict_row)
     except psycopg.Error as exc:
-        raise connect_error(exc) from None
+        raise connect_error(exc, where, _password_hint(config.password, sent)) from None
     try:
         async with connection:
             in_recovery = bool((await _rows(connection, "SELECT pg_is_in_recovery() AS r"))[0]["r"])
@@ -132,8 +134,19 @@ async def _gather(config: PostgresReplicationConfig, context: ProbeContext) -> O
     return Observation(values=values, evidence=evidence, status=status, message=message)
 
 
-def _connection(config: PostgresReplicationConfig, context: ProbeContext) -> tuple[str, str, str]:
-    """The conninfo to connect with, ``host:port`` for messages, and the evidence source."""
+def _password_hint(password: SecretRef | None, sent: bool) -> str | None:
+    """What to do about a refused password: set the unset one, or check the one sent."""
+    if password is None:
+        return None
+    if not sent:
+        return password.unset_hint()
+    where = f"the environment variable {password.env}" if password.env else f"the file {password.file}"
+    return f"check the password in {where}"
+
+
+def _connection(config: PostgresReplicationConfig, context: ProbeContext) -> tuple[str, str, str, bool]:
+    """The conninfo to connect with, ``host:port`` for messages, the evidence source, and
+    whether a password from ``password`` is sent."""
     # libpq counts connect_timeout in whole seconds, at least 2. Our default leaves the
     # runner's cut for last, so a hang says it was the connect.
     seconds = config.connect_timeout.total_seconds() if config.connect_timeout else context.timeout * 0.9
@@ -142,6 +155,7 @@ def _connection(config: PostgresReplicationConfig, context: ProbeContext) -> tup
         "application_name": "golive",
     }
     params: dict[str, Any]
+    sent = False
     if config.dsn is not None:
         dsn = config.dsn.resolve()
         try:
@@ -162,12 +176,15 @@ def _connection(config: PostgresReplicationConfig, context: ProbeContext) -> tup
         if config.sslrootcert:
             root = Path(config.sslrootcert).expanduser()
             params["sslrootcert"] = str(root if root.is_absolute() else context.base_dir / root)
-        if config.password is not None:
-            params["password"] = config.password.resolve()
+        password = config.password.resolve_optional() if config.password is not None else None
+        if password is not None:
+            params["password"] = password
+            sent = True
         conninfo = make_conninfo("", **params, **extra)
     host, port = params.get("host") or "localhost", params.get("port") or 5432
     where = f"{host}:{port}"
-    return conninfo, where, f"postgresql://{where}/{params.get('dbname') or params.get('user') or ''}"
+    source = f"postgresql://{where}/{params.get('dbname') or params.get('user') or ''}"
+    return conninfo, where, source, sent
 
 
 async def _rows(connection: psycopg.AsyncConnection[dict[str, Any]], query: str) -> list[dict[str, Any]]:
@@ -289,11 +306,17 @@ def replica_message(values: dict[str, Any], where: str) -> str:
     return text
 
 
-def connect_error(exc: psycopg.Error) -> ProbeError:
+def connect_error(exc: psycopg.Error, where: str, password_hint: str | None = None) -> ProbeError:
     """Sort a failed connect: libpq gives no SQLSTATE here, only its message text."""
     text = _text(exc).removeprefix("connection failed: ")
+    attempts = text.count("failed:")  # one per address libpq tried
+    if attempts and text.count("failed: Connection refused") == attempts:
+        # Worded as every other probe words it; libpq adds only "is the server running?".
+        return ProbeError(f"cannot connect to {where}: connection refused", temporary=True)
     if any(marker in text for marker in _NOT_AUTHORISED):
-        return ProbeError(f"not authorised: {text}")
+        refused_password = any(m in text for m in ("password authentication failed", "no password supplied"))
+        hint = f"; {password_hint}" if password_hint and refused_password else ""
+        return ProbeError(f"not authorised: {text}{hint}")
     if any(marker in text for marker in _MISCONFIGURED):
         return ProbeError(f"cannot connect: {text}")
     if isinstance(exc, psycopg.errors.ConnectionTimeout) or "timeout expired" in text:

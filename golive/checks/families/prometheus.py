@@ -29,8 +29,10 @@ from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, regis
 from .monitoring_api import Answer, MonitoringClient, MonitoringConfig
 from .prometheus_api import (
     SERVICE,
+    ConfigState,
     agent_mode,
     api_data,
+    config_state,
     parse_query,
     parse_retention,
     retention_from_flags,
@@ -43,6 +45,8 @@ from .prometheus_api import (
 #: The statuses Prometheus' API answers with its error envelope; api_data explains them.
 _API_ERRORS = (400, 422, 500, 503)
 _LISTED = 5  # names shown in a message before "…"
+_QUERY_SHOWN = 80  # characters of a query a message repeats
+_SERIES_SHOWN = 100  # characters of one series' labels a message shows
 
 
 class PrometheusQueryConfig(MonitoringConfig):
@@ -90,6 +94,31 @@ def _evidence(
     return Evidence(source, context.now(), link or source)
 
 
+async def _config_state(client: MonitoringClient) -> ConfigState:
+    """Whether the configuration behind the rules and targets is the one on disk: a
+    server without runtimeinfo (before 2.15, or a proxy exposing less) does not say."""
+    answer = await client.get("/api/v1/status/runtimeinfo", allow=(*_API_ERRORS, 401, 403, 404))
+    if answer.status in (401, 403, 404):  # a proxy that lets the rules through, not this
+        return ConfigState(None, None)
+    return config_state(api_data(answer, "the runtimeinfo request"))
+
+
+def _seen_at(context: ProbeContext) -> str:
+    return f"{context.now():%Y-%m-%d %H:%M:%S} UTC"
+
+
+def _sample(series: str, value: float | str) -> str:
+    """`` = 1`` for an aggregate without labels, ``: up{job="api"} = 1`` for a series."""
+    number = show_number(value)
+    if series in ("", "{}"):
+        return f" = {number}"
+    return f": {_shortened(series, _SERIES_SHOWN)} = {number}"
+
+
+def _shortened(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _listed(names: list[str]) -> str:
     shown = ", ".join(names[:_LISTED])
     return shown + (f" and {len(names) - _LISTED} more" if len(names) > _LISTED else "")
@@ -111,13 +140,17 @@ async def gather_query(config: PrometheusQueryConfig, context: ProbeContext) -> 
     single = result.single
     if single is not None:
         values["VALUE"] = single
+    measured = _shortened(" ".join(config.query.split()), _QUERY_SHOWN)
     if not result.values:
         message = "no series: the query matched nothing (VALUE not observed)"
     elif single is not None:
-        message = f"{result.result_type} {show_number(single)}"
+        message = f"{measured}{_sample(next(iter(result.values)), single)}"
     else:
+        shown = ", ".join(_sample(key, value)[2:] for key, value in sorted(result.values.items())[:_LISTED])
+        more = f" and {len(result.values) - _LISTED} more" if len(result.values) > _LISTED else ""
         message = (
-            f"{len(result.values)} series (VALUE needs exactly one: aggregate, e.g. sum(…), or use VALUES)"
+            f"{measured}: {len(result.values)} series, {shown}{more} "
+            "(VALUE needs exactly one: aggregate, e.g. sum(…), or use VALUES)"
         )
     notes = warnings_of(answer)
     if notes:
@@ -129,6 +162,7 @@ async def gather_rules(config: PrometheusRulesConfig, context: ProbeContext) -> 
     params = {"type": str(config.rule_type)} if config.rule_type else None
     async with MonitoringClient(SERVICE, config, context) as client:
         data, _ = await _get_data(client, "/api/v1/rules", "the rules request", params)
+        state = await _config_state(client)
         evidence = _evidence(client, "/api/v1/rules", context)
     summary = summarise_rules(data, config.rule_type)
     missing_groups = [g for g in config.groups if g not in summary.groups]
@@ -145,6 +179,7 @@ async def gather_rules(config: PrometheusRulesConfig, context: ProbeContext) -> 
         "MISSING_RULES": missing_rules,
         "FIRING": summary.firing_alerts,
         "FIRING_RULES": summary.firing_rules,
+        **state.values(),
     }
     parts = [
         f"{total} rule(s) in {len(summary.groups)} group(s) "
@@ -158,12 +193,16 @@ async def gather_rules(config: PrometheusRulesConfig, context: ProbeContext) -> 
         parts.append(f"missing rule(s): {_listed(missing_rules)}")
     if summary.firing_alerts:
         parts.append(f"{summary.firing_alerts} alert(s) firing: {_listed(summary.firing_rules)}")
+    note = state.note("rules", _seen_at(context))
+    if note:
+        parts.insert(0, note)
     return Observation(values=values, evidence=evidence, message="; ".join(parts))
 
 
 async def gather_targets(config: PrometheusTargetsConfig, context: ProbeContext) -> Observation:
     async with MonitoringClient(SERVICE, config, context) as client:
         data, _ = await _get_data(client, "/api/v1/targets", "the targets request", {"state": "active"})
+        state = await _config_state(client)
         evidence = _evidence(client, "/api/v1/targets", context)
     summary = summarise_targets(data, config.jobs)
     missing = [job for job in config.jobs if job not in summary.jobs]
@@ -175,6 +214,7 @@ async def gather_targets(config: PrometheusTargetsConfig, context: ProbeContext)
         "DOWN_TARGETS": summary.down_targets,
         "JOBS": summary.jobs,
         "MISSING_JOBS": missing,
+        **state.values(),
     }
     parts = [f"{summary.up} target(s) up, {summary.down} down"]
     if summary.unknown:
@@ -183,6 +223,9 @@ async def gather_targets(config: PrometheusTargetsConfig, context: ProbeContext)
         parts.append(f"down: {_listed(summary.down_targets)}")
     if missing:
         parts.append(f"no active target for job(s): {_listed(missing)}")
+    note = state.note("targets", _seen_at(context))
+    if note:
+        parts.insert(0, note)
     return Observation(values=values, evidence=evidence, message="; ".join(parts))
 
 
@@ -282,12 +325,20 @@ register(
             Value("MISSING_RULES", "required rules that do not exist"),
             Value("FIRING", "alerts firing now"),
             Value("FIRING_RULES", "alerting rules with firing alerts"),
+            Value(
+                "CONFIG_RELOAD_OK", "false when the last configuration reload failed (absent if not reported)"
+            ),
+            Value(
+                "CONFIG_LOADED_AT", "when the configuration in use was loaded (runtimeinfo lastConfigTime)"
+            ),
         ),
         default_conditions=(
             "[RULES] > 0",
             "[UNHEALTHY] == 0",
             "len([MISSING_GROUPS]) == 0",
             "len([MISSING_RULES]) == 0",
+            # Passes where the server does not report reloads: only a reported failure fails.
+            "[CONFIG_RELOAD_OK] != false",
         ),
         example={"type": "prometheus_rules", "url": _EXAMPLE_URL, "rule_type": "alert", "groups": ["erp"]},
     )
@@ -306,8 +357,19 @@ register(
             Value("DOWN_TARGETS", "'job instance: lastError' of each down target"),
             Value("JOBS", "job → {up, down, unknown}", structured=True),
             Value("MISSING_JOBS", "required jobs without an active target"),
+            Value(
+                "CONFIG_RELOAD_OK", "false when the last configuration reload failed (absent if not reported)"
+            ),
+            Value(
+                "CONFIG_LOADED_AT", "when the configuration in use was loaded (runtimeinfo lastConfigTime)"
+            ),
         ),
-        default_conditions=("[UP] > 0", "[DOWN] == 0", "len([MISSING_JOBS]) == 0"),
+        default_conditions=(
+            "[UP] > 0",
+            "[DOWN] == 0",
+            "len([MISSING_JOBS]) == 0",
+            "[CONFIG_RELOAD_OK] != false",
+        ),
         example={"type": "prometheus_targets", "url": _EXAMPLE_URL, "jobs": ["erp-api"]},
     )
 )

@@ -281,3 +281,45 @@ def summarise_targets(data: Any, jobs: list[str]) -> TargetSummary:
         else:
             summary.unknown += 1
     return summary
+
+
+# -- configuration reloads ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConfigState:
+    """What ``/api/v1/status/runtimeinfo`` says of the configuration. After a failed
+    reload Prometheus keeps serving the rules and targets of the last good load:
+    ``reloadConfigSuccess`` turns false and ``lastConfigTime`` stays at that load."""
+
+    #: None where the server does not say (no runtimeinfo, or no such field).
+    reload_ok: bool | None
+    loaded_at: str | None
+
+    def values(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        if self.reload_ok is not None:
+            values["CONFIG_RELOAD_OK"] = self.reload_ok
+        if self.loaded_at:
+            values["CONFIG_LOADED_AT"] = self.loaded_at
+        return values
+
+    def note(self, shown: str, seen_at: str) -> str | None:
+        """The sentence a message leads with when the last reload failed, else None."""
+        if self.reload_ok is not False:
+            return None
+        since = (
+            f"the configuration loaded at {self.loaded_at}" if self.loaded_at else "an earlier configuration"
+        )
+        return f"the last configuration reload failed (seen at {seen_at}); the {shown} shown are from {since}"
+
+
+def config_state(info: Any) -> ConfigState:
+    if not isinstance(info, dict):
+        return ConfigState(None, None)
+    ok = info.get("reloadConfigSuccess")
+    loaded_at = info.get("lastConfigTime")
+    return ConfigState(
+        ok if isinstance(ok, bool) else None,
+        loaded_at if isinstance(loaded_at, str) and loaded_at else None,
+    )

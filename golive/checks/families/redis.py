@@ -17,7 +17,9 @@ cannot decide:
 
 - cannot connect, timeout, the node still loading its dataset: temporary;
 - NOAUTH, WRONGPASS, a password the server has no use for, an ACL that forbids a
-  command (NOPERM): not authorised, permanent;
+  command (NOPERM): not authorised, permanent. A password whose environment variable is
+  unset is no password: a server without auth answers, one with auth refuses, and the
+  error names the variable to set;
 - write_check against a read-only replica, a Sentinel or cluster redirect, TLS
   verification: misconfigured, permanent.
 
@@ -158,7 +160,8 @@ def target_of(config: RedisConfig) -> Target:
 
 async def _gather(config: RedisConfig, context: ProbeContext) -> Observation:
     target = target_of(config)
-    password = config.password.resolve() if config.password is not None else None
+    # An unset password variable: no password, as servers without auth want.
+    password = config.password.resolve_optional() if config.password is not None else None
     # Our own socket timeouts fire a little before the runner's cut, so the message can
     # say which step hung.
     budget = max(context.timeout * 0.9, 0.05)
@@ -193,7 +196,7 @@ async def _gather(config: RedisConfig, context: ProbeContext) -> Observation:
             step = "the write check (SET/GET/DEL)"
             write_problem = await _write_check(client, config.key_prefix)
     except redis_errors.RedisError as exc:
-        raise probe_error(exc, step, target, config, budget) from None
+        raise probe_error(exc, step, target, config, budget, sent_password=password is not None) from None
     finally:
         await client.aclose()
     values = observe(info, pong=pong, latency_ms=latency_ms)
@@ -346,7 +349,13 @@ def judge(
 
 
 def probe_error(
-    exc: redis_errors.RedisError, step: str, target: Target, config: RedisConfig, budget: float
+    exc: redis_errors.RedisError,
+    step: str,
+    target: Target,
+    config: RedisConfig,
+    budget: float,
+    *,
+    sent_password: bool = True,
 ) -> ProbeError:
     """Sort a redis-py error into temporary (retry may help) and permanent."""
     where = target.address
@@ -356,6 +365,10 @@ def probe_error(
         if config.password is None:
             return ProbeError(
                 f"not authorised: {where} requires a password (NOAUTH); set password: {{env: …}}"
+            )
+        if not sent_password:
+            return ProbeError(
+                f"not authorised: {where} requires a password (NOAUTH); {config.password.unset_hint()}"
             )
         if "without any password configured" in text or "no password is set" in text:
             return ProbeError(

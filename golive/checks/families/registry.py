@@ -41,13 +41,22 @@ _T = TypeVar("_T")
 _MAX_INDEX_DEPTH = 2
 
 
+class RegistryAuth(BasicAuth):
+    """Basic credentials for a registry. Both may be left unset (``username:
+    "${USER_VARIABLE:-}"``, a password variable that is not set): the registry is then
+    asked anonymously, as open registries allow, and only its refusal is an error."""
+
+    #: Empty (its variable unset) only together with an unset password.
+    username: str = ""
+
+
 class RegistryEndpoint(BaseModel):
     """Where a registry is and how to log in; credentials by reference only."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     url: str
-    auth: BasicAuth | None = None
+    auth: RegistryAuth | None = None
     verify_tls: bool = True
     #: CA bundle (PEM) for a registry with a private CA; relative to the checklist's folder.
     ca_file: str | None = None
@@ -130,9 +139,19 @@ async def _gather(config: RegistryConfig, context: ProbeContext) -> Observation:
 
 
 async def _client(endpoint: RegistryEndpoint, context: ProbeContext) -> RegistryClient:
-    credentials = None
+    credentials, unset = None, None
     if endpoint.auth is not None:
-        credentials = Credentials(endpoint.auth.username, endpoint.auth.password.resolve())
+        # An unset password variable: no credentials, tried anonymously (open registries).
+        password = endpoint.auth.password.resolve_optional()
+        if password is None:
+            unset = endpoint.auth.password.unset_hint()
+        elif not endpoint.auth.username:
+            raise ProbeError(
+                f"auth for {public_url(endpoint.url)} has a password ({endpoint.auth.password.describe()}) "
+                "but an empty username: set the username's variable"
+            )
+        else:
+            credentials = Credentials(endpoint.auth.username, password)
     # Loading CA certificates takes long: not on the event loop.
     verify = await asyncio.to_thread(_verify, endpoint, context)
     return RegistryClient(
@@ -141,6 +160,7 @@ async def _client(endpoint: RegistryEndpoint, context: ProbeContext) -> Registry
         verify=verify,
         timeout=context.timeout,
         max_bytes=context.max_body_bytes,
+        unset_credential=unset,
     )
 
 

@@ -73,8 +73,13 @@ class RegistryClient:
         verify: ssl.SSLContext | bool,
         timeout: float,
         max_bytes: int,
+        unset_credential: str | None = None,
     ) -> None:
+        """``unset_credential``: what to set when configured credentials are not there (an
+        unset password variable): the registry is then asked anonymously, and only its
+        refusal is an error, one that says so."""
         self.label = f"registry {public_url(url.rstrip('/'))}"
+        self._unset_credential = unset_credential
         self._base = httpx.URL(url.rstrip("/"))
         self._credentials = credentials
         self._max_bytes = max_bytes
@@ -191,7 +196,7 @@ class RegistryClient:
             hint = "; some registries answer so for a repository that does not exist" if name else ""
             raise ProbeError(
                 f"{self.label}: not authorised for {what} "
-                f"(HTTP {status} {self._how(scope)}){_error_detail(body)}{hint}"
+                f"(HTTP {status} {self._how(scope)}){_error_detail(body)}{hint}{self._set_hint()}"
             )
         if status == 429 or status >= 500:
             raise ProbeError(f"{self.label}: HTTP {status} for {what}{_error_detail(body)}", temporary=True)
@@ -226,10 +231,8 @@ class RegistryClient:
             self._tokens[scope] = f"Bearer {token}"
         elif "basic" in challenges:
             if self._credentials is None:
-                raise ProbeError(
-                    f"{self.label} asks for a username and password (Basic) for {what}; "
-                    "configure auth: {username: …, password: {env: VARIABLE}}"
-                )
+                todo = self._unset_credential or "configure auth: {username: …, password: {env: VARIABLE}}"
+                raise ProbeError(f"{self.label} asks for a username and password (Basic) for {what}; {todo}")
             self._basic = _basic_header(self._credentials)
         else:
             raise ProbeError(f"{self.label}: HTTP 401 for {what} without a Basic or Bearer challenge")
@@ -263,7 +266,7 @@ class RegistryClient:
         if status in (401, 403):
             raise ProbeError(
                 f"{self.label}: not authorised for {what}: the {service} refused "
-                f"{self._who()} (HTTP {status}){_error_detail(body)}"
+                f"{self._who()} (HTTP {status}){_error_detail(body)}{self._set_hint()}"
             )
         if status != 200:
             raise ProbeError(
@@ -284,6 +287,10 @@ class RegistryClient:
         if self._basic is not None:
             return f"with the Basic credentials of {self._who()}"
         return "anonymously"
+
+    def _set_hint(self) -> str:
+        """After an anonymous refusal: the credential that was configured but not set."""
+        return f"; {self._unset_credential}" if self._credentials is None and self._unset_credential else ""
 
     def _who(self) -> str:
         return f"user {self._credentials.username!r}" if self._credentials else "anonymous access"

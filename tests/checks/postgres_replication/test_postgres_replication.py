@@ -135,6 +135,12 @@ async def test_stopped_replica_leaves_the_primary_without_streaming_replicas(clu
     try:
         wait_for(primary, "SELECT count(*) = 0 FROM pg_stat_replication")
         stopped = await run_one(pg_probe(primary, "primary"))
+        # The bundled checklist's conditions: a lag that cannot exist without a replica
+        # is not a second failure.
+        bundled = await run_one(
+            pg_probe(primary, "primary"),
+            conditions=["[STREAMING_REPLICAS] >= 1", "[MAX_REPLAY_LAG_BYTES] < 16777216"],
+        )
     finally:
         replica.start(init=False)  # the same data directory: it reconnects and catches up
         wait_for(primary, "SELECT count(*) = 1 FROM pg_stat_replication WHERE state = 'streaming'")
@@ -144,6 +150,9 @@ async def test_stopped_replica_leaves_the_primary_without_streaming_replicas(clu
     assert "MAX_REPLAY_LAG_BYTES" not in stopped.observed  # no replica, no lag to show
     assert "0 streaming replica(s) of 0 WAL sender(s)" in stopped.message
     assert "[STREAMING] = false, limit == true" in stopped.message
+    assert bundled.status == Status.FAIL
+    assert "[STREAMING_REPLICAS] = 0, limit >= 1" in bundled.message
+    assert "MAX_REPLAY_LAG_BYTES" not in bundled.message
 
     back = await run_one(pg_probe(primary, "primary"))
     assert back.status == Status.PASS, back.message
@@ -191,6 +200,36 @@ async def test_password_right_wrong_and_missing(cluster: Cluster, monkeypatch: p
         _no_secret_in(result, MONITOR_PASSWORD, WRONG_PASSWORD)
 
 
+async def test_an_unset_password_variable_means_no_password(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GOLIVE_TEST_PG_PW", raising=False)
+    # The superuser is trusted: no password is needed, and none is demanded.
+    trusted = await run_one(pg_probe(cluster.primary, "primary", password={"env": "GOLIVE_TEST_PG_PW"}))
+    assert trusted.status == Status.PASS, trusted.message
+    assert trusted.observed["STREAMING_REPLICAS"] == 1
+    # The monitor user needs one: the server's refusal is the error, naming what to set.
+    refused = await run_one(
+        pg_probe(cluster.primary, "primary", user=MONITOR_USER, password={"env": "GOLIVE_TEST_PG_PW"})
+    )
+    assert refused.status == Status.ERROR
+    assert refused.message.startswith("not authorised: ")
+    assert "no password supplied" in refused.message
+    assert refused.message.endswith("set the environment variable GOLIVE_TEST_PG_PW")
+
+
+async def test_a_refused_password_names_where_it_came_from(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GOLIVE_TEST_PG_PW", WRONG_PASSWORD)
+    wrong = await run_one(
+        pg_probe(cluster.primary, "primary", user=MONITOR_USER, password={"env": "GOLIVE_TEST_PG_PW"})
+    )
+    assert wrong.status == Status.ERROR
+    assert wrong.message.endswith("check the password in the environment variable GOLIVE_TEST_PG_PW")
+    _no_secret_in(wrong, WRONG_PASSWORD)
+
+
 async def test_a_user_without_pg_monitor_is_not_authorised(cluster: Cluster) -> None:
     result = await run_one(pg_probe(cluster.primary, "primary", user=PLAIN_USER))
     assert result.status == Status.ERROR
@@ -223,9 +262,7 @@ async def test_nothing_listening_is_a_temporary_error() -> None:
     port = free_port()
     result = await run_one(_unknown_server(port))
     assert result.status == Status.ERROR
-    assert result.message.startswith(
-        f'cannot connect: connection to server at "127.0.0.1", port {port} failed: Connection refused'
-    )
+    assert result.message == f"cannot connect to 127.0.0.1:{port}: connection refused"
     assert result.observed == {"TEMPORARY": True}
 
 

@@ -33,6 +33,23 @@ async def test_one_sample_is_the_value(prometheus: Scenario) -> None:
     )
 
 
+async def test_a_pass_says_what_was_measured(prometheus: Scenario) -> None:
+    aggregated = await run_one(query(prometheus.url, "sum(up)"))
+    assert aggregated.status == Status.PASS, aggregated.message
+    assert aggregated.message == "sum(up) = 1"
+    # A raw series shows its labels; a long query is shortened, not dropped.
+    padded = 'up{job="prometheus"}' + " > -1" * 30
+    labelled = await run_one(query(prometheus.url, padded))
+    instance = f"127.0.0.1:{prometheus.server.port}"
+    assert labelled.message.endswith(f': up{{instance="{instance}",job="prometheus"}} = 1'), labelled.message
+    assert labelled.message.startswith('up{job="prometheus"}')
+    assert "…" in labelled.message and len(labelled.message) < 200
+    several = await run_one(query(prometheus.url, "sum by (job) (up)"))
+    assert several.message.startswith(
+        'sum by (job) (up): 2 series, {job="erp-api"} = 0, {job="prometheus"} = 1'
+    ), several.message
+
+
 async def test_several_series_are_values_by_series_and_no_single_value(prometheus: Scenario) -> None:
     result = await run_one(
         query(prometheus.url, "sum by (job) (up)"),
@@ -111,7 +128,7 @@ async def test_nan_and_infinities_fail_a_limit_and_stay_json(
     result = await run_one(query(prometheus.url, promql), conditions=["[VALUE] < 500"])
     assert result.observed["RESULT_TYPE"] == "scalar"
     assert result.observed["VALUE"] == shown
-    assert result.message.startswith(f"scalar {shown}")
+    assert result.message.startswith(f"{promql} = {shown}")
     expected = Status.PASS if shown == "-Inf" else Status.FAIL
     assert result.status == expected, result.message
     if expected == Status.FAIL:

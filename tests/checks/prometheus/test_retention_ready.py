@@ -202,6 +202,27 @@ async def test_basic_auth_by_reference(variants: Variants, monkeypatch: pytest.M
         assert PROM_PASSWORD not in dumped
 
 
+@pytest.mark.services
+async def test_an_unset_credential_variable_means_no_credential(
+    variants: Variants, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GOLIVE_TEST_PROM_UNSET", raising=False)
+    basic = {"basic": {"username": PROM_USER, "password": {"env": "GOLIVE_TEST_PROM_UNSET"}}}
+    bearer = {"bearer": {"env": "GOLIVE_TEST_PROM_UNSET"}}
+    # A server without auth is asked without credentials, and answers.
+    for auth in (basic, bearer):
+        open_server = await run_one(ready(variants.default_prefixed.url, auth=auth))
+        assert open_server.status == Status.PASS, open_server.message
+    # One that wants them refuses: the error names the variable to set.
+    refused = await run_one(ready(variants.secured.url, auth=basic))
+    assert refused.status == Status.ERROR
+    assert refused.message == (
+        "Prometheus: not authorised (HTTP 401: Unauthorized): the request without credentials "
+        "(env GOLIVE_TEST_PROM_UNSET is not set) was refused; set the environment variable "
+        "GOLIVE_TEST_PROM_UNSET"
+    )
+
+
 @pytest.mark.parametrize(
     ("text", "days", "size", "percent"),
     [

@@ -177,6 +177,24 @@ async def test_password_right_wrong_and_missing(
         assert PASSWORD not in text and "[REDACTED]" not in text
 
 
+async def test_an_unset_password_variable_means_no_password(
+    start_redis: StartRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GOLIVE_TEST_REDIS_PW", raising=False)
+    probe = {"password": {"env": "GOLIVE_TEST_REDIS_PW"}}
+    open_server = start_redis()
+    without = await run_one(redis_probe(open_server.url, **probe))
+    assert without.status == Status.PASS, without.message
+    # A server that wants one refuses: the error names the variable to set.
+    locked = start_redis(password=PASSWORD)
+    refused = await run_one(redis_probe(locked.url, **probe))
+    assert refused.status == Status.ERROR
+    assert refused.message == (
+        f"not authorised: 127.0.0.1:{locked.port} requires a password (NOAUTH); "
+        "set the environment variable GOLIVE_TEST_REDIS_PW"
+    )
+
+
 async def test_a_password_for_a_server_without_one_is_reported(
     start_redis: StartRedis, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -200,3 +200,33 @@ async def test_a_release_version_that_is_no_valid_tag_is_a_permanent_error(scena
     assert result.status == Status.ERROR
     assert "the release version '1.1.0+build.7' is not a valid image tag; set 'tag'" in result.message
     assert "TEMPORARY" not in result.observed
+
+
+async def test_an_unset_password_variable_means_anonymous_access(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(REGISTRY_ENV, raising=False)
+    # The open registry lets anyone in: the unset password is no reason to stop.
+    result = await run_one(registry(scenario.url, "valeo/api", auth=AUTH))
+    assert result.status == Status.PASS, result.message
+    assert result.observed["DIGESTS"] == {"valeo/api": scenario.api.digest}
+
+
+async def test_a_registry_refusing_anonymous_access_names_the_variable_to_set(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(REGISTRY_ENV, raising=False)
+    result = await run_one(registry(scenario.mirror_url, "valeo/api", auth=AUTH))
+    assert result.status == Status.ERROR
+    assert f"registry {scenario.mirror_url} asks for a username and password (Basic)" in result.message
+    assert result.message.endswith(f"set the environment variable {REGISTRY_ENV}"), result.message
+
+
+async def test_a_password_without_a_username_is_an_error_saying_so(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(REGISTRY_ENV, REGISTRY_PASSWORD)
+    result = await run_one(registry(scenario.mirror_url, "valeo/api", auth={**AUTH, "username": ""}))
+    assert result.status == Status.ERROR
+    assert f"has a password (env {REGISTRY_ENV}) but an empty username" in result.message
+    assert REGISTRY_PASSWORD not in result.message
