@@ -1,14 +1,22 @@
-"""Retrying a Slack Web API call that timed out, where repeating it cannot post twice.
+"""Which failed Slack Web API calls the client may repeat on its own.
 
 slack_sdk's own handlers retry 429 (after Retry-After), 5xx and broken connections, but
-not a request that got no answer in time. For an edit or a read that is safe to repeat;
-for a post it is not: Slack may have posted before the answer was lost, and a retry
-would post the same message twice. Those calls fail instead, and the caller decides
-(a run posts its message once more at the end, with the final state).
+not a request that got no answer in time; :class:`AsyncTimeoutRetryHandler` adds that.
+For an edit or a read, repeating is safe. For a post it is not: Slack may have posted
+before the answer was lost, and a retry would post the same message twice. Those calls
+fail instead, and the caller decides (a run posts its message once more at the end,
+with the final state).
+
+``chat.postMessage`` is held to that for every failure after the request may have
+reached Slack: a broken connection and a 5xx too (:func:`may_repeat`, applied by the
+instrumented client to all its handlers). golive's notifications go through the
+outbox (:mod:`golive.bot.delivery`), which searches the channel's history for the post
+before it sends it again.
 """
 
 from __future__ import annotations
 
+import aiohttp
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 from slack_sdk.http_retry.request import HttpRequest
@@ -27,6 +35,25 @@ POSTING = frozenset(
 )
 
 
+#: Posts that are never repeated blindly: not on a timeout, a broken connection or a 5xx.
+CHECKED_POSTS = frozenset({"chat.postMessage"})
+
+
+def api_method(request: HttpRequest) -> str:
+    return request.url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+
+
+def may_repeat(request: HttpRequest, response: HttpResponse | None, error: Exception | None) -> bool:
+    """Whether the client may send ``request`` again after this failure without risking
+    a second post: always for other methods; for a checked post only when Slack
+    certainly did not take it (429, or no connection was made)."""
+    if api_method(request) not in CHECKED_POSTS:
+        return True
+    if response is not None:
+        return response.status_code == 429
+    return isinstance(error, aiohttp.ClientConnectorError)
+
+
 class AsyncTimeoutRetryHandler(AsyncRetryHandler):
     def __init__(self, max_retry_count: int = 2) -> None:
         super().__init__(
@@ -42,5 +69,4 @@ class AsyncTimeoutRetryHandler(AsyncRetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> bool:
-        method = request.url.rstrip("/").rsplit("/", 1)[-1]
-        return isinstance(error, TimeoutError) and method not in POSTING
+        return isinstance(error, TimeoutError) and api_method(request) not in POSTING

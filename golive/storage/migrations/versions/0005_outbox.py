@@ -13,7 +13,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "0005"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
@@ -38,9 +37,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
         sa.UniqueConstraint("token", name=op.f("uq_outbox_token")),
     )
-    op.create_index(
-        op.f("ix_outbox_release_id_posted_ts_id"), "outbox", ["release_id", "posted_ts", "id"]
-    )
+    op.create_index(op.f("ix_outbox_release_id_posted_ts_id"), "outbox", ["release_id", "posted_ts", "id"])
 
 
 def downgrade() -> None:
