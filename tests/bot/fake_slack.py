@@ -33,6 +33,8 @@ class Call:
     method: str
     params: dict[str, Any]
     status: int
+    #: Slack's error code when it refused the call (``ok: false``).
+    error: str | None = None
 
 
 @dataclass
@@ -77,13 +79,14 @@ class FakeSlack:
     # -- what tests look at -----------------------------------------------------------
 
     def ok_calls(self, method: str) -> list[Call]:
-        return [c for c in self.calls if c.method == method and c.status == 200]
+        return [c for c in self.calls if c.method == method and c.status == 200 and c.error is None]
 
     def all_text(self) -> str:
         return json.dumps([c.params for c in self.calls], ensure_ascii=False)
 
     def fail_next(self, method: str, *faults: str) -> None:
         """``"429"``, ``"500"``, ``"hang"``: answered in order, then normally again.
+        ``"error:<code>"``: Slack's refusal, ``{"ok": false, "error": "<code>"}``.
         ``"applied-500"``, ``"applied-hang"``, ``"applied-reset"``: the call takes effect,
         then it is answered with 500, not answered, or its connection is closed."""
         self.faults.setdefault(method, []).extend(faults)
@@ -138,6 +141,10 @@ class FakeSlack:
             if fault == "500":
                 self.calls.append(Call(method, params, 500))
                 return web.Response(status=500, text="internal error")
+            if fault.startswith("error:"):
+                code = fault.removeprefix("error:")
+                self.calls.append(Call(method, params, 200, code))
+                return web.json_response({"ok": False, "error": code})
             if fault == "hang":
                 self.calls.append(Call(method, params, 0))
                 await self._hang()
