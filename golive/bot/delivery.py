@@ -36,6 +36,7 @@ from slack_sdk.errors import SlackApiError
 
 from ..storage import OutboxEntry, StorageError, Store
 from .blocks import Message
+from .slack_retry import looked_up_when_in_doubt
 from .surface import Surface
 
 log = logging.getLogger(__name__)
@@ -135,7 +136,8 @@ async def _send_once(store: Store, surface: Surface, entry: OutboxEntry, what: s
         await store.outbox_attempted(entry.id)
         entry = replace(entry, attempts=entry.attempts + 1)
         try:
-            ts = await surface.post(entry.channel, message, metadata=notification_metadata(entry))
+            with looked_up_when_in_doubt():
+                ts = await surface.post(entry.channel, message, metadata=notification_metadata(entry))
         except Exception as exc:  # the surface's transport: Slack API errors, timeouts, resets
             if certainly_not_posted(exc):
                 log.warning("%s not posted (%s)", what, _failure(exc))

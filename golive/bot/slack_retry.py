@@ -7,14 +7,19 @@ before the answer was lost, and a retry would post the same message twice. Those
 fail instead, and the caller decides (a run posts its message once more at the end,
 with the final state).
 
-``chat.postMessage`` is held to that for every failure after the request may have
-reached Slack: a broken connection and a 5xx too (:func:`may_repeat`, applied by the
-instrumented client to all its handlers). golive's notifications go through the
-outbox (:mod:`golive.bot.delivery`), which searches the channel's history for the post
-before it sends it again.
+``chat.postMessage`` is not repeated after a broken connection either: the request may
+have reached Slack (:func:`may_repeat`, applied by the instrumented client to all its
+handlers). A 5xx is repeated, except for golive's notifications: they go through the
+outbox (:mod:`golive.bot.delivery`), which posts them inside :func:`looked_up_when_in_doubt`
+and searches the channel's history before it sends one again, so Slack answering 500
+after it applied the post does not double it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import aiohttp
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
@@ -35,8 +40,23 @@ POSTING = frozenset(
 )
 
 
-#: Posts that are never repeated blindly: not on a timeout, a broken connection or a 5xx.
+#: Posts that are not repeated after a timeout or a broken connection, nor after a 5xx
+#: inside :func:`looked_up_when_in_doubt`.
 CHECKED_POSTS = frozenset({"chat.postMessage"})
+
+#: Set while the outbox posts: the caller itself settles a post whose outcome is unknown.
+_settled_by_caller: ContextVar[bool] = ContextVar("golive_settled_by_caller", default=False)
+
+
+@contextmanager
+def looked_up_when_in_doubt() -> Iterator[None]:
+    """Around a post whose caller searches the channel's history when its outcome is
+    unknown: the client does not repeat it on any answer but 429."""
+    token = _settled_by_caller.set(True)
+    try:
+        yield
+    finally:
+        _settled_by_caller.reset(token)
 
 
 def api_method(request: HttpRequest) -> str:
@@ -45,13 +65,14 @@ def api_method(request: HttpRequest) -> str:
 
 def may_repeat(request: HttpRequest, response: HttpResponse | None, error: Exception | None) -> bool:
     """Whether the client may send ``request`` again after this failure without risking
-    a second post: always for other methods; for a checked post only when Slack
-    certainly did not take it (429, or no connection was made)."""
+    a second post: always for other methods; for a checked post when Slack certainly did
+    not take it (429, or no connection was made), and on a 5xx unless the caller settles
+    it (:func:`looked_up_when_in_doubt`)."""
     if api_method(request) not in CHECKED_POSTS:
         return True
-    if response is not None:
-        return response.status_code == 429
-    return isinstance(error, aiohttp.ClientConnectorError)
+    if response is None:
+        return isinstance(error, aiohttp.ClientConnectorError)
+    return response.status_code == 429 or not _settled_by_caller.get()
 
 
 class AsyncTimeoutRetryHandler(AsyncRetryHandler):
