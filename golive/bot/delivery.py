@@ -65,6 +65,8 @@ class _Outcome(enum.Enum):
     POSTED = "posted"
     REFUSED = "refused"
     UNKNOWN = "unknown"
+    #: Another process took the row over (this one's lease had ended): it posts it.
+    TAKEN = "taken"
 
 
 def _wall_clock() -> datetime:
@@ -132,8 +134,11 @@ async def _send_once(store: Store, surface: Surface, entry: OutboxEntry, what: s
                 await store.outbox_posted(entry.id, found)
                 return _Outcome.POSTED
         # Counted before the request goes out: a process that dies during it leaves a
-        # row that its successor looks up before posting.
-        await store.outbox_attempted(entry.id)
+        # row that its successor looks up before posting. A process paused past its
+        # lease finds the row taken here, and leaves it to the one that took it.
+        if not await store.outbox_attempted(entry, now=_wall_clock(), lease=LEASE):
+            log.warning("%s is posted by another process now; this one leaves it", what)
+            return _Outcome.TAKEN
         entry = replace(entry, attempts=entry.attempts + 1)
         try:
             with looked_up_when_in_doubt():
@@ -166,7 +171,7 @@ async def resume_outbox(
             what = f"the notification {entry.claim} (message {entry.part + 1})"
             outcome = await _send(store, surface, entry, what)
             if outcome is not _Outcome.POSTED:
-                await store.outbox_unlease(entry.id)
+                await store.outbox_unlease(entry)
                 return done
             done += 1
     except StorageError as exc:
@@ -206,8 +211,13 @@ async def deliver(
             continue
         if outcome is _Outcome.REFUSED and index == 0:
             return await _withdraw(store, release_id, keys, entries, what)
-        for left in entries[index:]:
-            await store.outbox_unlease(left.id)
+        if outcome is _Outcome.TAKEN:
+            return Delivery.UNCERTAIN  # the process that took it over posts the rest too
+        try:
+            for left in entries[index:]:
+                await store.outbox_unlease(left)
+        except StorageError as exc:
+            log.error("%s: the outbox could not be updated: %s", what, exc)
         log.warning("%s is kept in the outbox and posted (once) by a later attempt", what)
         return Delivery.UNCERTAIN
     return Delivery.SENT

@@ -281,6 +281,8 @@ class OutboxRow(Base):
     #: Wall-clock time of the claim: the history is searched from a little before it.
     created_at: Mapped[datetime]
     attempts: Mapped[int] = mapped_column(server_default=text("0"))
+    #: Who holds the row (a token per take) and until when.
+    leased_by: Mapped[str | None]
     leased_until: Mapped[datetime | None]
     posted_ts: Mapped[str | None]
 

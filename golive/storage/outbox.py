@@ -37,6 +37,8 @@ class OutboxEntry:
     #: Posts sent that Slack may have taken: above 0, the history is searched first.
     attempts: int
     posted_ts: str | None
+    #: The lease the caller holds on it (see ``take_outbox``).
+    leased_by: str | None = None
 
 
 def _entry(row: OutboxRow) -> OutboxEntry:
@@ -52,6 +54,7 @@ def _entry(row: OutboxRow) -> OutboxEntry:
         created_at=row.created_at,
         attempts=row.attempts,
         posted_ts=row.posted_ts,
+        leased_by=row.leased_by,
     )
 
 
@@ -78,6 +81,7 @@ class OutboxStore(StoreBase):
                 message={"version": MESSAGE_VERSION, "text": text, "blocks": blocks},
                 created_at=at,
                 attempts=0,
+                leased_by=secrets.token_hex(8),
                 leased_until=at + lease,
             )
             for part, (text, blocks) in enumerate(messages)
@@ -107,27 +111,47 @@ class OutboxStore(StoreBase):
                 OutboxRow.posted_ts.is_(None),
                 or_(OutboxRow.leased_until.is_(None), OutboxRow.leased_until <= now),
             )
-            .values(leased_until=now + lease)
+            .values(leased_by=secrets.token_hex(8), leased_until=now + lease)
             .returning(OutboxRow)
         )
         async with self._transaction() as session:
             row = (await session.scalars(take)).first()
             return None if row is None else _entry(row)
 
-    async def outbox_attempted(self, entry_id: int) -> None:
-        """Record, before the request goes out, that a post of the message is sent."""
-        attempt = update(OutboxRow).where(OutboxRow.id == entry_id).values(attempts=OutboxRow.attempts + 1)
+    async def outbox_attempted(self, entry: OutboxEntry, *, now: datetime, lease: timedelta) -> bool:
+        """Record, before the request goes out, that a post of the message is sent, and
+        renew the caller's lease for it. False when the caller no longer holds the row
+        (its lease ended and another process took it, or it is posted): then it must not
+        post."""
+        attempt = (
+            update(OutboxRow)
+            .where(
+                OutboxRow.id == entry.id,
+                OutboxRow.leased_by == entry.leased_by,
+                OutboxRow.posted_ts.is_(None),
+            )
+            .values(attempts=OutboxRow.attempts + 1, leased_until=now + lease)
+            .returning(OutboxRow.id)
+        )
         async with self._transaction() as session:
-            await session.execute(attempt)
+            return (await session.scalar(attempt)) is not None
 
     async def outbox_posted(self, entry_id: int, ts: str) -> None:
-        done = update(OutboxRow).where(OutboxRow.id == entry_id).values(posted_ts=ts, leased_until=None)
+        done = (
+            update(OutboxRow)
+            .where(OutboxRow.id == entry_id)
+            .values(posted_ts=ts, leased_by=None, leased_until=None)
+        )
         async with self._transaction() as session:
             await session.execute(done)
 
-    async def outbox_unlease(self, entry_id: int) -> None:
-        """Leave a pending message to whoever resumes the outbox next."""
-        free = update(OutboxRow).where(OutboxRow.id == entry_id).values(leased_until=None)
+    async def outbox_unlease(self, entry: OutboxEntry) -> None:
+        """Leave a pending message the caller holds to whoever resumes the outbox next."""
+        free = (
+            update(OutboxRow)
+            .where(OutboxRow.id == entry.id, OutboxRow.leased_by == entry.leased_by)
+            .values(leased_by=None, leased_until=None)
+        )
         async with self._transaction() as session:
             await session.execute(free)
 

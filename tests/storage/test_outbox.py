@@ -26,8 +26,10 @@ async def test_messages_are_kept_in_order_until_posted(store: Store) -> None:
     assert [e.text for e in await store.pending_outbox(release)] == ["one", "two", "three"]
     assert await store.pending_outbox(await store.release_id("r", "2")) == []
 
-    await store.outbox_attempted(first.id)
-    await store.outbox_attempted(first.id)
+    assert await store.outbox_attempted(first, now=T0, lease=LEASE)
+    assert await store.outbox_attempted(first, now=T0, lease=LEASE)
+    [kept, *_] = await store.pending_outbox(release)
+    assert kept.attempts == 2
     await store.outbox_posted(first.id, "1700000000.000100")
     pending = await store.pending_outbox(release)
     assert [e.id for e in pending] == [second.id, later.id]
@@ -43,10 +45,14 @@ async def test_a_message_is_taken_by_one_process_until_its_lease_ends(store: Sto
     )
     after = T0 + LEASE
     taken = await asyncio.gather(*(store.take_outbox(entry.id, now=after, lease=LEASE) for _ in range(4)))
-    assert sum(t is not None for t in taken) == 1
+    [successor] = [t for t in taken if t is not None]
+    assert not await store.outbox_attempted(entry, now=after, lease=LEASE), "the first holder lost it"
     assert await store.take_outbox(entry.id, now=after + timedelta(seconds=1), lease=LEASE) is None
-    await store.outbox_unlease(entry.id)
+    await store.outbox_unlease(entry)  # not the holder any more: changes nothing
+    assert await store.take_outbox(entry.id, now=after + timedelta(seconds=1), lease=LEASE) is None
+    assert await store.outbox_attempted(successor, now=after, lease=LEASE)
+    await store.outbox_unlease(successor)
     again = await store.take_outbox(entry.id, now=after + timedelta(seconds=2), lease=LEASE)
-    assert again is not None and again.token == entry.token
+    assert again is not None and again.token == entry.token and again.attempts == 1
     await store.outbox_posted(entry.id, "1700000000.000200")
     assert await store.take_outbox(entry.id, now=after + 10 * LEASE, lease=LEASE) is None, "posted"

@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("message", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("attempts", sa.Integer(), server_default=sa.text("0"), nullable=False),
+        sa.Column("leased_by", sa.Text(), nullable=True),
         sa.Column("leased_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("posted_ts", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(["release_id"], ["releases.id"], name=op.f("fk_outbox_release_id_releases")),
