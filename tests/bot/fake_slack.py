@@ -42,6 +42,8 @@ class FakeSlack:
     groups: dict[str, list[str]] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     faults: dict[str, list[str]] = field(default_factory=dict)
+    #: Faults for the next calls whose text contains a needle: (method, needle, faults).
+    aimed: list[tuple[str, str, list[str]]] = field(default_factory=list)
     uploads: dict[str, bytes] = field(default_factory=dict)
     socket_envelopes: list[dict[str, Any]] = field(default_factory=list)
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
@@ -91,6 +93,18 @@ class FakeSlack:
         then it is answered with 500, not answered, or its connection is closed."""
         self.faults.setdefault(method, []).extend(faults)
 
+    def fail_next_with(self, method: str, needle: str, *faults: str) -> None:
+        """Like :meth:`fail_next`, for the calls of ``method`` whose text contains
+        ``needle`` only (one notification among a run's posts)."""
+        self.aimed.append((method, needle, list(faults)))
+
+    def _fault_for(self, method: str, params: Mapping[str, Any]) -> str | None:
+        for aimed_method, needle, faults in self.aimed:
+            if aimed_method == method and faults and needle in str(params.get("text") or ""):
+                return faults.pop(0)
+        faults = self.faults.get(method)
+        return faults.pop(0) if faults else None
+
     def channel_posts(self, channel: str, *needles: str) -> list[dict[str, Any]]:
         """Top-level messages in ``channel`` whose text contains every needle: what
         people in the channel see, whatever the poster was answered."""
@@ -130,9 +144,8 @@ class FakeSlack:
         if token != expected:
             self.calls.append(Call(method, params, 200))
             return web.json_response({"ok": False, "error": "invalid_auth"})
-        faults = self.faults.get(method)
-        if faults:
-            fault = faults.pop(0)
+        fault = self._fault_for(method, params)
+        if fault is not None:
             if fault == "429":
                 self.calls.append(Call(method, params, 429))
                 return web.json_response(
