@@ -102,8 +102,8 @@ class FakeSlack:
         for aimed_method, needle, faults in self.aimed:
             if aimed_method == method and faults and needle in str(params.get("text") or ""):
                 return faults.pop(0)
-        faults = self.faults.get(method)
-        return faults.pop(0) if faults else None
+        queued = self.faults.get(method)
+        return queued.pop(0) if queued else None
 
     def channel_posts(self, channel: str, *needles: str) -> list[dict[str, Any]]:
         """Top-level messages in ``channel`` whose text contains every needle: what
