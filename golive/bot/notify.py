@@ -18,7 +18,8 @@ rollback call with the contact plan once a trigger has held for its ``for``.
 
 Every post is claimed first (``Store.claim_notification``), so neither a restart nor a
 second process posts it again; a post Slack certainly refused is released and posted
-later (:mod:`golive.bot.delivery`).
+later, one whose outcome is unknown stays in the outbox and is posted exactly once
+(:mod:`golive.bot.delivery`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from ..checks.status import Status
 from ..checks.verdict import regressions
 from ..storage import AlertState, Store
 from . import alerts, service, transitions, watch_blocks
-from .delivery import Delivery, deliver
+from .delivery import Delivery, deliver, resume_outbox
 from .observability import METRICS
 from .surface import Surface
 
@@ -66,6 +67,8 @@ class Notifier:
     # -- after a run ---------------------------------------------------------------
 
     async def after_run(self, run_id: int, state: service.State) -> None:
+        # What a failed post, a restart or the previous leader left in the outbox first.
+        await resume_outbox(self.store, self.surface, state.release_id)
         await self._item_alerts(run_id, state)
         reasons = await self._invalidate_signoffs(state)
         if reasons:

@@ -37,6 +37,7 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from .. import __version__
 from ..checks.status import Status
+from .slack_retry import may_repeat
 
 log = structlog.get_logger(__name__)
 
@@ -157,7 +158,9 @@ def _method_of(request: HttpRequest) -> str:
 
 
 class CountingRetryHandler(AsyncRetryHandler):
-    """Wraps one of slack_sdk's retry handlers and counts the retries it asks for."""
+    """Wraps one of slack_sdk's retry handlers and counts the retries it asks for. A post
+    that Slack may have taken is not repeated, whichever handler would
+    (:func:`~golive.bot.slack_retry.may_repeat`)."""
 
     def __init__(self, inner: AsyncRetryHandler, metrics: Metrics) -> None:
         super().__init__(max_retry_count=inner.max_retry_count, interval_calculator=inner.interval_calculator)
@@ -172,6 +175,8 @@ class CountingRetryHandler(AsyncRetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> bool:
+        if not may_repeat(request, response, error):
+            return False
         return await self.inner.can_retry_async(state=state, request=request, response=response, error=error)
 
     async def prepare_for_next_attempt_async(

@@ -8,17 +8,33 @@ from __future__ import annotations
 
 import itertools
 import sys
+from datetime import datetime
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from .blocks import Message, plain
 from .charts import Chart
 
+#: How many messages a search of the channel's history reads at most (pages of 200).
+HISTORY_PAGES = 5
+HISTORY_PAGE = 200
+
 
 class Surface(Protocol):
-    async def post(self, channel: str, message: Message, thread_ts: str | None = None) -> str: ...
+    async def post(
+        self,
+        channel: str,
+        message: Message,
+        thread_ts: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> str: ...
+
+    async def find_post(self, channel: str, event_type: str, token: str, oldest: datetime) -> str | None:
+        """The ts of the channel's top-level message posted since ``oldest`` whose
+        metadata is of ``event_type`` with ``token`` in its payload; None when there is none."""
+        ...
 
     async def update(self, channel: str, ts: str, message: Message) -> None: ...
 
@@ -33,7 +49,13 @@ class SlackSurface:
     def __init__(self, client: AsyncWebClient) -> None:
         self.client = client
 
-    async def post(self, channel: str, message: Message, thread_ts: str | None = None) -> str:
+    async def post(
+        self,
+        channel: str,
+        message: Message,
+        thread_ts: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> str:
         response = await self.client.chat_postMessage(
             channel=channel,
             text=message.text,
@@ -41,8 +63,31 @@ class SlackSurface:
             thread_ts=thread_ts,
             unfurl_links=False,
             unfurl_media=False,
+            metadata=metadata,
         )
         return str(response["ts"])
+
+    async def find_post(self, channel: str, event_type: str, token: str, oldest: datetime) -> str | None:
+        # Needs channels:history (groups:history in a private channel). Message metadata
+        # is only in the answer with include_all_metadata.
+        cursor: str | None = None
+        for _ in range(HISTORY_PAGES):
+            response = await self.client.conversations_history(
+                channel=channel,
+                oldest=f"{oldest.timestamp():.6f}",
+                include_all_metadata=True,
+                limit=HISTORY_PAGE,
+                cursor=cursor,
+            )
+            for found in response.get("messages") or []:
+                metadata = found.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if metadata.get("event_type") == event_type and payload.get("token") == token:
+                    return str(found["ts"])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if not response.get("has_more") or cursor is None:
+                return None
+        return None
 
     async def update(self, channel: str, ts: str, message: Message) -> None:
         await self.client.chat_update(channel=channel, ts=ts, text=message.text, blocks=message.blocks)
@@ -85,12 +130,21 @@ class ConsoleSurface:
             self._print(f"edit {channel} ts {ts}", message)
         self._pending.clear()
 
-    async def post(self, channel: str, message: Message, thread_ts: str | None = None) -> str:
+    async def post(
+        self,
+        channel: str,
+        message: Message,
+        thread_ts: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> str:
         self.flush()
         ts = f"{next(self._ts)}.000000"
         where = f"{channel}, thread {thread_ts}" if thread_ts else channel
         self._print(f"post to {where} (ts {ts})", message)
         return ts
+
+    async def find_post(self, channel: str, event_type: str, token: str, oldest: datetime) -> str | None:
+        return None  # printing cannot fail halfway: nothing printed is ever in doubt
 
     async def update(self, channel: str, ts: str, message: Message) -> None:
         if self.show_edits:

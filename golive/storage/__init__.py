@@ -6,6 +6,7 @@ Knows nothing of Slack or of probes' internals; it stores the records that
 
 from .entries import AlertState, AuditEntry, LeaseState, Note, RunInfo, ScheduleState
 from .errors import StorageError
+from .outbox import OutboxEntry
 from .store import Store
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "AuditEntry",
     "LeaseState",
     "Note",
+    "OutboxEntry",
     "RunInfo",
     "ScheduleState",
     "StorageError",

@@ -251,6 +251,42 @@ class NotificationRow(Base):
     claimed_at: Mapped[datetime]
 
 
+class OutboxRow(Base):
+    """One message of a claimed notification, from its claim until Slack has it.
+
+    Written before the first post, so that a post whose outcome is unknown (the connection
+    broke, no answer, a 5xx) is neither forgotten nor repeated blindly: whoever resumes it
+    first looks for ``token`` in the channel's history (the post's message metadata
+    carries it). ``attempts`` counts posts sent that Slack may have taken; a row is done
+    once ``posted_ts`` is set. ``leased_until`` keeps a second process off a row that one
+    is posting."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("token"),
+        # pending_outbox: the few rows of a release not yet posted, oldest first.
+        Index(None, "release_id", "posted_ts", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"))
+    #: The notification's claim key (several, space-separated, for a message that carries
+    #: several items' alerts) and the message's place among the notification's messages.
+    claim: Mapped[str]
+    part: Mapped[int]
+    token: Mapped[str]
+    channel: Mapped[str]
+    #: ``{"version": 1, "text": …, "blocks": […]}``
+    message: Mapped[dict[str, Any]]
+    #: Wall-clock time of the claim: the history is searched from a little before it.
+    created_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(server_default=text("0"))
+    #: Who holds the row (a token per take) and until when.
+    leased_by: Mapped[str | None]
+    leased_until: Mapped[datetime | None]
+    posted_ts: Mapped[str | None]
+
+
 class LeaseRow(Base):
     """A lease: the leader's (``golive-leader``) and one per live process
     (``replica:<holder>``). Taken and renewed by conditional upserts, so of two processes

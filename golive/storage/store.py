@@ -8,7 +8,8 @@ tables it expects. Methods are split by subject: runs and results in
 :mod:`golive.storage.runs`, what people record in :mod:`golive.storage.approvals`,
 golive's alert bookkeeping in :mod:`golive.storage.alerts`, the schedule's state in
 :mod:`golive.storage.schedules`, leases
-(leader election, live processes) in :mod:`golive.storage.leases`.
+(leader election, live processes) in :mod:`golive.storage.leases`, the messages of
+notifications until Slack has them in :mod:`golive.storage.outbox`.
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ from .engine import app_engine, describe_failure
 from .errors import StorageError
 from .health import HealthStore
 from .leases import LeaseStore
+from .outbox import OutboxStore
 from .runs import RunStore
 from .schedules import ScheduleStore
 from .urls import resolve
 
 
-class Store(RunStore, RecordStore, AlertStore, HealthStore, ScheduleStore, LeaseStore):
+class Store(RunStore, RecordStore, AlertStore, HealthStore, ScheduleStore, LeaseStore, OutboxStore):
     @classmethod
     async def open(cls, url: str | None = None) -> Store:
         """Connect and migrate; ``StorageError`` if the database cannot be used."""

@@ -2,15 +2,22 @@
 
 It answers the methods the bot uses with Slack's JSON shapes, checks the bot token,
 records every call, and can be told to answer a method with 429 (``Retry-After``), 500,
-or to hang. The real ``slack_sdk`` client makes real HTTP requests to it.
+or to hang. A post can also be applied (it shows in the channel's history) and then
+answered with 500, not answered, or have its connection closed: what a client sees when
+Slack took the post and the answer was lost. Channels keep their top-level messages for
+``conversations.history`` (newest first, ``oldest``/``latest``, cursor pages; message
+``metadata`` only with ``include_all_metadata``). The real ``slack_sdk`` client makes
+real HTTP requests to it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import itertools
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +33,8 @@ class Call:
     method: str
     params: dict[str, Any]
     status: int
+    #: Slack's error code when it refused the call (``ok: false``).
+    error: str | None = None
 
 
 @dataclass
@@ -33,10 +42,15 @@ class FakeSlack:
     groups: dict[str, list[str]] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     faults: dict[str, list[str]] = field(default_factory=dict)
+    #: Faults for the next calls whose text contains a needle: (method, needle, faults).
+    aimed: list[tuple[str, str, list[str]]] = field(default_factory=list)
     uploads: dict[str, bytes] = field(default_factory=dict)
     socket_envelopes: list[dict[str, Any]] = field(default_factory=list)
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
+    #: Top-level messages per channel, oldest first, as ``conversations.history`` shows them.
+    channels: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _last_us: int = 0
     _runner: web.AppRunner | None = None
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     url: str = ""
@@ -67,14 +81,34 @@ class FakeSlack:
     # -- what tests look at -----------------------------------------------------------
 
     def ok_calls(self, method: str) -> list[Call]:
-        return [c for c in self.calls if c.method == method and c.status == 200]
+        return [c for c in self.calls if c.method == method and c.status == 200 and c.error is None]
 
     def all_text(self) -> str:
         return json.dumps([c.params for c in self.calls], ensure_ascii=False)
 
     def fail_next(self, method: str, *faults: str) -> None:
-        """``"429"``, ``"500"``, ``"hang"``: answered in order, then normally again."""
+        """``"429"``, ``"500"``, ``"hang"``: answered in order, then normally again.
+        ``"error:<code>"``: Slack's refusal, ``{"ok": false, "error": "<code>"}``.
+        ``"applied-500"``, ``"applied-hang"``, ``"applied-reset"``: the call takes effect,
+        then it is answered with 500, not answered, or its connection is closed."""
         self.faults.setdefault(method, []).extend(faults)
+
+    def fail_next_with(self, method: str, needle: str, *faults: str) -> None:
+        """Like :meth:`fail_next`, for the calls of ``method`` whose text contains
+        ``needle`` only (one notification among a run's posts)."""
+        self.aimed.append((method, needle, list(faults)))
+
+    def _fault_for(self, method: str, params: Mapping[str, Any]) -> str | None:
+        for aimed_method, needle, faults in self.aimed:
+            if aimed_method == method and faults and needle in str(params.get("text") or ""):
+                return faults.pop(0)
+        queued = self.faults.get(method)
+        return queued.pop(0) if queued else None
+
+    def channel_posts(self, channel: str, *needles: str) -> list[dict[str, Any]]:
+        """Top-level messages in ``channel`` whose text contains every needle: what
+        people in the channel see, whatever the poster was answered."""
+        return [m for m in self.channels.get(channel, []) if all(n in m["text"] for n in needles)]
 
     async def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
         deadline = asyncio.get_running_loop().time() + timeout
@@ -94,7 +128,7 @@ class FakeSlack:
                 params.update(await request.json())
             else:
                 params.update(dict(await request.post()))
-        for key in ("blocks", "files", "view"):
+        for key in ("blocks", "files", "view", "metadata"):
             if isinstance(params.get(key), str):
                 with contextlib.suppress(json.JSONDecodeError):
                     params[key] = json.loads(params[key])
@@ -110,9 +144,8 @@ class FakeSlack:
         if token != expected:
             self.calls.append(Call(method, params, 200))
             return web.json_response({"ok": False, "error": "invalid_auth"})
-        faults = self.faults.get(method)
-        if faults:
-            fault = faults.pop(0)
+        fault = self._fault_for(method, params)
+        if fault is not None:
             if fault == "429":
                 self.calls.append(Call(method, params, 429))
                 return web.json_response(
@@ -121,13 +154,95 @@ class FakeSlack:
             if fault == "500":
                 self.calls.append(Call(method, params, 500))
                 return web.Response(status=500, text="internal error")
+            if fault.startswith("error:"):
+                code = fault.removeprefix("error:")
+                self.calls.append(Call(method, params, 200, code))
+                return web.json_response({"ok": False, "error": code})
             if fault == "hang":
                 self.calls.append(Call(method, params, 0))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), 3600)
+                await self._hang()
                 return web.Response(status=503, text="stopping")
+            if fault.startswith("applied-"):
+                self._answer(method, params)
+                if fault == "applied-500":
+                    self.calls.append(Call(method, params, 500))
+                    return web.Response(status=500, text="internal error")
+                self.calls.append(Call(method, params, 0))
+                if fault == "applied-hang":
+                    await self._hang()
+                    return web.Response(status=503, text="stopping")
+                # applied-reset: the connection closes with no answer written.
+                assert request.transport is not None
+                request.transport.close()
+                return web.Response(status=503, text="closed")
         self.calls.append(Call(method, params, 200))
         return web.json_response(self._answer(method, params))
+
+    async def _hang(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), 3600)
+
+    def _next_ts(self) -> str:
+        """Slack's ts: the Unix time with microseconds, unique within a channel."""
+        self._last_us = max(time.time_ns() // 1000, self._last_us + 1)
+        return f"{self._last_us // 1_000_000}.{self._last_us % 1_000_000:06d}"
+
+    def _post(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        ts = self._next_ts()
+        message: dict[str, Any] = {
+            "type": "message",
+            "text": params.get("text") or "",
+            "user": "U0BOT",
+            "ts": ts,
+            "bot_id": "B0BOT",
+            "app_id": "A0TEST",
+            "team": "T0TEST",
+            "blocks": params.get("blocks") or [],
+        }
+        metadata = params.get("metadata")
+        if isinstance(metadata, dict) and metadata.get("event_type"):
+            message["metadata"] = {
+                "event_type": metadata["event_type"],
+                "event_payload": metadata.get("event_payload") or {},
+            }
+        if not params.get("thread_ts"):  # replies are not in the channel's history
+            self.channels.setdefault(str(params.get("channel")), []).append(message)
+        return message
+
+    def _history(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        channel = str(params.get("channel") or "")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        inclusive = str(params.get("inclusive", "")).lower() in ("1", "true")
+        oldest = _micros(str(params.get("oldest") or "0"))
+        latest = _micros(str(params["latest"])) if params.get("latest") else 10**20
+        cursor = str(params.get("cursor") or "")
+        if cursor:  # Slack's cursors are base64 of "next_ts:<ts without the dot>"
+            latest = int(base64.b64decode(cursor).decode().removeprefix("next_ts:"))
+            inclusive = True
+        limit = min(int(params.get("limit") or 100), 999)
+
+        def inside(ts: int) -> bool:
+            if inclusive:
+                return oldest <= ts <= latest
+            return oldest < ts < latest
+
+        found = [m for m in reversed(self.channels.get(channel, [])) if inside(_micros(m["ts"]))]
+        page, rest = found[:limit], found[limit:]
+        with_metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+        messages = [m if with_metadata else {k: v for k, v in m.items() if k != "metadata"} for m in page]
+        next_cursor = ""
+        if rest:
+            next_cursor = base64.b64encode(f"next_ts:{rest[0]['ts'].replace('.', '')}".encode()).decode()
+        return {
+            "ok": True,
+            "messages": messages,
+            "has_more": bool(rest),
+            "pin_count": 0,
+            "channel_actions_ts": None,
+            "channel_actions_count": 0,
+            "response_metadata": {"next_cursor": next_cursor},
+        }
 
     def _answer(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
         if method == "auth.test":
@@ -140,8 +255,13 @@ class FakeSlack:
                 "user_id": "U0BOT",
                 "bot_id": "B0BOT",
             }
-        if method in ("chat.postMessage", "chat.update"):
-            ts = params.get("ts") or f"1700000000.{next(self._ts):06d}"
+        if method == "chat.postMessage":
+            message = self._post(params)
+            return {"ok": True, "channel": params.get("channel"), "ts": message["ts"], "message": message}
+        if method == "conversations.history":
+            return self._history(params)
+        if method == "chat.update":
+            ts = params.get("ts") or self._next_ts()
             return {
                 "ok": True,
                 "channel": params.get("channel"),
@@ -149,7 +269,7 @@ class FakeSlack:
                 "message": {"text": params.get("text"), "ts": ts},
             }
         if method == "chat.postEphemeral":
-            return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
+            return {"ok": True, "message_ts": self._next_ts()}
         if method == "files.getUploadURLExternal":
             file_id = f"F{next(self._ts):08d}"
             return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
@@ -194,3 +314,9 @@ class FakeSlack:
             if message.type == WSMsgType.TEXT:
                 self.socket_acks.append(json.loads(message.data))
         return socket
+
+
+def _micros(ts: str) -> int:
+    """A Slack ts (``"1700000000.000100"``) as whole microseconds, compared exactly."""
+    whole, _, fraction = ts.partition(".")
+    return int(whole) * 1_000_000 + int(fraction.ljust(6, "0")[:6] or 0)

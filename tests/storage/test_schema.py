@@ -25,6 +25,7 @@ TABLES = {
     "notes",
     "notifications",
     "releases",
+    "outbox",
     "leases",
     "results",
     "runs",
