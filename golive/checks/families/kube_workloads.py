@@ -108,8 +108,11 @@ def statefulset_rollout(statefulset: Obj) -> tuple[bool, str]:
     partition = field(statefulset, "spec", "updateStrategy", "rollingUpdate", "partition")
     if isinstance(partition, int):
         if updated < replicas - partition:
+            if partition == 0:  # the API server's default: an ordinary rolling update
+                revision = status.get("updateRevision")
+                return False, f"{updated} of {replicas} pods at revision {revision}, rolling update not complete"
             return False, f"partitioned rollout: {updated} of {replicas - partition} new pods updated"
-        return True, f"{ready}/{replicas} ready, partition {partition}"
+        return True, f"{ready}/{replicas} ready" + (f", partition {partition}" if partition else "")
     if status.get("updateRevision") != status.get("currentRevision"):
         return (
             False,
