@@ -8,7 +8,8 @@ model classes.
 - Where the cluster is (:class:`KubeTarget`): ``server`` with ``token`` (a secret
   reference) and ``ca_file`` or ``insecure_skip_tls_verify``; else a kubeconfig
   (``kubeconfig``, or ``$KUBECONFIG`` / ``~/.kube/config``) and its ``context``; else,
-  inside a pod, the pod's service account.
+  inside a pod, the pod's service account. With none of these the item is not
+  configured (:class:`KubeNotConfigured`), like an item whose variable is unset.
 - The client is synchronous. Every call runs in a worker thread with
   ``_request_timeout`` set to the item's timeout, and without urllib3's retries, so a
   hung API server holds the thread no longer than the runner waits for the item.
@@ -45,7 +46,7 @@ from kubernetes.client.exceptions import ApiException  # type: ignore[import-unt
 from kubernetes.utils import parse_quantity as _parse_quantity  # type: ignore[import-untyped,unused-ignore]
 from pydantic import Field, model_validator
 
-from ..errors import ProbeError
+from ..errors import NotConfigured, ProbeError
 from ..probe import ProbeConfig, ProbeContext
 from ..secrets import SecretRef
 
@@ -163,6 +164,14 @@ class KubeForbidden(ProbeError):
     def __init__(self, message: str, detail: str) -> None:
         super().__init__(message)
         self.detail = detail
+
+
+class KubeNotConfigured(NotConfigured):
+    """No way to the cluster: no kubeconfig file exists, and the bot is not in a pod."""
+
+    def __init__(self) -> None:
+        ProbeError.__init__(self, "not configured: set KUBECONFIG, or run in a cluster")
+        self.variables = ("KUBECONFIG",)
 
 
 class KubeConflict(ProbeError):
@@ -396,10 +405,14 @@ def _api_client(target: KubeTarget, base_dir: Path) -> tuple[Any, str, str]:
     configuration = k8s.Configuration()
     if target.server is not None:
         namespace, where = _explicit(target, configuration, base_dir)
-    elif target.kubeconfig or target.context or not _in_cluster() or _default_kubeconfig_exists():
+    elif target.kubeconfig or _default_kubeconfig_exists():
         namespace, where = _from_kubeconfig(target, configuration, base_dir)
-    else:
+    elif _in_cluster() and not target.context:
         namespace, where = _from_service_account(configuration)
+    else:
+        # Neither a kubeconfig nor a pod's service account: an unconfigured item, not a
+        # broken file (the client would call the absent default file invalid).
+        raise KubeNotConfigured()
     # One attempt per call: urllib3 would otherwise retry a hung read three times, each
     # with the full timeout, long after the runner has given up on the item.
     configuration.retries = False

@@ -147,6 +147,18 @@ async def test_kubeconfig_with_an_unknown_context_or_missing_file_is_an_error(
     assert missing.message.startswith(f"kubeconfig {tmp_path / 'absent'}:")
 
 
+async def test_without_any_kubeconfig_or_cluster_the_item_is_not_configured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-such-config"))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    for probe in ({"type": "kube_services"}, {"type": "kube_services", "context": "release"}):
+        result = await run_one(probe)
+        assert result.status == Status.ERROR
+        assert result.message == "not configured: set KUBECONFIG, or run in a cluster"
+        assert "kube-config" not in result.message
+
+
 async def test_https_with_the_cluster_ca(kube: Kube) -> None:
     probe = kube.probe(
         "kube_services",
