@@ -57,13 +57,35 @@ async def test_ingress_http_errors_fail(kube: Kube) -> None:
     assert refused.observed["HTTP"]["localhost"]["url"] == f"https://localhost:{kube.backend_port}/json"
 
 
-async def test_ingress_not_admitted_and_hosts_without_tls(kube: Kube) -> None:
+async def test_ingress_without_address_and_hosts_without_tls(kube: Kube) -> None:
     result = await run_one(kube.probe("kube_ingress", "broken", namespace="valeo"))
     assert result.status == Status.FAIL
-    assert result.observed["NOT_ADMITTED"] == ["valeo"]
+    assert result.observed["WITHOUT_ADDRESS"] == ["valeo"]
     # A wildcard covers one label only: admin.api.valeo.example.test is not covered.
     assert result.observed["HOSTS_WITHOUT_TLS"] == ["admin.api.valeo.example.test", "erp.example.test"]
-    assert "not admitted (no load balancer address): valeo" in result.message
+    assert "no load-balancer address published: valeo" in result.message
+
+
+async def test_an_ingress_without_a_published_address_may_still_serve(kube: Kube) -> None:
+    http = {"scheme": "http", "port": kube.backend_port, "path": "/json"}
+    serving = await run_one(kube.probe("kube_ingress", "subtle", namespace="edge", http=http))
+    assert serving.status == Status.PASS, serving.message
+    assert serving.observed["WITHOUT_ADDRESS"] == ["portal"]
+    assert serving.observed["HTTP_FAILURES"] == []
+    assert "no load-balancer address published: portal" in serving.message
+    # Without an HTTP check nothing shows that it serves: a warning, not a failure.
+    unchecked = await run_one(kube.probe("kube_ingress", "subtle", namespace="edge"))
+    assert unchecked.status == Status.WARN, unchecked.message
+    assert "add http: to check that it serves" in unchecked.message
+    failing = await run_one(
+        kube.probe(
+            "kube_ingress",
+            "subtle",
+            namespace="edge",
+            http={"scheme": "http", "port": kube.backend_port, "path": "/status/503"},
+        )
+    )
+    assert failing.status == Status.FAIL
 
 
 async def test_ingress_absent_fails(kube: Kube) -> None:
@@ -90,6 +112,14 @@ async def test_services_without_ready_endpoints(kube: Kube) -> None:
         "3 of 3 services without a ready endpoint: api (1 EndpointSlice(s), no ready endpoint), "
         "web (no EndpointSlice), worker (1 EndpointSlice(s), no ready endpoint)"
     )
+
+
+async def test_publish_not_ready_services_count_serving_endpoints(kube: Kube) -> None:
+    result = await run_one(kube.probe("kube_services", "subtle", namespace="discovery"))
+    assert result.status == Status.FAIL
+    # peers: both endpoints say ready, but one does not serve and the other terminates.
+    assert result.observed["READY_ENDPOINTS"] == {"peers": 0, "quorum": 1}
+    assert result.observed["SERVICES_WITHOUT_ENDPOINTS"] == ["peers"]
 
 
 async def test_named_services(kube: Kube) -> None:
