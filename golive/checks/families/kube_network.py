@@ -2,12 +2,19 @@
 
 Facts from reference/probe-protocols.md, section 6:
 
-- Ingress: admitted when ``status.loadBalancer.ingress`` is non-empty. A host has TLS
+- Ingress: there is no admission status. Controllers fill ``status.loadBalancer`` only
+  when they publish an address (ingress-nginx without ``--publish-service``, or with
+  ``--update-status=false``, serves with it empty), so an empty one is reported, not
+  failed: the HTTP check through each host decides whether it serves, and without that
+  check the item warns. A host has TLS
   when a ``spec.tls[].hosts`` entry of the same Ingress covers it (``*.example.com``
   covers one label). Optionally each host is fetched over HTTP(S) with the ``http``
   probe itself; wildcard hosts cannot be fetched and are skipped.
 - EndpointSlice: a Service's slices carry ``kubernetes.io/service-name``; there may be
-  several, ``endpoints`` may be null, and a null ``conditions.ready`` means ready.
+  several, and ``endpoints`` may be null. An endpoint counts when it serves and is not
+  terminating: ``conditions.serving`` where the controller wrote it (``ready`` is forced
+  true for ``publishNotReadyAddresses`` Services), else ``ready``; null means true, and
+  ``terminating: true`` never counts.
   ExternalName services have no endpoints by design and are not checked.
 - NetworkPolicy: default-deny ingress is ``podSelector: {}`` with Ingress among the
   policy types and no ingress rules (``ingress: [{}]`` would allow everything). Absent
@@ -25,10 +32,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import ProbeError
 from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
+from ..status import Status
 from .http import HTTP, HttpConfig
 from .kube_client import ENDPOINTSLICES, INGRESSES, NETWORKPOLICIES, SERVICES, KubeTarget, Obj
 from .kube_client import connect as kube_connect
-from .kube_objects import field, is_empty_selector, items, labels, name
+from .kube_objects import field, is_empty_selector, items, labels, mapping, name
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
@@ -93,7 +101,7 @@ async def gather_ingress(config: KubeIngressConfig, context: ProbeContext) -> Ob
         source = kube.source()
     hosts: dict[str, bool] = {}
     tls_hosts: set[str] = set()
-    values: dict[str, Any] = {"INGRESSES": [], "NOT_ADMITTED": [], "TLS_SECRETS": [], "ADDRESSES": {}}
+    values: dict[str, Any] = {"INGRESSES": [], "WITHOUT_ADDRESS": [], "TLS_SECRETS": [], "ADDRESSES": {}}
     for ingress in found:
         ingress_name = name(ingress)
         values["INGRESSES"].append(ingress_name)
@@ -102,7 +110,7 @@ async def gather_ingress(config: KubeIngressConfig, context: ProbeContext) -> Ob
         ]
         values["ADDRESSES"][ingress_name] = [a for a in addresses if a]
         if not addresses:
-            values["NOT_ADMITTED"].append(ingress_name)
+            values["WITHOUT_ADDRESS"].append(ingress_name)
         covered = [str(h) for tls in items(ingress, "spec", "tls") for h in tls.get("hosts") or []]
         tls_hosts.update(covered)
         values["TLS_SECRETS"] += [
@@ -127,8 +135,16 @@ async def gather_ingress(config: KubeIngressConfig, context: ProbeContext) -> Ob
                 values["HTTP_FAILURES"].append(f"{host}: HTTP {answer['status']}")
         days = [a["cert_days"] for a in answers if "cert_days" in a]
         values["MIN_CERT_DAYS"] = min(days) if days else None
+    # An empty address alone proves nothing; without an HTTP check nothing else shows it serves.
+    unverified = bool(values["WITHOUT_ADDRESS"]) and config.http is None
+    message = _ingress_message(values)
+    if unverified:
+        message += "; add http: to check that it serves"
     return Observation(
-        values=values, evidence=Evidence(source, context.now()), message=_ingress_message(values)
+        values=values,
+        evidence=Evidence(source, context.now()),
+        status=Status.WARN if unverified else None,
+        message=message,
     )
 
 
@@ -136,8 +152,8 @@ def _ingress_message(values: dict[str, Any]) -> str:
     if not values["INGRESSES"]:
         return "no Ingress found"
     parts = [f"{len(values['INGRESSES'])} ingress(es), hosts: {', '.join(values['HOSTS']) or 'none'}"]
-    if values["NOT_ADMITTED"]:
-        parts.append(f"not admitted (no load balancer address): {', '.join(values['NOT_ADMITTED'])}")
+    if values["WITHOUT_ADDRESS"]:
+        parts.append(f"no load-balancer address published: {', '.join(values['WITHOUT_ADDRESS'])}")
     if values["HOSTS_WITHOUT_TLS"]:
         parts.append(f"without TLS: {', '.join(values['HOSTS_WITHOUT_TLS'])}")
     if values["HTTP_FAILURES"]:
@@ -148,7 +164,8 @@ def _ingress_message(values: dict[str, Any]) -> str:
 KUBE_INGRESS = register(
     ProbeType(
         name="kube_ingress",
-        summary="Ingress hosts, TLS and admission; optionally an HTTP(S) GET through every host.",
+        summary="Ingress hosts, TLS and published addresses; optionally an HTTP(S) GET through "
+        "every host, which decides whether an Ingress without an address serves.",
         config_model=KubeIngressConfig,
         gather=gather_ingress,
         values=(
@@ -157,7 +174,10 @@ KUBE_INGRESS = register(
             Value("TLS_HOSTS", "hosts listed under spec.tls"),
             Value("HOSTS_WITHOUT_TLS", "rule hosts no TLS entry of their Ingress covers"),
             Value("TLS_SECRETS", "secret names of the TLS entries"),
-            Value("NOT_ADMITTED", "Ingresses without a load balancer address (not admitted)"),
+            Value(
+                "WITHOUT_ADDRESS",
+                "Ingresses whose controller published no load-balancer address (it may still serve)",
+            ),
             Value("ADDRESSES", "Ingress → load balancer IPs / hostnames", structured=True),
             Value("HTTP", "host → url, status, cert_days or error (with http)", structured=True),
             Value("HTTP_FAILURES", "hosts that answered 4xx/5xx or not at all (with http)"),
@@ -165,7 +185,6 @@ KUBE_INGRESS = register(
         ),
         default_conditions=(
             "len([INGRESSES]) > 0",
-            "len([NOT_ADMITTED]) == 0",
             "len([HOSTS_WITHOUT_TLS]) == 0",
             "len([HTTP_FAILURES]) == 0",
         ),
@@ -189,11 +208,13 @@ class KubeServicesConfig(KubeTarget):
 
 
 def ready_endpoints(slices: list[Obj]) -> int:
-    """Distinct ready endpoints over all slices (dual-stack slices list a pod twice)."""
+    """Distinct serving endpoints over all slices (dual-stack slices list a pod twice)."""
     ready: set[str] = set()
     for endpoint_slice in slices:
         for endpoint in items(endpoint_slice, "endpoints"):
-            if field(endpoint, "conditions", "ready") is False:
+            conditions = mapping(endpoint, "conditions")
+            serving = conditions.get("serving", conditions.get("ready"))
+            if serving is False or conditions.get("terminating") is True:
                 continue
             target = endpoint.get("targetRef") or {}
             key = f"{target.get('kind')}/{target.get('name')}" if target.get("name") else None

@@ -17,7 +17,7 @@ async def test_ingress_admitted_with_tls_for_every_host(kube: Kube) -> None:
     assert observed["TLS_HOSTS"] == ["*.valeo.example.test", "erp.example.test"]
     assert observed["HOSTS_WITHOUT_TLS"] == []
     assert observed["TLS_SECRETS"] == ["erp-tls", "wildcard-tls"]
-    assert observed["NOT_ADMITTED"] == []
+    assert observed["WITHOUT_ADDRESS"] == []
     assert observed["ADDRESSES"] == {"valeo": ["203.0.113.10"]}
     assert "HTTP" not in observed  # no http check asked for
 
