@@ -112,9 +112,8 @@ def broken_metrics(hpa: Obj) -> list[str]:
     for index, metric in enumerate(wanted):
         entry = current[index] if index < len(current) else None
         if not isinstance(entry, dict) or not entry.get("type"):
-            broken.append(
-                f"{name(hpa)}: metric {index + 1} of {len(wanted)} ({metric_name(metric)}) has no current value"
-            )
+            which = f"metric {index + 1} of {len(wanted)} ({metric_name(metric)})"
+            broken.append(f"{name(hpa)}: {which} has no current value")
     return broken
 
 

@@ -109,8 +109,8 @@ def statefulset_rollout(statefulset: Obj) -> tuple[bool, str]:
     if isinstance(partition, int):
         if updated < replicas - partition:
             if partition == 0:  # the API server's default: an ordinary rolling update
-                revision = status.get("updateRevision")
-                return False, f"{updated} of {replicas} pods at revision {revision}, rolling update not complete"
+                at = f"{updated} of {replicas} pods at revision {status.get('updateRevision')}"
+                return False, f"{at}, rolling update not complete"
             return False, f"partitioned rollout: {updated} of {replicas - partition} new pods updated"
         return True, f"{ready}/{replicas} ready" + (f", partition {partition}" if partition else "")
     if status.get("updateRevision") != status.get("currentRevision"):
