@@ -117,6 +117,8 @@ SECRETS = Resource("", "v1", "secrets")
 CONFIGMAPS = Resource("", "v1", "configmaps")
 PVCS = Resource("", "v1", "persistentvolumeclaims")
 NODES = Resource("", "v1", "nodes", namespaced=False)
+NAMESPACES = Resource("", "v1", "namespaces", namespaced=False)
+EVENTS = Resource("", "v1", "events")
 DEPLOYMENTS = Resource("apps", "v1", "deployments")
 STATEFULSETS = Resource("apps", "v1", "statefulsets")
 DAEMONSETS = Resource("apps", "v1", "daemonsets")
@@ -131,6 +133,12 @@ VELERO_RESTORES = Resource("velero.io", "v1", "restores")
 VELERO_SCHEDULES = Resource("velero.io", "v1", "schedules")
 VELERO_LOCATIONS = Resource("velero.io", "v1", "backupstoragelocations")
 LEASES = Resource("coordination.k8s.io", "v1", "leases")
+ADMIN_NETWORK_POLICIES = Resource("policy.networking.k8s.io", "v1alpha1", "adminnetworkpolicies", False)
+BASELINE_ADMIN_NETWORK_POLICIES = Resource(
+    "policy.networking.k8s.io", "v1alpha1", "baselineadminnetworkpolicies", False
+)
+CALICO_GLOBAL_NETWORK_POLICIES = Resource("crd.projectcalico.org", "v1", "globalnetworkpolicies", False)
+CILIUM_CLUSTERWIDE_POLICIES = Resource("cilium.io", "v2", "ciliumclusterwidenetworkpolicies", False)
 
 #: Core resources have typed methods only (CustomObjectsApi cannot address group "");
 #: every other group goes through CustomObjectsApi, which is the same REST path.
@@ -150,6 +158,8 @@ _CORE_METHODS = {
         "read_namespaced_persistent_volume_claim",
     ),
     "nodes": ("", "list_node", "read_node"),
+    "namespaces": ("", "list_namespace", "read_namespace"),
+    "events": ("list_namespaced_event", "list_event_for_all_namespaces", "read_namespaced_event"),
 }
 
 

@@ -110,6 +110,16 @@ FIELDS = {
     },
     "secrets": {"type"},
     "nodes": {"spec.unschedulable"},
+    "events": {
+        "involvedObject.kind",
+        "involvedObject.namespace",
+        "involvedObject.name",
+        "involvedObject.uid",
+        "reason",
+        "reportingComponent",
+        "source",
+        "type",
+    },
 }
 _LABEL_KEY = r"[A-Za-z0-9][-A-Za-z0-9_./]*"
 _SET = re.compile(rf"^({_LABEL_KEY})\s+(in|notin)\s+\(([^)]*)\)$")

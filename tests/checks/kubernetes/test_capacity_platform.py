@@ -201,3 +201,36 @@ async def test_an_hpa_with_one_broken_metric_of_two_is_not_healthy(kube: Kube) -
         "worker": ["Resource cpu", "External queue_length"],
     }
     assert "metrics failing: worker: metric 2 of 2 (External queue_length)" in result.message
+
+
+async def test_pending_pods_count_in_the_items_scope_only(kube: Kube) -> None:
+    scoped = await run_one(
+        kube.probe("kube_capacity", "subtle", node_selector="pool=apps", namespaces=["valeo"])
+    )
+    observed = scoped.observed
+    # analytics/etl-0 is another team's, and it could only go to the batch pool anyway.
+    assert observed["UNSCHEDULABLE_PODS"] == [
+        "valeo/report-0: 0/2 nodes are available: 2 Insufficient cpu. "
+        "(cluster autoscaler: pod didn't trigger scale-up: 1 Insufficient cpu)"
+    ]
+    assert observed["WAITING_FOR_SCALE_UP"] == [
+        "valeo/api-7d9c5b-ddddd: pod triggered scale-up: [{apps-pool 2->3 (max: 6)}]",
+        "valeo/web-5f6d8-yyyyy: unschedulable for 1 min, the cluster autoscaler may still add a node",
+    ]
+    assert scoped.status == Status.FAIL  # report-0 cannot be placed
+    assert "waiting for the cluster autoscaler: valeo/api-7d9c5b-ddddd" in scoped.message
+    # Only the node selector: etl-0 cannot land on pool=apps, so it is not this item's.
+    nodes_only = await run_one(kube.probe("kube_capacity", "subtle", node_selector="pool=apps"))
+    assert [p.split(":")[0] for p in nodes_only.observed["UNSCHEDULABLE_PODS"]] == ["valeo/report-0"]
+    everything = await run_one(kube.probe("kube_capacity", "subtle"))
+    assert [p.split(":")[0] for p in everything.observed["UNSCHEDULABLE_PODS"]] == [
+        "analytics/etl-0",
+        "valeo/report-0",
+    ]
+
+
+async def test_a_pod_being_resized_counts_the_larger_of_spec_and_allocated(kube: Kube) -> None:
+    result = await run_one(kube.probe("kube_capacity", "subtle", node_selector="pool=apps"))
+    [node] = result.observed["NODES"]
+    # portal 500m + legacy 500m (requests defaulted from limits) + search 2 (allocated, not the spec's 1).
+    assert node["cpu_requested"] == 3.0
