@@ -182,6 +182,8 @@ def _node_entry(node: Obj, used: Amounts, pods: int, excluded: str | None) -> tu
 
 
 AUTOSCALER_STATUS = ("kube-system", "cluster-autoscaler-status")
+#: The cluster autoscaler's events about pods (``source`` is the event's source.component).
+AUTOSCALER_EVENTS = "involvedObject.kind=Pod,source=cluster-autoscaler"
 
 
 async def _autoscaler_present(kube: KubeClient) -> bool:
@@ -207,13 +209,10 @@ async def gather(config: KubeCapacityConfig, context: ProbeContext) -> Observati
             node_labels=[labels(n) for n in nodes] if config.node_selector else None,
         )
         waiting_pods = scope.unschedulable(pods)
-        events: list[Obj] = []
-        autoscaler = False
-        if waiting_pods:
-            events, autoscaler = await asyncio.gather(
-                kube.objects(EVENTS, all_namespaces=True, field_selector="involvedObject.kind=Pod"),
-                _autoscaler_present(kube),
-            )
+        events, autoscaler = await asyncio.gather(
+            kube.objects(EVENTS, all_namespaces=True, field_selector=AUTOSCALER_EVENTS),
+            _autoscaler_present(kube),
+        )
     used: dict[str, Amounts] = {}
     pod_count: dict[str, int] = {}
     for pod in pods:

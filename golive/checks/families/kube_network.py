@@ -16,9 +16,16 @@ Facts from reference/probe-protocols.md, section 6:
   true for ``publishNotReadyAddresses`` Services), else ``ready``; null means true, and
   ``terminating: true`` never counts.
   ExternalName services have no endpoints by design and are not checked.
-- NetworkPolicy: default-deny ingress is ``podSelector: {}`` with Ingress among the
-  policy types and no ingress rules (``ingress: [{}]`` would allow everything). Absent
-  ``policyTypes`` mean Ingress, plus Egress when egress rules exist. That the CNI
+- NetworkPolicy: policies add up. A pod is isolated in a direction once any policy of
+  that type selects it; then only what some policy allows gets through. A namespace
+  denies by default when a ``podSelector: {}`` policy isolates every pod (or a
+  cluster-wide deny does, kube_cluster_policies.py) *and* no policy allows everything to
+  its running pods: a rule without ports whose peers are absent, ``ipBlock`` 0.0.0.0/0 or
+  ::/0 without ``except``, or ``namespaceSelector: {}`` (every pod of the cluster). So
+  ``default-deny`` beside ``allow-all`` (``ingress: [{}]``) is no default deny, while a
+  deny with narrow openings (a port, a namespace) is. An AdminNetworkPolicy deny comes
+  before NetworkPolicies, which then cannot open it. Absent ``policyTypes`` mean Ingress,
+  plus Egress when egress rules exist (the API server fills them in). That the CNI
   enforces policies is not visible in the API.
 """
 
@@ -34,11 +41,42 @@ from ..errors import ProbeError
 from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
 from ..status import Status
 from .http import HTTP, HttpConfig
-from .kube_client import ENDPOINTSLICES, INGRESSES, NETWORKPOLICIES, SERVICES, KubeTarget, Obj
+from .kube_client import (
+    ADMIN_NETWORK_POLICIES,
+    BASELINE_ADMIN_NETWORK_POLICIES,
+    CALICO_GLOBAL_NETWORK_POLICIES,
+    CILIUM_CLUSTERWIDE_POLICIES,
+    ENDPOINTSLICES,
+    INGRESSES,
+    NAMESPACES,
+    NETWORKPOLICIES,
+    PODS,
+    SERVICES,
+    KubeClient,
+    KubeNotFound,
+    KubeTarget,
+    Obj,
+    Resource,
+)
 from .kube_client import connect as kube_connect
-from .kube_objects import field, is_empty_selector, items, labels, mapping, name
+from .kube_cluster_policies import EVERYWHERE, ClusterPolicies
+from .kube_objects import field, is_empty_selector, items, labels, mapping, name, selector_matches
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+#: Where clusters keep cluster-wide policies; APIs a cluster does not serve are skipped.
+CLUSTER_WIDE = (
+    ADMIN_NETWORK_POLICIES,
+    BASELINE_ADMIN_NETWORK_POLICIES,
+    CALICO_GLOBAL_NETWORK_POLICIES,
+    CILIUM_CLUSTERWIDE_POLICIES,
+)
+CLUSTER_KINDS = (
+    "AdminNetworkPolicy",
+    "BaselineAdminNetworkPolicy",
+    "GlobalNetworkPolicy",
+    "CiliumClusterwideNetworkPolicy",
+)
 
 
 # --- kube_ingress ---------------------------------------------------------------------
@@ -292,58 +330,160 @@ def policy_types(policy: Obj) -> set[str]:
     return {"Ingress", "Egress"} if field(policy, "spec", "egress") else {"Ingress"}
 
 
-def denies_by_default(policy: Obj, direction: str) -> bool:
-    """Selects every pod, applies to the direction, and allows nothing in it."""
-    rules = field(policy, "spec", direction.lower())
-    return (
-        is_empty_selector(field(policy, "spec", "podSelector"))
-        and direction in policy_types(policy)
-        and not rules
+def _peer_is_everything(peer: Obj) -> bool:
+    """A peer every pod of the cluster, or every address, matches."""
+    block = mapping(peer, "ipBlock")
+    if block:
+        return str(block.get("cidr")) in EVERYWHERE and not block.get("except")
+    if "namespaceSelector" in peer:
+        return is_empty_selector(peer.get("namespaceSelector")) and (
+            "podSelector" not in peer or is_empty_selector(peer.get("podSelector"))
+        )
+    return False
+
+
+def allows_everything(rule: Obj, direction: str) -> bool:
+    """A rule that admits every peer on every port: no ports, and no peers (or a peer
+    that is everyone)."""
+    if rule.get("ports"):
+        return False
+    peers = items(rule, "from" if direction == "Ingress" else "to")
+    return not peers or any(_peer_is_everything(p) for p in peers)
+
+
+def isolating_policy(policies: list[Obj], direction: str) -> str | None:
+    """A policy that selects every pod of the namespace for the direction: from then on,
+    only what policies allow gets through (NetworkPolicies add up)."""
+    return next(
+        (
+            name(p)
+            for p in sorted(policies, key=name)
+            if is_empty_selector(field(p, "spec", "podSelector")) and direction in policy_types(p)
+        ),
+        None,
     )
+
+
+def openings(namespace: str, policies: list[Obj], pods: list[Obj], direction: str) -> list[str]:
+    """Policies that allow everything to some of the namespace's pods (to any pod their
+    selector would pick, when the namespace has none running)."""
+    found = []
+    for policy in sorted(policies, key=name):
+        if direction not in policy_types(policy):
+            continue
+        if not any(allows_everything(r, direction) for r in items(policy, "spec", direction.lower())):
+            continue
+        selector = field(policy, "spec", "podSelector")
+        if pods:
+            chosen = sorted(name(p) for p in pods if selector_matches(selector, labels(p)))
+            if not chosen:
+                continue
+            whom = ", ".join(chosen[:3]) + (f" and {len(chosen) - 3} more" if len(chosen) > 3 else "")
+        elif is_empty_selector(selector):
+            whom = "every pod"
+        else:
+            continue
+        peers = "source" if direction == "Ingress" else "destination"
+        found.append(
+            f"{namespace} ({direction.lower()}): {name(policy)} allows every {peers} on every port to {whom}"
+        )
+    return found
+
+
+async def _optional(kube: KubeClient, resource: Resource) -> list[Obj]:
+    """Objects of an API the cluster may not serve: none when it does not."""
+    try:
+        return await kube.objects(resource)
+    except KubeNotFound:
+        return []
+
+
+async def _namespace(kube: KubeClient, namespace: str) -> Obj:
+    try:
+        return await kube.get(NAMESPACES, namespace)
+    except KubeNotFound:  # the label every namespace carries is all a selector can match
+        return {"metadata": {"name": namespace, "labels": {NAMESPACE_NAME_LABEL: namespace}}}
 
 
 async def gather_policies(config: KubeNetworkPoliciesConfig, context: ProbeContext) -> Observation:
     async with kube_connect(config, context) as kube:
         namespaces = config.namespaces or [kube.namespace]
-        listed = await asyncio.gather(*(kube.objects(NETWORKPOLICIES, ns) for ns in namespaces))
+        listed, pods, namespace_objects, cluster_wide = await asyncio.gather(
+            asyncio.gather(*(kube.objects(NETWORKPOLICIES, ns) for ns in namespaces)),
+            asyncio.gather(
+                *(
+                    kube.objects(PODS, ns, field_selector="status.phase!=Succeeded,status.phase!=Failed")
+                    for ns in namespaces
+                )
+            ),
+            asyncio.gather(*(_namespace(kube, ns) for ns in namespaces)),
+            asyncio.gather(*(_optional(kube, r) for r in CLUSTER_WIDE)),
+        )
         source = kube.source(", ".join(namespaces))
+    cluster = ClusterPolicies(*cluster_wide)
     directions = ["Ingress", "Egress"] if config.egress else ["Ingress"]
     coverage: dict[str, dict[str, str | None]] = {}
     uncovered: list[str] = []
-    for namespace, policies in zip(namespaces, listed, strict=True):
+    allowed_all: list[str] = []
+    for namespace, policies, running, namespace_object in zip(
+        namespaces, listed, pods, namespace_objects, strict=True
+    ):
         coverage[namespace] = {}
         for direction in directions:
-            deny = next((name(p) for p in policies if denies_by_default(p, direction)), None)
-            coverage[namespace][direction.lower()] = deny
-            if deny is None:
+            denies = cluster.denies(namespace_object, running, direction)
+            enforced = next((d.policy for d in denies if d.enforced), None)
+            isolation = (
+                enforced or isolating_policy(policies, direction) or next((d.policy for d in denies), None)
+            )
+            # An admin-tier deny comes before NetworkPolicies: they cannot open it again.
+            opened = [] if enforced else openings(namespace, policies, running, direction)
+            allowed_all += opened
+            coverage[namespace][direction.lower()] = isolation if not opened else None
+            if isolation is None or opened:
                 uncovered.append(f"{namespace} ({direction.lower()})")
     values = {
         "NAMESPACES_WITHOUT_DEFAULT_DENY": uncovered,
         "DEFAULT_DENY": coverage,
+        "ALLOWED_ALL": allowed_all,
         "POLICIES": {
             ns: sorted(name(p) for p in policies) for ns, policies in zip(namespaces, listed, strict=True)
         },
+        "CLUSTER_POLICIES": sorted(
+            f"{kind} {name(p)}"
+            for kind, found in zip(CLUSTER_KINDS, cluster_wide, strict=True)
+            for p in found
+        ),
     }
-    message = (
-        f"no default-deny policy for: {', '.join(uncovered)}"
-        if uncovered
-        else f"default-deny {'/'.join(d.lower() for d in directions)} covers {', '.join(namespaces)}"
-    )
+    if uncovered:
+        message = f"no default-deny policy for: {', '.join(uncovered)}"
+        if allowed_all:
+            message += f"; {'; '.join(allowed_all[:3])}"
+    else:
+        message = f"default-deny {'/'.join(d.lower() for d in directions)} covers {', '.join(namespaces)}"
     return Observation(values=values, evidence=Evidence(source, context.now()), message=message)
 
 
 KUBE_NETWORK_POLICIES = register(
     ProbeType(
         name="kube_network_policies",
-        summary="A default-deny NetworkPolicy (podSelector {}, no rules) covers each namespace.",
+        summary="Each namespace denies by default: every pod isolated (a podSelector {} "
+        "NetworkPolicy or a cluster-wide deny) and no policy allowing everything beside it.",
         config_model=KubeNetworkPoliciesConfig,
         gather=gather_policies,
         values=(
-            Value("NAMESPACES_WITHOUT_DEFAULT_DENY", "namespace (direction) without a default-deny policy"),
             Value(
-                "DEFAULT_DENY", "namespace → direction → default-deny policy name or null", structured=True
+                "NAMESPACES_WITHOUT_DEFAULT_DENY",
+                "namespace (direction) where pods are not isolated, or a policy allows everything",
             ),
+            Value(
+                "DEFAULT_DENY",
+                "namespace → direction → the policy that denies by default (NetworkPolicy name, or "
+                "Kind name of a cluster-wide one), or null",
+                structured=True,
+            ),
+            Value("ALLOWED_ALL", "policies that allow every peer on every port, and to which pods"),
             Value("POLICIES", "namespace → NetworkPolicy names", structured=True),
+            Value("CLUSTER_POLICIES", "cluster-wide policies found (AdminNetworkPolicy, Calico, Cilium, …)"),
         ),
         default_conditions=("len([NAMESPACES_WITHOUT_DEFAULT_DENY]) == 0",),
         example={

@@ -12,6 +12,7 @@ A real cluster never returns these fields empty, so fixtures must not be able to
   RollingUpdate with ``partition: 0``, ``revisionHistoryLimit: 10``.
 - HorizontalPodAutoscaler (autoscaling/v2): ``minReplicas: 1``; without metrics, the CPU
   metric at 80% average utilisation.
+- Namespace: the label ``kubernetes.io/metadata.name`` with its name.
 
 Fields already set are kept as they are.
 """
@@ -26,6 +27,10 @@ DEFAULT_CPU_UTILIZATION = 80
 
 def apply_defaults(obj: dict[str, Any]) -> dict[str, Any]:
     """``obj`` with the server's defaults filled in (changed in place, and returned)."""
+    if obj.get("kind") == "Namespace":
+        metadata = obj.setdefault("metadata", {})
+        metadata.setdefault("labels", {})["kubernetes.io/metadata.name"] = metadata.get("name")
+        return obj
     defaulting = _BY_KIND.get(str(obj.get("kind")))
     if defaulting is not None:
         defaulting(obj.setdefault("spec", {}))

@@ -121,6 +121,8 @@ FIELDS = {
         "type",
     },
 }
+#: Field selector names that are not the object's own path (kube-apiserver's field sets).
+FIELD_PATHS = {"events": {"source": "source.component"}}
 _LABEL_KEY = r"[A-Za-z0-9][-A-Za-z0-9_./]*"
 _SET = re.compile(rf"^({_LABEL_KEY})\s+(in|notin)\s+\(([^)]*)\)$")
 _EQUALITY = re.compile(rf"^({_LABEL_KEY})\s*(==|=|!=)\s*([-A-Za-z0-9_.]*)$")
@@ -266,7 +268,7 @@ def field_matcher(text: str, plural: str) -> Callable[[dict[str, Any]], bool]:
         path, operator, value = match.groups()
         if path not in allowed:
             raise ValueError(f'field label not supported: "{path}"')
-        requirements.append((path, operator != "!=", value))
+        requirements.append((FIELD_PATHS.get(plural, {}).get(path, path), operator != "!=", value))
     return lambda obj: all((_field_text(obj, path) == value) == equal for path, equal, value in requirements)
 
 

@@ -170,6 +170,49 @@ async def test_defaulted_policy_types_include_egress_when_egress_rules_exist(kub
     result = await run_one(
         kube.probe("kube_network_policies", "broken", namespaces=["valeo-jobs"], egress=True)
     )
+    # The types default to Ingress and Egress: every pod is isolated both ways, and egress
+    # is open on UDP 53 only, which is a default deny with DNS let out.
+    assert result.status == Status.PASS, result.message
+    assert result.observed["DEFAULT_DENY"] == {
+        "valeo-jobs": {"ingress": "jobs-egress-dns", "egress": "jobs-egress-dns"}
+    }
+    assert result.observed["NAMESPACES_WITHOUT_DEFAULT_DENY"] == []
+
+
+async def test_network_policies_add_up(kube: Kube) -> None:
+    result = await run_one(kube.probe("kube_network_policies", "subtle", namespaces=["np-additive"]))
     assert result.status == Status.FAIL
-    assert result.observed["DEFAULT_DENY"] == {"valeo-jobs": {"ingress": "jobs-egress-dns", "egress": None}}
-    assert result.observed["NAMESPACES_WITHOUT_DEFAULT_DENY"] == ["valeo-jobs (egress)"]
+    # The default deny exists, and so does a policy that allows everything beside it.
+    assert result.observed["ALLOWED_ALL"] == [
+        "np-additive (ingress): allow-all allows every source on every port to app-0"
+    ]
+    assert result.observed["NAMESPACES_WITHOUT_DEFAULT_DENY"] == ["np-additive (ingress)"]
+    assert result.observed["DEFAULT_DENY"] == {"np-additive": {"ingress": None}}
+
+
+async def test_a_deny_with_narrow_openings_is_a_default_deny(kube: Kube) -> None:
+    result = await run_one(kube.probe("kube_network_policies", "subtle", namespaces=["np-scoped"]))
+    assert result.status == Status.PASS, result.message
+    # Every pod is isolated by from-ingress-only; public-https opens one port, not all.
+    assert result.observed["DEFAULT_DENY"] == {"np-scoped": {"ingress": "from-ingress-only"}}
+    assert result.observed["ALLOWED_ALL"] == []
+
+
+async def test_cluster_wide_denies_count(kube: Kube) -> None:
+    namespaces = ["np-baseline", "np-admin", "np-calico", "np-cilium"]
+    result = await run_one(kube.probe("kube_network_policies", "subtle", namespaces=namespaces))
+    assert result.status == Status.PASS, result.message
+    assert result.observed["DEFAULT_DENY"] == {
+        "np-baseline": {"ingress": "BaselineAdminNetworkPolicy default"},
+        # The AdminNetworkPolicy comes first: the namespace's allow-all cannot open it.
+        "np-admin": {"ingress": "AdminNetworkPolicy lock-np-admin"},
+        "np-calico": {"ingress": "GlobalNetworkPolicy default-deny"},
+        "np-cilium": {"ingress": "CiliumClusterwideNetworkPolicy default-deny-np-cilium"},
+    }
+    assert result.observed["ALLOWED_ALL"] == []
+    egress = await run_one(
+        kube.probe("kube_network_policies", "subtle", namespaces=namespaces, egress=True)
+    )
+    assert egress.observed["NAMESPACES_WITHOUT_DEFAULT_DENY"] == ["np-admin (egress)", "np-cilium (egress)"]
+    assert egress.observed["DEFAULT_DENY"]["np-baseline"]["egress"] == "BaselineAdminNetworkPolicy default"
+    assert egress.observed["DEFAULT_DENY"]["np-calico"]["egress"] == "GlobalNetworkPolicy default-deny"
