@@ -17,10 +17,11 @@ section 6; kubernetes ``component-helpers/resource`` PodRequests):
 - Pending pods are this item's when they are in its ``namespaces`` (default: all, or
   the ``namespace`` given) and could go to its nodes (their ``nodeSelector`` and required
   node affinity match a selected node). An Unschedulable pod waits for the cluster
-  autoscaler when it has a ``TriggeredScaleUp`` event, or when the autoscaler is present
-  (its ``kube-system/cluster-autoscaler-status`` ConfigMap) and the pod became
-  unschedulable less than ``scale_up_wait_minutes`` ago without a ``NotTriggerScaleUp``
-  event; otherwise it cannot be placed.
+  autoscaler when its newest autoscaler event is ``TriggeredScaleUp``, or when the
+  autoscaler runs (``cluster_autoscaler``: present, or detected by its events about pods,
+  which the API server keeps an hour) and the pod became unschedulable less than
+  ``scale_up_wait_minutes`` ago without a ``NotTriggerScaleUp`` event; otherwise it
+  cannot be placed.
 - Quantities (``250m``, ``0.5``, ``1.5Gi``, ``1e3``) go through the client's own parser.
 
 A request above allocatable cannot come from the scheduler, but it does happen: pods
@@ -37,7 +38,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
-from .kube_client import CONFIGMAPS, EVENTS, NODES, PODS, KubeClient, KubeNotFound, KubeTarget, Obj, quantity
+from .kube_client import EVENTS, NODES, PODS, KubeTarget, Obj, quantity
 from .kube_client import connect as kube_connect
 from .kube_objects import condition, field, items, labels, mapping, name
 from .kube_scheduling import PendingPods, pending_pods
@@ -57,6 +58,8 @@ class KubeCapacityConfig(KubeTarget):
     include_tainted: bool = False
     #: Namespaces whose pending pods count; default every namespace, or ``namespace`` if given.
     namespaces: list[str] = Field(default_factory=list)
+    #: Whether a cluster autoscaler runs: detect (it has written events about pods), present, absent.
+    cluster_autoscaler: Literal["detect", "present", "absent"] = "detect"
     #: How long an Unschedulable pod may wait for the cluster autoscaler without an event.
     scale_up_wait_minutes: int = Field(default=10, ge=0)
 
@@ -181,17 +184,8 @@ def _node_entry(node: Obj, used: Amounts, pods: int, excluded: str | None) -> tu
     return entry, allocatable, over
 
 
-AUTOSCALER_STATUS = ("kube-system", "cluster-autoscaler-status")
 #: The cluster autoscaler's events about pods (``source`` is the event's source.component).
 AUTOSCALER_EVENTS = "involvedObject.kind=Pod,source=cluster-autoscaler"
-
-
-async def _autoscaler_present(kube: KubeClient) -> bool:
-    try:
-        await kube.get(CONFIGMAPS, AUTOSCALER_STATUS[1], AUTOSCALER_STATUS[0])
-    except KubeNotFound:
-        return False
-    return True
 
 
 async def gather(config: KubeCapacityConfig, context: ProbeContext) -> Observation:
@@ -209,10 +203,11 @@ async def gather(config: KubeCapacityConfig, context: ProbeContext) -> Observati
             node_labels=[labels(n) for n in nodes] if config.node_selector else None,
         )
         waiting_pods = scope.unschedulable(pods)
-        events, autoscaler = await asyncio.gather(
-            kube.objects(EVENTS, all_namespaces=True, field_selector=AUTOSCALER_EVENTS),
-            _autoscaler_present(kube),
-        )
+        events = await kube.objects(EVENTS, all_namespaces=True, field_selector=AUTOSCALER_EVENTS)
+    # Its events (kept an hour) show the autoscaler at work; else the item says whether it runs.
+    autoscaler = config.cluster_autoscaler == "present" or (
+        config.cluster_autoscaler == "detect" and bool(events)
+    )
     used: dict[str, Amounts] = {}
     pod_count: dict[str, int] = {}
     for pod in pods:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Awaitable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -56,7 +57,6 @@ from .kube_client import (
     KubeNotFound,
     KubeTarget,
     Obj,
-    Resource,
 )
 from .kube_client import connect as kube_connect
 from .kube_cluster_policies import EVERYWHERE, ClusterPolicies
@@ -64,19 +64,14 @@ from .kube_objects import field, is_empty_selector, items, labels, mapping, name
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
-#: Where clusters keep cluster-wide policies; APIs a cluster does not serve are skipped.
-CLUSTER_WIDE = (
-    ADMIN_NETWORK_POLICIES,
-    BASELINE_ADMIN_NETWORK_POLICIES,
-    CALICO_GLOBAL_NETWORK_POLICIES,
-    CILIUM_CLUSTERWIDE_POLICIES,
-)
-CLUSTER_KINDS = (
-    "AdminNetworkPolicy",
-    "BaselineAdminNetworkPolicy",
-    "GlobalNetworkPolicy",
-    "CiliumClusterwideNetworkPolicy",
-)
+#: Where clusters keep cluster-wide policies (kind → API); APIs a cluster does not serve
+#: are skipped.
+CLUSTER_WIDE = {
+    "AdminNetworkPolicy": ADMIN_NETWORK_POLICIES,
+    "BaselineAdminNetworkPolicy": BASELINE_ADMIN_NETWORK_POLICIES,
+    "GlobalNetworkPolicy": CALICO_GLOBAL_NETWORK_POLICIES,
+    "CiliumClusterwideNetworkPolicy": CILIUM_CLUSTERWIDE_POLICIES,
+}
 
 
 # --- kube_ingress ---------------------------------------------------------------------
@@ -390,10 +385,10 @@ def openings(namespace: str, policies: list[Obj], pods: list[Obj], direction: st
     return found
 
 
-async def _optional(kube: KubeClient, resource: Resource) -> list[Obj]:
+async def _unless_not_served(listing: Awaitable[list[Obj]]) -> list[Obj]:
     """Objects of an API the cluster may not serve: none when it does not."""
     try:
-        return await kube.objects(resource)
+        return await listing
     except KubeNotFound:
         return []
 
@@ -417,7 +412,9 @@ async def gather_policies(config: KubeNetworkPoliciesConfig, context: ProbeConte
                 )
             ),
             asyncio.gather(*(_namespace(kube, ns) for ns in namespaces)),
-            asyncio.gather(*(_optional(kube, r) for r in CLUSTER_WIDE)),
+            asyncio.gather(
+                *(_unless_not_served(kube.objects(resource)) for resource in CLUSTER_WIDE.values())
+            ),
         )
         source = kube.source(", ".join(namespaces))
     cluster = ClusterPolicies(*cluster_wide)
@@ -449,9 +446,7 @@ async def gather_policies(config: KubeNetworkPoliciesConfig, context: ProbeConte
             ns: sorted(name(p) for p in policies) for ns, policies in zip(namespaces, listed, strict=True)
         },
         "CLUSTER_POLICIES": sorted(
-            f"{kind} {name(p)}"
-            for kind, found in zip(CLUSTER_KINDS, cluster_wide, strict=True)
-            for p in found
+            f"{kind} {name(p)}" for kind, found in zip(CLUSTER_WIDE, cluster_wide, strict=True) for p in found
         ),
     }
     if uncovered:

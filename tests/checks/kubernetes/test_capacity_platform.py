@@ -227,6 +227,14 @@ async def test_pending_pods_count_in_the_items_scope_only(kube: Kube) -> None:
         "analytics/etl-0",
         "valeo/report-0",
     ]
+    # Told that no autoscaler runs, a fresh Unschedulable pod without an event is stuck.
+    without = await run_one(
+        kube.probe("kube_capacity", "subtle", namespaces=["valeo"], cluster_autoscaler="absent")
+    )
+    assert [p.split(":")[0] for p in without.observed["UNSCHEDULABLE_PODS"]] == [
+        "valeo/report-0",
+        "valeo/web-5f6d8-yyyyy",
+    ]
 
 
 async def test_a_pod_being_resized_counts_the_larger_of_spec_and_allocated(kube: Kube) -> None:

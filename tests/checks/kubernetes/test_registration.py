@@ -40,7 +40,6 @@ RBAC = {
     ("list", "", "pods", "cluster-wide"),
     ("list", "", "nodes", "cluster-wide"),
     ("list", "", "events", "cluster-wide"),
-    ("get", "", "configmaps", "namespaced"),
     ("get", "", "namespaces", "cluster-wide"),
     ("list", "", "services", "namespaced"),
     ("list", "", "secrets", "namespaced"),
