@@ -96,6 +96,9 @@ class ProbeType:
     example: Mapping[str, Any]
     kind: Kind = "auto"
     derive: Derive | None = None
+    #: For the authors' guide: how the probe reads what it observes, where that differs
+    #: from a plain reading of the object (one sentence each).
+    reading: tuple[str, ...] = ()
 
     def known_values(self) -> dict[str, bool]:
         known = {v.name: v.structured for v in self.values}

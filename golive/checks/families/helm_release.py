@@ -227,6 +227,22 @@ HELM_RELEASE = register(
             Value("HISTORY", "revision, status, chart_version, app_version, description", structured=True),
         ),
         default_conditions=("[STATUS] == deployed",),
+        reading=(
+            (
+                "Read from Helm's own storage (Secrets, or ConfigMaps), decoded the way Helm decodes it; "
+                "the highest revision is the current state."
+            ),
+            (
+                "A revision counts as known good when it deployed: `deployed`, or `superseded` without a "
+                "failure description and without the description of an operation that never finished "
+                "(`Preparing upgrade`): a rollback marks the revision it starts from superseded, even a "
+                "failed or stuck upgrade."
+            ),
+            (
+                'A rollback that failed while waiting is described `Release "x" failed` like a failed '
+                "install; above revision 1 it is listed among the rollbacks."
+            ),
+        ),
         example={
             "type": "helm_release",
             "kubeconfig": "~/.kube/config",

@@ -237,6 +237,18 @@ VELERO_BACKUPS_PROBE = register(
             "len([SCHEDULE_PROBLEMS]) == 0",
             "[MAX_BACKUP_AGE_HOURS] <= 24",
         ),
+        reading=(
+            (
+                "Per schedule, the newest finished backup decides (Failed fails, PartiallyFailed warns); "
+                "running backups are not judged."
+            ),
+            (
+                "A TTL that is unset or `0s` is the server's `--default-backup-ttl`: the backup "
+                "controller replaces a zero TTL, and `velero schedule create` without `--ttl` writes "
+                "`0s`. `default_ttl` says what the server was started with (720h unless set); "
+                "ttl_is_default marks such schedules."
+            ),
+        ),
         example={"type": "velero_backups", "kubeconfig": "~/.kube/config", "schedules": ["daily"]},
     )
 )
@@ -317,6 +329,9 @@ KUBE_CRONJOBS = register(
             "len([NEVER_SUCCEEDED]) == 0",
             "len([SUSPENDED]) == 0",
             "[MAX_HOURS_SINCE_SUCCESS] <= 26",
+        ),
+        reading=(
+            ("`status.lastSuccessfulTime` is absent until a run succeeded: never succeeded, not zero hours."),
         ),
         example={
             "type": "kube_cronjobs",

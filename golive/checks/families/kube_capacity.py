@@ -316,6 +316,20 @@ KUBE_CAPACITY = register(
             "[CPU_REQUESTED_PERCENT] <= 85",
             "[MEMORY_REQUESTED_PERCENT] <= 85",
         ),
+        reading=(
+            (
+                "Headroom is requests against allocatable on Ready, uncordoned, untainted nodes, counted "
+                "as the scheduler counts: max(containers, largest init container) plus sidecars and "
+                "overhead; a request left unset is its limit; during an in-place resize the larger of "
+                "spec and allocated requests."
+            ),
+            (
+                "Pending pods count only in the item's namespaces and if they could go to its nodes "
+                "(nodeSelector, required node affinity). A pod the cluster autoscaler is adding a node "
+                "for (a TriggeredScaleUp event, or unschedulable for less than `scale_up_wait_minutes` "
+                "with the autoscaler running) is WAITING_FOR_SCALE_UP, not unschedulable."
+            ),
+        ),
         example={"type": "kube_capacity", "kubeconfig": "~/.kube/config", "node_selector": "pool=apps"},
     )
 )

@@ -221,6 +221,18 @@ KUBE_INGRESS = register(
             "len([HOSTS_WITHOUT_TLS]) == 0",
             "len([HTTP_FAILURES]) == 0",
         ),
+        reading=(
+            (
+                "Ingress has no admission status: controllers fill `status.loadBalancer` only when they "
+                "publish an address (ingress-nginx without `--publish-service` serves with it empty). An "
+                "empty one is reported (WITHOUT_ADDRESS), not failed; with `http` the request through "
+                "each host decides, without it the item warns."
+            ),
+            (
+                "A host has TLS when a `spec.tls` entry of the same Ingress covers it; `*.example.com` "
+                "covers exactly one label."
+            ),
+        ),
         example={
             "type": "kube_ingress",
             "kubeconfig": "~/.kube/config",
@@ -302,6 +314,17 @@ KUBE_SERVICES = register(
             Value("READY_ENDPOINTS", "Service → number of ready endpoints", structured=True),
         ),
         default_conditions=("len([SERVICES]) > 0", "len([SERVICES_WITHOUT_ENDPOINTS]) == 0"),
+        reading=(
+            (
+                "An endpoint counts when it serves and is not terminating: `conditions.serving` where "
+                "written (the EndpointSlice controller sets `ready` true for every endpoint of a "
+                "`publishNotReadyAddresses` Service), else `ready`; null means true."
+            ),
+            (
+                "Endpoints are counted once per pod over all of a Service's slices (dual-stack slices "
+                "list a pod twice); ExternalName Services have no endpoints by design and are skipped."
+            ),
+        ),
         example={"type": "kube_services", "kubeconfig": "~/.kube/config", "namespace": "valeo"},
     )
 )
@@ -481,6 +504,25 @@ KUBE_NETWORK_POLICIES = register(
             Value("CLUSTER_POLICIES", "cluster-wide policies found (AdminNetworkPolicy, Calico, Cilium, …)"),
         ),
         default_conditions=("len([NAMESPACES_WITHOUT_DEFAULT_DENY]) == 0",),
+        reading=(
+            (
+                "NetworkPolicies add up: a namespace denies by default when every pod is isolated in the "
+                "direction (a `podSelector: {}` policy of that type, or a cluster-wide deny) and no "
+                "policy allows everything to its running pods (a rule without ports whose peers are "
+                "absent, 0.0.0.0/0, ::/0 or `namespaceSelector: {}`). So `default-deny` beside `allow-"
+                "all` fails, and a deny with narrow openings passes."
+            ),
+            (
+                "Cluster-wide denies count where the cluster serves their API (a cluster without them is "
+                "not an error): AdminNetworkPolicy (before NetworkPolicies, which then cannot open it), "
+                "BaselineAdminNetworkPolicy, Calico GlobalNetworkPolicy (simple `&&` selectors), Cilium "
+                "CiliumClusterwideNetworkPolicy."
+            ),
+            (
+                "Absent `policyTypes` mean Ingress, plus Egress with egress rules (the API server fills "
+                "them in). Whether the CNI enforces policies is not visible in the API."
+            ),
+        ),
         example={
             "type": "kube_network_policies",
             "kubeconfig": "~/.kube/config",

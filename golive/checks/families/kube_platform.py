@@ -190,6 +190,18 @@ KUBE_AUTOSCALING = register(
             "len([SCALING_INACTIVE]) == 0",
             "len([METRIC_ERRORS]) == 0",
         ),
+        reading=(
+            (
+                "The HPA controller keeps ScalingActive True while at least one metric can be read; a "
+                "metric it cannot read shows only as an empty entry at its index in "
+                "`status.currentMetrics`. Each entry is compared with `spec.metrics`, and a missing one "
+                "is a METRIC_ERRORS finding."
+            ),
+            (
+                "Without `spec.metrics` the API server defaults the CPU metric at 80% utilisation; that "
+                "is the metric reported."
+            ),
+        ),
         example={
             "type": "kube_autoscaling",
             "kubeconfig": "~/.kube/config",
@@ -297,6 +309,17 @@ KUBE_STORAGE = register(
             ),
         ),
         default_conditions=("has([DEFAULT_STORAGE_CLASS]) == true", "len([UNBOUND_PVCS]) == 0"),
+        reading=(
+            (
+                "A claim without `storageClassName` gets the default class (the newest, if several are "
+                "marked)."
+            ),
+            (
+                "A Pending claim of a `WaitForFirstConsumer` class no pod has been scheduled for (no "
+                "`volume.kubernetes.io/selected-node`) is waiting, not unbound: the volume of a CronJob "
+                "that has not run yet. Pending with a selected node means provisioning failed."
+            ),
+        ),
         example={"type": "kube_storage", "kubeconfig": "~/.kube/config", "namespace": "valeo"},
     )
 )

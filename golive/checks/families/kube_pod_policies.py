@@ -203,9 +203,7 @@ async def gather_security(config: KubePodSecurityConfig, context: ProbeContext) 
                 finding = f"{owner(pod)} container {label}: {text}"
                 per_rule[rule] += finding not in findings
                 findings.add(finding)
-    return _security_observation(
-        config, pods, sorted(findings), per_rule, Evidence(source, context.now())
-    )
+    return _security_observation(config, pods, sorted(findings), per_rule, Evidence(source, context.now()))
 
 
 def _security_observation(
@@ -274,6 +272,21 @@ KUBE_POD_SECURITY = register(
             Value("PROFILE", "custom or restricted"),
         ),
         default_conditions=("[PODS] > 0", "len([VIOLATIONS]) == 0"),
+        reading=(
+            (
+                "`profile: restricted` applies the Pod Security Standard restricted in full, as the Pod "
+                "Security admission controller does: `runAsNonRoot: true`, `allowPrivilegeEscalation: "
+                "false`, drop ALL capabilities and add at most NET_BIND_SERVICE, seccomp RuntimeDefault "
+                "or Localhost, no host namespaces, hostPath or hostPort, not privileged, default "
+                "procMount, safe sysctls, restricted volume types; each violation by pod and container, "
+                "ephemeral containers included."
+            ),
+            (
+                "`profile: custom` (the default) checks the chosen `rules` per container and names each "
+                "finding once per workload; `runAsUser` other than 0 counts as non-root there, which the "
+                "standard does not accept."
+            ),
+        ),
         example={
             "type": "kube_pod_security",
             "kubeconfig": "~/.kube/config",
@@ -299,6 +312,13 @@ KUBE_SECRET_REFS = register(
             Value("PODS", "pods checked"),
         ),
         default_conditions=("[PODS] > 0", "len([SECRET_LITERALS]) == 0"),
+        reading=(
+            (
+                "Only literal `env` values are judged: by the variable's name (PASSWORD, TOKEN, KEY, …) "
+                "or a URL with a password; `$(OTHER)` references and `secretKeyRef`/`envFrom` are fine. "
+                "Values never appear in results."
+            ),
+        ),
         example={"type": "kube_secret_refs", "kubeconfig": "~/.kube/config", "namespace": "valeo"},
     )
 )

@@ -278,6 +278,22 @@ KUBE_WORKLOADS = register(
             "len([NOT_READY_PODS]) == 0",
             "[MAX_RESTARTS] <= 5",
         ),
+        reading=(
+            (
+                "Rolled out means what `kubectl rollout status` means: the controller has observed the "
+                "spec, the Deployment's Progressing condition is not ProgressDeadlineExceeded, updated "
+                "and available replicas reach `spec.replicas`, no old replicas are left."
+            ),
+            (
+                "A StatefulSet's RollingUpdate always has a partition (the API server defaults it to 0), "
+                "so updated pods must reach replicas minus partition; OnDelete needs every pod at the "
+                "update revision, since until the old pods are deleted the release is not running."
+            ),
+            (
+                "Absent status counters are 0 and an absent `spec.replicas` is 1, the API's defaults; "
+                "terminating and finished pods are not judged."
+            ),
+        ),
         example={
             "type": "kube_workloads",
             "kubeconfig": "~/.kube/config",
