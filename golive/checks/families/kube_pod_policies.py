@@ -185,8 +185,8 @@ async def gather_security(config: KubePodSecurityConfig, context: ProbeContext) 
         pods = await _pods(kube, config)
         source = kube.source()
     if config.profile == "restricted":
-        violations, per_rule = restricted_findings(pods, config.exclude_containers)
-        return _security_observation(config, pods, violations, per_rule, Evidence(source, context.now()))
+        violations, by_rule = restricted_findings(pods, config.exclude_containers)
+        return _security_observation(config, pods, violations, by_rule, Evidence(source, context.now()))
     findings: set[str] = set()
     per_rule: Counter[str] = Counter()
     for pod in pods:
