@@ -40,6 +40,8 @@ from .kube_objects import field, is_empty_selector, items, labels, mapping, name
 
 EVERYWHERE = frozenset({"0.0.0.0/0", "::/0"})
 CALICO_NAMESPACE = "projectcalico.org/namespace"
+#: The label Calico adds to a namespace's own labels for ``namespaceSelector``.
+CALICO_NAME = "projectcalico.org/name"
 CILIUM_NAMESPACE = "io.kubernetes.pod.namespace"
 _CALICO_TERM = re.compile(
     r"""^(?:
@@ -176,7 +178,8 @@ def _calico_denies(policy: Obj, namespace: Obj, pods: list[Obj], direction: str)
     if (
         isinstance(namespace_selector, str)
         and namespace_selector.strip()
-        and calico_selector_matches(namespace_selector, labels(namespace)) is not True
+        and calico_selector_matches(namespace_selector, {**labels(namespace), CALICO_NAME: name(namespace)})
+        is not True
     ):
         return False
     selector = str(spec.get("selector") or "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from golive.checks.families.kube_cluster_policies import calico_selector_matches
 from golive.checks.status import Status
 
 from .support import Kube, run_one
@@ -216,3 +217,14 @@ async def test_cluster_wide_denies_count(kube: Kube) -> None:
     assert egress.observed["NAMESPACES_WITHOUT_DEFAULT_DENY"] == ["np-admin (egress)", "np-cilium (egress)"]
     assert egress.observed["DEFAULT_DENY"]["np-baseline"]["egress"] == "BaselineAdminNetworkPolicy default"
     assert egress.observed["DEFAULT_DENY"]["np-calico"]["egress"] == "GlobalNetworkPolicy default-deny"
+
+
+def test_calico_selectors_that_are_read_and_those_that_are_not() -> None:
+    pod = {"app": "billing", "projectcalico.org/namespace": "np-calico"}
+    assert calico_selector_matches("all()", pod) is True
+    assert calico_selector_matches("app in {'billing', 'crm'} && !has(debug)", pod) is True
+    assert calico_selector_matches("app != 'billing'", pod) is False
+    assert calico_selector_matches("projectcalico.org/namespace not in {'np-calico'}", pod) is False
+    # Not read here: such a policy is not counted as a deny either way.
+    assert calico_selector_matches("app == 'billing' || app == 'crm'", pod) is None
+    assert calico_selector_matches("(app == 'billing')", pod) is None
