@@ -111,6 +111,8 @@ def _probe_section(probe: ProbeType) -> str:
     schema = probe.config_model.model_json_schema(by_alias=True)
     defs: dict[str, Any] = schema.get("$defs", {})
     lines = [f"### `{probe.name}`", "", probe.summary, "", f"Kind: {KIND_TEXT[probe.kind]}.", ""]
+    if probe.reading:
+        lines += ["**How it reads what it observes**", "", *(f"- {point}" for point in probe.reading), ""]
     lines += ["**Parameters**", "", *_parameters(probe.config_model, schema, defs), ""]
     for name, model in _nested_models(probe.config_model):
         if name in defs and model is not SecretRef:

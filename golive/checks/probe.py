@@ -98,6 +98,9 @@ class ProbeType:
     derive: Derive | None = None
     #: Applied with the default conditions, when an item writes neither kind of its own.
     default_warn_conditions: tuple[str, ...] = ()
+    #: For the authors' guide: how the probe reads what it observes, where that differs
+    #: from a plain reading of the object (one sentence each).
+    reading: tuple[str, ...] = ()
 
     def known_values(self) -> dict[str, bool]:
         known = {v.name: v.structured for v in self.values}

@@ -180,7 +180,9 @@ def _kube_probes(document: dict[str, Any]) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def fake_apiserver() -> Iterator[FakeApiServer]:
-    with serving({"rbac": Cluster(name="rbac", crds=frozenset({"velero.io"}))}) as server:
+    # Every optional API served, so every call the probes can make is exercised.
+    served = {"velero.io", "policy.networking.k8s.io", "crd.projectcalico.org", "cilium.io"}
+    with serving({"rbac": Cluster(name="rbac", crds=frozenset(served))}) as server:
         yield server
 
 

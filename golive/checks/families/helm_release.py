@@ -11,10 +11,15 @@ The current state is the highest revision. From the whole stored history:
 
 - ROLLBACK_SEEN: a revision Helm wrote as ``Rollback to N`` (helm ``pkg/action/rollback.go``)
   that went through (deployed or superseded); rollbacks that failed are listed, not counted.
+  A rollback that failed while waiting is described ``Release "x" failed: …``, as a failed
+  install is; above revision 1 it can only be a rollback (upgrades write ``Upgrade "x"
+  failed``), and it is listed with the rollbacks.
 - KNOWN_GOOD_REVISION: the newest revision that deployed successfully: status
-  ``deployed``, or ``superseded`` without a failure description (a failed upgrade is
-  marked superseded when it is rolled back from, so the status alone does not prove it
-  ever worked). PREVIOUS_GOOD_REVISION is the same below the current revision: the
+  ``deployed``, or ``superseded`` with neither a failure description nor the description
+  of an operation that never finished (``Preparing upgrade``, ``Initial install
+  underway``). A rollback marks the revision it starts from superseded, whatever it was:
+  a failed upgrade, or one stuck in pending-upgrade, so the status alone does not prove
+  it ever worked. PREVIOUS_GOOD_REVISION is the same below the current revision: the
   target of ``helm rollback``.
 
 An expected chart version is a condition: ``[CHART_VERSION] == 1.1.0`` or
@@ -45,6 +50,11 @@ _ROLLBACK = re.compile(r"^Rollback to \d+")
 #: ``Rollback "x" failed: …`` (pkg/action/upgrade.go, install.go, rollback.go).
 _FAILED = re.compile(r'^\w+ "[^"]*" failed')
 _GOOD_STATUSES = frozenset({"deployed", "superseded"})
+#: Descriptions of a revision still pending (upgrade.go, install.go): one superseded
+#: with these never deployed.
+_UNFINISHED = frozenset({"Preparing upgrade", "Initial install underway"})
+#: install.go's failure description, which rollback.go also writes when waiting fails.
+_RELEASE_FAILED = re.compile(r'^Release "[^"]*" failed')
 _RELEASE_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 
 
@@ -90,7 +100,13 @@ def _revision(release: Obj, stored: Obj) -> int:
 def _succeeded(release: Obj) -> bool:
     status = field(release, "info", "status")
     description = str(field(release, "info", "description") or "")
-    return status in _GOOD_STATUSES and not _FAILED.match(description)
+    return status in _GOOD_STATUSES and not _FAILED.match(description) and description not in _UNFINISHED
+
+
+def _is_rollback(revision: int, release: Obj) -> bool:
+    description = str(field(release, "info", "description") or "")
+    # Installs are revision 1; above it, only a rollback writes 'Release "x" failed'.
+    return description.startswith("Rollback ") or (revision > 1 and bool(_RELEASE_FAILED.match(description)))
 
 
 def _hooks(release: Obj) -> list[Obj]:
@@ -111,11 +127,7 @@ def summarise(history: list[tuple[int, Obj]]) -> tuple[dict[str, Any], str]:
     chart = mapping(current, "chart", "metadata")
     good = [rev for rev, release in history if _succeeded(release)]
     # "Rollback to N" while it runs and once it went through; 'Rollback "x" failed: …' after.
-    rollbacks = [
-        (rev, release)
-        for rev, release in history
-        if str(field(release, "info", "description") or "").startswith("Rollback ")
-    ]
+    rollbacks = [(rev, release) for rev, release in history if _is_rollback(rev, release)]
     hooks = _hooks(current)
     values: dict[str, Any] = {
         "STATUS": field(current, "info", "status"),
@@ -215,6 +227,22 @@ HELM_RELEASE = register(
             Value("HISTORY", "revision, status, chart_version, app_version, description", structured=True),
         ),
         default_conditions=("[STATUS] == deployed",),
+        reading=(
+            (
+                "Read from Helm's own storage (Secrets, or ConfigMaps), decoded the way Helm decodes it; "
+                "the highest revision is the current state."
+            ),
+            (
+                "A revision counts as known good when it deployed: `deployed`, or `superseded` without a "
+                "failure description and without the description of an operation that never finished "
+                "(`Preparing upgrade`): a rollback marks the revision it starts from superseded, even a "
+                "failed or stuck upgrade."
+            ),
+            (
+                'A rollback that failed while waiting is described `Release "x" failed` like a failed '
+                "install; above revision 1 it is listed among the rollbacks."
+            ),
+        ),
         example={
             "type": "helm_release",
             "kubeconfig": "~/.kube/config",

@@ -10,8 +10,11 @@ Velero (``velero.io/v1``; reference/probe-protocols.md, section 11):
 - Paused schedules and schedules in FailedValidation are problems; a schedule that never
   produced a backup has no age (null), which fails any age condition.
 - Restore tested: RESTORE_AGE_DAYS counts from the newest Completed restore.
-- Retention: ``spec.template.ttl`` (a Go duration, ``720h0m0s``; Velero's default is 30
-  days when unset).
+- Retention: ``spec.template.ttl`` (a Go duration, ``720h0m0s``). Unset or zero means
+  the server's ``--default-backup-ttl``: the backup controller replaces a zero TTL with it,
+  and ``velero schedule create`` without ``--ttl`` writes ``0s``. That default is 720h
+  unless the server was started otherwise (``default_ttl`` here); the schedule's summary
+  says when it applies.
 - Offsite: AVAILABLE_LOCATIONS counts BackupStorageLocations in phase Available.
 
 CronJob (``batch/v1``): ``status.lastSuccessfulTime`` is absent until a run succeeded.
@@ -23,7 +26,7 @@ import asyncio
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ..errors import ProbeError
 from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
@@ -45,7 +48,8 @@ from .kube_objects import field, hours_between, labels, name, parse_time
 SCHEDULE_LABEL = "velero.io/schedule-name"
 FINISHED = frozenset({"Completed", "PartiallyFailed", "Failed", "FailedValidation"})
 USABLE = frozenset({"Completed", "PartiallyFailed"})
-VELERO_DEFAULT_TTL = timedelta(days=30)
+#: velero server --default-backup-ttl, when not given.
+VELERO_DEFAULT_TTL = "720h"
 
 
 class VeleroBackupsConfig(KubeTarget):
@@ -54,22 +58,37 @@ class VeleroBackupsConfig(KubeTarget):
     namespace: str | None = Field(default="velero", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)
     #: Schedule names; default every Schedule.
     schedules: list[str] = Field(default_factory=list)
+    #: The server's ``--default-backup-ttl`` (a Go duration): the TTL of a schedule
+    #: whose ttl is unset or 0s.
+    default_ttl: str = Field(default=VELERO_DEFAULT_TTL, pattern=r"^([0-9.]+(ns|us|µs|ms|s|m|h))+$")
+
+    @field_validator("default_ttl")
+    @classmethod
+    def _positive_duration(cls, value: str) -> str:
+        if go_duration(value) <= timedelta(0):
+            raise ValueError("default_ttl must be longer than 0s, as the server's default is")
+        return value
 
 
 def _started(obj: Obj) -> str:
     return str(field(obj, "status", "startTimestamp") or field(obj, "metadata", "creationTimestamp") or "")
 
 
-def _ttl_days(schedule: Obj) -> float | None:
+def _ttl(schedule: Obj, default_ttl: str) -> tuple[float | None, bool]:
+    """(days, whether the server's default applies) for a schedule's backups."""
     written = field(schedule, "spec", "template", "ttl")
     try:
-        ttl = go_duration(written) if isinstance(written, str) and written else VELERO_DEFAULT_TTL
+        ttl = go_duration(written) if isinstance(written, str) and written else timedelta(0)
     except ValueError:
-        return None
-    return round(ttl.total_seconds() / 86400, 2)
+        return None, False
+    if ttl > timedelta(0):
+        return round(ttl.total_seconds() / 86400, 2), False
+    return round(go_duration(default_ttl).total_seconds() / 86400, 2), True
 
 
-def _schedule_state(schedule: Obj, backups: list[Obj], now: datetime) -> tuple[Obj, list[str], str | None]:
+def _schedule_state(
+    schedule: Obj, backups: list[Obj], now: datetime, default_ttl: str
+) -> tuple[Obj, list[str], str | None]:
     """Summary, problems and a partial-failure note for one schedule."""
     schedule_name = name(schedule)
     own = sorted(
@@ -93,11 +112,13 @@ def _schedule_state(schedule: Obj, backups: list[Obj], now: datetime) -> tuple[O
     elif phase == "PartiallyFailed":
         count = field(finished, "status", "errors") or 0
         partial = f"{schedule_name}: newest backup {name(finished)} PartiallyFailed ({count} errors)"
+    ttl_days, ttl_is_default = _ttl(schedule, default_ttl)
     summary = {
         "name": schedule_name,
         "schedule": field(schedule, "spec", "schedule"),
         "paused": bool(field(schedule, "spec", "paused")),
-        "ttl_days": _ttl_days(schedule),
+        "ttl_days": ttl_days,
+        "ttl_is_default": ttl_is_default,
         "newest_backup": name(finished) if finished else None,
         "newest_phase": phase,
         "backup_age_hours": hours_between(completed_at, now) if completed_at else None,
@@ -143,7 +164,7 @@ async def gather_velero(config: VeleroBackupsConfig, context: ProbeContext) -> O
     chosen = [known[s] for s in config.schedules] if config.schedules else sorted(schedules, key=name)
     summaries, problems, partial = [], [], []
     for schedule in chosen:
-        summary, found, note = _schedule_state(schedule, backups, now)
+        summary, found, note = _schedule_state(schedule, backups, now, config.default_ttl)
         summaries.append(summary)
         problems += found
         partial += [note] if note else []
@@ -172,6 +193,11 @@ async def gather_velero(config: VeleroBackupsConfig, context: ProbeContext) -> O
         f"last restore {restore_age} days ago" if restore_age is not None else "no completed restore"
     )
     parts.append(f"{len(available)} storage location(s) available")
+    for schedule in chosen:
+        summary = next(s for s in summaries if s["name"] == name(schedule))
+        if summary["ttl_is_default"]:
+            written = field(schedule, "spec", "template", "ttl") or "unset"
+            parts.append(f"{summary['name']}: TTL {written}, the server's default {config.default_ttl}")
     return Observation(
         values=values,
         evidence=Evidence(source, now),
@@ -190,7 +216,7 @@ VELERO_BACKUPS_PROBE = register(
         values=(
             Value(
                 "SCHEDULES",
-                "per schedule: cron, paused, ttl_days, newest backup, phase, age",
+                "per schedule: cron, paused, ttl_days (effective), ttl_is_default, newest backup, phase, age",
                 structured=True,
             ),
             Value("SCHEDULE_PROBLEMS", "paused, invalid, never backed up, or newest backup failed"),
@@ -198,7 +224,11 @@ VELERO_BACKUPS_PROBE = register(
             Value("MAX_BACKUP_AGE_HOURS", "age of the stalest schedule's newest usable backup", "h"),
             Value("RESTORE_AGE_DAYS", "days since the newest Completed restore", "days"),
             Value("LAST_RESTORE", "name, completed, backup of the newest Completed restore", structured=True),
-            Value("MIN_TTL_DAYS", "shortest backup TTL among the schedules", "days"),
+            Value(
+                "MIN_TTL_DAYS",
+                "shortest effective backup TTL among the schedules (unset or 0s: the server default)",
+                "days",
+            ),
             Value("AVAILABLE_LOCATIONS", "BackupStorageLocations in phase Available"),
             Value("LOCATIONS", "BackupStorageLocation → phase", structured=True),
         ),
@@ -206,6 +236,18 @@ VELERO_BACKUPS_PROBE = register(
             "len([SCHEDULES]) > 0",
             "len([SCHEDULE_PROBLEMS]) == 0",
             "[MAX_BACKUP_AGE_HOURS] <= 24",
+        ),
+        reading=(
+            (
+                "Per schedule, the newest finished backup decides (Failed fails, PartiallyFailed warns); "
+                "running backups are not judged."
+            ),
+            (
+                "A TTL that is unset or `0s` is the server's `--default-backup-ttl`: the backup "
+                "controller replaces a zero TTL, and `velero schedule create` without `--ttl` writes "
+                "`0s`. `default_ttl` says what the server was started with (720h unless set); "
+                "ttl_is_default marks such schedules."
+            ),
         ),
         example={"type": "velero_backups", "kubeconfig": "~/.kube/config", "schedules": ["daily"]},
     )
@@ -287,6 +329,9 @@ KUBE_CRONJOBS = register(
             "len([NEVER_SUCCEEDED]) == 0",
             "len([SUSPENDED]) == 0",
             "[MAX_HOURS_SINCE_SUCCESS] <= 26",
+        ),
+        reading=(
+            ("`status.lastSuccessfulTime` is absent until a run succeeded: never succeeded, not zero hours."),
         ),
         example={
             "type": "kube_cronjobs",

@@ -11,7 +11,17 @@ section 6; kubernetes ``component-helpers/resource`` PodRequests):
   (init containers with ``restartPolicy: Always``) run alongside, so they add to the sum
   and to every later init container. Pod-level ``spec.resources.requests`` replace the
   container sum where set. A container request left unset defaults to its limit, as the
-  API server defaults it.
+  API server defaults it. During an in-place resize a container counts with the larger
+  of its spec requests and what its status says is allocated (``allocatedResources``,
+  ``resources.requests``); a resize found infeasible counts the status only.
+- Pending pods are this item's when they are in its ``namespaces`` (default: all, or
+  the ``namespace`` given) and could go to its nodes (their ``nodeSelector`` and required
+  node affinity match a selected node). An Unschedulable pod waits for the cluster
+  autoscaler when its newest autoscaler event is ``TriggeredScaleUp``, or when the
+  autoscaler runs (``cluster_autoscaler``: present, or detected by its events about pods,
+  which the API server keeps an hour) and the pod became unschedulable less than
+  ``scale_up_wait_minutes`` ago without a ``NotTriggerScaleUp`` event; otherwise it
+  cannot be placed.
 - Quantities (``250m``, ``0.5``, ``1.5Gi``, ``1e3``) go through the client's own parser.
 
 A request above allocatable cannot come from the scheduler, but it does happen: pods
@@ -25,10 +35,13 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Literal
 
+from pydantic import Field
+
 from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
-from .kube_client import NODES, PODS, KubeTarget, Obj, quantity
+from .kube_client import EVENTS, NODES, PODS, KubeTarget, Obj, quantity
 from .kube_client import connect as kube_connect
-from .kube_objects import condition, field, items, mapping, name
+from .kube_objects import condition, field, items, labels, mapping, name
+from .kube_scheduling import PendingPods, pending_pods
 
 RESOURCES = ("cpu", "memory")
 _GIB = Decimal(2**30)
@@ -43,6 +56,12 @@ class KubeCapacityConfig(KubeTarget):
     node_selector: str | None = None
     #: Count NoSchedule/NoExecute-tainted nodes as headroom (pods that tolerate them).
     include_tainted: bool = False
+    #: Namespaces whose pending pods count; default every namespace, or ``namespace`` if given.
+    namespaces: list[str] = Field(default_factory=list)
+    #: Whether a cluster autoscaler runs: detect (it has written events about pods), present, absent.
+    cluster_autoscaler: Literal["detect", "present", "absent"] = "detect"
+    #: How long an Unschedulable pod may wait for the cluster autoscaler without an event.
+    scale_up_wait_minutes: int = Field(default=10, ge=0)
 
 
 def _amounts(values: Mapping[str, Any], what: str) -> Amounts:
@@ -63,16 +82,42 @@ def container_requests(container: Obj, what: str) -> Amounts:
     return _amounts({r: requests.get(r, limits.get(r)) for r in RESOURCES}, what)
 
 
+def _resize_infeasible(pod: Obj) -> bool:
+    pending = condition(pod, "PodResizePending") or {}
+    return field(pod, "status", "resize") == "Infeasible" or (
+        pending.get("status") == "True" and pending.get("reason") == "Infeasible"
+    )
+
+
+def _scheduled_requests(pod: Obj, container: Obj, statuses: Mapping[str, Obj], what: str) -> Amounts:
+    """What the scheduler counts for a container: during a resize, the larger of the spec
+    and the allocated requests (component-helpers resource.PodRequests, UseStatusResources)."""
+    status = statuses.get(str(container.get("name")))
+    spec_requests = container_requests(container, what)
+    if status is None or not isinstance(status.get("resources"), dict):
+        return spec_requests
+    from_status = _max(
+        _amounts(mapping(status, "resources", "requests"), what),
+        _amounts(mapping(status, "allocatedResources"), what),
+    )
+    return from_status if _resize_infeasible(pod) else _max(spec_requests, from_status)
+
+
 def pod_requests(pod: Obj) -> Amounts:
     what = f"pod {field(pod, 'metadata', 'namespace')}/{name(pod)}"
     spec = mapping(pod, "spec")
+    statuses = {
+        str(s.get("name")): s
+        for key in ("containerStatuses", "initContainerStatuses")
+        for s in items(pod, "status", key)
+    }
     total: Amounts = {}
     for container in items(spec, "containers"):
-        total = _add(total, container_requests(container, what))
+        total = _add(total, _scheduled_requests(pod, container, statuses, what))
     sidecars: Amounts = {}
     largest_init: Amounts = {}
     for container in items(spec, "initContainers"):
-        requests = container_requests(container, what)
+        requests = _scheduled_requests(pod, container, statuses, what)
         if container.get("restartPolicy") == "Always":
             total = _add(total, requests)
             sidecars = _add(sidecars, requests)
@@ -139,6 +184,10 @@ def _node_entry(node: Obj, used: Amounts, pods: int, excluded: str | None) -> tu
     return entry, allocatable, over
 
 
+#: The cluster autoscaler's events about pods (``source`` is the event's source.component).
+AUTOSCALER_EVENTS = "involvedObject.kind=Pod,source=cluster-autoscaler"
+
+
 async def gather(config: KubeCapacityConfig, context: ProbeContext) -> Observation:
     async with kube_connect(config, context) as kube:
         nodes, pods = await asyncio.gather(
@@ -148,19 +197,27 @@ async def gather(config: KubeCapacityConfig, context: ProbeContext) -> Observati
             ),
         )
         source = f"{kube.where} nodes" + (f" labelled {config.node_selector}" if config.node_selector else "")
+        namespaces = config.namespaces or ([config.namespace] if config.namespace else [])
+        scope = PendingPods(
+            namespaces=frozenset(namespaces),
+            node_labels=[labels(n) for n in nodes] if config.node_selector else None,
+        )
+        waiting_pods = scope.unschedulable(pods)
+        events = await kube.objects(EVENTS, all_namespaces=True, field_selector=AUTOSCALER_EVENTS)
+    # Its events (kept an hour) show the autoscaler at work; else the item says whether it runs.
+    autoscaler = config.cluster_autoscaler == "present" or (
+        config.cluster_autoscaler == "detect" and bool(events)
+    )
     used: dict[str, Amounts] = {}
     pod_count: dict[str, int] = {}
-    unschedulable = []
     for pod in pods:
         node_name = field(pod, "spec", "nodeName")
         if node_name:
             used[node_name] = _add(used.get(node_name, {}), pod_requests(pod))
             pod_count[node_name] = pod_count.get(node_name, 0) + 1
-            continue
-        scheduled = condition(pod, "PodScheduled")
-        if scheduled is not None and scheduled.get("reason") == "Unschedulable":
-            message = str(scheduled.get("message", ""))[:160]
-            unschedulable.append(f"{field(pod, 'metadata', 'namespace')}/{name(pod)}: {message}")
+    unschedulable, waiting = pending_pods(
+        waiting_pods, events, autoscaler, context.now(), config.scale_up_wait_minutes
+    )
     entries, overcommitted, excluded_nodes = [], [], []
     totals: dict[str, Amounts] = {"allocatable": {}, "used": {}, "free": {}}
     for node in sorted(nodes, key=name):
@@ -202,6 +259,7 @@ async def gather(config: KubeCapacityConfig, context: ProbeContext) -> Observati
         "NOT_READY_NODES": [e["name"] for e in entries if e["excluded"] == "NotReady"],
         "EXCLUDED_NODES": excluded_nodes,
         "UNSCHEDULABLE_PODS": unschedulable,
+        "WAITING_FOR_SCALE_UP": waiting,
     }
     return Observation(values=values, evidence=Evidence(source, context.now()), message=_message(values))
 
@@ -216,6 +274,7 @@ def _message(values: dict[str, Any]) -> str:
         ("OVERCOMMITTED", "overcommitted"),
         ("EXCLUDED_NODES", "not counted"),
         ("UNSCHEDULABLE_PODS", "unschedulable pods"),
+        ("WAITING_FOR_SCALE_UP", "waiting for the cluster autoscaler"),
     ):
         if values[key]:
             parts.append(f"{label}: {'; '.join(values[key][:3])}")
@@ -243,7 +302,12 @@ KUBE_CAPACITY = register(
             Value("OVERCOMMITTED", "nodes whose pods request more than allocatable, and what"),
             Value("NOT_READY_NODES", "nodes whose Ready condition is not True"),
             Value("EXCLUDED_NODES", "nodes not counted for headroom, with the reason"),
-            Value("UNSCHEDULABLE_PODS", "pending pods the scheduler found no node for"),
+            Value(
+                "UNSCHEDULABLE_PODS",
+                "pending pods of the item's namespaces and nodes that cannot be placed (no node, "
+                "and the cluster autoscaler will not add one)",
+            ),
+            Value("WAITING_FOR_SCALE_UP", "pending pods the cluster autoscaler is adding a node for"),
         ),
         default_conditions=(
             "len([OVERCOMMITTED]) == 0",
@@ -251,6 +315,20 @@ KUBE_CAPACITY = register(
             "len([UNSCHEDULABLE_PODS]) == 0",
             "[CPU_REQUESTED_PERCENT] <= 85",
             "[MEMORY_REQUESTED_PERCENT] <= 85",
+        ),
+        reading=(
+            (
+                "Headroom is requests against allocatable on Ready, uncordoned, untainted nodes, counted "
+                "as the scheduler counts: max(containers, largest init container) plus sidecars and "
+                "overhead; a request left unset is its limit; during an in-place resize the larger of "
+                "spec and allocated requests."
+            ),
+            (
+                "Pending pods count only in the item's namespaces and if they could go to its nodes "
+                "(nodeSelector, required node affinity). A pod the cluster autoscaler is adding a node "
+                "for (a TriggeredScaleUp event, or unschedulable for less than `scale_up_wait_minutes` "
+                "with the autoscaler running) is WAITING_FOR_SCALE_UP, not unschedulable."
+            ),
         ),
         example={"type": "kube_capacity", "kubeconfig": "~/.kube/config", "node_selector": "pool=apps"},
     )

@@ -8,7 +8,8 @@ model classes.
 - Where the cluster is (:class:`KubeTarget`): ``server`` with ``token`` (a secret
   reference) and ``ca_file`` or ``insecure_skip_tls_verify``; else a kubeconfig
   (``kubeconfig``, or ``$KUBECONFIG`` / ``~/.kube/config``) and its ``context``; else,
-  inside a pod, the pod's service account.
+  inside a pod, the pod's service account. With none of these the item is not
+  configured (:class:`KubeNotConfigured`), like an item whose variable is unset.
 - The client is synchronous. Every call runs in a worker thread with
   ``_request_timeout`` set to the item's timeout, and without urllib3's retries, so a
   hung API server holds the thread no longer than the runner waits for the item.
@@ -45,7 +46,7 @@ from kubernetes.client.exceptions import ApiException  # type: ignore[import-unt
 from kubernetes.utils import parse_quantity as _parse_quantity  # type: ignore[import-untyped,unused-ignore]
 from pydantic import Field, model_validator
 
-from ..errors import ProbeError
+from ..errors import NotConfigured, ProbeError
 from ..probe import ProbeConfig, ProbeContext
 from ..secrets import SecretRef
 
@@ -116,6 +117,8 @@ SECRETS = Resource("", "v1", "secrets")
 CONFIGMAPS = Resource("", "v1", "configmaps")
 PVCS = Resource("", "v1", "persistentvolumeclaims")
 NODES = Resource("", "v1", "nodes", namespaced=False)
+NAMESPACES = Resource("", "v1", "namespaces", namespaced=False)
+EVENTS = Resource("", "v1", "events")
 DEPLOYMENTS = Resource("apps", "v1", "deployments")
 STATEFULSETS = Resource("apps", "v1", "statefulsets")
 DAEMONSETS = Resource("apps", "v1", "daemonsets")
@@ -130,6 +133,12 @@ VELERO_RESTORES = Resource("velero.io", "v1", "restores")
 VELERO_SCHEDULES = Resource("velero.io", "v1", "schedules")
 VELERO_LOCATIONS = Resource("velero.io", "v1", "backupstoragelocations")
 LEASES = Resource("coordination.k8s.io", "v1", "leases")
+ADMIN_NETWORK_POLICIES = Resource("policy.networking.k8s.io", "v1alpha1", "adminnetworkpolicies", False)
+BASELINE_ADMIN_NETWORK_POLICIES = Resource(
+    "policy.networking.k8s.io", "v1alpha1", "baselineadminnetworkpolicies", False
+)
+CALICO_GLOBAL_NETWORK_POLICIES = Resource("crd.projectcalico.org", "v1", "globalnetworkpolicies", False)
+CILIUM_CLUSTERWIDE_POLICIES = Resource("cilium.io", "v2", "ciliumclusterwidenetworkpolicies", False)
 
 #: Core resources have typed methods only (CustomObjectsApi cannot address group "");
 #: every other group goes through CustomObjectsApi, which is the same REST path.
@@ -149,6 +158,8 @@ _CORE_METHODS = {
         "read_namespaced_persistent_volume_claim",
     ),
     "nodes": ("", "list_node", "read_node"),
+    "namespaces": ("", "list_namespace", "read_namespace"),
+    "events": ("list_namespaced_event", "list_event_for_all_namespaces", "read_namespaced_event"),
 }
 
 
@@ -163,6 +174,14 @@ class KubeForbidden(ProbeError):
     def __init__(self, message: str, detail: str) -> None:
         super().__init__(message)
         self.detail = detail
+
+
+class KubeNotConfigured(NotConfigured):
+    """No way to the cluster: no kubeconfig file exists, and the bot is not in a pod."""
+
+    def __init__(self) -> None:
+        ProbeError.__init__(self, "not configured: set KUBECONFIG, or run in a cluster")
+        self.variables = ("KUBECONFIG",)
 
 
 class KubeConflict(ProbeError):
@@ -396,10 +415,14 @@ def _api_client(target: KubeTarget, base_dir: Path) -> tuple[Any, str, str]:
     configuration = k8s.Configuration()
     if target.server is not None:
         namespace, where = _explicit(target, configuration, base_dir)
-    elif target.kubeconfig or target.context or not _in_cluster() or _default_kubeconfig_exists():
+    elif target.kubeconfig or _default_kubeconfig_exists():
         namespace, where = _from_kubeconfig(target, configuration, base_dir)
-    else:
+    elif _in_cluster() and not target.context:
         namespace, where = _from_service_account(configuration)
+    else:
+        # Neither a kubeconfig nor a pod's service account: an unconfigured item, not a
+        # broken file (the client would call the absent default file invalid).
+        raise KubeNotConfigured()
     # One attempt per call: urllib3 would otherwise retry a hung read three times, each
     # with the full timeout, long after the runner has given up on the item.
     configuration.retries = False

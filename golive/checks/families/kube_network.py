@@ -2,16 +2,30 @@
 
 Facts from reference/probe-protocols.md, section 6:
 
-- Ingress: admitted when ``status.loadBalancer.ingress`` is non-empty. A host has TLS
+- Ingress: there is no admission status. Controllers fill ``status.loadBalancer`` only
+  when they publish an address (ingress-nginx without ``--publish-service``, or with
+  ``--update-status=false``, serves with it empty), so an empty one is reported, not
+  failed: the HTTP check through each host decides whether it serves, and without that
+  check the item warns. A host has TLS
   when a ``spec.tls[].hosts`` entry of the same Ingress covers it (``*.example.com``
   covers one label). Optionally each host is fetched over HTTP(S) with the ``http``
   probe itself; wildcard hosts cannot be fetched and are skipped.
 - EndpointSlice: a Service's slices carry ``kubernetes.io/service-name``; there may be
-  several, ``endpoints`` may be null, and a null ``conditions.ready`` means ready.
+  several, and ``endpoints`` may be null. An endpoint counts when it serves and is not
+  terminating: ``conditions.serving`` where the controller wrote it (``ready`` is forced
+  true for ``publishNotReadyAddresses`` Services), else ``ready``; null means true, and
+  ``terminating: true`` never counts.
   ExternalName services have no endpoints by design and are not checked.
-- NetworkPolicy: default-deny ingress is ``podSelector: {}`` with Ingress among the
-  policy types and no ingress rules (``ingress: [{}]`` would allow everything). Absent
-  ``policyTypes`` mean Ingress, plus Egress when egress rules exist. That the CNI
+- NetworkPolicy: policies add up. A pod is isolated in a direction once any policy of
+  that type selects it; then only what some policy allows gets through. A namespace
+  denies by default when a ``podSelector: {}`` policy isolates every pod (or a
+  cluster-wide deny does, kube_cluster_policies.py) *and* no policy allows everything to
+  its running pods: a rule without ports whose peers are absent, ``ipBlock`` 0.0.0.0/0 or
+  ::/0 without ``except``, or ``namespaceSelector: {}`` (every pod of the cluster). So
+  ``default-deny`` beside ``allow-all`` (``ingress: [{}]``) is no default deny, while a
+  deny with narrow openings (a port, a namespace) is. An AdminNetworkPolicy deny comes
+  before NetworkPolicies, which then cannot open it. Absent ``policyTypes`` mean Ingress,
+  plus Egress when egress rules exist (the API server fills them in). That the CNI
   enforces policies is not visible in the API.
 """
 
@@ -19,18 +33,45 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Awaitable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import ProbeError
 from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
+from ..status import Status
 from .http import HTTP, HttpConfig
-from .kube_client import ENDPOINTSLICES, INGRESSES, NETWORKPOLICIES, SERVICES, KubeTarget, Obj
+from .kube_client import (
+    ADMIN_NETWORK_POLICIES,
+    BASELINE_ADMIN_NETWORK_POLICIES,
+    CALICO_GLOBAL_NETWORK_POLICIES,
+    CILIUM_CLUSTERWIDE_POLICIES,
+    ENDPOINTSLICES,
+    INGRESSES,
+    NAMESPACES,
+    NETWORKPOLICIES,
+    PODS,
+    SERVICES,
+    KubeClient,
+    KubeNotFound,
+    KubeTarget,
+    Obj,
+)
 from .kube_client import connect as kube_connect
-from .kube_objects import field, is_empty_selector, items, labels, name
+from .kube_cluster_policies import EVERYWHERE, ClusterPolicies
+from .kube_objects import field, is_empty_selector, items, labels, mapping, name, selector_matches
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+#: Where clusters keep cluster-wide policies (kind → API); APIs a cluster does not serve
+#: are skipped.
+CLUSTER_WIDE = {
+    "AdminNetworkPolicy": ADMIN_NETWORK_POLICIES,
+    "BaselineAdminNetworkPolicy": BASELINE_ADMIN_NETWORK_POLICIES,
+    "GlobalNetworkPolicy": CALICO_GLOBAL_NETWORK_POLICIES,
+    "CiliumClusterwideNetworkPolicy": CILIUM_CLUSTERWIDE_POLICIES,
+}
 
 
 # --- kube_ingress ---------------------------------------------------------------------
@@ -93,7 +134,7 @@ async def gather_ingress(config: KubeIngressConfig, context: ProbeContext) -> Ob
         source = kube.source()
     hosts: dict[str, bool] = {}
     tls_hosts: set[str] = set()
-    values: dict[str, Any] = {"INGRESSES": [], "NOT_ADMITTED": [], "TLS_SECRETS": [], "ADDRESSES": {}}
+    values: dict[str, Any] = {"INGRESSES": [], "WITHOUT_ADDRESS": [], "TLS_SECRETS": [], "ADDRESSES": {}}
     for ingress in found:
         ingress_name = name(ingress)
         values["INGRESSES"].append(ingress_name)
@@ -102,7 +143,7 @@ async def gather_ingress(config: KubeIngressConfig, context: ProbeContext) -> Ob
         ]
         values["ADDRESSES"][ingress_name] = [a for a in addresses if a]
         if not addresses:
-            values["NOT_ADMITTED"].append(ingress_name)
+            values["WITHOUT_ADDRESS"].append(ingress_name)
         covered = [str(h) for tls in items(ingress, "spec", "tls") for h in tls.get("hosts") or []]
         tls_hosts.update(covered)
         values["TLS_SECRETS"] += [
@@ -127,8 +168,16 @@ async def gather_ingress(config: KubeIngressConfig, context: ProbeContext) -> Ob
                 values["HTTP_FAILURES"].append(f"{host}: HTTP {answer['status']}")
         days = [a["cert_days"] for a in answers if "cert_days" in a]
         values["MIN_CERT_DAYS"] = min(days) if days else None
+    # An empty address alone proves nothing; without an HTTP check nothing else shows it serves.
+    unverified = bool(values["WITHOUT_ADDRESS"]) and config.http is None
+    message = _ingress_message(values)
+    if unverified:
+        message += "; add http: to check that it serves"
     return Observation(
-        values=values, evidence=Evidence(source, context.now()), message=_ingress_message(values)
+        values=values,
+        evidence=Evidence(source, context.now()),
+        status=Status.WARN if unverified else None,
+        message=message,
     )
 
 
@@ -136,8 +185,8 @@ def _ingress_message(values: dict[str, Any]) -> str:
     if not values["INGRESSES"]:
         return "no Ingress found"
     parts = [f"{len(values['INGRESSES'])} ingress(es), hosts: {', '.join(values['HOSTS']) or 'none'}"]
-    if values["NOT_ADMITTED"]:
-        parts.append(f"not admitted (no load balancer address): {', '.join(values['NOT_ADMITTED'])}")
+    if values["WITHOUT_ADDRESS"]:
+        parts.append(f"no load-balancer address published: {', '.join(values['WITHOUT_ADDRESS'])}")
     if values["HOSTS_WITHOUT_TLS"]:
         parts.append(f"without TLS: {', '.join(values['HOSTS_WITHOUT_TLS'])}")
     if values["HTTP_FAILURES"]:
@@ -148,7 +197,8 @@ def _ingress_message(values: dict[str, Any]) -> str:
 KUBE_INGRESS = register(
     ProbeType(
         name="kube_ingress",
-        summary="Ingress hosts, TLS and admission; optionally an HTTP(S) GET through every host.",
+        summary="Ingress hosts, TLS and published addresses; optionally an HTTP(S) GET through "
+        "every host, which decides whether an Ingress without an address serves.",
         config_model=KubeIngressConfig,
         gather=gather_ingress,
         values=(
@@ -157,7 +207,10 @@ KUBE_INGRESS = register(
             Value("TLS_HOSTS", "hosts listed under spec.tls"),
             Value("HOSTS_WITHOUT_TLS", "rule hosts no TLS entry of their Ingress covers"),
             Value("TLS_SECRETS", "secret names of the TLS entries"),
-            Value("NOT_ADMITTED", "Ingresses without a load balancer address (not admitted)"),
+            Value(
+                "WITHOUT_ADDRESS",
+                "Ingresses whose controller published no load-balancer address (it may still serve)",
+            ),
             Value("ADDRESSES", "Ingress → load balancer IPs / hostnames", structured=True),
             Value("HTTP", "host → url, status, cert_days or error (with http)", structured=True),
             Value("HTTP_FAILURES", "hosts that answered 4xx/5xx or not at all (with http)"),
@@ -165,9 +218,20 @@ KUBE_INGRESS = register(
         ),
         default_conditions=(
             "len([INGRESSES]) > 0",
-            "len([NOT_ADMITTED]) == 0",
             "len([HOSTS_WITHOUT_TLS]) == 0",
             "len([HTTP_FAILURES]) == 0",
+        ),
+        reading=(
+            (
+                "Ingress has no admission status: controllers fill `status.loadBalancer` only when they "
+                "publish an address (ingress-nginx without `--publish-service` serves with it empty). An "
+                "empty one is reported (WITHOUT_ADDRESS), not failed; with `http` the request through "
+                "each host decides, without it the item warns."
+            ),
+            (
+                "A host has TLS when a `spec.tls` entry of the same Ingress covers it; `*.example.com` "
+                "covers exactly one label."
+            ),
         ),
         example={
             "type": "kube_ingress",
@@ -189,11 +253,13 @@ class KubeServicesConfig(KubeTarget):
 
 
 def ready_endpoints(slices: list[Obj]) -> int:
-    """Distinct ready endpoints over all slices (dual-stack slices list a pod twice)."""
+    """Distinct serving endpoints over all slices (dual-stack slices list a pod twice)."""
     ready: set[str] = set()
     for endpoint_slice in slices:
         for endpoint in items(endpoint_slice, "endpoints"):
-            if field(endpoint, "conditions", "ready") is False:
+            conditions = mapping(endpoint, "conditions")
+            serving = conditions.get("serving", conditions.get("ready"))
+            if serving is False or conditions.get("terminating") is True:
                 continue
             target = endpoint.get("targetRef") or {}
             key = f"{target.get('kind')}/{target.get('name')}" if target.get("name") else None
@@ -248,6 +314,17 @@ KUBE_SERVICES = register(
             Value("READY_ENDPOINTS", "Service → number of ready endpoints", structured=True),
         ),
         default_conditions=("len([SERVICES]) > 0", "len([SERVICES_WITHOUT_ENDPOINTS]) == 0"),
+        reading=(
+            (
+                "An endpoint counts when it serves and is not terminating: `conditions.serving` where "
+                "written (the EndpointSlice controller sets `ready` true for every endpoint of a "
+                "`publishNotReadyAddresses` Service), else `ready`; null means true."
+            ),
+            (
+                "Endpoints are counted once per pod over all of a Service's slices (dual-stack slices "
+                "list a pod twice); ExternalName Services have no endpoints by design and are skipped."
+            ),
+        ),
         example={"type": "kube_services", "kubeconfig": "~/.kube/config", "namespace": "valeo"},
     )
 )
@@ -271,60 +348,181 @@ def policy_types(policy: Obj) -> set[str]:
     return {"Ingress", "Egress"} if field(policy, "spec", "egress") else {"Ingress"}
 
 
-def denies_by_default(policy: Obj, direction: str) -> bool:
-    """Selects every pod, applies to the direction, and allows nothing in it."""
-    rules = field(policy, "spec", direction.lower())
-    return (
-        is_empty_selector(field(policy, "spec", "podSelector"))
-        and direction in policy_types(policy)
-        and not rules
+def _peer_is_everything(peer: Obj) -> bool:
+    """A peer every pod of the cluster, or every address, matches."""
+    block = mapping(peer, "ipBlock")
+    if block:
+        return str(block.get("cidr")) in EVERYWHERE and not block.get("except")
+    if "namespaceSelector" in peer:
+        return is_empty_selector(peer.get("namespaceSelector")) and (
+            "podSelector" not in peer or is_empty_selector(peer.get("podSelector"))
+        )
+    return False
+
+
+def allows_everything(rule: Obj, direction: str) -> bool:
+    """A rule that admits every peer on every port: no ports, and no peers (or a peer
+    that is everyone)."""
+    if rule.get("ports"):
+        return False
+    peers = items(rule, "from" if direction == "Ingress" else "to")
+    return not peers or any(_peer_is_everything(p) for p in peers)
+
+
+def isolating_policy(policies: list[Obj], direction: str) -> str | None:
+    """A policy that selects every pod of the namespace for the direction: from then on,
+    only what policies allow gets through (NetworkPolicies add up)."""
+    return next(
+        (
+            name(p)
+            for p in sorted(policies, key=name)
+            if is_empty_selector(field(p, "spec", "podSelector")) and direction in policy_types(p)
+        ),
+        None,
     )
+
+
+def openings(namespace: str, policies: list[Obj], pods: list[Obj], direction: str) -> list[str]:
+    """Policies that allow everything to some of the namespace's pods (to any pod their
+    selector would pick, when the namespace has none running)."""
+    found = []
+    for policy in sorted(policies, key=name):
+        if direction not in policy_types(policy):
+            continue
+        if not any(allows_everything(r, direction) for r in items(policy, "spec", direction.lower())):
+            continue
+        selector = field(policy, "spec", "podSelector")
+        if pods:
+            chosen = sorted(name(p) for p in pods if selector_matches(selector, labels(p)))
+            if not chosen:
+                continue
+            whom = ", ".join(chosen[:3]) + (f" and {len(chosen) - 3} more" if len(chosen) > 3 else "")
+        elif is_empty_selector(selector):
+            whom = "every pod"
+        else:
+            continue
+        peers = "source" if direction == "Ingress" else "destination"
+        found.append(
+            f"{namespace} ({direction.lower()}): {name(policy)} allows every {peers} on every port to {whom}"
+        )
+    return found
+
+
+async def _unless_not_served(listing: Awaitable[list[Obj]]) -> list[Obj]:
+    """Objects of an API the cluster may not serve: none when it does not."""
+    try:
+        return await listing
+    except KubeNotFound:
+        return []
+
+
+async def _namespace(kube: KubeClient, namespace: str) -> Obj:
+    try:
+        return await kube.get(NAMESPACES, namespace)
+    except KubeNotFound:  # the label every namespace carries is all a selector can match
+        return {"metadata": {"name": namespace, "labels": {NAMESPACE_NAME_LABEL: namespace}}}
 
 
 async def gather_policies(config: KubeNetworkPoliciesConfig, context: ProbeContext) -> Observation:
     async with kube_connect(config, context) as kube:
         namespaces = config.namespaces or [kube.namespace]
-        listed = await asyncio.gather(*(kube.objects(NETWORKPOLICIES, ns) for ns in namespaces))
+        listed, pods, namespace_objects, cluster_wide = await asyncio.gather(
+            asyncio.gather(*(kube.objects(NETWORKPOLICIES, ns) for ns in namespaces)),
+            asyncio.gather(
+                *(
+                    kube.objects(PODS, ns, field_selector="status.phase!=Succeeded,status.phase!=Failed")
+                    for ns in namespaces
+                )
+            ),
+            asyncio.gather(*(_namespace(kube, ns) for ns in namespaces)),
+            asyncio.gather(
+                *(_unless_not_served(kube.objects(resource)) for resource in CLUSTER_WIDE.values())
+            ),
+        )
         source = kube.source(", ".join(namespaces))
+    cluster = ClusterPolicies(*cluster_wide)
     directions = ["Ingress", "Egress"] if config.egress else ["Ingress"]
     coverage: dict[str, dict[str, str | None]] = {}
     uncovered: list[str] = []
-    for namespace, policies in zip(namespaces, listed, strict=True):
+    allowed_all: list[str] = []
+    for namespace, policies, running, namespace_object in zip(
+        namespaces, listed, pods, namespace_objects, strict=True
+    ):
         coverage[namespace] = {}
         for direction in directions:
-            deny = next((name(p) for p in policies if denies_by_default(p, direction)), None)
-            coverage[namespace][direction.lower()] = deny
-            if deny is None:
+            denies = cluster.denies(namespace_object, running, direction)
+            enforced = next((d.policy for d in denies if d.enforced), None)
+            isolation = (
+                enforced or isolating_policy(policies, direction) or next((d.policy for d in denies), None)
+            )
+            # An admin-tier deny comes before NetworkPolicies: they cannot open it again.
+            opened = [] if enforced else openings(namespace, policies, running, direction)
+            allowed_all += opened
+            coverage[namespace][direction.lower()] = isolation if not opened else None
+            if isolation is None or opened:
                 uncovered.append(f"{namespace} ({direction.lower()})")
     values = {
         "NAMESPACES_WITHOUT_DEFAULT_DENY": uncovered,
         "DEFAULT_DENY": coverage,
+        "ALLOWED_ALL": allowed_all,
         "POLICIES": {
             ns: sorted(name(p) for p in policies) for ns, policies in zip(namespaces, listed, strict=True)
         },
+        "CLUSTER_POLICIES": sorted(
+            f"{kind} {name(p)}" for kind, found in zip(CLUSTER_WIDE, cluster_wide, strict=True) for p in found
+        ),
     }
-    message = (
-        f"no default-deny policy for: {', '.join(uncovered)}"
-        if uncovered
-        else f"default-deny {'/'.join(d.lower() for d in directions)} covers {', '.join(namespaces)}"
-    )
+    if uncovered:
+        message = f"no default-deny policy for: {', '.join(uncovered)}"
+        if allowed_all:
+            message += f"; {'; '.join(allowed_all[:3])}"
+    else:
+        message = f"default-deny {'/'.join(d.lower() for d in directions)} covers {', '.join(namespaces)}"
     return Observation(values=values, evidence=Evidence(source, context.now()), message=message)
 
 
 KUBE_NETWORK_POLICIES = register(
     ProbeType(
         name="kube_network_policies",
-        summary="A default-deny NetworkPolicy (podSelector {}, no rules) covers each namespace.",
+        summary="Each namespace denies by default: every pod isolated (a podSelector {} "
+        "NetworkPolicy or a cluster-wide deny) and no policy allowing everything beside it.",
         config_model=KubeNetworkPoliciesConfig,
         gather=gather_policies,
         values=(
-            Value("NAMESPACES_WITHOUT_DEFAULT_DENY", "namespace (direction) without a default-deny policy"),
             Value(
-                "DEFAULT_DENY", "namespace → direction → default-deny policy name or null", structured=True
+                "NAMESPACES_WITHOUT_DEFAULT_DENY",
+                "namespace (direction) where pods are not isolated, or a policy allows everything",
             ),
+            Value(
+                "DEFAULT_DENY",
+                "namespace → direction → the policy that denies by default (NetworkPolicy name, or "
+                "Kind name of a cluster-wide one), or null",
+                structured=True,
+            ),
+            Value("ALLOWED_ALL", "policies that allow every peer on every port, and to which pods"),
             Value("POLICIES", "namespace → NetworkPolicy names", structured=True),
+            Value("CLUSTER_POLICIES", "cluster-wide policies found (AdminNetworkPolicy, Calico, Cilium, …)"),
         ),
         default_conditions=("len([NAMESPACES_WITHOUT_DEFAULT_DENY]) == 0",),
+        reading=(
+            (
+                "NetworkPolicies add up: a namespace denies by default when every pod is isolated in the "
+                "direction (a `podSelector: {}` policy of that type, or a cluster-wide deny) and no "
+                "policy allows everything to its running pods (a rule without ports whose peers are "
+                "absent, 0.0.0.0/0, ::/0 or `namespaceSelector: {}`). So `default-deny` beside `allow-"
+                "all` fails, and a deny with narrow openings passes."
+            ),
+            (
+                "Cluster-wide denies count where the cluster serves their API (a cluster without them is "
+                "not an error): AdminNetworkPolicy (before NetworkPolicies, which then cannot open it), "
+                "BaselineAdminNetworkPolicy, Calico GlobalNetworkPolicy (simple `&&` selectors), Cilium "
+                "CiliumClusterwideNetworkPolicy."
+            ),
+            (
+                "Absent `policyTypes` mean Ingress, plus Egress with egress rules (the API server fills "
+                "them in). Whether the CNI enforces policies is not visible in the API."
+            ),
+        ),
         example={
             "type": "kube_network_policies",
             "kubeconfig": "~/.kube/config",

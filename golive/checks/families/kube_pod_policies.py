@@ -4,7 +4,10 @@ Both read the pods of a namespace (optionally by label selector), containers and
 containers alike, and name each finding once per workload (``deployment/api``), not
 once per replica.
 
-``kube_pod_security`` (the seed's "best practices"), per container:
+``kube_pod_security`` has two profiles. ``profile: restricted`` applies the Pod Security
+Standard "restricted" in full (kube_pss.py) and names each violation by pod and
+container (ephemeral containers included). ``profile: custom`` (the default; the seed's
+"best practices") checks a chosen subset, per container:
 
 - ``run_as_non_root``: ``runAsNonRoot: true``, or a ``runAsUser`` other than 0; the
   container's securityContext overrides the pod's. ``runAsUser: 0`` is root whatever
@@ -31,12 +34,13 @@ import re
 from collections import Counter
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
 from .kube_client import PODS, KubeClient, KubeTarget, Obj
 from .kube_client import connect as kube_connect
 from .kube_objects import containers, field, items, mapping, owner
+from .kube_pss import all_containers, container_findings, pod_findings
 
 Rule = Literal[
     "run_as_non_root",
@@ -77,8 +81,21 @@ class _PodsConfig(KubeTarget):
 
 class KubePodSecurityConfig(_PodsConfig):
     type: Literal["kube_pod_security"] = "kube_pod_security"
+    #: restricted: the Pod Security Standard "restricted" in full; custom: ``rules``.
+    profile: Literal["custom", "restricted"] = "custom"
+    #: With profile custom: which rules apply.
     rules: list[Rule] = Field(default_factory=lambda: list(RULES), min_length=1)
+    #: With profile custom and the limits rule: resources that need a limit.
     require_limits: list[LimitedResource] = Field(default_factory=lambda: list(LIMITED_RESOURCES))
+
+    @model_validator(mode="after")
+    def _rules_go_with_custom(self) -> KubePodSecurityConfig:
+        if self.profile == "restricted" and {"rules", "require_limits"} & self.model_fields_set:
+            raise ValueError(
+                "rules and require_limits go with profile custom; restricted applies the Pod Security "
+                "Standard as a whole"
+            )
+        return self
 
 
 class KubeSecretRefsConfig(_PodsConfig):
@@ -143,10 +160,33 @@ async def _pods(kube: KubeClient, config: _PodsConfig) -> list[Obj]:
     return await kube.objects(PODS, label_selector=config.selector)
 
 
+def restricted_findings(pods: list[Obj], exclude: list[str]) -> tuple[list[str], Counter[str]]:
+    """Every Pod Security Standard "restricted" violation, by pod and container."""
+    findings: list[str] = []
+    per_rule: Counter[str] = Counter()
+    for pod in pods:
+        where = f"pod {field(pod, 'metadata', 'namespace')}/{field(pod, 'metadata', 'name')}"
+        spec = mapping(pod, "spec")
+        found = [(rule, f"{where}: {text}") for rule, text in pod_findings(pod)]
+        for label, container in all_containers(spec):
+            if str(container.get("name")) not in exclude:
+                found += [
+                    (rule, f"{where} container {label}: {text}")
+                    for rule, text in container_findings(spec, container)
+                ]
+        for rule, text in found:
+            per_rule[rule] += 1
+            findings.append(text)
+    return sorted(findings), per_rule
+
+
 async def gather_security(config: KubePodSecurityConfig, context: ProbeContext) -> Observation:
     async with kube_connect(config, context) as kube:
         pods = await _pods(kube, config)
         source = kube.source()
+    if config.profile == "restricted":
+        violations, by_rule = restricted_findings(pods, config.exclude_containers)
+        return _security_observation(config, pods, violations, by_rule, Evidence(source, context.now()))
     findings: set[str] = set()
     per_rule: Counter[str] = Counter()
     for pod in pods:
@@ -163,15 +203,30 @@ async def gather_security(config: KubePodSecurityConfig, context: ProbeContext) 
                 finding = f"{owner(pod)} container {label}: {text}"
                 per_rule[rule] += finding not in findings
                 findings.add(finding)
-    violations = sorted(findings)
-    values = {"VIOLATIONS": violations, "BY_RULE": dict(per_rule), "PODS": len(pods)}
+    return _security_observation(config, pods, sorted(findings), per_rule, Evidence(source, context.now()))
+
+
+def _security_observation(
+    config: KubePodSecurityConfig,
+    pods: list[Obj],
+    violations: list[str],
+    per_rule: Counter[str],
+    evidence: Evidence,
+) -> Observation:
+    values = {
+        "VIOLATIONS": violations,
+        "BY_RULE": dict(per_rule),
+        "PODS": len(pods),
+        "PROFILE": config.profile,
+    }
+    profile = "Pod Security Standard restricted" if config.profile == "restricted" else "custom rules"
     message = (
-        f"{len(violations)} finding(s) in {len(pods)} pod(s): {'; '.join(violations[:4])}"
+        f"{profile}: {len(violations)} finding(s) in {len(pods)} pod(s): {'; '.join(violations[:4])}"
         + ("; …" if len(violations) > 4 else "")
         if violations
-        else f"{len(pods)} pod(s), no findings"
+        else f"{profile}: {len(pods)} pod(s), no findings"
     )
-    return Observation(values=values, evidence=Evidence(source, context.now()), message=message)
+    return Observation(values=values, evidence=evidence, message=message)
 
 
 async def gather_secret_refs(config: KubeSecretRefsConfig, context: ProbeContext) -> Observation:
@@ -201,16 +256,37 @@ async def gather_secret_refs(config: KubeSecretRefsConfig, context: ProbeContext
 KUBE_POD_SECURITY = register(
     ProbeType(
         name="kube_pod_security",
-        summary="Deployed pods: non-root, read-only root filesystem, not privileged, no privilege "
+        summary="Deployed pods: the Pod Security Standard restricted (profile: restricted), or "
+        "chosen rules: non-root, read-only root filesystem, not privileged, no privilege "
         "escalation, limits set, no host namespaces.",
         config_model=KubePodSecurityConfig,
         gather=gather_security,
         values=(
-            Value("VIOLATIONS", "workload container <name>: finding, once per workload"),
+            Value(
+                "VIOLATIONS",
+                "custom: workload container <name>: finding, once per workload; restricted: "
+                "pod <namespace>/<name> [container <name>]: finding",
+            ),
             Value("BY_RULE", "rule → number of findings", structured=True),
             Value("PODS", "pods checked"),
+            Value("PROFILE", "custom or restricted"),
         ),
         default_conditions=("[PODS] > 0", "len([VIOLATIONS]) == 0"),
+        reading=(
+            (
+                "`profile: restricted` applies the Pod Security Standard restricted in full, as the Pod "
+                "Security admission controller does: `runAsNonRoot: true`, `allowPrivilegeEscalation: "
+                "false`, drop ALL capabilities and add at most NET_BIND_SERVICE, seccomp RuntimeDefault "
+                "or Localhost, no host namespaces, hostPath or hostPort, not privileged, default "
+                "procMount, safe sysctls, restricted volume types; each violation by pod and container, "
+                "ephemeral containers included."
+            ),
+            (
+                "`profile: custom` (the default) checks the chosen `rules` per container and names each "
+                "finding once per workload; `runAsUser` other than 0 counts as non-root there, which the "
+                "standard does not accept."
+            ),
+        ),
         example={
             "type": "kube_pod_security",
             "kubeconfig": "~/.kube/config",
@@ -236,6 +312,13 @@ KUBE_SECRET_REFS = register(
             Value("PODS", "pods checked"),
         ),
         default_conditions=("[PODS] > 0", "len([SECRET_LITERALS]) == 0"),
+        reading=(
+            (
+                "Only literal `env` values are judged: by the variable's name (PASSWORD, TOKEN, KEY, …) "
+                "or a URL with a password; `$(OTHER)` references and `secretKeyRef`/`envFrom` are fine. "
+                "Values never appear in results."
+            ),
+        ),
         example={"type": "kube_secret_refs", "kubeconfig": "~/.kube/config", "namespace": "valeo"},
     )
 )

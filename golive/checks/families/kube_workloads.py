@@ -108,8 +108,11 @@ def statefulset_rollout(statefulset: Obj) -> tuple[bool, str]:
     partition = field(statefulset, "spec", "updateStrategy", "rollingUpdate", "partition")
     if isinstance(partition, int):
         if updated < replicas - partition:
+            if partition == 0:  # the API server's default: an ordinary rolling update
+                at = f"{updated} of {replicas} pods at revision {status.get('updateRevision')}"
+                return False, f"{at}, rolling update not complete"
             return False, f"partitioned rollout: {updated} of {replicas - partition} new pods updated"
-        return True, f"{ready}/{replicas} ready, partition {partition}"
+        return True, f"{ready}/{replicas} ready" + (f", partition {partition}" if partition else "")
     if status.get("updateRevision") != status.get("currentRevision"):
         return (
             False,
@@ -274,6 +277,22 @@ KUBE_WORKLOADS = register(
             "len([IMAGE_PULL_ERRORS]) == 0",
             "len([NOT_READY_PODS]) == 0",
             "[MAX_RESTARTS] <= 5",
+        ),
+        reading=(
+            (
+                "Rolled out means what `kubectl rollout status` means: the controller has observed the "
+                "spec, the Deployment's Progressing condition is not ProgressDeadlineExceeded, updated "
+                "and available replicas reach `spec.replicas`, no old replicas are left."
+            ),
+            (
+                "A StatefulSet's RollingUpdate always has a partition (the API server defaults it to 0), "
+                "so updated pods must reach replicas minus partition; OnDelete needs every pod at the "
+                "update revision, since until the old pods are deleted the release is not running."
+            ),
+            (
+                "Absent status counters are 0 and an absent `spec.replicas` is 1, the API's defaults; "
+                "terminating and finished pods are not judged."
+            ),
         ),
         example={
             "type": "kube_workloads",

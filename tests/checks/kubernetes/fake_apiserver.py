@@ -14,6 +14,8 @@ No real API server can run here, so this one serves clusters described in YAML
 - errors are ``Status`` objects: 401 without the bearer token, 403 in namespaces the
   cluster forbids, 404 for missing objects and for APIs the cluster does not serve
   (a CRD that is not installed), 400 for selectors it cannot parse;
+- every object, from a fixture or a create, gets the defaults kube-apiserver fills in
+  (api_defaults.py), so no fixture can describe an object a real cluster would not return;
 - writes for Leases only (``coordination.k8s.io/v1``, the one object golive writes):
   ``POST`` creates (409 ``AlreadyExists`` when the name is taken), ``PUT`` replaces
   (409 ``Conflict`` when the body's ``metadata.resourceVersion`` is stale, 404 when the
@@ -49,6 +51,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
+from .api_defaults import apply_defaults
+
 TOKEN = "kube-test-token-5d1c9e"
 PROBE_USER = "system:serviceaccount:golive:golive-probe"
 
@@ -75,13 +79,23 @@ KINDS: dict[str, tuple[str, str, str, bool]] = {
     "Schedule": ("velero.io", "v1", "schedules", True),
     "BackupStorageLocation": ("velero.io", "v1", "backupstoragelocations", True),
     "Lease": ("coordination.k8s.io", "v1", "leases", True),
+    "AdminNetworkPolicy": ("policy.networking.k8s.io", "v1alpha1", "adminnetworkpolicies", False),
+    "BaselineAdminNetworkPolicy": (
+        "policy.networking.k8s.io",
+        "v1alpha1",
+        "baselineadminnetworkpolicies",
+        False,
+    ),
+    "GlobalNetworkPolicy": ("crd.projectcalico.org", "v1", "globalnetworkpolicies", False),
+    "CiliumClusterwideNetworkPolicy": ("cilium.io", "v2", "ciliumclusterwidenetworkpolicies", False),
+    "Event": ("", "v1", "events", True),
 }
 #: (group, plural) the server accepts writes for.
 WRITABLE = frozenset({("coordination.k8s.io", "leases")})
 #: metav1.MicroTime as kube-apiserver decodes it (Go's RFC3339Micro).
 _MICRO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(Z|[+-]\d{2}:\d{2})$")
 #: Groups served only when a cluster declares them under ``crds``.
-CRD_GROUPS = frozenset({"velero.io"})
+CRD_GROUPS = frozenset({"velero.io", "policy.networking.k8s.io", "crd.projectcalico.org", "cilium.io"})
 #: Field selectors kube-apiserver accepts beyond metadata.name / metadata.namespace.
 FIELDS = {
     "pods": {
@@ -96,7 +110,19 @@ FIELDS = {
     },
     "secrets": {"type"},
     "nodes": {"spec.unschedulable"},
+    "events": {
+        "involvedObject.kind",
+        "involvedObject.namespace",
+        "involvedObject.name",
+        "involvedObject.uid",
+        "reason",
+        "reportingComponent",
+        "source",
+        "type",
+    },
 }
+#: Field selector names that are not the object's own path (kube-apiserver's field sets).
+FIELD_PATHS = {"events": {"source": "source.component"}}
 _LABEL_KEY = r"[A-Za-z0-9][-A-Za-z0-9_./]*"
 _SET = re.compile(rf"^({_LABEL_KEY})\s+(in|notin)\s+\(([^)]*)\)$")
 _EQUALITY = re.compile(rf"^({_LABEL_KEY})\s*(==|=|!=)\s*([-A-Za-z0-9_.]*)$")
@@ -171,7 +197,7 @@ def load_cluster(path: Path) -> Cluster:
         crds=frozenset(document.get("crds") or []),
     )
     for index, raw in enumerate(document.get("objects") or []):
-        obj = helm_storage_object(raw) if raw.get("kind") == "HelmRelease" else raw
+        obj = helm_storage_object(raw) if raw.get("kind") == "HelmRelease" else apply_defaults(raw)
         group, _, plural, namespaced = KINDS[obj["kind"]]
         metadata = obj.setdefault("metadata", {})
         if namespaced:
@@ -242,7 +268,7 @@ def field_matcher(text: str, plural: str) -> Callable[[dict[str, Any]], bool]:
         path, operator, value = match.groups()
         if path not in allowed:
             raise ValueError(f'field label not supported: "{path}"')
-        requirements.append((path, operator != "!=", value))
+        requirements.append((FIELD_PATHS.get(plural, {}).get(path, path), operator != "!=", value))
     return lambda obj: all((_field_text(obj, path) == value) == equal for path, equal, value in requirements)
 
 
@@ -498,7 +524,9 @@ class Writes:
                 details = {"name": name, "group": self.group, "kind": self.plural}
                 message = f'{self.described} "{name}" already exists'
                 return 409, status(409, "AlreadyExists", message, details)
-            created = self._stored_form(obj, uid=str(uuid.uuid4()), created=_now_timestamp())
+            created = self._stored_form(
+                apply_defaults({**obj, "kind": self.kind}), uid=str(uuid.uuid4()), created=_now_timestamp()
+            )
             stored.append(created)
         return 201, created
 

@@ -98,3 +98,23 @@ async def test_cronjob_that_never_succeeded_and_is_suspended(kube: Kube) -> None
     assert result.observed["SUSPENDED"] == ["report-export"]
     assert result.observed["MAX_HOURS_SINCE_SUCCESS"] is None
     assert "never succeeded: report-export; suspended: report-export" in result.message
+
+
+async def test_a_zero_ttl_is_the_servers_default_retention(kube: Kube) -> None:
+    result = await run_one(kube.probe("velero_backups", "subtle"), conditions=["[MIN_TTL_DAYS] >= 30"])
+    assert result.status == Status.PASS, result.message
+    schedules = {s["name"]: s for s in result.observed["SCHEDULES"]}
+    # velero schedule create without --ttl writes 0s: the server keeps backups 720h.
+    assert (schedules["nightly"]["ttl_days"], schedules["nightly"]["ttl_is_default"]) == (30.0, True)
+    assert (schedules["weekly"]["ttl_days"], schedules["weekly"]["ttl_is_default"]) == (90.0, False)
+    assert result.observed["MIN_TTL_DAYS"] == 30.0
+    assert "nightly: TTL 0s, the server's default 720h" in result.message
+
+
+async def test_the_servers_default_ttl_is_configurable(kube: Kube) -> None:
+    result = await run_one(
+        kube.probe("velero_backups", "subtle", default_ttl="240h"), conditions=["[MIN_TTL_DAYS] >= 30"]
+    )
+    assert result.status == Status.FAIL
+    assert result.observed["MIN_TTL_DAYS"] == 10.0
+    assert "nightly: TTL 0s, the server's default 240h" in result.message

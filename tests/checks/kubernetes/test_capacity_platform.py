@@ -106,7 +106,7 @@ async def test_hpas_present_and_scaling(kube: Kube) -> None:
         )
     )
     assert result.status == Status.PASS, result.message
-    assert result.observed["HPAS"] == [
+    assert [{k: v for k, v in h.items() if k != "metrics"} for h in result.observed["HPAS"]] == [
         {"name": "api", "target": "Deployment/api", "min": 3, "max": 10, "current": 3, "desired": 3},
         {"name": "web", "target": "Deployment/web", "min": 1, "max": 4, "current": 1, "desired": 1},
     ]
@@ -163,8 +163,82 @@ async def test_no_default_class_and_pending_claims(kube: Kube) -> None:
 
 async def test_legacy_default_annotation_and_the_newest_default_wins(kube: Kube) -> None:
     result = await run_one(kube.probe("kube_storage", "degraded", namespace="valeo"))
-    assert result.status == Status.FAIL  # the PVC is still Pending
+    # The Pending claim's class binds on first consumer: waiting for a pod, not unbound.
+    assert result.status == Status.PASS, result.message
     assert result.observed["DEFAULT_STORAGE_CLASSES"] == ["ceph-rbd", "standard"]
     assert result.observed["DEFAULT_STORAGE_CLASS"] == "ceph-rbd"
-    assert result.observed["UNBOUND_PVCS"] == ["reports-cache: Pending"]
+    assert result.observed["UNBOUND_PVCS"] == []
+    assert result.observed["WAITING_FOR_FIRST_CONSUMER"] == ["reports-cache (StorageClass ceph-rbd)"]
     assert "2 classes marked default; the newest wins" in result.message
+
+
+async def test_a_claim_without_class_waits_for_its_first_consumer_under_the_default(kube: Kube) -> None:
+    result = await run_one(kube.probe("kube_storage", "subtle", namespace="storage"))
+    assert result.status == Status.PASS, result.message
+    assert result.observed["WAITING_FOR_FIRST_CONSUMER"] == ["export-scratch (StorageClass gp3)"]
+    assert "waiting for a first consumer: export-scratch (StorageClass gp3)" in result.message
+
+
+async def test_a_claim_with_a_selected_node_and_no_volume_is_unbound(kube: Kube) -> None:
+    result = await run_one(kube.probe("kube_storage", "subtle", namespace="storage-stuck"))
+    assert result.status == Status.FAIL
+    assert result.observed["WAITING_FOR_FIRST_CONSUMER"] == []
+    assert result.observed["UNBOUND_PVCS"] == [
+        "ledger: Pending (node node-a selected for its first consumer, but no volume was provisioned)"
+    ]
+
+
+async def test_an_hpa_with_one_broken_metric_of_two_is_not_healthy(kube: Kube) -> None:
+    result = await run_one(kube.probe("kube_autoscaling", "subtle", namespace="scaling"))
+    assert result.status == Status.FAIL
+    observed = result.observed
+    # ScalingActive stays True while the CPU metric works.
+    assert observed["SCALING_INACTIVE"] == []
+    assert observed["METRIC_ERRORS"] == ["worker: metric 2 of 2 (External queue_length) has no current value"]
+    # web: no metrics written, the defaulted CPU metric is read.
+    assert {h["name"]: h["metrics"] for h in observed["HPAS"]} == {
+        "web": ["Resource cpu"],
+        "worker": ["Resource cpu", "External queue_length"],
+    }
+    assert "metrics failing: worker: metric 2 of 2 (External queue_length)" in result.message
+
+
+async def test_pending_pods_count_in_the_items_scope_only(kube: Kube) -> None:
+    scoped = await run_one(
+        kube.probe("kube_capacity", "subtle", node_selector="pool=apps", namespaces=["valeo"])
+    )
+    observed = scoped.observed
+    # analytics/etl-0 is another team's, and it could only go to the batch pool anyway.
+    assert observed["UNSCHEDULABLE_PODS"] == [
+        "valeo/report-0: 0/2 nodes are available: 2 Insufficient cpu. "
+        "(cluster autoscaler: pod didn't trigger scale-up: 1 Insufficient cpu)"
+    ]
+    assert observed["WAITING_FOR_SCALE_UP"] == [
+        "valeo/api-7d9c5b-ddddd: pod triggered scale-up: [{apps-pool 2->3 (max: 6)}]",
+        "valeo/web-5f6d8-yyyyy: unschedulable for 1 min, the cluster autoscaler may still add a node",
+    ]
+    assert scoped.status == Status.FAIL  # report-0 cannot be placed
+    assert "waiting for the cluster autoscaler: valeo/api-7d9c5b-ddddd" in scoped.message
+    # Only the node selector: etl-0 cannot land on pool=apps, so it is not this item's.
+    nodes_only = await run_one(kube.probe("kube_capacity", "subtle", node_selector="pool=apps"))
+    assert [p.split(":")[0] for p in nodes_only.observed["UNSCHEDULABLE_PODS"]] == ["valeo/report-0"]
+    everything = await run_one(kube.probe("kube_capacity", "subtle"))
+    assert [p.split(":")[0] for p in everything.observed["UNSCHEDULABLE_PODS"]] == [
+        "analytics/etl-0",
+        "valeo/report-0",
+    ]
+    # Told that no autoscaler runs, a fresh Unschedulable pod without an event is stuck.
+    without = await run_one(
+        kube.probe("kube_capacity", "subtle", namespaces=["valeo"], cluster_autoscaler="absent")
+    )
+    assert [p.split(":")[0] for p in without.observed["UNSCHEDULABLE_PODS"]] == [
+        "valeo/report-0",
+        "valeo/web-5f6d8-yyyyy",
+    ]
+
+
+async def test_a_pod_being_resized_counts_the_larger_of_spec_and_allocated(kube: Kube) -> None:
+    result = await run_one(kube.probe("kube_capacity", "subtle", node_selector="pool=apps"))
+    [node] = result.observed["NODES"]
+    # portal 500m + legacy 500m (requests defaulted from limits) + search 2 (allocated, not the spec's 1).
+    assert node["cpu_requested"] == 3.0

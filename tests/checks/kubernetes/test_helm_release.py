@@ -135,3 +135,15 @@ def test_decoding_rejects_what_helm_would_reject() -> None:
     huge = base64.b64encode(base64.b64encode(gzip.compress(b"[" + b"0," * 5000 + b"0]"))).decode()
     with pytest.raises(ProbeError, match="larger than 1000 bytes"):
         decode_release(huge, api_base64=True, max_bytes=1000, where="secret x")
+
+
+async def test_a_stuck_upgrade_superseded_by_a_failed_rollback_never_deployed(kube: Kube) -> None:
+    result = await run_one(kube.probe("helm_release", "subtle", namespace="valeo", release="ledger"))
+    assert result.status == Status.FAIL
+    observed = result.observed
+    # v2 hung in pending-upgrade; the rollback marked it superseded, but it never deployed.
+    assert observed["KNOWN_GOOD_REVISION"] == 1
+    assert observed["PREVIOUS_GOOD_REVISION"] == 1
+    # Failed while waiting: Helm wrote 'Release "ledger" failed', yet it is a rollback.
+    assert observed["ROLLBACKS"] == ['v3: Release "ledger" failed: context deadline exceeded (failed)']
+    assert observed["ROLLBACK_SEEN"] is False

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -147,6 +149,18 @@ async def test_kubeconfig_with_an_unknown_context_or_missing_file_is_an_error(
     assert missing.message.startswith(f"kubeconfig {tmp_path / 'absent'}:")
 
 
+async def test_without_any_kubeconfig_or_cluster_the_item_is_not_configured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-such-config"))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    for probe in ({"type": "kube_services"}, {"type": "kube_services", "context": "release"}):
+        result = await run_one(probe)
+        assert result.status == Status.ERROR
+        assert result.message == "not configured: set KUBECONFIG, or run in a cluster"
+        assert "kube-config" not in result.message
+
+
 async def test_https_with_the_cluster_ca(kube: Kube) -> None:
     probe = kube.probe(
         "kube_services",
@@ -212,3 +226,49 @@ def test_target_config_mistakes_fail_at_load(extra: dict[str, object], field: st
     with pytest.raises(ChecklistError) as raised:
         loads(text, env={})
     assert [(p.where, p.field) for p in raised.value.problems] == [("item svc", field)]
+
+
+def _read(kube: Kube, cluster: str, path: str) -> Any:
+    request = urllib.request.Request(
+        f"{kube.server.url(cluster)}{path}", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        return json.loads(answer.read())
+
+
+def test_the_stand_in_returns_objects_with_the_api_servers_defaults(kube: Kube) -> None:
+    hpa = _read(kube, "subtle", "/apis/autoscaling/v2/namespaces/scaling/horizontalpodautoscalers/web")
+    assert hpa["spec"] == {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+        "maxReplicas": 4,
+        "minReplicas": 1,
+        "metrics": [
+            {
+                "type": "Resource",
+                "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}},
+            }
+        ],
+    }
+    policy = _read(
+        kube, "subtle", "/apis/networking.k8s.io/v1/namespaces/np-additive/networkpolicies/allow-all"
+    )
+    assert policy["spec"] == {"podSelector": {}, "ingress": [{}], "policyTypes": ["Ingress"]}
+    pod = _read(kube, "subtle", "/api/v1/namespaces/pss/pods/legacy-0")
+    [app] = pod["spec"]["containers"]
+    assert app["resources"]["requests"] == {"cpu": "500m", "memory": "256Mi"}
+    deployment = _read(kube, "broken", "/apis/apps/v1/namespaces/valeo/deployments/web")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"},
+    }
+    statefulset = _read(kube, "broken", "/apis/apps/v1/namespaces/valeo/statefulsets/queue")
+    assert statefulset["spec"]["updateStrategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"partition": 0},
+    }
+    namespace = _read(kube, "subtle", "/api/v1/namespaces/np-calico")
+    assert namespace["metadata"]["labels"] == {
+        "tier": "payments",
+        "kubernetes.io/metadata.name": "np-calico",
+    }

@@ -91,3 +91,38 @@ def test_secret_looking_names() -> None:
         for n in ("DB_PASSWORD", "apiToken", "AWS_SECRET_ACCESS_KEY", "DBPASSWORD", "x-api-key")
     )
     assert not any(looks_secret(n) for n in ("MONKEY_MODE", "KEYCLOAK_URL", "LOG_LEVEL", "PASSENGER_COUNT"))
+
+
+async def test_the_restricted_pod_security_standard_in_full(kube: Kube) -> None:
+    result = await run_one(kube.probe("kube_pod_security", "subtle", namespace="pss", profile="restricted"))
+    assert result.status == Status.FAIL
+    observed = result.observed
+    assert observed["PODS"] == 2
+    # portal passes restricted although its root filesystem is writable; each finding
+    # names the pod and container, ephemeral containers included.
+    assert observed["VIOLATIONS"] == [
+        "pod pss/legacy-0 container app: adds capability SYS_TIME (only NET_BIND_SERVICE is allowed)",
+        "pod pss/legacy-0 container app: capabilities do not drop ALL",
+        "pod pss/legacy-0 container app: hostPort 8080",
+        "pod pss/legacy-0 container app: procMount Unmasked",
+        "pod pss/legacy-0 container app: runAsNonRoot is not true",
+        "pod pss/legacy-0 container app: seccompProfile is not RuntimeDefault or Localhost",
+        "pod pss/legacy-0 container ephemeral:debugger: allowPrivilegeEscalation is not false",
+        "pod pss/legacy-0 container ephemeral:debugger: capabilities do not drop ALL",
+        "pod pss/legacy-0 container ephemeral:debugger: runAsNonRoot is not true",
+        "pod pss/legacy-0 container ephemeral:debugger: seccompProfile is not RuntimeDefault or Localhost",
+        "pod pss/legacy-0 container init:tune: privileged",
+        "pod pss/legacy-0: sysctl net.core.somaxconn is not a safe sysctl",
+        "pod pss/legacy-0: volume host-logs is hostPath",
+    ]
+    assert observed["PROFILE"] == "restricted"
+    assert observed["BY_RULE"]["capabilities"] == 3
+
+
+async def test_the_default_profile_is_the_narrower_rule_set(kube: Kube) -> None:
+    result = await run_one(
+        kube.probe("kube_pod_security", "subtle", namespace="pss", rules=["run_as_non_root"])
+    )
+    assert result.observed["PROFILE"] == "custom"
+    # runAsUser 1000 is not root, which is all the custom rule asks.
+    assert result.observed["VIOLATIONS"] == []

@@ -39,6 +39,8 @@ RBAC = {
     ("list", "", "pods", "namespaced"),
     ("list", "", "pods", "cluster-wide"),
     ("list", "", "nodes", "cluster-wide"),
+    ("list", "", "events", "cluster-wide"),
+    ("get", "", "namespaces", "cluster-wide"),
     ("list", "", "services", "namespaced"),
     ("list", "", "secrets", "namespaced"),
     ("list", "", "configmaps", "namespaced"),
