@@ -57,6 +57,7 @@ from ..checks.model import Checklist, Schedule, Window
 from ..checks.timing import cron_fields, zone
 from ..storage import ScheduleState, Store
 from . import service, transitions
+from .delivery import resume_outbox
 from .notify import Notifier, watched_triggers
 from .observability import METRICS
 from .publish import publish_run
@@ -246,6 +247,9 @@ class ReleaseScheduler:
         """Tell the channel if the verdict changed as of ``now`` (by default the clock):
         a withdrawal names what expired. Claims keep a change from being told twice."""
         at = now or self.now()
+        # A change told earlier whose post Slack did not take waits in the outbox: it goes
+        # out first, so the channel hears the changes in the order they happened.
+        await resume_outbox(self.store, self.surface, await self._release_id())
         return await transitions.announce_change(
             self.checklist, self.store, self.surface, self.channel, now=lambda: at
         )
