@@ -44,12 +44,13 @@ from .leader import (
     replica_lease,
 )
 from .observability import METRICS, InstrumentedWebClient
+from .publish import close_orphaned_message
 from .runwatch import publish_stored_state
-from .shutdown import finish_work, grace_seconds, refuse_commands
+from .shutdown import bounded, finish_work, grace_seconds, refuse_commands
 from .slack_app import Bot, build_app
 from .slack_requests import malformed
 from .slack_retry import AsyncTimeoutRetryHandler
-from .surface import SlackSurface
+from .surface import LeaderOnly, SlackSurface, Surface
 
 log = logging.getLogger(__name__)
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -176,6 +177,7 @@ async def serve(checklist: Checklist, store: Store, settings: Settings, stop: as
     election = _election(store, settings, holder, bot, readiness.shutting_down)
     if bot is not None:
         bot.election = election
+        bot.scheduler.leading = election.still_leading
     electing = asyncio.Event()
     election_task = asyncio.create_task(election.run(electing))
     try:
@@ -186,15 +188,18 @@ async def serve(checklist: Checklist, store: Store, settings: Settings, stop: as
             bot.scheduler.shutdown()
         # Still leading meanwhile (the lease is renewed): the scheduled run in flight
         # finishes here, not in a successor.
-        await finish_work(lambda: set(bot.tasks) if bot is not None else set(), store, grace)
+        await finish_work(
+            lambda: bot.tasks | bot.scheduler.in_flight() if bot is not None else set(), store, grace
+        )
     finally:
         electing.set()  # resigns: the next leader takes over at once
         await election_task
         for task in background:
             task.cancel()
+        # Each step bounded: the whole shutdown fits Kubernetes' grace with the work's.
         if socket_handler is not None:
-            await socket_handler.close_async()
-        await runner.cleanup()
+            await bounded("close the Socket Mode connection", socket_handler.close_async())
+        await bounded("stop the HTTP server", runner.cleanup())
 
 
 async def _connect_slack(
@@ -231,12 +236,21 @@ async def _connect_slack(
     return bot, bolt, None
 
 
-async def _abort_orphans(store: Store) -> None:
+async def _abort_orphans(store: Store, bot: Bot | None = None, surface: Surface | None = None) -> None:
     """Runs left "running" by processes that are gone (their replica lease lapsed) are
-    over: say so. Runs of live replicas are theirs to finish."""
+    over: say so, in the database and in their messages. Runs of live replicas are
+    theirs to finish. A scheduled run's message is left to the schedule, which says
+    which run stands for it (``ReleaseScheduler.resume``)."""
     aborted = await store.abort_orphaned_runs(at=datetime.now(UTC))
-    if aborted:
-        log.warning("marked runs %s as aborted (left unfinished by a process that is gone)", aborted)
+    if not aborted:
+        return
+    log.warning("marked runs %s as aborted (left unfinished by a process that is gone)", aborted)
+    if bot is None or surface is None:
+        return
+    for run_id in aborted:
+        run = await store.run(run_id)
+        if run is not None and run.trigger != "schedule":
+            await close_orphaned_message(bot.checklist, surface, run)
 
 
 def _election(
@@ -244,8 +258,11 @@ def _election(
 ) -> LeaderElection:
     """The leader runs the schedule and the rollback watch, and sweeps up orphaned runs."""
 
+    def guarded() -> Surface | None:
+        return LeaderOnly(bot.surface, election.still_leading) if bot is not None else None
+
     async def elected(term: int) -> None:
-        await _abort_orphans(store)
+        await _abort_orphans(store, bot, guarded())
         if bot is None or shutting_down.is_set():
             return
         await bot.scheduler.start()
@@ -256,15 +273,16 @@ def _election(
         if bot is not None:
             bot.scheduler.shutdown(cancel_run=True)
 
-    return LeaderElection(
+    election = LeaderElection(
         store=store,
         backend=_lease_backend(store, settings),
         holder=holder,
         duration=settings.lease,
         on_elected=elected,
         on_deposed=deposed,
-        on_renewed=lambda: _abort_orphans(store),
+        on_renewed=lambda: _abort_orphans(store, bot, guarded()),
     )
+    return election
 
 
 def _lease_backend(store: Store, settings: Settings) -> LeaseBackend:

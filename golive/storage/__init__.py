@@ -5,7 +5,7 @@ Knows nothing of Slack or of probes' internals; it stores the records that
 """
 
 from .entries import AlertState, AuditEntry, LeaseState, Note, RunInfo, ScheduleState
-from .errors import StorageError
+from .errors import RunAborted, StorageError
 from .store import Store
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "AuditEntry",
     "LeaseState",
     "Note",
+    "RunAborted",
     "RunInfo",
     "ScheduleState",
     "StorageError",
