@@ -26,6 +26,17 @@ class Call:
     method: str
     params: dict[str, Any]
     status: int
+    #: The message's ts, as answered to chat.postMessage.
+    ts: str | None = None
+
+
+@dataclass
+class Posted:
+    """A top-level message as it stands after every edit, and the replies in its thread."""
+
+    ts: str
+    text: str
+    thread: list[str]
 
 
 @dataclass
@@ -68,6 +79,22 @@ class FakeSlack:
 
     def ok_calls(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method and c.status == 200]
+
+    def messages(self, channel: str) -> dict[str, Posted]:
+        """The channel's top-level messages by ts, in their final state."""
+        found: dict[str, Posted] = {}
+        for call in self.ok_calls("chat.postMessage"):
+            if call.params.get("channel") == channel and call.ts and not call.params.get("thread_ts"):
+                found[call.ts] = Posted(call.ts, str(call.params.get("text")), [])
+        for call in self.calls:
+            if call.status != 200 or call.params.get("channel") != channel:
+                continue
+            if call.method == "chat.update" and call.params.get("ts") in found:
+                found[call.params["ts"]].text = str(call.params.get("text"))
+            thread = call.params.get("thread_ts")
+            if call.method == "chat.postMessage" and thread in found:
+                found[thread].thread.append(str(call.params.get("text")))
+        return found
 
     def all_text(self) -> str:
         return json.dumps([c.params for c in self.calls], ensure_ascii=False)
@@ -126,8 +153,10 @@ class FakeSlack:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), 3600)
                 return web.Response(status=503, text="stopping")
-        self.calls.append(Call(method, params, 200))
-        return web.json_response(self._answer(method, params))
+        answer = self._answer(method, params)
+        posted = answer.get("ts") if method == "chat.postMessage" else None
+        self.calls.append(Call(method, params, 200, posted))
+        return web.json_response(answer)
 
     def _answer(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
         if method == "auth.test":
@@ -167,6 +196,13 @@ class FakeSlack:
             return {"ok": True, "user": {"id": params.get("user"), "deleted": False, "is_bot": False}}
         if method == "apps.connections.open":
             return {"ok": True, "url": self.url.replace("http://", "ws://") + "/link"}
+        if method == "chat.getPermalink":
+            ts = str(params.get("message_ts", "")).replace(".", "")
+            return {
+                "ok": True,
+                "channel": params.get("channel"),
+                "permalink": f"https://test.slack.com/archives/{params.get('channel')}/p{ts}",
+            }
         return {"ok": True}
 
     async def _upload(self, request: web.Request) -> web.Response:
