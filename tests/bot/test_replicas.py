@@ -164,7 +164,8 @@ async def test_three_replicas_one_leader_killed_mid_run_nothing_lost_or_repeated
         samples = [await scrape(http, r.url) for r in survivors]
         assert sorted(value(s, "golive_leader") for s in samples) == [0.0, 1.0]
 
-        for replica in survivors:
+        # The followers first: the leader's leaving would make one of them leader.
+        for replica in sorted(survivors, key=lambda r: r is second):
             assert await replica.terminate() == 0, "\n".join(replica.log_lines()[-20:])
 
         # -- no slot lost or run twice -------------------------------------------------------
@@ -287,7 +288,8 @@ async def test_a_leader_paused_past_its_lease_wakes_without_leading_or_finishing
         next_run = lambda: _at_least(lambda: _count_complete(store), done + 1)  # noqa: E731
         await until("the next scheduled run", next_run, 3 * INTERVAL)
         woken = await scrape(http, first.url)
-        for replica in replicas:
+        # The woken one first: the other's leaving would make it leader again.
+        for replica in (first, other):
             assert await replica.terminate() == 0, "\n".join(replica.log_lines()[-20:])
         runs = await scheduled_runs(store)
 
