@@ -198,7 +198,7 @@ async def serve(checklist: Checklist, store: Store, settings: Settings, stop: as
             task.cancel()
         # Each step bounded: the whole shutdown fits Kubernetes' grace with the work's.
         if socket_handler is not None:
-            await bounded("close the Socket Mode connection", socket_handler.close_async())
+            await bounded("close the Socket Mode connection", socket_handler.close())
         await bounded("stop the HTTP server", runner.cleanup())
 
 
@@ -221,13 +221,13 @@ async def _connect_slack(
     restarting = bot.t("restarting")
     bolt.middleware(refuse_commands(readiness.shutting_down, lambda: restarting))
     if settings.app_token:
-        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+        from .socket_mode import socket_client
 
-        socket_handler = AsyncSocketModeHandler(bolt, settings.app_token, web_client=bot.client)
-        await socket_handler.connect_async()  # type: ignore[no-untyped-call]
-        readiness.slack = SlackSocket(socket_handler.client)
+        socket = socket_client(bolt, settings.app_token, bot.client)
+        await socket.connect()
+        readiness.slack = SlackSocket(socket)
         log.info("connected to Slack in Socket Mode")
-        return bot, bolt, socket_handler
+        return bot, bolt, socket
     if not settings.signing_secret:
         raise SystemExit(
             "SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)"

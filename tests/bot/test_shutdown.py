@@ -141,10 +141,10 @@ async def test_sigterm_lets_the_scheduled_run_in_flight_finish_and_its_slot_end(
     assert (run.trigger, run.status, run.verdict) == ("schedule", "complete", "NO-GO")
     assert state.last_run_id == run.id and state.slot_done_at is not None, state
     records = served.log_records()
-    events = [(r["event"], r.get("run_id")) for r in records]
-    waiting = events.index(("shutting down: waiting for work in flight", None))
-    assert events.index(("run completed", run.id)) > waiting
-    events = [event for event, _ in events]
+    stamped = [(r["event"], r.get("run_id")) for r in records]
+    waiting = stamped.index(("shutting down: waiting for work in flight", None))
+    assert stamped.index(("run completed", run.id)) > waiting
+    events = [event for event, _ in stamped]
     assert "run aborted" not in events
     assert "run completed, but what followed failed" not in events
     assert not [r for r in records if r["level"] in ("error", "critical")]
