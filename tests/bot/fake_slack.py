@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +48,15 @@ class FakeSlack:
     uploads: dict[str, bytes] = field(default_factory=dict)
     socket_envelopes: list[dict[str, Any]] = field(default_factory=list)
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
+    #: Socket Mode tickets: when set, a connection URL is good once and for this many
+    #: seconds after apps.connections.open issued it, as Slack's are.
+    ticket_lifetime: float | None = None
+    #: Connection attempts to refuse next, whatever their ticket (Slack having trouble).
+    refuse_sockets: int = 0
+    #: (monotonic time, ticket, accepted) of every connection attempt.
+    socket_attempts: list[tuple[float, str, bool]] = field(default_factory=list)
+    _tickets: dict[str, float] = field(default_factory=dict)
+    _sockets: set[web.WebSocketResponse] = field(default_factory=set)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
@@ -195,7 +205,9 @@ class FakeSlack:
         if method == "users.info":
             return {"ok": True, "user": {"id": params.get("user"), "deleted": False, "is_bot": False}}
         if method == "apps.connections.open":
-            return {"ok": True, "url": self.url.replace("http://", "ws://") + "/link"}
+            ticket = f"ticket-{next(self._ts)}"
+            self._tickets[ticket] = time.monotonic()
+            return {"ok": True, "url": self.url.replace("http://", "ws://") + f"/link?ticket={ticket}"}
         if method == "chat.getPermalink":
             ts = str(params.get("message_ts", "")).replace(".", "")
             return {
@@ -218,15 +230,42 @@ class FakeSlack:
 
     # -- Socket Mode ----------------------------------------------------------------
 
-    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+    async def drop_sockets(self) -> None:
+        """Close every Socket Mode connection, as Slack does now and then."""
+        for socket in list(self._sockets):
+            await socket.close()
+
+    async def send_frame(self, frame: str) -> None:
+        for socket in list(self._sockets):
+            await socket.send_str(frame)
+
+    def _ticket_ok(self, ticket: str) -> bool:
+        if self.ticket_lifetime is None:
+            return True
+        issued = self._tickets.pop(ticket, None)  # good once
+        return issued is not None and time.monotonic() - issued <= self.ticket_lifetime
+
+    async def _socket(self, request: web.Request) -> web.StreamResponse:
+        ticket = request.query.get("ticket", "")
+        fresh = self._ticket_ok(ticket)
+        accepted = fresh and self.refuse_sockets <= 0
+        if fresh and not accepted:
+            self.refuse_sockets -= 1
+        self.socket_attempts.append((time.monotonic(), ticket, accepted))
+        if not accepted:
+            return web.Response(status=401, text="invalid or expired ticket")
         socket = web.WebSocketResponse()
         await socket.prepare(request)
+        self._sockets.add(socket)
         await socket.send_json(
             {"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0TEST"}}
         )
         for envelope in self.socket_envelopes:
             await socket.send_json(envelope)
-        async for message in socket:
-            if message.type == WSMsgType.TEXT:
-                self.socket_acks.append(json.loads(message.data))
+        try:
+            async for message in socket:
+                if message.type == WSMsgType.TEXT:
+                    self.socket_acks.append(json.loads(message.data))
+        finally:
+            self._sockets.discard(socket)
         return socket

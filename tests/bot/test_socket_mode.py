@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
+from golive.bot.health import SlackSocket
+from golive.bot.observability import METRICS
 from golive.bot.server import Settings, make_bot
+from golive.bot.shutdown import bounded
 from golive.bot.slack_app import build_app
+from golive.bot.socket_mode import socket_client
 from golive.checks.loader import load
 from golive.storage import Store
 
@@ -66,3 +75,92 @@ async def test_slash_command_over_socket_mode_is_acked_and_answered(tmp_path: Pa
         await asyncio.gather(*list(bot.tasks), return_exceptions=True)
         await store.close()
         await slack.stop()
+
+
+def _envelope(envelope_id: str, slack: FakeSlack) -> dict[str, Any]:
+    return {
+        "envelope_id": envelope_id,
+        "type": "slash_commands",
+        "accepts_response_payload": True,
+        "payload": {
+            "team_id": "T0TEST",
+            "channel_id": CHANNEL,
+            "user_id": DEVOPS,
+            "command": "/golive",
+            "text": "help",
+            "api_app_id": "A0TEST",
+            "response_url": f"{slack.url}/webhook",
+            "trigger_id": "1.2.3",
+        },
+    }
+
+
+async def _until(what: str, check: Callable[[], Awaitable[bool]], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)
+
+
+async def test_after_a_drop_every_attempt_uses_a_fresh_ticket_backing_off(tmp_path: Path) -> None:
+    """Slack's connection URLs are good once and briefly: after a drop the client asks for
+    a new one before every attempt, waits longer after each refusal, and says it is down
+    (readiness, golive_slack_socket_connected) until it is back. A frame that is not JSON
+    changes nothing; closing takes no more than its bound."""
+    slack = await FakeSlack().start()
+    slack.ticket_lifetime = 1.0
+    store = await Store.open(f"sqlite:///{tmp_path / 'golive.db'}")
+    checklist = load(checklist_file(tmp_path, 9), env={})
+    settings = Settings(BOT_TOKEN, None, APP_TOKEN, slack.api_url, 0, CHANNEL)
+    bot = make_bot(checklist, store, settings)
+    client = socket_client(build_app(bot, None), APP_TOKEN, bot.client, ping_interval=0.5)
+    client.first_retry, client.max_retry = 0.2, 0.8
+    readiness = SlackSocket(client)
+
+    def connected_metric() -> float:
+        return METRICS.registry.get_sample_value("golive_slack_socket_connected") or 0.0
+
+    async def up() -> bool:
+        return await readiness.problem() is None
+
+    async def down() -> bool:
+        return await readiness.problem() == "the Socket Mode connection is down"
+
+    try:
+        await client.connect()
+        assert await up() and connected_metric() == 1.0
+        slack.refuse_sockets = 3
+        await slack.drop_sockets()
+        await _until("the drop noticed", down, 5)
+        assert connected_metric() == 0.0
+        await _until("reconnected", up, 20)
+        assert connected_metric() == 1.0
+
+        attempts = slack.socket_attempts
+        tickets = [ticket for _, ticket, _ in attempts]
+        assert len(set(tickets)) == len(tickets), f"a ticket used twice: {tickets}"
+        assert [accepted for *_, accepted in attempts] == [True, False, False, False, True]
+        assert len(slack.ok_calls("apps.connections.open")) == len(attempts)
+        waits = [b - a for (a, *_), (b, *_) in itertools.pairwise(attempts[1:])]
+        assert waits[0] < waits[1] < waits[2] + 0.1 and waits[2] <= 0.8 + 0.5, waits
+
+        await slack.send_frame("{not json")
+        await slack.send_frame(json.dumps(_envelope("env-after-bad-frame", slack)))
+        await _until(
+            "the envelope after the bad frame acked",
+            lambda: _acked(slack, "env-after-bad-frame"),
+            10,
+        )
+        assert await up()
+    finally:
+        began = time.monotonic()
+        await bounded("close the Socket Mode connection", client.close())
+        assert time.monotonic() - began < 1.0
+        await asyncio.gather(*list(bot.tasks), return_exceptions=True)
+        await store.close()
+        await slack.stop()
+    assert connected_metric() == 0.0
+
+
+async def _acked(slack: FakeSlack, envelope_id: str) -> bool:
+    return any(a.get("envelope_id") == envelope_id for a in slack.socket_acks)
