@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import json
 import time
@@ -10,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 from golive.bot.health import SlackSocket
@@ -22,6 +24,7 @@ from golive.checks.loader import load
 from golive.storage import Store
 
 from .fake_slack import APP_TOKEN, BOT_TOKEN, FakeSlack
+from .serve_process import serve_process
 from .slack_support import CHANNEL, DEVOPS, checklist_file
 
 
@@ -164,3 +167,48 @@ async def test_after_a_drop_every_attempt_uses_a_fresh_ticket_backing_off(tmp_pa
 
 async def _acked(slack: FakeSlack, envelope_id: str) -> bool:
     return any(a.get("envelope_id") == envelope_id for a in slack.socket_acks)
+
+
+async def test_sigterm_in_socket_mode_after_reconnects_and_bad_frames_exits_promptly(tmp_path: Path) -> None:
+    """The real ``golive serve`` in Socket Mode: dropped twice, fed a frame that is not
+    JSON, then SIGTERM with nothing in flight exits 0 within seconds (every closing step
+    is bounded), and none of it is logged as an error."""
+    slack = await FakeSlack().start()
+    slack.ticket_lifetime = 5.0
+    try:
+        checklist = checklist_file(tmp_path, 9)
+        async with (
+            serve_process(tmp_path, checklist, slack, {"SLACK_APP_TOKEN": APP_TOKEN}) as served,
+            httpx.AsyncClient(timeout=5) as http,
+        ):
+
+            async def ready() -> bool:
+                return (await http.get(f"{served.url}/readyz")).status_code == 200
+
+            await _until("ready", ready, 30)
+            for reconnects in (1, 2):
+                await slack.drop_sockets()
+                back = functools.partial(_sockets_accepted, slack, 1 + reconnects)
+                await _until("reconnected", back, 30)
+                await _until("ready again", ready, 30)
+            await slack.send_frame("{not json")
+            await slack.send_frame("[1, 2]")
+            await slack.send_frame(json.dumps(_envelope("env-last", slack)))
+            await _until("the last envelope acked", lambda: _acked(slack, "env-last"), 30)
+            began = time.monotonic()
+            assert await served.terminate(timeout=30) == 0
+            took = time.monotonic() - began
+    finally:
+        await slack.stop()
+    assert took < 5.0, f"exited {took:.1f} s after SIGTERM"
+    records = served.log_records()
+    ignored = [r for r in records if r["event"] == "Socket Mode: ignored a frame that is not a JSON object"]
+    assert [r["level"] for r in ignored] == ["warning", "warning"]
+    assert not [r for r in records if r["level"] in ("error", "critical")], [
+        r for r in records if r["level"] in ("error", "critical")
+    ]
+    assert [accepted for *_, accepted in slack.socket_attempts] == [True, True, True]
+
+
+async def _sockets_accepted(slack: FakeSlack, wanted: int) -> bool:
+    return sum(accepted for *_, accepted in slack.socket_attempts) >= wanted
