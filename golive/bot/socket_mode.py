@@ -45,6 +45,9 @@ class FreshSocketClient(SocketModeClient):
         self.first_retry = first_retry
         self.max_retry = max_retry
 
+    async def close(self) -> None:
+        await super().close()  # type: ignore[no-untyped-call]
+
     def connected(self) -> bool:
         session = self.current_session
         return not self.closed and not self.stale and session is not None and not session.closed
