@@ -220,6 +220,9 @@ class ReleaseScheduler:
             log.exception("scheduled run failed")
 
     async def _watch_job(self) -> None:
+        if not self.leading():
+            log.warning("rollback watch: the leader lease may have lapsed; left to the leader")
+            return
         try:
             await self.notifier.check_rollback()
         except Exception:
