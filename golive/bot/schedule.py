@@ -279,11 +279,13 @@ class ReleaseScheduler:
         following = self.trigger.get_next_fire_time(slot, slot + _TICK)
         if following is not None and following <= (now or self.now()):
             log.info("schedule: slot %s left unfinished, superseded by the slot %s", slot, following)
+            await self._close_orphan(release_id, state.last_run_id)
             return None
         if state.slot_attempt >= MAX_ATTEMPTS:
             log.error(
                 "schedule: slot %s not tried again: %d attempts ended unfinished", slot, state.slot_attempt
             )
+            await self._close_orphan(release_id, state.last_run_id)
             return None
         run = await self.store.run(state.last_run_id) if state.last_run_id is not None else None
         if run is not None and run.status == "running":
@@ -316,6 +318,15 @@ class ReleaseScheduler:
             log.warning("schedule: %s (the replica that took over runs the slot)", exc)
         except Exception:
             log.exception("schedule: catching up after the election failed")
+
+    async def _close_orphan(self, release_id: int, run_id: int | None) -> None:
+        """The aborted run of a slot that is not run again: its message says it stopped,
+        once (claimed, as every notification is), whichever leader gets here first."""
+        run = await self.store.run(run_id) if run_id is not None else None
+        if run is None or run.status != "aborted" or run.message_ts is None or not self.leading():
+            return
+        if await self.store.claim_notification(release_id, f"stopped:{run.id}", at=self.now()):
+            await close_orphaned_message(self.checklist, LeaderOnly(self.surface, self.leading), run)
 
     def _still_leading(self, slot: datetime) -> bool:
         if self.leading():

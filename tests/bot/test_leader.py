@@ -350,3 +350,27 @@ async def test_a_leader_whose_lease_may_have_lapsed_claims_and_posts_nothing(h: 
 
     assert await h.bot.scheduler.run_due(slot + minutes(15)) is None
     assert (await h.store.schedule_state(release)).last_slot_at == slot, "no slot claimed"
+
+
+async def test_a_cut_short_run_not_run_again_says_it_stopped_once(h: Harness, successor_store: Store) -> None:
+    """Its slot superseded by the next one, the run a dead leader left is not run again;
+    its message still says how it ended, once, whichever leader gets there first."""
+    slot = T0 + minutes(30)
+    h.target.delay = 5.0
+    leader_run = asyncio.create_task(h.bot.scheduler.run_due(slot))
+    cut_short = await _first_running_run(h.store)
+    await h.slack.wait_for("chat.postMessage", 1)
+    leader_run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await leader_run
+    h.target.delay = 0.0
+
+    for _ in range(2):  # two leaders in turn
+        assert await successor(h, successor_store, slot + minutes(16)).resume() is None
+
+    run = await successor_store.run(cut_short)
+    assert run is not None and run.status == "aborted" and run.message_ts is not None
+    final = h.slack.messages(CHANNEL)[run.message_ts]
+    note = "Stopped: the replica running it went away."
+    assert final.text == f"Go-live run #{cut_short} · Shop v2.0.0: {note}"
+    assert final.thread == [note]
