@@ -14,7 +14,11 @@ the replicas' clocks run at the same pace (they need not agree on the time).
 Leadership decides who *does* the work; it is not what keeps it from happening twice.
 Every scheduled slot and every notification is also claimed in the database
 (``Store.claim_schedule_slot``, ``Store.claim_notification``), so a leader that was paused
-past its lease and wakes up still cannot repeat what its successor did.
+past its lease and wakes up still cannot repeat what its successor did. Nor does it act
+or report leading meanwhile: :meth:`LeaderElection.still_leading` checks the lease's
+deadline by this process's monotonic clock, which runs on while the process is stopped,
+before every claim and message of the leader's work and at every scrape of
+``golive_leader``.
 
 Besides the leader lease, each process renews a lease of its own, ``replica:<holder>``, in
 the database: runs carry the holder that started them, and a run whose holder's lease has
