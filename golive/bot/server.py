@@ -224,9 +224,10 @@ async def _connect_slack(
         from .socket_mode import socket_client
 
         socket = socket_client(bolt, settings.app_token, bot.client)
-        await socket.connect()
+        # In the background: while Slack cannot be reached the process still serves
+        # /healthz, and /readyz says the socket is down, rather than hanging at start.
         readiness.slack = SlackSocket(socket)
-        log.info("connected to Slack in Socket Mode")
+        background.append(asyncio.create_task(socket.connect()))
         return bot, bolt, socket
     if not settings.signing_secret:
         raise SystemExit(

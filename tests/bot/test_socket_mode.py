@@ -212,3 +212,31 @@ async def test_sigterm_in_socket_mode_after_reconnects_and_bad_frames_exits_prom
 
 async def _sockets_accepted(slack: FakeSlack, wanted: int) -> bool:
     return sum(accepted for *_, accepted in slack.socket_attempts) >= wanted
+
+
+async def test_serve_answers_while_slack_refuses_the_socket_at_start_then_gets_ready(tmp_path: Path) -> None:
+    """Slack refusing the first connections does not hold the process up: /healthz
+    answers, /readyz says the socket is down, and once Slack takes a fresh ticket the
+    replica is ready."""
+    slack = await FakeSlack().start()
+    slack.ticket_lifetime, slack.refuse_sockets = 5.0, 3  # refused for 1 + 2 + 4 s
+    try:
+        checklist = checklist_file(tmp_path, 9)
+        async with (
+            serve_process(tmp_path, checklist, slack, {"SLACK_APP_TOKEN": APP_TOKEN}) as served,
+            httpx.AsyncClient(timeout=5) as http,
+        ):
+            first = await http.get(f"{served.url}/readyz")
+            assert first.status_code == 503
+            assert first.json()["checks"]["slack"] == "the Socket Mode connection is down"
+
+            async def ready() -> bool:
+                return (await http.get(f"{served.url}/readyz")).status_code == 200
+
+            await _until("ready", ready, 30)
+            assert await served.terminate(timeout=30) == 0
+    finally:
+        await slack.stop()
+    assert [accepted for *_, accepted in slack.socket_attempts] == [False, False, False, True]
+    tickets = [ticket for _, ticket, _ in slack.socket_attempts]
+    assert len(set(tickets)) == 4, tickets
