@@ -269,6 +269,23 @@ def run_message(state: State, run_id: int, done: int, total: int, finished: bool
     return Message(fallback, blocks[:BLOCKS_LIMIT])
 
 
+def orphaned_run_note(checklist: Checklist, rerun: str | None) -> Message:
+    """For the thread of a run whose replica went away mid-run: ``rerun`` is the run that
+    stands for it (its number, linked when Slack gave a link), if one does."""
+    language = _lang(checklist)
+    stopped = (
+        text(language, "run_orphaned_rerun", rerun=rerun) if rerun else text(language, "run_orphaned")
+    )
+    return Message(stopped, [section(stopped)])
+
+
+def orphaned_run_message(checklist: Checklist, run_id: int, rerun: str | None) -> Message:
+    """That run's message, in its final state."""
+    title = text(_lang(checklist), "run_header", run=run_id, release=_release(checklist))
+    note = orphaned_run_note(checklist, rerun)
+    return Message(f"{title}: {note.text}", [header(title), *note.blocks])
+
+
 def _problem_blocks(state: State, phase: Phase) -> list[dict[str, Any]]:
     checklist = state.checklist
     lines = [

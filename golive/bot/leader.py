@@ -14,7 +14,11 @@ the replicas' clocks run at the same pace (they need not agree on the time).
 Leadership decides who *does* the work; it is not what keeps it from happening twice.
 Every scheduled slot and every notification is also claimed in the database
 (``Store.claim_schedule_slot``, ``Store.claim_notification``), so a leader that was paused
-past its lease and wakes up still cannot repeat what its successor did.
+past its lease and wakes up still cannot repeat what its successor did. Nor does it act
+or report leading meanwhile: :meth:`LeaderElection.still_leading` checks the lease's
+deadline by this process's monotonic clock, which runs on while the process is stopped,
+before every claim and message of the leader's work and at every scrape of
+``golive_leader``.
 
 Besides the leader lease, each process renews a lease of its own, ``replica:<holder>``, in
 the database: runs carry the holder that started them, and a run whose holder's lease has
@@ -45,6 +49,8 @@ LEADER_LEASE = "golive-leader"
 DEFAULT_DURATION = timedelta(seconds=15)
 #: Shortest lease: renewals (a third of it) must fit a slow database round trip.
 MIN_DURATION = timedelta(seconds=1)
+#: Seconds giving the leases up may take at shutdown.
+RESIGN_WAIT = 1.0
 
 
 def replica_lease(holder: str) -> str:
@@ -146,7 +152,18 @@ class LeaderElection:
         """How often a follower, or a leader that failed to renew, asks again."""
         return self.duration.total_seconds() / 10
 
+    def still_leading(self) -> bool:
+        """Leading, and the lease stands by this replica's clock right now.
+
+        ``leading`` alone is what the last round saw: a process paused past its lease
+        (SIGSTOP, a stalled VM) wakes with it still set while another replica leads, and
+        its tasks may run before the election's next round. Every side effect of leading,
+        and ``golive_leader``, asks this instead."""
+        return self.leading and time.monotonic() < self._deadline
+
     async def run(self, stop: asyncio.Event) -> None:
+        # Read at each scrape: two replicas never report leading at once.
+        METRICS.leader.set_function(lambda: 1.0 if self.still_leading() else 0.0)
         try:
             while not stop.is_set():
                 try:
@@ -215,7 +232,7 @@ class LeaderElection:
 
     def leader(self) -> str | None:
         """Who leads, as far as this replica knows (its last look at the lease)."""
-        if self.leading:
+        if self.still_leading():
             return self.holder
         if self.seen is not None and self.seen.holder and self.seen.expires_in > timedelta(0):
             return self.seen.holder
@@ -230,10 +247,12 @@ class LeaderElection:
         """Stop leading and give the leases up (shutdown): the next leader need not wait."""
         if self.leading:
             await self._step_down()
+        # Bounded: a shutdown must fit its grace; an unreleased lease only lapses later.
+        wait = min(self.renew_every, RESIGN_WAIT / 2)
         with contextlib.suppress(StorageError, LeaseUnavailable, TimeoutError):
-            await asyncio.wait_for(self.backend.release(self.holder), self.renew_every)
-        with contextlib.suppress(StorageError):
-            await self.store.release_lease(replica_lease(self.holder), self.holder)
+            await asyncio.wait_for(self.backend.release(self.holder), wait)
+        with contextlib.suppress(StorageError, TimeoutError):
+            await asyncio.wait_for(self.store.release_lease(replica_lease(self.holder), self.holder), wait)
 
 
 @asynccontextmanager

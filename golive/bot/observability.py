@@ -131,6 +131,11 @@ class Metrics:
         self.leader = Gauge(
             "golive_leader", "1 when this process runs schedules and sends notifications.", registry=r
         )
+        self.slack_socket_connected = Gauge(
+            "golive_slack_socket_connected",
+            "In Socket Mode, 1 while the connection to Slack is up (events arrive), else 0.",
+            registry=r,
+        )
         self.schedule_active = Gauge(
             "golive_schedule_active",
             "1 while a schedule is configured and inside its release window, else 0.",

@@ -20,7 +20,7 @@ from typing import Any
 from ..checks.model import Checklist
 from ..checks.results import ItemResult
 from ..checks.runner import select_items
-from ..storage import Store
+from ..storage import RunInfo, Store
 from . import blocks, charts, service, transitions
 from .surface import Surface
 
@@ -49,8 +49,11 @@ async def publish_run(
     edit_interval: float = 2.0,
     on_result: Callable[[ItemResult], Awaitable[None]] | None = None,
     on_start: Callable[[int], Awaitable[None]] | None = None,
+    on_posted: Callable[[int, str], Awaitable[None]] | None = None,
     slot_at: datetime | None = None,
 ) -> tuple[int, service.State]:
+    """``on_posted(run_id, ts)``: the run message is in Slack (its ts is stored too, so that
+    a replica taking over can edit it if this process goes away mid-run)."""
     selected = select_items(checklist, phase)
     before = await service.current_state(checklist, store)
     total = len(selected)
@@ -69,6 +72,7 @@ async def publish_run(
         where["ts"] = await _to_slack("post the run message", surface.post(channel, message))
         if where["ts"] is None:
             return  # no message to edit; the final state is posted when the run is done
+        await _posted(store, run_id, channel, where["ts"], on_posted)
         # Created here, not earlier, so the editor's task inherits what on_start put in
         # the context (the run id its log lines carry).
         editors.append(asyncio.create_task(edit_loop()))
@@ -118,6 +122,38 @@ async def publish_run(
             await _to_slack("upload a chart", surface.upload(channel, ts, chart))
     await announce_if_go(checklist, store, surface, channel, state)
     return run_id, state
+
+
+async def _posted(
+    store: Store, run_id: int, channel: str, ts: str, then: Callable[[int, str], Awaitable[None]] | None
+) -> None:
+    await store.set_run_message(run_id, channel=channel, ts=ts)
+    if then is not None:
+        await then(run_id, ts)
+
+
+async def close_orphaned_message(
+    checklist: Checklist,
+    surface: Surface,
+    run: RunInfo,
+    *,
+    rerun: tuple[int, str, str] | None = None,
+) -> None:
+    """Edit the message of a run whose replica went away mid-run to its final state, and
+    say the same in its thread: stopped, and ``rerun`` (run id, channel, ts of its
+    message) stands for it. Left as it was, it would read "n of m decided" forever."""
+    if run.message_channel is None or run.message_ts is None:
+        return  # never posted: nothing half-said
+    link = None
+    if rerun is not None:
+        rerun_id, rerun_channel, rerun_ts = rerun
+        url = await _to_slack("link to the re-run", surface.permalink(rerun_channel, rerun_ts))
+        link = f"<{url}|#{rerun_id}>" if url else f"#{rerun_id}"
+    channel, ts = run.message_channel, run.message_ts
+    final = blocks.orphaned_run_message(checklist, run.id, link)
+    await _to_slack("edit an orphaned run message", surface.update(channel, ts, final))
+    note = blocks.orphaned_run_note(checklist, link)
+    await _to_slack("post in an orphaned run's thread", surface.post(channel, note, thread_ts=ts))
 
 
 async def load_history(store: Store, state: service.State) -> list[tuple[int, dict[str, ItemResult]]]:

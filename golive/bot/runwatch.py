@@ -30,7 +30,7 @@ from ..checks.model import Checklist
 from ..checks.probe import probe_type
 from ..checks.results import ItemResult
 from ..checks.status import Status
-from ..storage import StorageError, Store
+from ..storage import RunAborted, StorageError, Store
 from . import service
 from .observability import METRICS, Metrics, trigger_kind
 
@@ -148,9 +148,24 @@ async def watch_run(
                 structlog.contextvars.reset_contextvars(**watch._context)
 
 
+async def _status(store: Store, run_id: int) -> str | None:
+    try:
+        async with asyncio.timeout(ABORT_TIMEOUT):
+            run = await store.run(run_id)
+    except (StorageError, TimeoutError):
+        return None
+    return None if run is None else run.status
+
+
 async def _give_up(store: Store, watch: RunWatch, exc: BaseException) -> None:
     """Mark the run aborted, unless it had finished (what failed came after, e.g. posting)."""
     assert watch.run_id is not None
+    if isinstance(exc, RunAborted):
+        # Expected after a pause past the lease: the replica that took over aborted the
+        # run and re-runs its slot. Nothing to mark, nothing completed.
+        watch.metrics.runs_aborted.labels(trigger=watch.kind).inc()
+        log.warning("run aborted by the replica that took over; its late results are dropped")
+        return
     reason = "cancelled" if isinstance(exc, asyncio.CancelledError) else f"{type(exc).__name__}: {exc}"
     try:
         async with asyncio.timeout(ABORT_TIMEOUT):
@@ -162,6 +177,11 @@ async def _give_up(store: Store, watch: RunWatch, exc: BaseException) -> None:
     if aborted:
         watch.metrics.runs_aborted.labels(trigger=watch.kind).inc()
         log.warning("run aborted", reason=reason)
+    elif await _status(store, watch.run_id) == "aborted":
+        # Aborted meanwhile by the replica that took this one for dead (the lease was
+        # lost, and with it the run): not a run of this process's any more.
+        watch.metrics.runs_aborted.labels(trigger=watch.kind).inc()
+        log.warning("run aborted by the replica that took over", reason=reason)
     else:
         watch.finished = True
         watch.metrics.runs_completed.labels(trigger=watch.kind).inc()

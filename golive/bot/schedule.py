@@ -55,14 +55,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from ..checks.model import Checklist, Schedule, Window
 from ..checks.timing import cron_fields, zone
-from ..storage import ScheduleState, Store
+from ..storage import RunAborted, RunInfo, ScheduleState, Store
 from . import service, transitions
 from .delivery import resume_outbox
 from .notify import Notifier, watched_triggers
 from .observability import METRICS
-from .publish import publish_run
+from .publish import close_orphaned_message, publish_run
 from .runwatch import watch_run
-from .surface import Surface
+from .surface import LeaderOnly, Surface
 
 log = logging.getLogger(__name__)
 
@@ -148,10 +148,16 @@ class ReleaseScheduler:
     run_lock: asyncio.Lock
     now: Callable[[], datetime] = field(default=service.utcnow)
     verdict_interval: timedelta = VERDICT_INTERVAL
+    #: Whether this replica's leader lease stands right now (``LeaderElection.still_leading``);
+    #: asked before every claim and every message, so that a leader paused past its
+    #: lease does nothing when it wakes. Always true for a lone process without election.
+    leading: Callable[[], bool] = field(default=lambda: True)
     trigger: BaseTrigger | None = field(default=None, init=False)
     _scheduler: AsyncIOScheduler | None = field(default=None, init=False, repr=False)
     #: The task running a scheduled run, while one runs.
     _running: asyncio.Task[Any] | None = field(default=None, init=False, repr=False)
+    #: Scheduled work started by APScheduler's job, in tasks of its own (see ``_run_job``).
+    _jobs: set[asyncio.Task[Any]] = field(default_factory=set, init=False, repr=False)
 
     @property
     def schedule(self) -> Schedule | None:
@@ -221,17 +227,38 @@ class ReleaseScheduler:
             log.warning("schedule: the leader lease is lost; cancelling the scheduled run in flight")
             self._running.cancel()
 
+    def in_flight(self) -> set[asyncio.Task[Any]]:
+        """Scheduled work under way; a shutdown lets it finish within its grace."""
+        return {task for task in self._jobs if not task.done()}
+
     def job(self, job_id: str) -> Any:
         """APScheduler's job (for diagnostics and tests); None when not scheduled."""
         return self._scheduler.get_job(job_id) if self._scheduler is not None else None
 
     async def _run_job(self) -> None:
+        # APScheduler's shutdown cancels the jobs it runs; a shutdown must instead let the
+        # run in flight finish within its grace, so the run goes on in a task of its own.
+        task = asyncio.create_task(self._run_due_logged())
+        self._jobs.add(task)
+        task.add_done_callback(self._jobs.discard)
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not task.done():
+                log.info("schedule: stopped; the run in flight goes on until it is done")
+
+    async def _run_due_logged(self) -> None:
         try:
             await self.run_due()
+        except RunAborted as exc:
+            log.warning("schedule: %s (the replica that took over runs the slot)", exc)
         except Exception:
             log.exception("scheduled run failed")
 
     async def _watch_job(self) -> None:
+        if not self.leading():
+            log.warning("rollback watch: the leader lease may have lapsed; left to the leader")
+            return
         try:
             await self.notifier.check_rollback()
         except Exception:
@@ -278,6 +305,8 @@ class ReleaseScheduler:
             log.info("schedule: a run is in flight, slot %s skipped", slot)
             return None
         async with self.run_lock:
+            if not self._still_leading(slot):
+                return None
             if not await self.store.claim_schedule_slot(release_id, slot):
                 return None
             return await self._run(release_id, slot, attempt=1)
@@ -303,16 +332,20 @@ class ReleaseScheduler:
         following = self.trigger.get_next_fire_time(slot, slot + _TICK)
         if following is not None and following <= (now or self.now()):
             log.info("schedule: slot %s left unfinished, superseded by the slot %s", slot, following)
+            await self._close_orphan(release_id, state.last_run_id)
             return None
         if state.slot_attempt >= MAX_ATTEMPTS:
             log.error(
                 "schedule: slot %s not tried again: %d attempts ended unfinished", slot, state.slot_attempt
             )
+            await self._close_orphan(release_id, state.last_run_id)
             return None
         run = await self.store.run(state.last_run_id) if state.last_run_id is not None else None
         if run is not None and run.status == "running":
             return None  # its process is alive (orphans were aborted before): it finishes it
         async with self.run_lock:
+            if not self._still_leading(slot):
+                return None
             if not await self.store.retry_schedule_slot(release_id, slot, state.slot_attempt):
                 return None
             attempt = state.slot_attempt + 1
@@ -325,7 +358,7 @@ class ReleaseScheduler:
                 return run.id
             left = f"run {run.id} was {run.status}" if run is not None else "no run had started"
             log.warning("schedule: running slot %s again (attempt %d): %s", slot, attempt, left)
-            return await self._run(release_id, slot, attempt=attempt)
+            return await self._run(release_id, slot, attempt=attempt, replacing=run)
 
     async def catch_up(self) -> None:
         """What a new leader does first: finish the slot its predecessor left, then run a
@@ -334,11 +367,31 @@ class ReleaseScheduler:
         try:
             await self.resume()
             await self.run_due()
+        except RunAborted as exc:
+            log.warning("schedule: %s (the replica that took over runs the slot)", exc)
         except Exception:
             log.exception("schedule: catching up after the election failed")
 
-    async def _run(self, release_id: int, slot: datetime, *, attempt: int) -> int:
+    async def _close_orphan(self, release_id: int, run_id: int | None) -> None:
+        """The aborted run of a slot that is not run again: its message says it stopped,
+        once (claimed, as every notification is), whichever leader gets here first."""
+        run = await self.store.run(run_id) if run_id is not None else None
+        if run is None or run.status != "aborted" or run.message_ts is None or not self.leading():
+            return
+        if await self.store.claim_notification(release_id, f"stopped:{run.id}", at=self.now()):
+            await close_orphaned_message(self.checklist, LeaderOnly(self.surface, self.leading), run)
+
+    def _still_leading(self, slot: datetime) -> bool:
+        if self.leading():
+            return True
+        log.warning("schedule: the leader lease may have lapsed; slot %s left to the leader", slot)
+        return False
+
+    async def _run(
+        self, release_id: int, slot: datetime, *, attempt: int, replacing: RunInfo | None = None
+    ) -> int:
         self._running = asyncio.current_task()
+        surface = LeaderOnly(self.surface, self.leading)
         try:
             async with watch_run(self.checklist, self.store, "schedule") as watch:
 
@@ -346,18 +399,25 @@ class ReleaseScheduler:
                     await watch.started(run_id)
                     await self.store.set_schedule_run(release_id, run_id, slot=slot, attempt=attempt)
 
+                async def posted(run_id: int, ts: str) -> None:
+                    if replacing is not None and replacing.status == "aborted":
+                        await close_orphaned_message(
+                            self.checklist, surface, replacing, rerun=(run_id, self.channel, ts)
+                        )
+
                 run_id, state = await publish_run(
                     self.checklist,
                     self.store,
-                    self.surface,
+                    surface,
                     self.channel,
                     trigger="schedule",
                     on_start=started,
                     on_result=watch.result,
+                    on_posted=posted,
                     slot_at=slot,
                 )
                 watch.completed(state)
-                if await self._superseded(release_id, slot, attempt):
+                if not self.leading() or await self._superseded(release_id, slot, attempt):
                     # This process was taken for dead (paused past its lease) and another
                     # re-runs the slot: the notifications are the successor's to send.
                     log.warning(

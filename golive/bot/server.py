@@ -44,13 +44,14 @@ from .leader import (
     replica_lease,
 )
 from .observability import METRICS, InstrumentedWebClient
+from .publish import close_orphaned_message
 from .runwatch import publish_stored_state
 from .schedule import VERDICT_INTERVAL, verdict_interval
-from .shutdown import finish_work, grace_seconds, refuse_commands
+from .shutdown import bounded, finish_work, grace_seconds, refuse_commands
 from .slack_app import Bot, build_app
 from .slack_requests import malformed
 from .slack_retry import AsyncTimeoutRetryHandler
-from .surface import SlackSurface
+from .surface import LeaderOnly, SlackSurface, Surface
 
 log = logging.getLogger(__name__)
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -182,6 +183,7 @@ async def serve(checklist: Checklist, store: Store, settings: Settings, stop: as
     election = _election(store, settings, holder, bot, readiness.shutting_down)
     if bot is not None:
         bot.election = election
+        bot.scheduler.leading = election.still_leading
     electing = asyncio.Event()
     election_task = asyncio.create_task(election.run(electing))
     try:
@@ -192,15 +194,18 @@ async def serve(checklist: Checklist, store: Store, settings: Settings, stop: as
             bot.scheduler.shutdown()
         # Still leading meanwhile (the lease is renewed): the scheduled run in flight
         # finishes here, not in a successor.
-        await finish_work(lambda: set(bot.tasks) if bot is not None else set(), store, grace)
+        await finish_work(
+            lambda: bot.tasks | bot.scheduler.in_flight() if bot is not None else set(), store, grace
+        )
     finally:
         electing.set()  # resigns: the next leader takes over at once
         await election_task
         for task in background:
             task.cancel()
+        # Each step bounded: the whole shutdown fits Kubernetes' grace with the work's.
         if socket_handler is not None:
-            await socket_handler.close_async()
-        await runner.cleanup()
+            await bounded("close the Socket Mode connection", socket_handler.close())
+        await bounded("stop the HTTP server", runner.cleanup())
 
 
 async def _connect_slack(
@@ -222,13 +227,14 @@ async def _connect_slack(
     restarting = bot.t("restarting")
     bolt.middleware(refuse_commands(readiness.shutting_down, lambda: restarting))
     if settings.app_token:
-        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+        from .socket_mode import socket_client
 
-        socket_handler = AsyncSocketModeHandler(bolt, settings.app_token, web_client=bot.client)
-        await socket_handler.connect_async()  # type: ignore[no-untyped-call]
-        readiness.slack = SlackSocket(socket_handler.client)
-        log.info("connected to Slack in Socket Mode")
-        return bot, bolt, socket_handler
+        socket = socket_client(bolt, settings.app_token, bot.client)
+        # In the background: while Slack cannot be reached the process still serves
+        # /healthz, and /readyz says the socket is down, rather than hanging at start.
+        readiness.slack = SlackSocket(socket)
+        background.append(asyncio.create_task(socket.connect()))
+        return bot, bolt, socket
     if not settings.signing_secret:
         raise SystemExit(
             "SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)"
@@ -237,12 +243,21 @@ async def _connect_slack(
     return bot, bolt, None
 
 
-async def _abort_orphans(store: Store) -> None:
+async def _abort_orphans(store: Store, bot: Bot | None = None, surface: Surface | None = None) -> None:
     """Runs left "running" by processes that are gone (their replica lease lapsed) are
-    over: say so. Runs of live replicas are theirs to finish."""
+    over: say so, in the database and in their messages. Runs of live replicas are
+    theirs to finish. A scheduled run's message is left to the schedule, which says
+    which run stands for it (``ReleaseScheduler.resume``)."""
     aborted = await store.abort_orphaned_runs(at=datetime.now(UTC))
-    if aborted:
-        log.warning("marked runs %s as aborted (left unfinished by a process that is gone)", aborted)
+    if not aborted:
+        return
+    log.warning("marked runs %s as aborted (left unfinished by a process that is gone)", aborted)
+    if bot is None or surface is None:
+        return
+    for run_id in aborted:
+        run = await store.run(run_id)
+        if run is not None and run.trigger != "schedule":
+            await close_orphaned_message(bot.checklist, surface, run)
 
 
 def _election(
@@ -250,8 +265,11 @@ def _election(
 ) -> LeaderElection:
     """The leader runs the schedule and the rollback watch, and sweeps up orphaned runs."""
 
+    def guarded() -> Surface | None:
+        return LeaderOnly(bot.surface, election.still_leading) if bot is not None else None
+
     async def elected(term: int) -> None:
-        await _abort_orphans(store)
+        await _abort_orphans(store, bot, guarded())
         if bot is None or shutting_down.is_set():
             return
         await bot.scheduler.start()
@@ -262,15 +280,16 @@ def _election(
         if bot is not None:
             bot.scheduler.shutdown(cancel_run=True)
 
-    return LeaderElection(
+    election = LeaderElection(
         store=store,
         backend=_lease_backend(store, settings),
         holder=holder,
         duration=settings.lease,
         on_elected=elected,
         on_deposed=deposed,
-        on_renewed=lambda: _abort_orphans(store),
+        on_renewed=lambda: _abort_orphans(store, bot, guarded()),
     )
+    return election
 
 
 def _lease_backend(store: Store, settings: Settings) -> LeaseBackend:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, TextIO
@@ -41,6 +42,57 @@ class Surface(Protocol):
     async def ephemeral(self, channel: str, user: str, message: Message) -> None: ...
 
     async def upload(self, channel: str, thread_ts: str | None, chart: Chart) -> None: ...
+
+    async def permalink(self, channel: str, ts: str) -> str | None:
+        """A link to the message, where the surface has links."""
+        ...
+
+
+class NotLeading(Exception):
+    """A leader's message refused: this replica's lease may have lapsed, so another may
+    lead and have said otherwise."""
+
+
+class LeaderOnly:
+    """The surface as the leader's scheduled work uses it: every post and edit first asks
+    whether this replica still leads, so that a leader paused past its lease and waking
+    up cannot overwrite what its successor posted."""
+
+    def __init__(self, surface: Surface, leading: Callable[[], bool]) -> None:
+        self.surface = surface
+        self.leading = leading
+
+    def _check(self, what: str) -> None:
+        if not self.leading():
+            raise NotLeading(f"not sent ({what}): the leader lease may have lapsed")
+
+    async def post(
+        self,
+        channel: str,
+        message: Message,
+        thread_ts: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> str:
+        self._check("post")
+        return await self.surface.post(channel, message, thread_ts, metadata)
+
+    async def find_post(self, channel: str, event_type: str, token: str, oldest: datetime) -> str | None:
+        return await self.surface.find_post(channel, event_type, token, oldest)  # reading posts nothing
+
+    async def update(self, channel: str, ts: str, message: Message) -> None:
+        self._check("edit")
+        await self.surface.update(channel, ts, message)
+
+    async def ephemeral(self, channel: str, user: str, message: Message) -> None:
+        self._check("ephemeral")
+        await self.surface.ephemeral(channel, user, message)
+
+    async def upload(self, channel: str, thread_ts: str | None, chart: Chart) -> None:
+        self._check("upload")
+        await self.surface.upload(channel, thread_ts, chart)
+
+    async def permalink(self, channel: str, ts: str) -> str | None:
+        return await self.surface.permalink(channel, ts)
 
 
 class SlackSurface:
@@ -107,6 +159,11 @@ class SlackSurface:
             alt_txt=chart.alt_text,
         )
 
+    async def permalink(self, channel: str, ts: str) -> str | None:
+        response = await self.client.chat_getPermalink(channel=channel, message_ts=ts)
+        link = response.get("permalink")
+        return str(link) if link else None
+
 
 class ConsoleSurface:
     """Prints each message as readable text and writes chart PNGs to a folder."""
@@ -166,3 +223,6 @@ class ConsoleSurface:
             f"\n── chart for {channel}, thread {thread_ts}: {path} ──\n{chart.title}\n{chart.alt_text}\n"
         )
         self.out.flush()
+
+    async def permalink(self, channel: str, ts: str) -> str | None:
+        return None  # a terminal has no links to messages

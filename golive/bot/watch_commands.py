@@ -25,7 +25,7 @@ async def schedule_command(bot: Bot, rest: str, user: str, channel: str) -> None
         if bot.checklist.schedule is not None:
             election = bot.election
             leader = None if election is None else (election.leader() or "")
-            here = election is not None and election.leading
+            here = election is not None and election.still_leading()
             view = ScheduleView(await scheduler.state(), await scheduler.next_runs(), leader, here)
         await bot.surface.ephemeral(channel, user, schedule_message(bot.checklist, view))
         return

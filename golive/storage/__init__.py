@@ -5,7 +5,7 @@ Knows nothing of Slack or of probes' internals; it stores the records that
 """
 
 from .entries import AlertState, AuditEntry, LeaseState, Note, RunInfo, ScheduleState
-from .errors import StorageError
+from .errors import RunAborted, StorageError
 from .outbox import OutboxEntry
 from .store import Store
 
@@ -15,6 +15,7 @@ __all__ = [
     "LeaseState",
     "Note",
     "OutboxEntry",
+    "RunAborted",
     "RunInfo",
     "ScheduleState",
     "StorageError",

@@ -28,6 +28,9 @@ class RunInfo:
     #: The process that ran it (see ``Store.holder``), and the slot of a scheduled run.
     owner: str | None = None
     slot_at: datetime | None = None
+    #: Where its message is in Slack, once posted.
+    message_channel: str | None = None
+    message_ts: str | None = None
 
 
 @dataclass(frozen=True)

@@ -15,3 +15,12 @@ from __future__ import annotations
 
 class StorageError(Exception):
     pass
+
+
+class RunAborted(Exception):
+    """A run was marked aborted while it ran (its process was taken for dead, or gave up
+    on it): it takes no more results and is not completed. Another run stands for it."""
+
+    def __init__(self, run_id: int) -> None:
+        super().__init__(f"run #{run_id} was marked aborted meanwhile; its late results are not stored")
+        self.run_id = run_id

@@ -94,6 +94,9 @@ class RunRow(Base):
     owner: Mapped[str | None]
     #: The scheduled slot it runs, for a scheduled run.
     slot_at: Mapped[datetime | None]
+    #: Where its message is in Slack (a replica taking over edits it to its final state).
+    message_channel: Mapped[str | None]
+    message_ts: Mapped[str | None]
 
 
 class ResultRow(Base):

@@ -22,6 +22,7 @@ from .codec import (
     encode_observed,
 )
 from .entries import RunInfo, RunStatus
+from .errors import RunAborted
 from .models import ReleaseRow, ResultRow, RunRow
 
 
@@ -65,12 +66,25 @@ class RunStore(StoreBase):
             await session.flush()
             return row.id
 
+    async def set_run_message(self, run_id: int, *, channel: str, ts: str) -> None:
+        """Where the run's message was posted in Slack."""
+        change = update(RunRow).where(RunRow.id == run_id).values(message_channel=channel, message_ts=ts)
+        async with self._transaction() as session:
+            await session.execute(change)
+
     async def record_result(self, run_id: int, result: ItemResult, *, phase: str) -> None:
         """Store one result as soon as it is known: a crash mid-run keeps what was seen."""
         async with self._transaction() as session:
-            release_id = await session.scalar(select(RunRow.release_id).where(RunRow.id == run_id))
-            if release_id is None:
+            found = (
+                await session.execute(select(RunRow.release_id, RunRow.status).where(RunRow.id == run_id))
+            ).first()
+            if found is None:
                 raise LookupError(f"no run with id {run_id}")
+            release_id, status = found
+            if status != "running":
+                # Aborted by another replica (this process was taken for dead): a late
+                # result must not become the item's newest.
+                raise RunAborted(run_id)
             session.add(
                 ResultRow(
                     run_id=run_id,
@@ -90,16 +104,20 @@ class RunStore(StoreBase):
             )
 
     async def finish_run(self, run_id: int, *, finished_at: datetime, verdict: str, fingerprint: str) -> None:
-        # Also completes a run marked aborted meanwhile: it did finish, with all results.
+        # Only a run still running: one marked aborted meanwhile was given up on (by this
+        # process at shutdown, or by another that took this one for dead and re-runs its
+        # slot), and its late end must not stand beside, or above, its successor's.
         change = (
             update(RunRow)
-            .where(RunRow.id == run_id)
+            .where(RunRow.id == run_id, RunRow.status == "running")
             .values(finished_at=finished_at, status="complete", verdict=verdict, fingerprint=fingerprint)
             .returning(RunRow.id)
         )
         async with self._transaction() as session:
             if (await session.scalar(change)) is None:
-                raise LookupError(f"no run with id {run_id}")
+                if await session.get(RunRow, run_id) is None:
+                    raise LookupError(f"no run with id {run_id}")
+                raise RunAborted(run_id)
 
     async def abort_runs(self, run_ids: Collection[int], *, at: datetime) -> list[int]:
         """Mark these runs aborted if they are still ``running``; returns those it marked.
@@ -233,4 +251,6 @@ def _run_info(row: RunRow) -> RunInfo:
         checklist_digest=row.checklist_digest,
         owner=row.owner,
         slot_at=row.slot_at,
+        message_channel=row.message_channel,
+        message_ts=row.message_ts,
     )

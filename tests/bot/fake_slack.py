@@ -35,6 +35,17 @@ class Call:
     status: int
     #: Slack's error code when it refused the call (``ok: false``).
     error: str | None = None
+    #: The message's ts, as answered to chat.postMessage.
+    ts: str | None = None
+
+
+@dataclass
+class Posted:
+    """A top-level message as it stands after every edit, and the replies in its thread."""
+
+    ts: str
+    text: str
+    thread: list[str]
 
 
 @dataclass
@@ -49,6 +60,15 @@ class FakeSlack:
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
     #: Top-level messages per channel, oldest first, as ``conversations.history`` shows them.
     channels: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: Socket Mode tickets: when set, a connection URL is good once and for this many
+    #: seconds after apps.connections.open issued it, as Slack's are.
+    ticket_lifetime: float | None = None
+    #: Connection attempts to refuse next, whatever their ticket (Slack having trouble).
+    refuse_sockets: int = 0
+    #: (monotonic time, ticket, accepted) of every connection attempt.
+    socket_attempts: list[tuple[float, str, bool]] = field(default_factory=list)
+    _tickets: dict[str, float] = field(default_factory=dict)
+    _sockets: set[web.WebSocketResponse] = field(default_factory=set)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _last_us: int = 0
     _runner: web.AppRunner | None = None
@@ -82,6 +102,22 @@ class FakeSlack:
 
     def ok_calls(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method and c.status == 200 and c.error is None]
+
+    def messages(self, channel: str) -> dict[str, Posted]:
+        """The channel's top-level messages by ts, in their final state."""
+        found: dict[str, Posted] = {}
+        for call in self.ok_calls("chat.postMessage"):
+            if call.params.get("channel") == channel and call.ts and not call.params.get("thread_ts"):
+                found[call.ts] = Posted(call.ts, str(call.params.get("text")), [])
+        for call in self.calls:
+            if call.status != 200 or call.params.get("channel") != channel:
+                continue
+            if call.method == "chat.update" and call.params.get("ts") in found:
+                found[call.params["ts"]].text = str(call.params.get("text"))
+            thread = call.params.get("thread_ts")
+            if call.method == "chat.postMessage" and thread in found:
+                found[thread].thread.append(str(call.params.get("text")))
+        return found
 
     def all_text(self) -> str:
         return json.dumps([c.params for c in self.calls], ensure_ascii=False)
@@ -175,8 +211,10 @@ class FakeSlack:
                 assert request.transport is not None
                 request.transport.close()
                 return web.Response(status=503, text="closed")
-        self.calls.append(Call(method, params, 200))
-        return web.json_response(self._answer(method, params))
+        answer = self._answer(method, params)
+        posted = answer.get("ts") if method == "chat.postMessage" else None
+        self.calls.append(Call(method, params, 200, ts=posted))
+        return web.json_response(answer)
 
     async def _hang(self) -> None:
         with contextlib.suppress(TimeoutError):
@@ -286,7 +324,16 @@ class FakeSlack:
         if method == "users.info":
             return {"ok": True, "user": {"id": params.get("user"), "deleted": False, "is_bot": False}}
         if method == "apps.connections.open":
-            return {"ok": True, "url": self.url.replace("http://", "ws://") + "/link"}
+            ticket = f"ticket-{next(self._ts)}"
+            self._tickets[ticket] = time.monotonic()
+            return {"ok": True, "url": self.url.replace("http://", "ws://") + f"/link?ticket={ticket}"}
+        if method == "chat.getPermalink":
+            ts = str(params.get("message_ts", "")).replace(".", "")
+            return {
+                "ok": True,
+                "channel": params.get("channel"),
+                "permalink": f"https://test.slack.com/archives/{params.get('channel')}/p{ts}",
+            }
         return {"ok": True}
 
     async def _upload(self, request: web.Request) -> web.Response:
@@ -302,17 +349,44 @@ class FakeSlack:
 
     # -- Socket Mode ----------------------------------------------------------------
 
-    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+    async def drop_sockets(self) -> None:
+        """Close every Socket Mode connection, as Slack does now and then."""
+        for socket in list(self._sockets):
+            await socket.close()
+
+    async def send_frame(self, frame: str) -> None:
+        for socket in list(self._sockets):
+            await socket.send_str(frame)
+
+    def _ticket_ok(self, ticket: str) -> bool:
+        if self.ticket_lifetime is None:
+            return True
+        issued = self._tickets.pop(ticket, None)  # good once
+        return issued is not None and time.monotonic() - issued <= self.ticket_lifetime
+
+    async def _socket(self, request: web.Request) -> web.StreamResponse:
+        ticket = request.query.get("ticket", "")
+        fresh = self._ticket_ok(ticket)
+        accepted = fresh and self.refuse_sockets <= 0
+        if fresh and not accepted:
+            self.refuse_sockets -= 1
+        self.socket_attempts.append((time.monotonic(), ticket, accepted))
+        if not accepted:
+            return web.Response(status=401, text="invalid or expired ticket")
         socket = web.WebSocketResponse()
         await socket.prepare(request)
+        self._sockets.add(socket)
         await socket.send_json(
             {"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0TEST"}}
         )
         for envelope in self.socket_envelopes:
             await socket.send_json(envelope)
-        async for message in socket:
-            if message.type == WSMsgType.TEXT:
-                self.socket_acks.append(json.loads(message.data))
+        try:
+            async for message in socket:
+                if message.type == WSMsgType.TEXT:
+                    self.socket_acks.append(json.loads(message.data))
+        finally:
+            self._sockets.discard(socket)
         return socket
 
 

@@ -325,3 +325,52 @@ async def test_what_a_new_leader_leaves_alone(h: Harness, successor_store: Store
         assert await h.store.retry_schedule_slot(release, slot, attempt)
     assert await soon.resume() is None, f"{MAX_ATTEMPTS} attempts ended unfinished: given up"
     assert len(await successor_store.runs(release)) == 1
+
+
+async def test_a_leader_whose_lease_may_have_lapsed_claims_and_posts_nothing(h: Harness) -> None:
+    """The scheduler asks whether the lease still stands (``LeaderElection.still_leading``)
+    before claiming a slot and before each message: a leader woken after a pause must not
+    act on a lease another replica holds by now."""
+    release = await h.store.release_id("Shop", "2.0.0")
+    leading = True
+    h.bot.scheduler.leading = lambda: leading
+    h.target.delay = 1.0
+    slot = T0 + minutes(30)
+    running = asyncio.create_task(h.bot.scheduler.run_due(slot))
+    run_id = await _first_running_run(h.store)
+    await h.slack.wait_for("chat.postMessage", 1)
+    leading = False  # the lease lapsed while the probe ran
+    await asyncio.sleep(0.2)  # an edit let through just before lands
+    edits = len(h.slack.ok_calls("chat.update"))
+    assert await running == run_id
+    assert len(run_posts(h, run_id)) == 1, "only the message posted while leading"
+    assert len(h.slack.ok_calls("chat.update")) == edits, "no edit after the lease lapsed"
+    assert not [c for c in h.slack.ok_calls("chat.postMessage") if c.params.get("thread_ts")]
+    assert (await h.store.schedule_state(release)).slot_done_at is None, "the slot is the successor's"
+
+    assert await h.bot.scheduler.run_due(slot + minutes(15)) is None
+    assert (await h.store.schedule_state(release)).last_slot_at == slot, "no slot claimed"
+
+
+async def test_a_cut_short_run_not_run_again_says_it_stopped_once(h: Harness, successor_store: Store) -> None:
+    """Its slot superseded by the next one, the run a dead leader left is not run again;
+    its message still says how it ended, once, whichever leader gets there first."""
+    slot = T0 + minutes(30)
+    h.target.delay = 5.0
+    leader_run = asyncio.create_task(h.bot.scheduler.run_due(slot))
+    cut_short = await _first_running_run(h.store)
+    await h.slack.wait_for("chat.postMessage", 1)
+    leader_run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await leader_run
+    h.target.delay = 0.0
+
+    for _ in range(2):  # two leaders in turn
+        assert await successor(h, successor_store, slot + minutes(16)).resume() is None
+
+    run = await successor_store.run(cut_short)
+    assert run is not None and run.status == "aborted" and run.message_ts is not None
+    final = h.slack.messages(CHANNEL)[run.message_ts]
+    note = "Stopped: the replica running it went away."
+    assert final.text == f"Go-live run #{cut_short} · Shop v2.0.0: {note}"
+    assert final.thread == [note]

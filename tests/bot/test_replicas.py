@@ -164,7 +164,8 @@ async def test_three_replicas_one_leader_killed_mid_run_nothing_lost_or_repeated
         samples = [await scrape(http, r.url) for r in survivors]
         assert sorted(value(s, "golive_leader") for s in samples) == [0.0, 1.0]
 
-        for replica in survivors:
+        # The followers first: the leader's leaving would make one of them leader.
+        for replica in sorted(survivors, key=lambda r: r is second):
             assert await replica.terminate() == 0, "\n".join(replica.log_lines()[-20:])
 
         # -- no slot lost or run twice -------------------------------------------------------
@@ -194,6 +195,120 @@ async def test_three_replicas_one_leader_killed_mid_run_nothing_lost_or_repeated
         owners = {pid_of(r.owner) for r in completed if r.owner}
         assert owners == {first.process.pid, second.process.pid}, "the schedule ran in the two leaders only"
 
+        # -- every run message says how its run ended ------------------------------------------
+        [rerun] = [r for r in completed if r.slot_at == cut_short.slot_at]
+        assert_run_messages_final(slack, await scheduled_runs(store), {cut_short.id: rerun})
+
+
+def assert_run_messages_final(slack: FakeSlack, runs: list[RunInfo], reruns: dict[int, RunInfo]) -> None:
+    """A complete run's message shows its verdict; an aborted run's (``reruns``: aborted
+    run id → the run that stands for it) says it stopped and links its re-run, and so
+    does its thread. None is left "n of m decided"."""
+    messages = slack.messages(CHANNEL)
+    for run in runs:
+        assert run.message_ts is not None and run.message_ts in messages, f"run #{run.id}: no message"
+        final = messages[run.message_ts]
+        title = f"Go-live run #{run.id} · Shop v2.0.0"
+        if run.status == "complete":
+            assert final.text.startswith(f"{title}: Run #{run.id} finished in "), final.text
+            assert final.text.endswith(f"— {run.verdict}"), final.text
+            continue
+        assert run.status == "aborted"
+        rerun = reruns[run.id]
+        link = f"https://test.slack.com/archives/{CHANNEL}/p{str(rerun.message_ts).replace('.', '')}"
+        note = f"Stopped: the replica running it went away; re-run as <{link}|#{rerun.id}>."
+        assert final.text == f"{title}: {note}"
+        assert final.thread == [note], final.thread
+
 
 async def _at_least(count: Callable[[], Awaitable[int]], wanted: int) -> bool:
     return await count() >= wanted
+
+
+async def test_a_leader_paused_past_its_lease_wakes_without_leading_or_finishing_its_run(
+    tmp_path: Path, postgres_database: PostgresDatabase, target: Target, slack: FakeSlack
+) -> None:
+    """SIGSTOP the leader mid-run, past its lease: the other replica takes over, marks
+    the run aborted, re-runs its slot and edits the stopped run's message. SIGCONT: the
+    woken process never reports leading beside the new leader, and its late results do
+    not complete the aborted run, nor post or edit anything."""
+    checklist = scheduled_checklist(tmp_path, target.server_address[1])
+    env = {"GOLIVE_LEASE_SECONDS": f"{LEASE:g}", "GOLIVE_SHUTDOWN_GRACE": "20"}
+    store = await Store.open(postgres_database.url)
+    async with AsyncExitStack() as stack, httpx.AsyncClient(timeout=5) as http:
+        stack.push_async_callback(store.close)
+        started = [
+            serve_process(tmp_path, checklist, slack, env, db_url=postgres_database.url, name=f"paused-{n}")
+            for n in range(2)
+        ]
+        replicas: list[ServeProcess] = list(
+            await asyncio.gather(*(stack.enter_async_context(s) for s in started))
+        )
+        by_pid = {r.process.pid: r for r in replicas}
+
+        async def leader() -> ServeProcess | None:
+            lease = await store.lease("golive-leader")
+            if lease is None or lease.expires_in <= timedelta(0):
+                return None
+            return by_pid.get(pid_of(lease.holder))
+
+        async def posted_run() -> RunInfo | None:
+            running = [r for r in await scheduled_runs(store) if r.status == "running" and r.message_ts]
+            return running[0] if running else None
+
+        await until("a leader", leader, 30)
+        await until("a scheduled run with its message posted", posted_run, 3 * INTERVAL)
+        first = await leader()
+        paused = await posted_run()
+        assert first is not None and paused is not None and paused.owner is not None
+        assert pid_of(paused.owner) == first.process.pid
+        first.process.send_signal(signal.SIGSTOP)
+        other = next(r for r in replicas if r is not first)
+
+        async def rerun_done() -> bool:
+            runs = [r for r in await scheduled_runs(store) if r.slot_at == paused.slot_at]
+            return any(r.status == "complete" for r in runs)
+
+        try:
+            await until("the paused leader's slot run again", rerun_done, 3 * INTERVAL)
+            assert await leader() is other
+        finally:
+            first.process.send_signal(signal.SIGCONT)
+        # Right after waking, before and while its election notices: never two leaders.
+        both = []
+        for _ in range(30):
+            samples = await asyncio.gather(*(scrape(http, r.url) for r in replicas))
+            both.append([value(s, "golive_leader") for s in samples])
+            await asyncio.sleep(0.05)
+        assert all(sum(pair) <= 1 for pair in both), both
+        assert both[-1] == [float(r is other) for r in replicas], both
+
+        # The woken process's probe answered long ago; give it a slot to do all it would.
+        done = await _count_complete(store)
+        next_run = lambda: _at_least(lambda: _count_complete(store), done + 1)  # noqa: E731
+        await until("the next scheduled run", next_run, 3 * INTERVAL)
+        woken = await scrape(http, first.url)
+        # The woken one first: the other's leaving would make it leader again.
+        for replica in (first, other):
+            assert await replica.terminate() == 0, "\n".join(replica.log_lines()[-20:])
+        runs = await scheduled_runs(store)
+
+    stale = next(r for r in runs if r.id == paused.id)
+    assert (stale.status, stale.verdict) == ("aborted", None), "a run another replica aborted stays aborted"
+    [rerun] = [r for r in runs if r.slot_at == paused.slot_at and r.status == "complete"]
+    assert rerun.owner is not None and pid_of(rerun.owner) == other.process.pid
+    mine = [r for r in runs if r.owner == paused.owner and r.status == "complete"]
+    assert value(woken, "golive_runs_completed_total", trigger="schedule") == len(mine)
+    assert_run_messages_final(slack, runs, {stale.id: rerun})
+
+    records = first.log_records()
+    events = [r["event"] for r in records]
+    assert "run completed, but what followed failed" not in events
+    assert not [r for r in records if r["event"] == "run completed" and r.get("run_id") == stale.id]
+    assert not [r for r in records if r["level"] in ("error", "critical")], [
+        r for r in records if r["level"] in ("error", "critical")
+    ]
+
+
+async def _count_complete(store: Store) -> int:
+    return sum(r.status == "complete" for r in await scheduled_runs(store))

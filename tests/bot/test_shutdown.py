@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,6 +27,8 @@ from .serve_process import (
     key_target,
     serve_process,
 )
+from .slack_support import Target, _Handler
+from .test_replicas import INTERVAL, scheduled_checklist
 
 
 @pytest.fixture
@@ -102,3 +105,46 @@ async def test_sigterm_marks_the_run_aborted_when_the_grace_period_runs_out(
     assert (aborted["run_id"], aborted["reason"]) == (run.id, "cancelled")
     grace = next(r for r in records if r["event"] == "shutting down: grace period over, aborting")
     assert grace["runs"] == [run.id]
+
+
+async def test_sigterm_lets_the_scheduled_run_in_flight_finish_and_its_slot_end(
+    tmp_path: Path, slack: FakeSlack
+) -> None:
+    """APScheduler's shutdown cancels the jobs it runs; the scheduled run must still
+    finish within the grace, send what follows it and mark its slot done, with no
+    error-level line."""
+    server = Target(("127.0.0.1", 0), _Handler)
+    server.delay = 2.0
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        checklist = scheduled_checklist(tmp_path, server.server_address[1])
+        async with serve_process(tmp_path, checklist, slack, {"GOLIVE_SHUTDOWN_GRACE": "30"}) as served:
+            store = await Store.open(served.db_url)
+            try:
+                release = await store.release_id("Shop", "2.0.0")
+                # The second run: APScheduler's job starts it (a first one may be the
+                # slot a new leader catches up on, in a task of its own).
+                deadline = time.monotonic() + 4 * INTERVAL
+                while len(runs := await store.runs(release)) < 2 or runs[0].status != "running":
+                    assert time.monotonic() < deadline, "no second scheduled run started"
+                    await asyncio.sleep(0.05)
+                served.process.send_signal(signal.SIGTERM)
+                assert await asyncio.wait_for(served.process.wait(), 60) == 0
+                run, *_ = await store.runs(release)
+                state = await store.schedule_state(release)
+            finally:
+                await store.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert (run.trigger, run.status, run.verdict) == ("schedule", "complete", "NO-GO")
+    assert state.last_run_id == run.id and state.slot_done_at is not None, state
+    records = served.log_records()
+    stamped = [(r["event"], r.get("run_id")) for r in records]
+    waiting = stamped.index(("shutting down: waiting for work in flight", None))
+    assert stamped.index(("run completed", run.id)) > waiting
+    events = [event for event, _ in stamped]
+    assert "run aborted" not in events
+    assert "run completed, but what followed failed" not in events
+    assert not [r for r in records if r["level"] in ("error", "critical")]

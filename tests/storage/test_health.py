@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from golive.storage import StorageError, Store
+from golive.checks.status import Status
+from golive.storage import RunAborted, StorageError, Store
 from tests.services import require_service
 from tests.services.postgres import PostgresServer, unavailable_reason
 
@@ -74,3 +75,32 @@ async def test_abort_runs_marks_only_the_given_runs_still_running(store: Store) 
     for untouched, status in ((done, "complete"), (other_replicas, "running")):
         found = await store.run(untouched)
         assert found is not None and found.status == status
+
+
+async def test_a_run_aborted_meanwhile_takes_no_late_results_and_stays_aborted(store: Store) -> None:
+    """A process taken for dead (paused past its lease) wakes and carries on: its run,
+    aborted by the replica that took over, must not turn back to complete or give the
+    items their newest results."""
+    release = await store.release_id("r", "1")
+    stale = await new_run(store, release, T0, ("P1", result("a", at=T0)))
+    assert await store.abort_runs([stale], at=T0 + timedelta(seconds=5)) == [stale]
+    successor = await new_run(
+        store, release, T0 + timedelta(seconds=6), ("P1", result("a", at=T0 + timedelta(seconds=7)))
+    )
+    await store.finish_run(successor, finished_at=T0 + timedelta(seconds=8), verdict="GO", fingerprint="f")
+
+    late = result("a", Status.FAIL, at=T0 + timedelta(seconds=9))
+    with pytest.raises(RunAborted) as raised:
+        await store.record_result(stale, late, phase="P1")
+    assert raised.value.run_id == stale
+    with pytest.raises(RunAborted):
+        await store.finish_run(
+            stale, finished_at=T0 + timedelta(seconds=10), verdict="NO-GO", fingerprint="g"
+        )
+
+    info = await store.run(stale)
+    assert info is not None and (info.status, info.verdict) == ("aborted", None)
+    assert (await store.latest_results(release))["a"].status == Status.PASS
+    assert [r.id for r in await store.runs(release) if r.status == "complete"] == [successor]
+    with pytest.raises(LookupError):
+        await store.finish_run(stale + 100, finished_at=T0, verdict="GO", fingerprint="f")
