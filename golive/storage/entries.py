@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from golive.checks.results import ItemResult
 from golive.checks.status import Status
 
 RunStatus = Literal["running", "complete", "aborted"]
@@ -28,6 +29,14 @@ class RunInfo:
     #: The process that ran it (see ``Store.holder``), and the slot of a scheduled run.
     owner: str | None = None
     slot_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A stored result and the run that observed it."""
+
+    run_id: int
+    result: ItemResult
 
 
 @dataclass(frozen=True)
