@@ -2,15 +2,21 @@
 each must print, and exit with, its own run (its results, its id, its times, the verdict
 as of its finish), never the run that happened to store last. Real processes, on one
 SQLite file and on a real PostgreSQL, and one CLI run beside the schedule of a real
-``golive serve``; many rounds, with the probes' durations rotated, so that every order
-of starting and finishing occurs."""
+``golive serve``; several rounds, with the probes' durations rotated, so that every order
+of finishing occurs.
+
+A process takes seconds to start on a busy machine, so the targets make the runs meet:
+each holds its answer until every process's probe has arrived, then answers after its
+own delay. Every round thus has all runs in flight at once."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -27,20 +33,39 @@ from .fake_slack import FakeSlack
 from .serve_process import environment, serve_process
 from .slack_support import Target, _Handler, checklist_file
 
+
+class _MeetingHandler(_Handler):
+    """Answers once the probes of every process have arrived (see the module's doc)."""
+
+    server: MeetingTarget
+
+    def do_GET(self) -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            self.server.meeting.wait(timeout=MEETING_TIMEOUT)
+        super().do_GET()
+
+
+class MeetingTarget(Target):
+    meeting: threading.Barrier
+
+
 #: Status codes the targets answer: each process's probe sees a different one.
 STATUSES = (200, 503, 500)
 #: Seconds each target takes to answer, rotated every round.
 DELAYS = (1.2, 0.1, 0.6)
-ROUNDS = 6
+ROUNDS = 4
+MEETING_TIMEOUT = 90.0
 RELEASE = ("Shop", "2.0.0")
 
 
 @contextmanager
-def targets(count: int) -> Iterator[list[Target]]:
+def targets(count: int) -> Iterator[list[MeetingTarget]]:
+    meeting = threading.Barrier(count)
     with ExitStack() as stack:
         servers = []
         for n in range(count):
-            server = Target(("127.0.0.1", 0), _Handler)
+            server = MeetingTarget(("127.0.0.1", 0), _MeetingHandler)
+            server.meeting = meeting
             server.status = STATUSES[n]
             threading.Thread(target=server.serve_forever, daemon=True).start()
             stack.callback(server.server_close)
@@ -57,7 +82,7 @@ class Outcome:
     stderr: str
 
 
-def checklists(folder: Path, servers: list[Target]) -> list[Path]:
+def checklists(folder: Path, servers: list[MeetingTarget]) -> list[Path]:
     """The same release's checklist, each copy probing its own target."""
     paths = []
     for n, server in enumerate(servers):
@@ -69,8 +94,17 @@ def checklists(folder: Path, servers: list[Target]) -> list[Path]:
 
 async def cli_run(checklist: Path, db_url: str, *extra: str) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "golive", "run", "--checklist", str(checklist), "--format", "json",
-        "--db", db_url, *extra,
+        sys.executable,
+        "-m",
+        "golive",
+        "run",
+        "--checklist",
+        str(checklist),
+        "--format",
+        "json",
+        "--db",
+        db_url,
+        *extra,
         env=environment({}),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -80,7 +114,7 @@ async def cli_run(checklist: Path, db_url: str, *extra: str) -> tuple[int, str, 
     return process.returncode, stdout.decode(), stderr.decode()
 
 
-async def concurrent_round(paths: list[Path], servers: list[Target], db_url: str) -> list[Outcome]:
+async def concurrent_round(paths: list[Path], servers: list[MeetingTarget], db_url: str) -> list[Outcome]:
     finished = await asyncio.gather(*(cli_run(path, db_url) for path in paths))
     outcomes = []
     for server, (code, stdout, stderr) in zip(servers, finished, strict=True):
@@ -150,45 +184,94 @@ async def test_concurrent_cli_runs_on_postgresql_each_report_their_own_run(
     await check_rounds(tmp_path, postgres_database.url, processes)
 
 
+class _ScheduledTarget(_Handler):
+    """The scheduled run's target: fails, and counts its probes."""
+
+    server: CountingTarget
+
+    def do_GET(self) -> None:
+        with self.server.arrived:
+            self.server.probes += 1
+            self.server.arrived.notify_all()
+        super().do_GET()
+
+
+class CountingTarget(Target):
+    probes = 0
+    arrived: threading.Condition
+
+
+class _CliTarget(_Handler):
+    """The CLI run's target: passes, but only once a scheduled probe has arrived after
+    its own and had time to be stored, so that the scheduled FAIL is the newest
+    observation when the CLI run finishes."""
+
+    server: AfterScheduledTarget
+
+    def do_GET(self) -> None:
+        scheduled = self.server.scheduled
+        with scheduled.arrived:
+            seen = scheduled.probes
+            scheduled.arrived.wait_for(lambda: scheduled.probes > seen, timeout=MEETING_TIMEOUT)
+        time.sleep(scheduled.delay + 1.0)
+        super().do_GET()
+
+
+class AfterScheduledTarget(Target):
+    scheduled: CountingTarget
+
+
+@contextmanager
+def serving(server: Target) -> Iterator[Target]:
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 async def test_a_cli_run_beside_the_schedule_of_golive_serve_reports_its_own_run(tmp_path: Path) -> None:
     """``golive serve`` runs its schedule against a failing target every two seconds while
-    CLI runs probe a passing one: each CLI run exits 0 with its own PASS, even when the
-    scheduled run stored a FAIL while it ran."""
+    CLI runs probe a passing one: each CLI run exits 0 with its own PASS, although a
+    scheduled run observed and stored a FAIL after it while it ran."""
     db_url = f"sqlite:///{tmp_path / 'golive.db'}"
     slack = await FakeSlack().start()
-    with targets(2) as (passing, failing):
-        passing.delay, failing.delay = 0.8, 0.8
-        serve_folder = tmp_path / "serve"
+    failing = CountingTarget(("127.0.0.1", 0), _ScheduledTarget)
+    failing.status, failing.delay, failing.arrived = 503, 0.5, threading.Condition()
+    passing = AfterScheduledTarget(("127.0.0.1", 0), _CliTarget)
+    passing.scheduled = failing
+    with serving(failing), serving(passing):
+        serve_folder, cli_folder = tmp_path / "serve", tmp_path / "cli"
         serve_folder.mkdir()
-        scheduled = checklist_file(
-            serve_folder, failing.server_address[1], extra={"schedule": {"interval": "2s"}}
-        )
-        cli_folder = tmp_path / "cli"
         cli_folder.mkdir()
-        own = checklist_file(cli_folder, passing.server_address[1])
+        schedule = {"schedule": {"interval": "2s"}}
+        scheduled = checklist_file(serve_folder, failing.server_address[1], extra=schedule)
+        own = checklist_file(cli_folder, passing.server_address[1], extra={"defaults": {"timeout": "60s"}})
         store = await Store.open(db_url)
         try:
             async with serve_process(serve_folder, scheduled, slack, db_url=db_url):
-                overlapped = 0
                 for _ in range(ROUNDS):
                     code, stdout, stderr = await cli_run(own, db_url)
                     outcome = Outcome(200, code, json.loads(stdout), stderr)
                     await assert_own_run(store, outcome)
-                    overlapped += await _overlapping_scheduled_runs(store, outcome.document["run_id"])
-                assert overlapped > 0, "no CLI run overlapped a scheduled run: the test proved nothing"
+                    run_id = outcome.document["run_id"]
+                    assert await _newer_scheduled_failure(store, run_id), "no scheduled FAIL beside it"
         finally:
             await store.close()
             await slack.stop()
 
 
-async def _overlapping_scheduled_runs(store: Store, run_id: int) -> int:
+async def _newer_scheduled_failure(store: Store, run_id: int) -> bool:
+    """Whether a scheduled run observed a FAIL after this run's probe, before it finished:
+    what today's status shows instead of the run's own PASS."""
     mine = await store.run(run_id)
     assert mine is not None and mine.finished_at is not None
+    own = (await store.run_results(run_id))["health"]
     release = await store.release_id(*RELEASE)
-    overlapping = 0
-    for run in await store.runs(release, limit=500):
-        if run.trigger != "schedule" or run.finished_at is None:
+    for observed_in, result in await store.item_history(release, "health"):
+        if observed_in == run_id:
             continue
-        if run.started_at < mine.finished_at and mine.started_at < run.finished_at:
-            overlapping += 1
-    return overlapping
+        if own.checked_at < result.checked_at < mine.finished_at and result.status == "FAIL":
+            return True
+    return False
