@@ -1,0 +1,78 @@
+"""A run's report is its own, decided in one process and without timing luck: another
+run storing a newer observation of the same item while it runs changes the release's
+current state, not what the run reports."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from golive.bot import service
+from golive.checks.loader import load
+from golive.checks.results import ItemResult
+from golive.checks.status import Status
+from golive.storage import Store
+
+from .slack_support import Target, _Handler, checklist_file
+
+
+@pytest.fixture
+def target() -> Iterator[Target]:
+    server = Target(("127.0.0.1", 0), _Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+async def test_a_run_reports_its_own_result_when_another_run_stored_a_newer_one(
+    tmp_path: Path, target: Target
+) -> None:
+    checklist = load(checklist_file(tmp_path, target.server_address[1]))
+    store = await Store.open(f"sqlite:///{tmp_path / 'golive.db'}")
+    try:
+        release = await store.release_id(checklist.release.name, checklist.release.version)
+        other: list[int] = []
+
+        async def beside(result: ItemResult) -> None:
+            # While this run goes on, a run beside it observes the item failing, later.
+            if result.item_id != "health":
+                return
+            run = await store.start_run(
+                release, trigger="schedule", phase=None, checklist_digest="x", started_at=result.checked_at
+            )
+            failing = ItemResult(
+                item_id="health",
+                status=Status.FAIL,
+                raw_status=Status.FAIL,
+                message="[STATUS] = 503, limit == 200",
+                duration_ms=1.0,
+                checked_at=result.checked_at + timedelta(milliseconds=1),
+                observed={"STATUS": 503},
+            )
+            await store.record_result(run, failing, phase="p1")
+            other.append(run)
+
+        run_id, state = await service.execute_run(checklist, store, on_result=beside)
+
+        assert other and other[0] != run_id
+        health = state.results["health"]
+        assert health.status == Status.PASS and health.observed["STATUS"] == 200
+        assert state.run is not None and state.run.id == run_id == state.own_run
+        assert state.run.finished_at is not None and state.run.status == "complete"
+        assert state.observed_in["health"] == run_id
+        assert state.from_this_run() == ["health"] and state.from_earlier_runs() == {}
+        assert "health" not in {b.subject for b in state.verdict.blockers}
+        assert service.automated_blocking_pass(checklist, state.results, None)
+
+        # The release's current state is the newest observation: the other run's FAIL.
+        current = await service.current_state(checklist, store)
+        assert current.results["health"].status == Status.FAIL
+        assert current.observed_in["health"] == other[0]
+        assert "health" in {b.subject for b in current.verdict.blockers}
+    finally:
+        await store.close()
