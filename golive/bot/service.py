@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -153,26 +153,27 @@ async def execute_run(
     outcome = await run_checklist(
         checklist, phase=phase, records=records, previous=previous, on_result=record, now=now
     )
-    merged = {**previous, **outcome.results}
-    verdict = decide(checklist, merged, records, outcome.finished_at)
+    own = {r.item_id: Observation(run_id, r) for r in outcome.results.values()}
+    selected_ids = {i.id for i in selected}
+    decided: list[State] = []
 
     async def finish() -> None:
         await store_unsaved()
+        # Decided as of the finish, on the sign-offs, confirmations and waivers stored
+        # now: the verdict stored with the run is the one it reports.
+        state = await _run_state(checklist, store, run_id, own, selected_ids, outcome.finished_at, change)
         await store.finish_run(
             run_id,
             finished_at=outcome.finished_at,
-            verdict=verdict.decision,
+            verdict=state.verdict.decision,
             fingerprint=fingerprint(outcome.results),
         )
+        decided.append(state)
 
     await _until_stored(
         finish, store_retry, lambda: f"run #{run_id} not stored ({len(unsaved)} result(s) pending)"
     )
-    own = {r.item_id: Observation(run_id, r) for r in outcome.results.values()}
-    state = await _run_state(
-        checklist, store, run_id, own, {i.id for i in selected}, outcome.finished_at, change
-    )
-    return run_id, state
+    return run_id, replace(decided[-1], run=await store.run(run_id))
 
 
 async def _run_state(
@@ -196,7 +197,7 @@ async def _run_state(
     return State(
         checklist=checklist,
         release_id=release_id,
-        run=await store.run(run_id),
+        run=None,  # the caller's, once the run is finished
         results=results,
         records=records,
         verdict=decide(checklist, results, records, at),

@@ -64,6 +64,7 @@ async def test_a_run_reports_its_own_result_when_another_run_stored_a_newer_one(
         assert health.status == Status.PASS and health.observed["STATUS"] == 200
         assert state.run is not None and state.run.id == run_id == state.own_run
         assert state.run.finished_at is not None and state.run.status == "complete"
+        assert state.run.verdict == state.verdict.decision  # stored as reported
         assert state.observed_in["health"] == run_id
         assert state.from_this_run() == ["health"] and state.from_earlier_runs() == {}
         assert "health" not in {b.subject for b in state.verdict.blockers}
