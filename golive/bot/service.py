@@ -259,10 +259,18 @@ async def stored_checklist(store: Store, *, run_id: int | None = None) -> Checkl
             f"the checklist of run #{run.id} is not stored (the run predates stored checklists): "
             "pass --checklist FILE"
         )
+    source = f"the checklist of run #{run.id} (sha256 {run.checklist_digest[:12]})"
     try:
-        return loads(content, source=f"the checklist of run #{run.id} (sha256 {run.checklist_digest[:12]})")
+        checklist = loads(content, source=source)
     except ChecklistError as exc:
         raise UserError(f"{exc}; pass --checklist FILE") from None
+    stored = await store.release_of(run.release_id)
+    if stored is not None and (checklist.release.name, checklist.release.version) != stored:
+        # The file names its release through variables set otherwise here: the run's
+        # release is the one it ran for.
+        release = checklist.release.model_copy(update={"name": stored[0], "version": stored[1]})
+        checklist = checklist.model_copy(update={"release": release})
+    return checklist
 
 
 async def _until_stored(

@@ -39,6 +39,13 @@ class RunStore(StoreBase):
         assert found is not None
         return found
 
+    async def release_of(self, release_id: int) -> tuple[str, str] | None:
+        """(name, version) of a release."""
+        query = select(ReleaseRow.name, ReleaseRow.version).where(ReleaseRow.id == release_id)
+        async with self._transaction() as session:
+            row = (await session.execute(query)).first()
+        return None if row is None else (row[0], row[1])
+
     async def start_run(
         self,
         release_id: int,

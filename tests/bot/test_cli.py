@@ -366,3 +366,25 @@ def test_a_run_on_a_changed_checklist_names_the_items_added_and_removed(
     code, output = cli("diff", "1", "2", db=db, env=text_mode)
     assert code == 0, output
     assert "Punkte hinzugefügt: smoke; Punkte entfernt: runbook" in output
+
+
+def test_status_from_the_database_is_of_the_release_the_run_was_for(
+    small_checklist: Path, tmp_path: Path, target: Target
+) -> None:
+    """A checklist naming its version through a variable: read back where the variable is
+    set otherwise, it still shows the release the run was for."""
+    db = tmp_path / "golive.db"
+    small_checklist.write_text(
+        small_checklist.read_text().replace("version: 2.0.0", "version: ${SHOP_VERSION:-2.0.0}")
+    )
+    code, output = cli(
+        "run", "--checklist", str(small_checklist), "--format", "json", db=db, env={"SHOP_VERSION": "3.0.0"}
+    )
+    assert code == 0, output
+    assert json.loads(output)["release"] == {"name": "Shop", "version": "3.0.0"}
+
+    code, output = cli("status", "--format", "json", db=db, env={"GOLIVE_CHECKLIST": "", "SHOP_VERSION": ""})
+    assert code == 0, output
+    status = json.loads(output)
+    assert status["release"] == {"name": "Shop", "version": "3.0.0"}
+    assert next(i for i in status["items"] if i["id"] == "health")["status"] == "PASS"
