@@ -303,6 +303,7 @@ class ReleaseScheduler:
                     on_result=watch.result,
                     slot_at=slot,
                 )
+                state = await service.release_state(state, self.store)
                 watch.completed(state)
                 if await self._superseded(release_id, slot, attempt):
                     # This process was taken for dead (paused past its lease) and another

@@ -313,6 +313,13 @@ async def current_state(checklist: Checklist, store: Store, *, now: Callable[[],
     )
 
 
+async def release_state(run_state: State, store: Store) -> State:
+    """The release's current state when a run has finished: each item's newest observation,
+    whichever run made it. What announcements, alerts and the gauges follow, while the
+    run reports its own results."""
+    return await current_state(run_state.checklist, store, now=lambda: run_state.at)
+
+
 def automated_blocking_pass(checklist: Checklist, results: dict[str, ItemResult], phase: str | None) -> bool:
     """The ``golive run`` exit code rule: every blocking automated item selected passes."""
     from ..checks.verdict import item_ok

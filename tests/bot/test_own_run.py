@@ -4,14 +4,18 @@ current state, not what the run reports."""
 
 from __future__ import annotations
 
+import io
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 
 from golive.bot import service
+from golive.bot.publish import publish_run
+from golive.bot.surface import ConsoleSurface
 from golive.checks.loader import load
 from golive.checks.results import ItemResult
 from golive.checks.status import Status
@@ -77,3 +81,51 @@ async def test_a_run_reports_its_own_result_when_another_run_stored_a_newer_one(
         assert "health" in {b.subject for b in current.verdict.blockers}
     finally:
         await store.close()
+
+
+async def test_a_run_whose_own_go_is_outdated_by_a_newer_observation_announces_no_go(
+    tmp_path: Path, target: Target
+) -> None:
+    """The run reports its own GO, but the GO announcement (like alerts and the verdict
+    of ``status``) follows the newest observation: a FAIL observed after this run's
+    probe, by a run beside it, means no GO is announced."""
+    path = checklist_file(tmp_path, target.server_address[1])
+    document = yaml.safe_load(path.read_text())
+    document["signoffs"] = []
+    document["phases"][0].pop("owner")
+    items = document["phases"][0]["sections"][0]["items"]
+    document["phases"][0]["sections"][0]["items"] = [i for i in items if i["id"] == "health"]
+    path.write_text(yaml.safe_dump(document, allow_unicode=True))
+    checklist = load(path)
+    store = await Store.open(f"sqlite:///{tmp_path / 'golive.db'}")
+    printed = io.StringIO()
+    try:
+        release = await store.release_id(checklist.release.name, checklist.release.version)
+
+        async def beside(result: ItemResult) -> None:
+            run = await store.start_run(
+                release, trigger="schedule", phase=None, checklist_digest="x", started_at=result.checked_at
+            )
+            await store.record_result(run, _failing(result), phase="p1")
+
+        _, state = await publish_run(
+            checklist, store, ConsoleSurface(tmp_path / "charts", printed), "#release", on_result=beside
+        )
+
+        assert state.verdict.go  # its own result passes
+        assert await store.count_notifications(release, "go:") == 0, printed.getvalue()
+        assert not (await service.current_state(checklist, store)).verdict.go
+    finally:
+        await store.close()
+
+
+def _failing(seen: ItemResult) -> ItemResult:
+    return ItemResult(
+        item_id=seen.item_id,
+        status=Status.FAIL,
+        raw_status=Status.FAIL,
+        message="[STATUS] = 503, limit == 200",
+        duration_ms=1.0,
+        checked_at=seen.checked_at + timedelta(milliseconds=1),
+        observed={"STATUS": 503},
+    )
