@@ -321,8 +321,8 @@ def diff(
     checklist: ChecklistOption = None,
     db: DbOption = None,
 ) -> None:
-    """What changed between two runs. Without a checklist, each run's own checklist as
-    stored in the database."""
+    """What changed between two runs. Without a checklist, that of the later run, as stored
+    in the database; items its checklist added or removed are named."""
     named = _named_checklist(checklist)
     loaded = _load(named) if named is not None else None
     messages = _with_store(db, lambda store: run_diff_from_store(store, before, after, loaded))
