@@ -19,7 +19,7 @@ from ..checks.results import ItemResult
 from ..checks.status import Status
 from ..checks.verdict import item_ok
 from .messages import text
-from .service import State
+from .service import ChecklistChange, State
 
 SECTION_LIMIT = 3000
 HEADER_LIMIT = 150
@@ -262,6 +262,8 @@ def run_message(state: State, run_id: int, done: int, total: int, finished: bool
     )
     blocks = [header(title), context(progress)]
     blocks += [section(part) for part in split_text("\n".join(lines))]
+    if state.checklist_change is not None:
+        blocks.append(context(checklist_change_line(checklist, state.checklist_change)))
     if finished:
         blocks.append({"type": "divider"})
         blocks += verdict_blocks(state)
@@ -284,6 +286,18 @@ def orphaned_run_message(checklist: Checklist, run_id: int, rerun: str | None) -
     title = text(_lang(checklist), "run_header", run=run_id, release=_release(checklist))
     note = orphaned_run_note(checklist, rerun)
     return Message(f"{title}: {note.text}", [header(title), *note.blocks])
+
+
+def checklist_change_line(checklist: Checklist, change: ChecklistChange) -> str:
+    """'Checklist changed since the previous run: items added: a, b; items removed: c'."""
+    language = _lang(checklist)
+    parts = []
+    if change.added:
+        parts.append(text(language, "checklist_items_added", items=", ".join(change.added)))
+    if change.removed:
+        parts.append(text(language, "checklist_items_removed", items=", ".join(change.removed)))
+    changes = "; ".join(parts) or text(language, "checklist_items_same")
+    return text(language, "checklist_changed", digest=change.digest[:12], changes=mrkdwn_escape(changes))
 
 
 def _problem_blocks(state: State, phase: Phase) -> list[dict[str, Any]]:

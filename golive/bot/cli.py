@@ -24,6 +24,8 @@ from ..checks.results import ItemResult
 from ..checks.schema import checklist_schema
 from ..storage import StorageError, Store
 from . import authordoc, render_json, render_text, service
+from .blocks import plain
+from .diff import run_diff_from_store
 from .leader import lease_duration, new_holder, presence
 from .logs import configure_logging
 from .publish import publish_run
@@ -73,9 +75,30 @@ def _configure_logging(default_level: str, db: str | None) -> None:
 
 
 def _checklist(path: Path | None) -> Checklist:
-    chosen = path or (Path(os.environ["GOLIVE_CHECKLIST"]) if os.environ.get("GOLIVE_CHECKLIST") else None)
+    chosen = _named_checklist(path)
     if chosen is None:
         _fail("no checklist: pass --checklist FILE or set GOLIVE_CHECKLIST")
+    return _load(chosen)
+
+
+def _named_checklist(path: Path | None) -> Path | None:
+    return path or (Path(os.environ["GOLIVE_CHECKLIST"]) if os.environ.get("GOLIVE_CHECKLIST") else None)
+
+
+def _state_of(path: Path | None, db: str | None) -> service.State:
+    """The current state, of the named checklist or else of the one the newest run used,
+    as stored in the database."""
+    named = _named_checklist(path)
+    loaded = _load(named) if named is not None else None
+
+    async def work(store: Store) -> service.State:
+        checklist = loaded or await service.stored_checklist(store)
+        return await service.current_state(checklist, store)
+
+    return _with_store(db, work)
+
+
+def _load(chosen: Path) -> Checklist:
     try:
         return load(chosen)
     except ChecklistError as exc:
@@ -162,20 +185,22 @@ def run(
     except ValueError as exc:
         _fail(str(exc))
 
-    async def work(store: Store) -> tuple[int, service.State]:
+    async def work(store: Store) -> service.State:
         # Present while it runs: a `golive serve` sharing the database leaves the run be.
         store.holder = new_holder()
         async with (
             presence(store, store.holder, lease),
             watch_run(loaded, store, "cli", phase=phase) as watch,
         ):
-            run_id, state = await _run_once(loaded, store, watch, phase, format, charts)
+            _, state = await _run_once(loaded, store, watch, phase, format, charts)
             watch.completed(state)
-            return run_id, state
+            return state
 
-    run_id, state = _with_store(db, work)
+    # The state of this run itself: its results, id, times and the verdict as of its
+    # finish, never those of a run beside it that stored last.
+    state = _with_store(db, work)
     if format == Format.json:
-        _print_json(render_json.state_document(state, run_id=run_id))
+        _print_json(render_json.state_document(state))
     else:
         out.print()
         for line in render_text.summary(state) + render_text.verdict_lines(state):
@@ -257,9 +282,10 @@ def status(
     format: Annotated[Format, typer.Option("--format", help="text or json.")] = Format.text,
     db: DbOption = None,
 ) -> None:
-    """The latest stored state and the verdict, without probing."""
-    loaded = _checklist(checklist)
-    state = _with_store(db, lambda store: service.current_state(loaded, store))
+    """The latest stored state and the verdict, without probing. Without a checklist, that
+    of the checklist the newest run used, as stored in the database."""
+    state = _state_of(checklist, db)
+    loaded = state.checklist
     if format == Format.json:
         _print_json(render_json.state_document(state))
         return
@@ -283,10 +309,25 @@ def report(
     format: Annotated[ReportFormat, typer.Option("--format", help="md (Markdown).")] = ReportFormat.md,
     db: DbOption = None,
 ) -> None:
-    """The checklist filled in: ticks, statuses, evidence, sign-offs, notes."""
-    loaded = _checklist(checklist)
-    state = _with_store(db, lambda store: service.current_state(loaded, store))
-    sys.stdout.write(render_markdown(state))
+    """The checklist filled in: ticks, statuses, evidence, sign-offs, notes. Without a
+    checklist, that of the checklist the newest run used, as stored in the database."""
+    sys.stdout.write(render_markdown(_state_of(checklist, db)))
+
+
+@app.command()
+def diff(
+    before: Annotated[int, typer.Argument(help="The earlier run's id.")],
+    after: Annotated[int, typer.Argument(help="The later run's id.")],
+    checklist: ChecklistOption = None,
+    db: DbOption = None,
+) -> None:
+    """What changed between two runs. Without a checklist, that of the later run, as stored
+    in the database; items its checklist added or removed are named."""
+    named = _named_checklist(checklist)
+    loaded = _load(named) if named is not None else None
+    messages = _with_store(db, lambda store: run_diff_from_store(store, before, after, loaded))
+    for message in messages:
+        sys.stdout.write(plain(message) + "\n")
 
 
 @app.command()

@@ -19,9 +19,18 @@ from ..checks.results import ItemResult
 from ..checks.status import Status
 from ..checks.verdict import item_ok
 from ..storage import Store
-from .blocks import Message, clip, context, mrkdwn_escape, paginate, section, split_text
+from .blocks import (
+    Message,
+    checklist_change_line,
+    clip,
+    context,
+    mrkdwn_escape,
+    paginate,
+    section,
+    split_text,
+)
 from .messages import text
-from .service import UserError
+from .service import ChecklistChange, UserError, checklist_change, stored_checklist
 
 _SHOWN_VALUE = 80
 
@@ -100,7 +109,12 @@ def _shown(value: Any) -> str:
 
 
 def diff_message(
-    checklist: Checklist, before: int, after: int, diff: RunDiff, same_checklist: bool = True
+    checklist: Checklist,
+    before: int,
+    after: int,
+    diff: RunDiff,
+    same_checklist: bool = True,
+    items_changed: ChecklistChange | None = None,
 ) -> list[Message]:
     language = checklist.release.language
     title = text(
@@ -151,7 +165,9 @@ def diff_message(
     notes = []
     if diff.not_compared:
         notes.append(text(language, "diff_not_compared", count=diff.not_compared))
-    if not same_checklist:
+    if items_changed is not None:
+        notes.append(checklist_change_line(checklist, items_changed))
+    elif not same_checklist:
         notes.append(text(language, "diff_other_checklist"))
     if notes:
         blocks.append(context(*notes))
@@ -170,8 +186,19 @@ def parse_runs(words: str) -> tuple[int, int] | None:
     return int(parts[0]), int(parts[1])
 
 
+async def run_diff_from_store(
+    store: Store, before: int, after: int, checklist: Checklist | None = None
+) -> list[Message]:
+    """``golive diff``: with no checklist named, the later run's own, as stored."""
+    if checklist is None:
+        checklist = await stored_checklist(store, run_id=after)
+    return await run_diff(checklist, store, before, after)
+
+
 async def run_diff(checklist: Checklist, store: Store, before: int, after: int) -> list[Message]:
-    """Both runs must belong to this checklist's release; UserError names the one that does not."""
+    """Both runs must belong to this checklist's release; UserError names the one that does not.
+    When they used different checklists and both are stored, the items one added or removed
+    are named."""
     release_id = await store.release_id(checklist.release.name, checklist.release.version)
     runs = []
     for run_id in (before, after):
@@ -181,4 +208,6 @@ async def run_diff(checklist: Checklist, store: Store, before: int, after: int) 
         runs.append(run)
     diff = diff_runs(checklist, await store.run_results(before), await store.run_results(after))
     same = runs[0].checklist_digest == runs[1].checklist_digest
-    return diff_message(checklist, before, after, diff, same)
+    digests = runs[0].checklist_digest, runs[1].checklist_digest
+    items_changed = None if same else await checklist_change(store, *digests)
+    return diff_message(checklist, before, after, diff, same, items_changed)

@@ -120,7 +120,9 @@ async def publish_run(
             await _to_slack("post a phase summary", surface.post(channel, message, thread_ts=ts))
         for chart in await asyncio.to_thread(charts.phase_charts, checklist, chosen, history):
             await _to_slack("upload a chart", surface.upload(channel, ts, chart))
-    await announce_if_go(checklist, store, surface, channel, state)
+    # The run message is the run's own; GO is announced on the release's current verdict,
+    # its newest observations, which a run beside this one may have made since.
+    await announce_if_go(checklist, store, surface, channel, await service.release_state(state, store))
     return run_id, state
 
 

@@ -22,7 +22,9 @@ def _time(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def item_document(checklist: Checklist, item: Item, result: ItemResult | None) -> dict[str, Any]:
+def item_document(
+    checklist: Checklist, item: Item, result: ItemResult | None, run_id: int | None = None
+) -> dict[str, Any]:
     document: dict[str, Any] = {
         "id": item.id,
         "phase": item.phase,
@@ -38,6 +40,9 @@ def item_document(checklist: Checklist, item: Item, result: ItemResult | None) -
         "message": result.message if result else "not run yet",
         "observed": dict(result.observed) if result else {},
         "checked_at": _time(result.checked_at) if result else None,
+        # The run that observed the result; None for manual and derived items, which are
+        # decided from what people recorded.
+        "run_id": run_id,
         "evidence": None,
     }
     if result is not None and result.evidence is not None:
@@ -71,23 +76,23 @@ def signoff_document(state: SignoffState) -> dict[str, Any]:
     }
 
 
-def state_document(
-    state: State,
-    *,
-    run_id: int | None = None,
-    started_at: datetime | None = None,
-    finished_at: datetime | None = None,
-) -> dict[str, Any]:
+def state_document(state: State) -> dict[str, Any]:
+    """A run's own report when ``state.own_run`` is set (its id, times and results), else
+    the release's current state (the newest run's id and times, each item's newest result)."""
     checklist = state.checklist
     run = state.run
-    items = [item_document(checklist, item, state.result(item)) for item in checklist.items()]
+    items = [
+        item_document(checklist, item, state.result(item), state.observed_in.get(item.id))
+        for item in checklist.items()
+    ]
     signoffs = [signoff_document(s) for s in state.verdict.signoffs]
-    return {
+    document: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
-        "run_id": run_id if run_id is not None else (run.id if run else None),
+        "run_id": run.id if run else None,
         "release": {"name": checklist.release.name, "version": checklist.release.version},
-        "started_at": _time(started_at or (run.started_at if run else None)),
-        "finished_at": _time(finished_at or (run.finished_at if run else None)),
+        "checklist": {"digest": checklist.digest},
+        "started_at": _time(run.started_at if run else None),
+        "finished_at": _time(run.finished_at if run else None),
         "evaluated_at": _time(state.at),
         "verdict": {
             "decision": state.verdict.decision,
@@ -104,6 +109,13 @@ def state_document(
             {"author": n.author, "text": n.text, "created_at": _time(n.created_at)} for n in state.notes
         ],
     }
+    if state.own_run is not None:
+        # Which results this run observed, and (a phase run) which come from earlier runs.
+        document["results"] = {
+            "this_run": state.from_this_run(),
+            "earlier_runs": state.from_earlier_runs(),
+        }
+    return document
 
 
 def _counts(items: list[dict[str, Any]]) -> dict[str, int]:

@@ -26,6 +26,7 @@ _WORDS = {
         "rollback": "Rollback-Kontaktplan",
         "blockers": "Blocker",
         "none": "keine",
+        "checklist": "Checkliste",
     },
     "en": {
         "title": "Pre-go-live checklist - {name} v{version}",
@@ -41,6 +42,7 @@ _WORDS = {
         "rollback": "Rollback contact plan",
         "blockers": "Blockers",
         "none": "none",
+        "checklist": "Checklist",
     },
 }
 
@@ -73,7 +75,8 @@ def render_markdown(state: State) -> str:
     if run is not None:
         header += f" · {words['run']} #{run.id}"
     header += f" · {words['decision']}: **{state.verdict.decision}**_"
-    out += [header, ""]
+    # The checklist the decision was made on: its digest names the exact file.
+    out += [header, "", f"_{words['checklist']}: sha256 `{checklist.digest}`_", ""]
     for phase in checklist.phases:
         out += [f"## {phase.title}", ""]
         for section in phase.sections:

@@ -416,6 +416,7 @@ class ReleaseScheduler:
                     on_posted=posted,
                     slot_at=slot,
                 )
+                state = await service.release_state(state, self.store)
                 watch.completed(state)
                 if not self.leading() or await self._superseded(release_id, slot, attempt):
                     # This process was taken for dead (paused past its lease) and another

@@ -10,17 +10,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from ..checks.errors import ChecklistError
+from ..checks.loader import loads
 from ..checks.model import Checklist, Item, SignoffRole
 from ..checks.probe import probe_type
 from ..checks.results import Confirmation, ItemResult, Records, SignoffRecord, Waiver, fingerprint
 from ..checks.runner import run_checklist, select_items
 from ..checks.verdict import Verdict, current_results, decide
-from ..storage import Note, RunInfo, StorageError, Store
+from ..storage import Note, Observation, RunInfo, StorageError, Store
 
 log = logging.getLogger(__name__)
 #: How long a run that could not store its results waits, after its last probe, for the
@@ -37,8 +39,25 @@ def utcnow() -> datetime:
 
 
 @dataclass(frozen=True)
+class ChecklistChange:
+    """How a run's checklist differs from the one the run before it used."""
+
+    previous_digest: str
+    digest: str
+    #: Item ids, in checklist order; both empty when only other content changed, or when
+    #: the previous checklist is not stored or no longer loads.
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class State:
-    """Everything a status, report or announcement shows."""
+    """Everything a status, report or announcement shows.
+
+    The state a run reports is its own: ``run`` is that run, ``own_run`` its id, and the
+    probe results are those it observed (for a phase run, the other phases' latest
+    results, from the runs named in ``observed_in``). Otherwise it is the release's
+    current state: the newest observation of each item, whichever run made it."""
 
     checklist: Checklist
     release_id: int
@@ -48,9 +67,32 @@ class State:
     verdict: Verdict
     notes: list[Note]
     at: datetime
+    #: The run that observed each probe result, by item id (manual and derived items are
+    #: decided from what people recorded, so they have none).
+    observed_in: Mapping[str, int] = field(default_factory=dict)
+    #: Set when this state is a run's own report.
+    own_run: int | None = None
+    #: Set on a run's own report when its checklist differs from the previous run's.
+    checklist_change: ChecklistChange | None = None
 
     def result(self, item: Item) -> ItemResult | None:
         return self.results.get(item.id)
+
+    def from_this_run(self) -> list[str]:
+        """Item ids (checklist order) whose result this run observed itself."""
+        if self.own_run is None:
+            return []
+        return [i.id for i in self.checklist.items() if self._source(i.id) == self.own_run]
+
+    def from_earlier_runs(self) -> dict[str, int]:
+        """Item id → the earlier run whose result a phase run shows for it."""
+        if self.own_run is None:
+            return {}
+        earlier = {i.id: self._source(i.id) for i in self.checklist.items()}
+        return {item: run for item, run in earlier.items() if run is not None and run != self.own_run}
+
+    def _source(self, item_id: str) -> int | None:
+        return self.observed_in.get(item_id)
 
 
 async def execute_run(
@@ -72,10 +114,12 @@ async def execute_run(
     StorageError says how many results were not stored, and the run stays unfinished
     (the next ``golive serve`` marks it aborted).
     """
-    select_items(checklist, phase)  # raises ValueError for an unknown phase before anything is stored
+    selected = select_items(checklist, phase)  # ValueError for an unknown phase, before anything is stored
     release_id = await store.release_id(checklist.release.name, checklist.release.version)
     records = await store.records(release_id)
     previous = current_results(checklist, await store.latest_results(release_id), records, now())
+    await store.store_checklist(checklist.digest, checklist.content, at=now())
+    change = await _checklist_change(checklist, store, await store.latest_run(release_id))
     run_id = await store.start_run(
         release_id,
         trigger=trigger,
@@ -109,22 +153,124 @@ async def execute_run(
     outcome = await run_checklist(
         checklist, phase=phase, records=records, previous=previous, on_result=record, now=now
     )
-    merged = {**previous, **outcome.results}
-    verdict = decide(checklist, merged, records, outcome.finished_at)
+    own = {r.item_id: Observation(run_id, r) for r in outcome.results.values()}
+    selected_ids = {i.id for i in selected}
+    decided: list[State] = []
 
     async def finish() -> None:
         await store_unsaved()
+        # Decided as of the finish, on the sign-offs, confirmations and waivers stored
+        # now: the verdict stored with the run is the one it reports.
+        state = await _run_state(checklist, store, run_id, own, selected_ids, outcome.finished_at, change)
         await store.finish_run(
             run_id,
             finished_at=outcome.finished_at,
-            verdict=verdict.decision,
+            verdict=state.verdict.decision,
             fingerprint=fingerprint(outcome.results),
         )
+        decided.append(state)
 
     await _until_stored(
         finish, store_retry, lambda: f"run #{run_id} not stored ({len(unsaved)} result(s) pending)"
     )
-    return run_id, await current_state(checklist, store, now=now)
+    return run_id, replace(decided[-1], run=await store.run(run_id))
+
+
+async def _run_state(
+    checklist: Checklist,
+    store: Store,
+    run_id: int,
+    own: Mapping[str, Observation],
+    selected: set[str],
+    at: datetime,
+    change: ChecklistChange | None,
+) -> State:
+    """What a run reports: its own results (for a phase run, the other items' latest ones
+    too), with the sign-offs, confirmations and waivers stored when it finished, decided
+    as of its finish. Never another run's results for the items it probed, even when a
+    run beside it stored newer ones meanwhile."""
+    release_id = await store.release_id(checklist.release.name, checklist.release.version)
+    records = await store.records(release_id)
+    others = {k: v for k, v in (await store.latest_observations(release_id)).items() if k not in selected}
+    seen = {**others, **own}
+    results = current_results(checklist, {k: v.result for k, v in seen.items()}, records, at)
+    return State(
+        checklist=checklist,
+        release_id=release_id,
+        run=None,  # the caller's, once the run is finished
+        results=results,
+        records=records,
+        verdict=decide(checklist, results, records, at),
+        notes=await store.notes(release_id),
+        at=at,
+        observed_in=_observed_in(checklist, seen),
+        own_run=run_id,
+        checklist_change=change,
+    )
+
+
+def _observed_in(checklist: Checklist, seen: Mapping[str, Observation]) -> dict[str, int]:
+    probed = {i.id for i in checklist.items() if probe_type(i.probe_type).kind not in ("manual", "derived")}
+    return {item: observation.run_id for item, observation in seen.items() if item in probed}
+
+
+async def _checklist_change(
+    checklist: Checklist, store: Store, previous: RunInfo | None
+) -> ChecklistChange | None:
+    if previous is None or not previous.checklist_digest or previous.checklist_digest == checklist.digest:
+        return None
+    return await checklist_change(store, previous.checklist_digest, checklist.digest)
+
+
+async def checklist_change(store: Store, before: str, after: str) -> ChecklistChange:
+    """The items the checklist ``after`` added and removed against ``before`` (digests)."""
+    old, new = await _stored_items(store, before), await _stored_items(store, after)
+    if old is None or new is None:
+        return ChecklistChange(before, after)
+    return ChecklistChange(
+        before,
+        after,
+        added=tuple(i for i in new if i not in set(old)),
+        removed=tuple(i for i in old if i not in set(new)),
+    )
+
+
+async def _stored_items(store: Store, digest: str) -> list[str] | None:
+    content = await store.checklist_content(digest)
+    if content is None:
+        return None
+    try:
+        return [i.id for i in loads(content, source=f"stored checklist {digest[:12]}").items()]
+    except ChecklistError:
+        return None
+
+
+async def stored_checklist(store: Store, *, run_id: int | None = None) -> Checklist:
+    """The checklist a run used (by default the newest run), read back from the database:
+    what ``status``, ``report`` and ``diff`` show when no checklist file is named."""
+    run = await store.newest_run() if run_id is None else await store.run(run_id)
+    if run is None:
+        if run_id is not None:
+            raise UserError(f"there is no run #{run_id}")
+        raise UserError("nothing stored yet: run the checklist first, or pass --checklist FILE")
+    content = await store.checklist_content(run.checklist_digest)
+    if content is None:
+        raise UserError(
+            f"the checklist of run #{run.id} is not stored (the run predates stored checklists): "
+            "pass --checklist FILE"
+        )
+    source = f"the checklist of run #{run.id} (sha256 {run.checklist_digest[:12]})"
+    try:
+        checklist = loads(content, source=source)
+    except ChecklistError as exc:
+        raise UserError(f"{exc}; pass --checklist FILE") from None
+    stored = await store.release_of(run.release_id)
+    if stored is not None and (checklist.release.name, checklist.release.version) != stored:
+        # The file names its release through variables set otherwise here: the run's
+        # release is the one it ran for.
+        release = checklist.release.model_copy(update={"name": stored[0], "version": stored[1]})
+        checklist = checklist.model_copy(update={"release": release})
+    return checklist
 
 
 async def _until_stored(
@@ -152,7 +298,8 @@ async def current_state(checklist: Checklist, store: Store, *, now: Callable[[],
     at = now()
     release_id = await store.release_id(checklist.release.name, checklist.release.version)
     records = await store.records(release_id)
-    results = current_results(checklist, await store.latest_results(release_id), records, at)
+    latest = await store.latest_observations(release_id)
+    results = current_results(checklist, {k: v.result for k, v in latest.items()}, records, at)
     return State(
         checklist=checklist,
         release_id=release_id,
@@ -162,7 +309,15 @@ async def current_state(checklist: Checklist, store: Store, *, now: Callable[[],
         verdict=decide(checklist, results, records, at),
         notes=await store.notes(release_id),
         at=at,
+        observed_in=_observed_in(checklist, latest),
     )
+
+
+async def release_state(run_state: State, store: Store) -> State:
+    """The release's current state when a run has finished: each item's newest observation,
+    whichever run made it. What announcements, alerts and the gauges follow, while the
+    run reports its own results."""
+    return await current_state(run_state.checklist, store, now=lambda: run_state.at)
 
 
 def automated_blocking_pass(checklist: Checklist, results: dict[str, ItemResult], phase: str | None) -> bool:

@@ -193,6 +193,8 @@ async def _run(bot: Bot, phase: str | None, user: str, channel: str) -> None:
             on_start=watch.started,
             on_result=watch.result,
         )
+        # Gauges, alerts and a GO withdrawal follow the newest observations.
+        state = await service.release_state(state, bot.store)
         watch.completed(state)
         bot.running = run_id
         # Alerts, sign-off invalidation and a GO withdrawal: still under the run lock, so

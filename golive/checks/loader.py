@@ -101,6 +101,7 @@ def loads(
         raise ChecklistError(source, problems)
     checklist._source = source
     checklist._digest = hashlib.sha256(raw_bytes).hexdigest()
+    checklist._content = raw_bytes.decode("utf-8", errors="replace")
     return checklist
 
 

@@ -332,6 +332,7 @@ class Checklist(Strict):
 
     _source: str = PrivateAttr(default="")
     _digest: str = PrivateAttr(default="")
+    _content: str = PrivateAttr(default="")
 
     @property
     def source(self) -> str:
@@ -341,6 +342,12 @@ class Checklist(Strict):
     def digest(self) -> str:
         """sha256 of the checklist file; stored with each run."""
         return self._digest
+
+    @property
+    def content(self) -> str:
+        """The file as written (``${VAR}`` references, not their values); stored once per
+        digest so that status and reports can be read without the file."""
+        return self._content
 
     def items(self) -> list[Item]:
         return [item for phase in self.phases for section in phase.sections for item in section.items]

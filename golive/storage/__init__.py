@@ -4,7 +4,7 @@ Knows nothing of Slack or of probes' internals; it stores the records that
 :mod:`golive.checks` produces and hands them back. See :class:`Store`.
 """
 
-from .entries import AlertState, AuditEntry, LeaseState, Note, RunInfo, ScheduleState
+from .entries import AlertState, AuditEntry, LeaseState, Note, Observation, RunInfo, ScheduleState
 from .errors import RunAborted, StorageError
 from .outbox import OutboxEntry
 from .store import Store
@@ -14,6 +14,7 @@ __all__ = [
     "AuditEntry",
     "LeaseState",
     "Note",
+    "Observation",
     "OutboxEntry",
     "RunAborted",
     "RunInfo",

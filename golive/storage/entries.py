@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from golive.checks.results import ItemResult
 from golive.checks.status import Status
 
 RunStatus = Literal["running", "complete", "aborted"]
@@ -31,6 +32,14 @@ class RunInfo:
     #: Where its message is in Slack, once posted.
     message_channel: str | None = None
     message_ts: str | None = None
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A stored result and the run that observed it."""
+
+    run_id: int
+    result: ItemResult
 
 
 @dataclass(frozen=True)

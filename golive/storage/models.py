@@ -99,6 +99,20 @@ class RunRow(Base):
     message_ts: Mapped[str | None]
 
 
+class ChecklistRow(Base):
+    """A checklist as runs used it, stored once per distinct content: ``golive status``,
+    ``report`` and ``diff`` read it back when no checklist file is at hand, and a run
+    says which items its checklist added or removed since the run before."""
+
+    __tablename__ = "checklists"
+
+    #: sha256 of ``content``, as ``runs.checklist_digest`` names it.
+    digest: Mapped[str] = mapped_column(primary_key=True)
+    #: The file as written: ``${VAR}`` references, not their values.
+    content: Mapped[str]
+    stored_at: Mapped[datetime]
+
+
 class ResultRow(Base):
     """One item's result in one run: ~70 rows per run, ~2.5M a year at 15-minute runs.
 

@@ -21,9 +21,9 @@ from .codec import (
     encode_evidence,
     encode_observed,
 )
-from .entries import RunInfo, RunStatus
+from .entries import Observation, RunInfo, RunStatus
 from .errors import RunAborted
-from .models import ReleaseRow, ResultRow, RunRow
+from .models import ChecklistRow, ReleaseRow, ResultRow, RunRow
 
 
 class RunStore(StoreBase):
@@ -39,6 +39,13 @@ class RunStore(StoreBase):
                 found = await session.scalar(find)
         assert found is not None
         return found
+
+    async def release_of(self, release_id: int) -> tuple[str, str] | None:
+        """(name, version) of a release."""
+        query = select(ReleaseRow.name, ReleaseRow.version).where(ReleaseRow.id == release_id)
+        async with self._transaction() as session:
+            row = (await session.execute(query)).first()
+        return None if row is None else (row[0], row[1])
 
     async def start_run(
         self,
@@ -137,9 +144,37 @@ class RunStore(StoreBase):
 
     async def latest_results(self, release_id: int) -> dict[str, ItemResult]:
         """The newest result of every item of the release, whichever run produced it."""
+        return {item: seen.result for item, seen in (await self.latest_observations(release_id)).items()}
+
+    async def latest_observations(self, release_id: int) -> dict[str, Observation]:
+        """The newest result of every item of the release and the run that observed it.
+
+        Newest by when it was observed (``checked_at``), not by run: a slow run that
+        started earlier and finishes last does not hide what a later run saw since."""
         async with self._transaction() as session:
             rows = (await session.scalars(_LATEST_PER_ITEM, {"release_id": release_id})).all()
-        return {row.item_id: _item_result(row) for row in sorted(rows, key=lambda r: r.id)}
+        return {
+            row.item_id: Observation(row.run_id, _item_result(row))
+            for row in sorted(rows, key=lambda r: (r.checked_at, r.id))
+        }
+
+    async def store_checklist(self, digest: str, content: str, *, at: datetime) -> None:
+        """Keep a checklist's content, once per digest (runs at once may both offer it)."""
+        insert = self._insert(ChecklistRow).values(digest=digest, content=content, stored_at=at)
+        async with self._transaction() as session:
+            await session.execute(insert.on_conflict_do_nothing(index_elements=["digest"]))
+
+    async def checklist_content(self, digest: str) -> str | None:
+        async with self._transaction() as session:
+            return await session.scalar(select(ChecklistRow.content).where(ChecklistRow.digest == digest))
+
+    async def newest_run(self) -> RunInfo | None:
+        """The most recently started run of any release: whose checklist to show when
+        none is named. Ids increase in start order, and the primary key answers this."""
+        query = select(RunRow).order_by(RunRow.id.desc()).limit(1)
+        async with self._transaction() as session:
+            row = await session.scalar(query)
+        return None if row is None else _run_info(row)
 
     async def run_results(self, run_id: int) -> dict[str, ItemResult]:
         query = select(ResultRow).where(ResultRow.run_id == run_id).order_by(ResultRow.id)

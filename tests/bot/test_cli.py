@@ -3,6 +3,7 @@ database, the real CLI code (typer's runner in-process, and one subprocess)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -245,3 +246,145 @@ def test_usage_errors_exit_2(small_checklist: Path, tmp_path: Path) -> None:
         db=db,
     )
     assert code == 2 and "only manual items are confirmed" in output
+
+
+def _with_phase_two(checklist: Path, port: int) -> None:
+    """Adds a second phase with one http item, ``smoke``."""
+    document = yaml.safe_load(checklist.read_text())
+    document["phases"].append(
+        {
+            "id": "p2",
+            "title": "P2: Production",
+            "owner": "devops",
+            "sections": [
+                {
+                    "id": "p2-smoke",
+                    "title": "Smoke",
+                    "items": [
+                        {
+                            "id": "smoke",
+                            "title": "Smoke-Test",
+                            "probe": {"type": "http", "url": f"http://127.0.0.1:{port}/smoke"},
+                            "conditions": ["[STATUS] == 200"],
+                        }
+                    ],
+                }
+            ],
+        }
+    )
+    checklist.write_text(yaml.safe_dump(document, allow_unicode=True))
+
+
+def test_a_phase_run_says_which_results_came_from_earlier_runs(
+    small_checklist: Path, tmp_path: Path, target: Target
+) -> None:
+    db = tmp_path / "golive.db"
+    _with_phase_two(small_checklist, target.server_address[1])
+    code, output = cli("run", "--checklist", str(small_checklist), "--format", "json", db=db)
+    assert code == 0, output
+    full = json.loads(output)
+    assert full["results"] == {"this_run": ["health", "smoke"], "earlier_runs": {}}
+
+    target.status = 503
+    code, output = cli("run", "--checklist", str(small_checklist), "--phase", "p2", "--format", "json", db=db)
+    phase_run = json.loads(output)
+    assert code == 1  # smoke, in this phase, now fails
+    assert phase_run["run_id"] == full["run_id"] + 1
+    assert phase_run["results"] == {"this_run": ["smoke"], "earlier_runs": {"health": full["run_id"]}}
+    by_id = {item["id"]: item for item in phase_run["items"]}
+    assert by_id["health"]["status"] == "PASS" and by_id["health"]["run_id"] == full["run_id"]
+    assert by_id["smoke"]["status"] == "FAIL" and by_id["smoke"]["run_id"] == phase_run["run_id"]
+    assert by_id["runbook"]["run_id"] is None  # manual: decided from confirmations, not by a run
+
+
+def test_status_report_and_diff_from_the_database_alone(
+    small_checklist: Path, tmp_path: Path, target: Target
+) -> None:
+    db = tmp_path / "golive.db"
+    no_file = {"GOLIVE_CHECKLIST": ""}
+    code, output = cli("status", db=db, env=no_file)
+    assert code == 2 and "run the checklist first, or pass --checklist FILE" in output
+
+    digest = hashlib.sha256(small_checklist.read_bytes()).hexdigest()
+    assert cli("run", "--checklist", str(small_checklist), "--format", "json", db=db)[0] == 0
+    target.status = 503
+    code, output = cli("run", "--checklist", str(small_checklist), "--format", "json", db=db)
+    assert code == 1
+    second = json.loads(output)["run_id"]
+    small_checklist.unlink()  # from here on, only the database knows the checklist
+
+    code, output = cli("status", "--format", "json", db=db, env=no_file)
+    assert code == 0, output
+    status = json.loads(output)
+    assert status["run_id"] == second and status["checklist"] == {"digest": digest}
+    assert status["release"] == {"name": "Shop", "version": "2.0.0"}
+    assert {i["id"]: i["status"] for i in status["items"] if i["kind"] != "signoff"} == {
+        "health": "FAIL",
+        "runbook": "PENDING",
+    }
+    code, output = cli("status", db=db, env=no_file)
+    assert code == 0 and "health" in output and "NO-GO" in output
+
+    code, report = cli("report", db=db, env=no_file)
+    assert code == 0, report
+    assert "# Pre-GoLive Checkliste - Shop v2.0.0" in report
+    assert f"sha256 `{digest}`" in report
+    assert "- [ ] Health-Checks erfolgreich — **FAIL**" in report
+
+    code, output = cli("diff", str(second - 1), str(second), db=db, env=no_file)
+    assert code == 0, output
+    assert "health" in output and "PASS" in output and "FAIL" in output
+    code, output = cli("diff", "1", "99", db=db, env=no_file)
+    assert code == 2 and "no run #99" in output
+
+
+def test_a_run_on_a_changed_checklist_names_the_items_added_and_removed(
+    small_checklist: Path, tmp_path: Path, target: Target
+) -> None:
+    db = tmp_path / "golive.db"
+    text_mode = {"SLACK_BOT_TOKEN": "", "GOLIVE_CHECKLIST": ""}
+    code, output = cli("run", "--checklist", str(small_checklist), db=db, env=text_mode)
+    assert code == 0, output
+    assert "Checkliste seit dem vorigen Lauf geändert" not in output  # the first run
+
+    _with_phase_two(small_checklist, target.server_address[1])
+    document = yaml.safe_load(small_checklist.read_text())
+    items = document["phases"][0]["sections"][0]["items"]
+    document["phases"][0]["sections"][0]["items"] = [i for i in items if i["id"] != "runbook"]
+    small_checklist.write_text(yaml.safe_dump(document, allow_unicode=True))
+    code, output = cli("run", "--checklist", str(small_checklist), db=db, env=text_mode)
+    assert code == 0, output
+    digest = hashlib.sha256(small_checklist.read_bytes()).hexdigest()
+    assert (
+        f"Checkliste seit dem vorigen Lauf geändert (jetzt sha256 {digest[:12]}): "
+        "Punkte hinzugefügt: smoke; Punkte entfernt: runbook"
+    ) in output
+
+    code, output = cli("run", "--checklist", str(small_checklist), db=db, env=text_mode)
+    assert code == 0 and "Checkliste seit dem vorigen Lauf geändert" not in output  # unchanged since
+
+    code, output = cli("diff", "1", "2", db=db, env=text_mode)
+    assert code == 0, output
+    assert "Punkte hinzugefügt: smoke; Punkte entfernt: runbook" in output
+
+
+def test_status_from_the_database_is_of_the_release_the_run_was_for(
+    small_checklist: Path, tmp_path: Path, target: Target
+) -> None:
+    """A checklist naming its version through a variable: read back where the variable is
+    set otherwise, it still shows the release the run was for."""
+    db = tmp_path / "golive.db"
+    small_checklist.write_text(
+        small_checklist.read_text().replace("version: 2.0.0", "version: ${SHOP_VERSION:-2.0.0}")
+    )
+    code, output = cli(
+        "run", "--checklist", str(small_checklist), "--format", "json", db=db, env={"SHOP_VERSION": "3.0.0"}
+    )
+    assert code == 0, output
+    assert json.loads(output)["release"] == {"name": "Shop", "version": "3.0.0"}
+
+    code, output = cli("status", "--format", "json", db=db, env={"GOLIVE_CHECKLIST": "", "SHOP_VERSION": ""})
+    assert code == 0, output
+    status = json.loads(output)
+    assert status["release"] == {"name": "Shop", "version": "3.0.0"}
+    assert next(i for i in status["items"] if i["id"] == "health")["status"] == "PASS"

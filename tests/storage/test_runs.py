@@ -6,6 +6,7 @@ import math
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from golive.checks.conditions import ConditionOutcome
@@ -236,3 +237,49 @@ async def test_runs_need_a_known_release(store: Store) -> None:
     """Foreign keys hold on SQLite too, where they must be switched on per connection."""
     with pytest.raises(IntegrityError):
         await store.start_run(999, trigger="cli", phase=None, checklist_digest="d", started_at=T0)
+
+
+async def test_latest_is_what_was_observed_last_not_what_finished_last(store: Store) -> None:
+    """A slow run started first and finishing last does not hide what a later run saw
+    since; each latest result names the run that observed it."""
+    release = await store.release_id("r", "1")
+    slow = await store.start_run(
+        release, trigger="schedule", phase=None, checklist_digest="d", started_at=T0
+    )
+    fast = await new_run(store, release, T0 + timedelta(seconds=5),
+                         ("P1", result("a", Status.PASS, at=T0 + timedelta(seconds=6))))
+    await store.finish_run(fast, finished_at=T0 + timedelta(seconds=7), verdict="GO", fingerprint="f")
+    # The slow run's probe of "a" began at T0+1 and is stored only now, after the fast run.
+    await store.record_result(slow, result("a", Status.FAIL, at=T0 + timedelta(seconds=1)), phase="P1")
+    await store.record_result(slow, result("b", Status.FAIL, at=T0 + timedelta(seconds=50)), phase="P1")
+    await store.finish_run(slow, finished_at=T0 + timedelta(seconds=60), verdict="NO-GO", fingerprint="s")
+
+    latest = await store.latest_observations(release)
+
+    assert {item: (seen.run_id, seen.result.status) for item, seen in latest.items()} == {
+        "a": (fast, Status.PASS),
+        "b": (slow, Status.FAIL),
+    }
+    assert slow < fast, "ids increase in start order"
+
+
+async def test_a_checklist_is_stored_once_per_content(store: Store) -> None:
+    assert await store.checklist_content("d1") is None
+    await store.store_checklist("d1", "release: {name: a}\n", at=T0)
+    await store.store_checklist("d1", "release: {name: a}\n", at=T0 + timedelta(hours=1))
+    await store.store_checklist("d2", "release: {name: b}\n", at=T0)
+    assert await store.checklist_content("d1") == "release: {name: a}\n"
+    assert await store.checklist_content("d2") == "release: {name: b}\n"
+    async with store.engine.connect() as connection:
+        rows = (await connection.execute(text("SELECT digest FROM checklists ORDER BY digest"))).all()
+    assert [row[0] for row in rows] == ["d1", "d2"]
+
+
+async def test_newest_run_is_of_any_release(store: Store) -> None:
+    assert await store.newest_run() is None
+    first = await store.release_id("r", "1")
+    second = await store.release_id("r", "2")
+    await new_run(store, first, T0)
+    newest = await new_run(store, second, T0 + timedelta(minutes=1))
+    found = await store.newest_run()
+    assert found is not None and found.id == newest and found.release_id == second

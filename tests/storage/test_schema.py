@@ -21,6 +21,7 @@ from .helpers import T0
 TABLES = {
     "alert_state",
     "audit_log",
+    "checklists",
     "confirmations",
     "notes",
     "notifications",
