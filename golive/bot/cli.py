@@ -22,6 +22,7 @@ from ..checks.loader import load
 from ..checks.model import Checklist
 from ..checks.results import ItemResult
 from ..checks.schema import checklist_schema
+from ..checks.secrets import redact
 from ..storage import StorageError, Store
 from . import authordoc, render_json, render_text, service
 from .leader import lease_duration, new_holder, presence
@@ -61,7 +62,8 @@ ByOption = Annotated[str, typer.Option("--by", help="Your Slack user ID (e.g. U0
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    err.print(f"[red]error:[/] {render_text.escape(message)}")
+    # A database URL in the message may carry its password (`?password=…`).
+    err.print(f"[red]error:[/] {render_text.escape(redact(message))}")
     raise typer.Exit(code)
 
 
