@@ -6,7 +6,7 @@ answer has names and states only; why a check fails is in the log."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,7 @@ async def readyz(http: httpx.AsyncClient, url: str) -> tuple[int, dict[str, Any]
     return response.status_code, body
 
 
-def reasons(logged: list[dict[str, Any]], check: str) -> list[str]:
+def reasons(logged: list[MutableMapping[str, Any]], check: str) -> list[str]:
     return [line["reason"] for line in logged if line["event"] == "not ready" and line["check"] == check]
 
 
