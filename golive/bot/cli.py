@@ -18,6 +18,7 @@ from rich.console import Console
 
 from .. import __version__
 from ..checks.errors import ChecklistError
+from ..checks.known_secrets import register_checklist_secrets
 from ..checks.loader import load
 from ..checks.model import Checklist
 from ..checks.results import ItemResult
@@ -159,6 +160,7 @@ def run(
     # Human output goes to stdout; log lines (warnings, unless GOLIVE_LOG_LEVEL says
     # more) go to stderr as JSON.
     _configure_logging("WARNING", db)
+    register_checklist_secrets(loaded)
     try:
         lease = lease_duration()
     except ValueError as exc:
@@ -242,6 +244,7 @@ def serve(
     loaded = _checklist(checklist)
     settings = _settings()
     _configure_logging("INFO", db)
+    register_checklist_secrets(loaded)
 
     async def work(store: Store) -> None:
         stop = asyncio.Event()

@@ -519,3 +519,60 @@ def test_an_evidence_link_keeps_an_ordinary_code_parameter() -> None:
 
     shown = public_url("https://ci.example/job/42?code=4711&access_token=t0k3n&state=open")
     assert shown == "https://ci.example/job/42?code=4711&access_token=REDACTED&state=open"
+
+
+@pytest.mark.services
+async def test_a_configured_secret_is_masked_before_its_probe_reads_it(
+    tmp_path: Path, postgres_database: Any
+) -> None:
+    """The secret belongs to an item of phase p2; ``golive run --phase p1`` never runs that
+    probe, yet the value, appearing in p1's probe URL under an ordinary name, is masked in
+    httpx's debug line, in the printed results and in the stored evidence."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    from golive.storage import Store
+
+    from .targets import target
+
+    value = "cfg-secret-4d7a19e2b3"
+    checklist = tmp_path / "checklist.yaml"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "GOLIVE_"))}
+    with target() as echo:
+
+        def phase(name: str, probe: dict[str, Any]) -> dict[str, Any]:
+            item = {"id": f"{name}-item", "title": name, "probe": probe, "conditions": ["[STATUS] == 200"]}
+            section = {"id": f"{name}-s", "title": "S", "items": [item]}
+            return {"id": name, "title": name, "sections": [section]}
+
+        bearer = {"bearer": {"env": "GOLIVE_TEST_P2"}}
+
+        document = {
+            "release": {"name": "Shop", "version": "2.0.0"},
+            "phases": [
+                phase("p1", {"type": "http", "url": f"{echo.url}/ok?ref={value}"}),
+                phase("p2", {"type": "http", "url": f"{echo.url}/echo", "auth": bearer}),
+            ],
+        }
+        checklist.write_text(yaml.safe_dump(document))
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "golive", "run", "--phase", "p1", "--checklist", str(checklist),
+             "--db", postgres_database.url],
+            cwd=tmp_path,
+            env={**env, "GOLIVE_LOG_LEVEL": "debug", "GOLIVE_TEST_P2": value},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert echo.requests == [f"/ok?ref={value}"], "p1's probe ran with the value, p2's did not run"
+    assert "/ok?ref=[REDACTED]" in done.stderr
+    async with await Store.open(postgres_database.url) as store:
+        stored = json.dumps(await all_rows(store), default=str)
+    assert "/ok?ref=[REDACTED]" in stored
+    for place, content in {"stderr": done.stderr, "stdout": done.stdout, "database": stored}.items():
+        assert value not in content, f"the secret found in {place}"
