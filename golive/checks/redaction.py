@@ -54,14 +54,19 @@ SECRET_WORDS = frozenset(
 )
 _WORD_BREAK = re.compile(r"[^a-z0-9]+")
 
-#: ``scheme://user:password@``; the password stops where userinfo must stop.
-_USERINFO = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/?#@]*:)(?P<password>[^\s/?#@]*)(?=@)")
+#: ``scheme://user:password@``; the password stops where userinfo must stop. Bounded,
+#: and anchored where a scheme can begin, so a long run of dots or words (a body, a
+#: token) is scanned once, not once per position.
+_USERINFO = re.compile(
+    r"(?P<head>(?<![a-zA-Z0-9+.-])[a-zA-Z][a-zA-Z0-9+.-]{0,31}://[^\s:/?#@]{0,256}:)"
+    r"(?P<password>[^\s/?#@]{0,1024})(?=@)"
+)
 #: ``name=value`` where a name starts (after a separator, never inside a word) and the
 #: value is single-quoted (libpq) or runs to the next separator. ``==`` is a comparison
 #: (conditions, queries), not an assignment. libpq also allows spaces around ``=``.
 _PARAMETER = re.compile(
-    r"(?<![\w.%-])(?P<name>[A-Za-z_][\w.-]*)(?P<equals>[ \t]*=[ \t]*)(?!=)"
-    r"(?P<value>'(?:[^'\\]|\\.)*'|[^\s&#;'\"]+)"
+    r"(?<![\w.%-])(?P<name>[A-Za-z_][\w.-]{0,63})(?P<equals>[ \t]*=[ \t]*)(?!=)"
+    r"(?P<value>'(?:[^'\\\n]|\\.){0,1024}'|[^\s&#;'\"]+)"
 )
 
 
