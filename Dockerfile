@@ -36,7 +36,8 @@ LABEL org.opencontainers.image.title=golive \
       org.opencontainers.image.version=${VERSION} \
       org.opencontainers.image.revision=${VCS_REF} \
       org.opencontainers.image.licenses=Apache-2.0 \
-      org.opencontainers.image.base.name=docker.io/library/python:3.11.14-slim-bookworm
+      org.opencontainers.image.base.name=docker.io/library/python:3.11.14-slim-bookworm \
+      golive.sbom=/usr/share/golive/sbom.cdx.json
 
 # Writable state lives under /var/lib/golive only; matplotlib and fontconfig write
 # their caches below HOME, tempfile below TMPDIR.
@@ -62,6 +63,11 @@ RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
     python -m pip install --no-cache-dir --no-index --find-links=/wheels \
       -c /usr/share/golive/requirements.lock golive \
  && golive --version
+
+# The CycloneDX bill of materials of golive and the locked dependencies installed above
+# (tools/sbom.py; the label golive.sbom points here), for image scanners such as Trivy
+# or Grype: docs/operators.md.
+COPY sbom.cdx.json /usr/share/golive/sbom.cdx.json
 
 # The bundled checklist, so the image starts as it is; Kubernetes mounts its own.
 COPY checklists/valeo-neuroerp-1.1.0.yaml /usr/share/golive/checklists/valeo-neuroerp-1.1.0.yaml

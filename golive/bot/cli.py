@@ -18,10 +18,12 @@ from rich.console import Console
 
 from .. import __version__
 from ..checks.errors import ChecklistError
+from ..checks.known_secrets import register_checklist_secrets
 from ..checks.loader import load
 from ..checks.model import Checklist
 from ..checks.results import ItemResult
 from ..checks.schema import checklist_schema
+from ..checks.secrets import redact
 from ..storage import StorageError, Store
 from . import authordoc, render_json, render_text, service
 from .blocks import plain
@@ -63,7 +65,8 @@ ByOption = Annotated[str, typer.Option("--by", help="Your Slack user ID (e.g. U0
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    err.print(f"[red]error:[/] {render_text.escape(message)}")
+    # A database URL in the message may carry its password (`?password=…`).
+    err.print(f"[red]error:[/] {render_text.escape(redact(message))}")
     raise typer.Exit(code)
 
 
@@ -180,6 +183,7 @@ def run(
     # Human output goes to stdout; log lines (warnings, unless GOLIVE_LOG_LEVEL says
     # more) go to stderr as JSON.
     _configure_logging("WARNING", db)
+    register_checklist_secrets(loaded)
     try:
         lease = lease_duration()
     except ValueError as exc:
@@ -265,6 +269,7 @@ def serve(
     loaded = _checklist(checklist)
     settings = _settings()
     _configure_logging("INFO", db)
+    register_checklist_secrets(loaded)
 
     async def work(store: Store) -> None:
         stop = asyncio.Event()

@@ -26,7 +26,7 @@ from structlog.typing import EventDict, Processor
 
 from ..checks.secrets import REDACTOR
 from ..storage import StorageError
-from ..storage.urls import resolve
+from ..storage.urls import passwords, resolve
 
 LEVEL_ENV = "GOLIVE_LOG_LEVEL"
 MASK = "[REDACTED]"
@@ -83,9 +83,8 @@ def register_process_secrets(db_url: str | None = None) -> None:
         if value:
             REDACTOR.register(value)
     with contextlib.suppress(StorageError):
-        password = resolve(db_url).app.password
-        if password:
-            REDACTOR.register(str(password))
+        for password in passwords(resolve(db_url).app):
+            REDACTOR.register(password)
 
 
 def _level(name: str) -> int:

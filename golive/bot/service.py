@@ -21,6 +21,7 @@ from ..checks.model import Checklist, Item, SignoffRole
 from ..checks.probe import probe_type
 from ..checks.results import Confirmation, ItemResult, Records, SignoffRecord, Waiver, fingerprint
 from ..checks.runner import run_checklist, select_items
+from ..checks.secrets import redact
 from ..checks.verdict import Verdict, current_results, decide
 from ..storage import Note, Observation, RunInfo, StorageError, Store
 
@@ -421,7 +422,8 @@ async def confirm_item(
     release_id = await store.release_id(checklist.release.name, checklist.release.version)
     await store.add_confirmation(
         release_id,
-        Confirmation(item_id, user, now(), evidence_url, comment),
+        # A link copied from a browser may carry a token (`?access_token=…`, a signed URL).
+        Confirmation(item_id, user, now(), redact(evidence_url), redact(comment)),
         actor=user,
     )
 

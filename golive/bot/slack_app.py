@@ -18,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from ..checks.model import Checklist
 from ..checks.probe import probe_type
+from ..checks.secrets import redact
 from ..storage import StorageError, Store
 from . import blocks, service, transitions
 from .approvers import SlackApprovers
@@ -79,6 +80,8 @@ class Bot:
         task.add_done_callback(self.tasks.discard)
 
     async def tell(self, channel: str, user: str, message: str) -> None:
+        # Replies quote errors (the database's among them), which may name a URL with a password.
+        message = redact(message)
         await self.surface.ephemeral(channel, user, Message(message, [blocks.section(message)]))
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from .errors import ProbeError
+from .redaction import MASK, redact_text
 
 _MIN_SECRET_LENGTH = 4  # shorter strings would redact ordinary words
 
@@ -78,7 +79,8 @@ class SecretRef(BaseModel):
 
 
 class Redactor:
-    """Replaces every registered secret value with ``[REDACTED]``."""
+    """Masks every registered secret value, and credentials written into URLs and
+    connection strings (:func:`golive.checks.redaction.redact_text`), in any text."""
 
     def __init__(self) -> None:
         self._secrets: set[str] = set()
@@ -91,13 +93,13 @@ class Redactor:
 
     def redact(self, value: Any) -> Any:
         """Redact strings, recursively through dicts and lists; other values pass through."""
-        if not self._secrets:
-            return value
         if isinstance(value, str):
-            for secret in sorted(self._secrets, key=len, reverse=True):
+            with self._lock:  # a probe may register a secret meanwhile
+                secrets = sorted(self._secrets, key=len, reverse=True)
+            for secret in secrets:
                 if secret in value:
-                    value = value.replace(secret, "[REDACTED]")
-            return value
+                    value = value.replace(secret, MASK)
+            return redact_text(value)
         if isinstance(value, dict):
             return {self.redact(k): self.redact(v) for k, v in value.items()}
         if isinstance(value, list | tuple):

@@ -13,7 +13,8 @@ from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from .urls import DatabaseURLs
+from ..checks.redaction import redact_text
+from .urls import DatabaseURLs, passwords
 
 #: Seconds a SQLite writer waits for another to commit before giving up.
 SQLITE_BUSY_TIMEOUT = 30
@@ -87,6 +88,7 @@ def describe_failure(error: BaseException, url: URL) -> str:
     """The driver's reason for a failure, with the password cut out should it appear."""
     reason = str(error.orig) if isinstance(error, DBAPIError) else str(error)
     reason = reason.strip().splitlines()[0] if reason.strip() else type(error).__name__
-    if url.password:
-        reason = reason.replace(str(url.password), "***")
-    return reason
+    for secret in passwords(url):
+        reason = reason.replace(secret, "***")
+    return redact_text(reason)
+

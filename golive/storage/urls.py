@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from ..checks.redaction import URL_MASK, is_secret_name
 from .errors import StorageError
 
 ENV_VAR = "GOLIVE_DB_URL"
@@ -41,7 +42,22 @@ class DatabaseURLs:
 
 
 def safe(url: URL) -> str:
-    return url.set(drivername=url.get_backend_name()).render_as_string(hide_password=True)
+    """The URL as ``postgresql://golive:***@db/golive``: no driver, no password, whether
+    in the userinfo or in the query (``?password=…``, which libpq accepts too)."""
+    query = {
+        name: (URL_MASK if is_secret_name(name) else value) for name, value in url.query.items()
+    }
+    shown = url.set(drivername=url.get_backend_name(), query=query)
+    return shown.render_as_string(hide_password=True)
+
+
+def passwords(url: URL) -> list[str]:
+    """The URL's password, in the userinfo or as ``?password=`` (libpq takes either)."""
+    found = [str(url.password)] if url.password else []
+    for name, value in url.query.items():
+        if is_secret_name(name):
+            found.extend(v for v in ((value,) if isinstance(value, str) else value) if v)
+    return found
 
 
 def resolve(url: str | None = None) -> DatabaseURLs:

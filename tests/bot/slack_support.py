@@ -241,7 +241,7 @@ async def harness(
     )
     bot = make_bot(checklist, store, settings)
     app = build_app(bot, SIGNING_SECRET)
-    runner = web.AppRunner(http_app(app))
+    runner = web.AppRunner(http_app(app, store))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

@@ -186,7 +186,19 @@ def test_oci_labels(image: Dockerfile) -> None:
     assert labels["org.opencontainers.image.licenses"] == "Apache-2.0"
     assert labels["org.opencontainers.image.description"]
     assert "org.opencontainers.image.revision" in labels
-    assert all(key.startswith("org.opencontainers.image.") for key in labels)
+    # OCI's namespace for OCI's keys; golive's own under its name.
+    assert all(key.startswith(("org.opencontainers.image.", "golive.")) for key in labels)
+
+
+def test_the_bill_of_materials_is_shipped_where_its_label_says(image: Dockerfile) -> None:
+    final = image.final
+    path = final.labels()["golive.sbom"]
+    copied = {i.value[-1]: i.value[0] for i in final.all("COPY") if not i.flag("from")}
+    assert path == "/usr/share/golive/sbom.cdx.json"
+    assert copied[path] == "sbom.cdx.json"
+    install = next(i for i in final.all("RUN") if "pip install" in " ".join(i.value))
+    sbom_copy = next(i for i in final.all("COPY") if i.value[-1] == path)
+    assert sbom_copy.line > install.line, "copied after the install it describes"
 
 
 def _context_sources(image: Dockerfile) -> list[tuple[Instruction, str]]:

@@ -7,6 +7,7 @@ one (see its docstring for what it does and does not replay)."""
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import subprocess
@@ -72,6 +73,35 @@ def test_installed_versions_are_the_locked_ones(replay: Replay) -> None:
     assert {"slack-bolt", "sqlalchemy", "kubernetes", "matplotlib", "psycopg", "alembic"} <= set(installed)
     # Test tools stay out of the image even though the lock pins them.
     assert not {"pytest", "mypy", "ruff", "hypothesis"} & set(installed)
+
+
+def test_the_bill_of_materials_lists_what_the_image_installed(replay: Replay) -> None:
+    """The SBOM at the label's path is valid CycloneDX and names, with their versions,
+    exactly the distributions the image's install step put there: what a scanner reads
+    is what runs."""
+    from cyclonedx.schema import OutputFormat, SchemaVersion
+    from cyclonedx.validation import make_schemabased_validator
+
+    text = replay.final.host(replay.dockerfile.final.labels()["golive.sbom"]).read_text(encoding="utf-8")
+    problem = make_schemabased_validator(OutputFormat.JSON, SchemaVersion.V1_6).validate_str(text)
+    assert problem is None, problem
+    sbom = json.loads(text)
+    assert (sbom["metadata"]["component"]["name"], sbom["metadata"]["component"]["version"]) == (
+        "golive",
+        _version(),
+    )
+    listed = {c["name"]: c["version"] for c in sbom["components"]}
+    assert all(c["purl"] == f"pkg:pypi/{c['name']}@{c['version']}" for c in sbom["components"])
+    frozen = subprocess.run(
+        [replay.executable("python"), "-m", "pip", "list", "--format=freeze", "--exclude-editable"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=replay.environment(replay.final),
+        timeout=60,
+    ).stdout
+    installed = {n: v for n, v in _pins(frozen).items() if n not in {"golive", "pip", "setuptools", "wheel"}}
+    assert _pins("".join(f"{n}=={v}\n" for n, v in listed.items())) == installed
 
 
 def _pins(text: str) -> dict[str, str]:

@@ -40,10 +40,21 @@ def _golive(*args: str, cwd: Path) -> subprocess.Popen[str]:
     )
 
 
-def test_database_unreachable_at_start_is_a_clear_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("form", "shown"),
+    [
+        ("postgresql://golive:db-pass-7f3k@127.0.0.1:{port}/x", "postgresql://golive:***@127.0.0.1"),
+        (
+            "postgresql://golive@127.0.0.1:{port}/x?password=db-pass-7f3k",
+            "postgresql://golive@127.0.0.1:{port}/x?password=REDACTED",
+        ),
+    ],
+)
+def test_database_unreachable_at_start_is_a_clear_error(form: str, shown: str, tmp_path: Path) -> None:
     checklist = tmp_path / "checklist.yaml"
     checklist.write_text(small_checklist("http://127.0.0.1:9/ok"))
-    url = f"postgresql://golive:db-pass-7f3k@127.0.0.1:{free_port()}/x"
+    port = free_port()
+    url = form.format(port=port)
     started = {
         command: _golive(command, "--checklist", str(checklist), "--db", url, cwd=tmp_path)
         for command in ("run", "status", "serve")
@@ -51,7 +62,7 @@ def test_database_unreachable_at_start_is_a_clear_error(tmp_path: Path) -> None:
     for command, process in started.items():
         out, err = process.communicate(timeout=120)
         assert process.returncode == 2, (command, out, err)
-        assert "cannot open the database postgresql://golive:***@127.0.0.1" in err, command
+        assert f"cannot open the database {shown.format(port=port)}" in err, command
         assert "Connection refused" in err or "connection failed" in err, command
         assert "Traceback" not in err + out, command
         assert "db-pass-7f3k" not in err + out, command

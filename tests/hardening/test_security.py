@@ -222,7 +222,9 @@ PG_PROBE_PASSWORD = "pg-probe-pass-71c3aa"
 
 
 @pytest.mark.services
+@pytest.mark.parametrize("password_in", ["userinfo", "query"])
 async def test_secrets_appear_nowhere(
+    password_in: str,
     tmp_path: Path,
     postgres_database: Any,
     monkeypatch: pytest.MonkeyPatch,
@@ -230,18 +232,20 @@ async def test_secrets_appear_nowhere(
 ) -> None:
     """Secrets of every kind are configured and used: the Slack tokens and signing secret,
     a registry password, a bearer token sent to a server that echoes request headers, a
-    database password in the DSN (trust authentication accepts it) and a PostgreSQL probe
-    password. After a run, sign-offs and a confirmation through the bot, none of them is
-    in what the Slack server received, in any log line or in any stored row."""
+    database password in the DSN, as userinfo or as ``?password=`` (trust authentication
+    accepts it), and a PostgreSQL probe password. After a run, sign-offs and a confirmation
+    through the bot, none of them is in what the Slack server received, in any log line or
+    in any stored row."""
     from .targets import target
 
     monkeypatch.setenv("GOLIVE_TEST_REGISTRY_PASSWORD", REGISTRY_PASSWORD)
     monkeypatch.setenv("GOLIVE_TEST_BEARER", BEARER_TOKEN)
     monkeypatch.setenv("GOLIVE_TEST_PG_PASSWORD", PG_PROBE_PASSWORD)
     server = postgres_database.server
-    dsn = (
-        f"postgresql://{server.superuser}:{DB_PASSWORD}@{server.host}:{server.port}/{postgres_database.name}"
-    )
+    if password_in == "userinfo":
+        dsn = f"postgresql://{server.superuser}:{DB_PASSWORD}@{server.host}:{server.port}/{postgres_database.name}"
+    else:
+        dsn = f"{postgres_database.url}?password={DB_PASSWORD}"
     secrets = [BOT_TOKEN, SIGNING_SECRET, REGISTRY_PASSWORD, BEARER_TOKEN, DB_PASSWORD, PG_PROBE_PASSWORD]
     encoded = [base64.b64encode(f"golive:{REGISTRY_PASSWORD}".encode()).decode()]
     with target() as echo, captured_logs() as logs:
@@ -318,3 +322,269 @@ async def test_secrets_appear_nowhere(
     for secret in secrets + encoded:
         for place, content in places.items():
             assert secret not in content, f"{secret[:6]}… found in {place}"
+
+
+# -- secrets inside URLs and connection strings -------------------------------------------
+
+QUERY_DB_PASSWORD = "qs-db-pass-2c8e41f7"
+KEYWORD_DB_PASSWORD = "kw-db-pass-90ab3d5e"
+URL_TOKEN = "url-tok-6f1e0c2d9a"
+
+
+@pytest.mark.parametrize(
+    ("shown", "secret"),
+    [
+        ("database postgresql://golive@db/golive?password=pw-in-query-1 failed", "pw-in-query-1"),
+        ("database postgresql://golive@db/golive?sslmode=disable&passwd=pw-2 failed", "pw-2"),
+        ("postgresql://golive:pw-in-userinfo-3@db:5432/golive", "pw-in-userinfo-3"),
+        ("connecting with password=kw-pass-4 host=db dbname=golive", "kw-pass-4"),
+        ("host=db password = 'kw pass 5' dbname=golive", "'kw pass 5'"),
+        ("GET https://api.example/v1?access_token=tok-6 200", "tok-6"),
+        ("https://bucket.example/f?X-Amz-Date=20261206T000000Z&X-Amz-Signature=amz-sig-7", "amz-sig-7"),
+        ("https://storage.example/f?X-Goog-Signature=goog-sig-8&X-Goog-Date=1", "goog-sig-8"),
+        ("https://x.example/?api_key=k-9&view=full", "k-9"),
+        ("https://x.example/?apikey=k-10", "k-10"),
+        ("https://x.example/?key=k-11", "k-11"),
+        ("https://x.example/?sig=s-12", "s-12"),
+        ("https://x.example/?secret=s-13", "s-13"),
+        ("https://x.example/?pwd=p-14", "p-14"),
+        ("https://x.example/?signature=s-15", "s-15"),
+        ("https://x.example/?token=t-16", "t-16"),
+    ],
+)
+def test_credentials_in_urls_and_connection_strings_are_masked(shown: str, secret: str) -> None:
+    from golive.checks.secrets import redact
+
+    masked = redact(shown)
+    assert secret not in masked
+    # Only the secret is masked ([REDACTED] in text, REDACTED inside a URL): the rest stays readable.
+    assert masked.replace("[REDACTED]", "REDACTED") == shown.replace(secret, "REDACTED")
+
+
+@pytest.mark.parametrize(
+    "ordinary",
+    [
+        "https://ci.example/job/42?code=4711&state=open&id=9",
+        "https://wiki.example/runbook?page=release&version=2.0.0",
+        "[STATUS] == 200 and [BODY].key == 3",
+        "sslmode=disable host=db dbname=golive user=golive",
+        "postgresql://golive:***@127.0.0.1:5432/golive",
+    ],
+)
+def test_ordinary_parameters_are_left_alone(ordinary: str) -> None:
+    from golive.checks.secrets import redact
+
+    assert redact(ordinary) == ordinary
+
+
+def test_a_library_logging_a_keyword_dsn_is_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A third-party logger's line, through golive's log configuration, as written to stderr."""
+    import io
+    import logging
+
+    import structlog
+
+    from golive.bot.logs import configure_logging
+
+    monkeypatch.delenv("GOLIVE_LOG_LEVEL", raising=False)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    stream = io.StringIO()
+    configure_logging(stream=stream)
+    try:
+        logging.getLogger("psycopg.pool").warning(
+            "connection failed: host=db port=5432 password=%s dbname=golive", KEYWORD_DB_PASSWORD
+        )
+        logging.getLogger("httpx").warning(
+            "HTTP Request: GET https://api.example/v1?access_token=%s", URL_TOKEN
+        )
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        logging.captureWarnings(False)
+        structlog.reset_defaults()
+    written = [json.loads(line)["event"] for line in stream.getvalue().splitlines()]
+    assert written == [
+        "connection failed: host=db port=5432 password=[REDACTED] dbname=golive",
+        "HTTP Request: GET https://api.example/v1?access_token=REDACTED",
+    ]
+
+
+@pytest.mark.services
+async def test_a_database_outage_shows_no_password_in_readyz_or_slack(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The database's password is in the URL's query string; the database stops. /readyz
+    (which answers anyone) names the database and its state, nothing else; the people
+    whose clicks and commands could not be recorded are told so, without the URL's secret."""
+    from tests.services.postgres import stoppable_server
+
+    with stoppable_server() as server, captured_logs() as logs:
+        dsn = f"{server.url('golive')}?password={QUERY_DB_PASSWORD}"
+        async with harness(tmp_path, db_url=dsn) as h:
+            await h.command("run")
+            await h.settle()
+            assert (await h.http.get(f"{h.url}/readyz")).status_code == 200
+            calls = len(h.slack.calls)
+            await asyncio.to_thread(server.run, "pg_ctl", "stop", "-D", server.data_dir, "-m", "fast", "-w")
+            ready = await h.http.get(f"{h.url}/readyz")
+            await h.action("golive_signoff", "devops", DEVOPS)
+            await h.command("note deployed behind the flag")
+            await h.settle()
+            told = [c.params["text"] for c in h.slack.calls[calls:] if c.method == "chat.postEphemeral"]
+            sent = h.slack.all_text()
+            await asyncio.to_thread(server.start, init=False)
+    assert ready.status_code == 503
+    assert ready.json() == {
+        "ready": False,
+        "checks": {"database": "unavailable", "slack": "not configured", "shutdown": "ok"},
+        "not_ready": ["database"],
+    }
+    assert len(told) == 2 and all(t.startswith("Nothing was recorded") for t in told), told
+    assert all("?password=REDACTED" in t for t in told), "the reply still says which database"
+    printed = capsys.readouterr()
+    places = {"/readyz": ready.text, "Slack": sent, "logs": logs.text(), "output": printed.out + printed.err}
+    for place, content in places.items():
+        assert QUERY_DB_PASSWORD not in content, f"the database password found in {place}"
+
+
+@pytest.mark.services
+async def test_a_debug_level_run_shows_no_secret_of_a_url(tmp_path: Path, postgres_database: Any) -> None:
+    """``golive run`` at GOLIVE_LOG_LEVEL=debug: httpx logs every request with its full URL,
+    here one with an access token in the query, and the database URL has a password in its
+    query. The lines are there, the secrets are not, on stderr, stdout or in the database."""
+    import os
+    import subprocess
+    import sys
+
+    from golive.storage import Store
+
+    from .targets import target
+    from .test_faults_database import small_checklist
+
+    dsn = f"{postgres_database.url}?password={QUERY_DB_PASSWORD}"
+    checklist = tmp_path / "checklist.yaml"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "GOLIVE_"))}
+    with target() as echo:
+        probed = f"{echo.url}/ok?access_token={URL_TOKEN}&view=full"
+        checklist.write_text(small_checklist(probed, names=("api",)))
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "golive", "run", "--checklist", str(checklist), "--db", dsn],
+            cwd=tmp_path,
+            env={**env, "GOLIVE_LOG_LEVEL": "debug"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 0, done.stderr[-2000:]
+    requested = [line for line in done.stderr.splitlines() if "HTTP Request: GET" in line]
+    assert requested and all("/ok?access_token=REDACTED&view=full" in line for line in requested)
+    async with await Store.open(dsn) as store:
+        stored = json.dumps(await all_rows(store), default=str)
+    assert "/ok?access_token=REDACTED&view=full" in stored, "the evidence link keeps its other parameters"
+    for place, content in {"stderr": done.stderr, "stdout": done.stdout, "database": stored}.items():
+        for secret in (URL_TOKEN, QUERY_DB_PASSWORD):
+            assert secret not in content, f"{secret[:6]}… found in {place}"
+
+
+def test_a_keyword_dsn_given_as_the_database_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from .test_faults_database import small_checklist
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "GOLIVE_"))}
+    checklist = tmp_path / "checklist.yaml"
+    checklist.write_text(small_checklist("http://127.0.0.1:9/ok", names=("api",)))
+    dsn = f"host=127.0.0.1 port=5432 user=golive password={KEYWORD_DB_PASSWORD} dbname=golive"
+    done = subprocess.run(
+        [sys.executable, "-m", "golive", "run", "--checklist", str(checklist), "--db", dsn],
+        check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and "the database URL is not a URL" in done.stderr
+    assert KEYWORD_DB_PASSWORD not in done.stdout + done.stderr
+
+
+def test_an_evidence_link_keeps_an_ordinary_code_parameter() -> None:
+    """``code`` names a build, a ticket or a test case as often as an OAuth grant: masking it
+    made evidence links useless. Names that mean secret are still masked beside it."""
+    from golive.checks.families.http import public_url
+
+    shown = public_url("https://ci.example/job/42?code=4711&access_token=t0k3n&state=open")
+    assert shown == "https://ci.example/job/42?code=4711&access_token=REDACTED&state=open"
+
+
+@pytest.mark.services
+async def test_a_configured_secret_is_masked_before_its_probe_reads_it(
+    tmp_path: Path, postgres_database: Any
+) -> None:
+    """The secret belongs to an item of phase p2; ``golive run --phase p1`` never runs that
+    probe, yet the value, appearing in p1's probe URL under an ordinary name, is masked in
+    httpx's debug line, in the printed results and in the stored evidence."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    from golive.storage import Store
+
+    from .targets import target
+
+    value = "cfg-secret-4d7a19e2b3"
+    checklist = tmp_path / "checklist.yaml"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "GOLIVE_"))}
+    with target() as echo:
+
+        def phase(name: str, probe: dict[str, Any]) -> dict[str, Any]:
+            item = {"id": f"{name}-item", "title": name, "probe": probe, "conditions": ["[STATUS] == 200"]}
+            section = {"id": f"{name}-s", "title": "S", "items": [item]}
+            return {"id": name, "title": name, "sections": [section]}
+
+        bearer = {"bearer": {"env": "GOLIVE_TEST_P2"}}
+
+        document = {
+            "release": {"name": "Shop", "version": "2.0.0"},
+            "phases": [
+                phase("p1", {"type": "http", "url": f"{echo.url}/ok?ref={value}"}),
+                phase("p2", {"type": "http", "url": f"{echo.url}/echo", "auth": bearer}),
+            ],
+        }
+        checklist.write_text(yaml.safe_dump(document))
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "golive", "run", "--phase", "p1", "--checklist", str(checklist),
+             "--db", postgres_database.url],
+            cwd=tmp_path,
+            env={**env, "GOLIVE_LOG_LEVEL": "debug", "GOLIVE_TEST_P2": value},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert echo.requests == [f"/ok?ref={value}"], "p1's probe ran with the value, p2's did not run"
+    assert "/ok?ref=[REDACTED]" in done.stderr
+    async with await Store.open(postgres_database.url) as store:
+        stored = json.dumps(await all_rows(store), default=str)
+    assert "/ok?ref=[REDACTED]" in stored
+    for place, content in {"stderr": done.stderr, "stdout": done.stdout, "database": stored}.items():
+        assert value not in content, f"the secret found in {place}"
+
+
+@pytest.mark.parametrize("body", ["a." * 500_000 + "=", "http://a:" * 100_000 + "@", "x-" * 500_000])
+def test_a_large_body_is_redacted_in_linear_time(body: str) -> None:
+    """Probe bodies reach the redactor (up to the probes' cap): a pattern that rescans
+    the rest of the text from every position would take hours on these; linear, well
+    under a second."""
+    from golive.checks.secrets import redact
+
+    started = time.monotonic()
+    redact(body)
+    assert time.monotonic() - started < 20

@@ -18,14 +18,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import re
 import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 import httpx
 from cryptography import x509
@@ -34,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ..errors import ProbeError
 from ..hosts import redirect_guard
 from ..probe import Evidence, Observation, ProbeConfig, ProbeContext, ProbeType, Value, register
+from ..redaction import public_url as redact_url
 from ..secrets import REDACTOR, SecretRef
 from ..sources import read_capped
 from ..tls import shared_ssl_context
@@ -59,7 +58,6 @@ def checked_url(value: str, expected: str, auth_hint: str, *, base_only: bool = 
     return value
 
 
-_WORDS = re.compile(r"[^a-z0-9]+")
 _SENSITIVE_HEADERS = frozenset(
     {
         "authorization",
@@ -72,27 +70,6 @@ _SENSITIVE_HEADERS = frozenset(
     }
 )
 _SENSITIVE_HEADER_SUFFIXES = ("-token", "-api-key", "-apikey", "-secret", "-password")
-#: Words of a query parameter name (``access_token``, ``X-Amz-Signature``) whose value we mask.
-_SENSITIVE_QUERY_WORDS = frozenset(
-    {
-        "token",
-        "key",
-        "apikey",
-        "secret",
-        "password",
-        "passwd",
-        "pwd",
-        "signature",
-        "sig",
-        "auth",
-        "credential",
-        "credentials",
-        "code",
-        "session",
-    }
-)
-
-
 def is_sensitive_header(name: str) -> bool:
     lowered = name.strip().lower()
     return lowered in _SENSITIVE_HEADERS or lowered.endswith(_SENSITIVE_HEADER_SUFFIXES)
@@ -342,18 +319,8 @@ def _observed_headers(headers: httpx.Headers) -> dict[str, str]:
 
 
 def public_url(url: httpx.URL | str) -> str:
-    """The URL without userinfo and with secret-looking query values masked."""
-    parts = urlsplit(str(url))
-    host = parts.hostname or ""
-    netloc = f"[{host}]" if ":" in host else host
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    fields = []
-    for field in parts.query.split("&") if parts.query else []:
-        key, equals, _ = field.partition("=")
-        words = set(_WORDS.split(unquote_plus(key).lower()))
-        fields.append(f"{key}{equals}REDACTED" if equals and words & _SENSITIVE_QUERY_WORDS else field)
-    return urlunsplit((parts.scheme, netloc, parts.path, "&".join(fields), ""))
+    """The URL without userinfo and with the values of secret-named query parameters masked."""
+    return redact_url(str(url))
 
 
 def failure_target(exc: BaseException, fallback: httpx.URL) -> str:
