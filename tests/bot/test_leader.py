@@ -236,6 +236,17 @@ async def _first_running_run(store: Store) -> int:
     raise AssertionError("no run started")
 
 
+async def _message_stored(store: Store, run_id: int) -> None:
+    """Until the run's message is in Slack and its place stored: a leader cut short before
+    then leaves no message to finish."""
+    for _ in range(400):
+        run = await store.run(run_id)
+        if run is not None and run.message_ts is not None:
+            return
+        await asyncio.sleep(0.025)
+    raise AssertionError("the run's message was not stored")
+
+
 async def test_a_slot_cut_short_runs_again_once(h: Harness, successor_store: Store) -> None:
     slot = T0 + minutes(30)
     h.target.delay = 5.0  # the leader's run hangs on the health probe ...
@@ -338,7 +349,7 @@ async def test_a_leader_whose_lease_may_have_lapsed_claims_and_posts_nothing(h: 
     slot = T0 + minutes(30)
     running = asyncio.create_task(h.bot.scheduler.run_due(slot))
     run_id = await _first_running_run(h.store)
-    await h.slack.wait_for("chat.postMessage", 1)
+    await _message_stored(h.store, run_id)
     leading = False  # the lease lapsed while the probe ran
     await asyncio.sleep(0.2)  # an edit let through just before lands
     edits = len(h.slack.ok_calls("chat.update"))
@@ -359,7 +370,7 @@ async def test_a_cut_short_run_not_run_again_says_it_stopped_once(h: Harness, su
     h.target.delay = 5.0
     leader_run = asyncio.create_task(h.bot.scheduler.run_due(slot))
     cut_short = await _first_running_run(h.store)
-    await h.slack.wait_for("chat.postMessage", 1)
+    await _message_stored(h.store, cut_short)
     leader_run.cancel()
     with pytest.raises(asyncio.CancelledError):
         await leader_run
