@@ -77,6 +77,11 @@ class SecretRef(BaseModel):
         """What to do when a server refused the request made without this secret."""
         return f"set the environment variable {self.env}" if self.env else f"put the secret in {self.file}"
 
+    def refused_hint(self, what: str) -> str:
+        """What to do when a server refused this secret (``what``: "password", "token")."""
+        where = f"the environment variable {self.env}" if self.env else f"the file {self.file}"
+        return f"check the {what} in {where}"
+
 
 class Redactor:
     """Masks every registered secret value, and credentials written into URLs and

@@ -140,8 +140,7 @@ def _password_hint(password: SecretRef | None, sent: bool) -> str | None:
         return None
     if not sent:
         return password.unset_hint()
-    where = f"the environment variable {password.env}" if password.env else f"the file {password.file}"
-    return f"check the password in {where}"
+    return password.refused_hint("password")
 
 
 def _connection(config: PostgresReplicationConfig, context: ProbeContext) -> tuple[str, str, str, bool]:

@@ -139,12 +139,12 @@ async def _gather(config: RegistryConfig, context: ProbeContext) -> Observation:
 
 
 async def _client(endpoint: RegistryEndpoint, context: ProbeContext) -> RegistryClient:
-    credentials, unset = None, None
+    credentials, hint = None, None
     if endpoint.auth is not None:
         # An unset password variable: no credentials, tried anonymously (open registries).
         password = endpoint.auth.password.resolve_optional()
         if password is None:
-            unset = endpoint.auth.password.unset_hint()
+            hint = endpoint.auth.password.unset_hint()
         elif not endpoint.auth.username:
             raise ProbeError(
                 f"auth for {public_url(endpoint.url)} has a password ({endpoint.auth.password.describe()}) "
@@ -152,6 +152,7 @@ async def _client(endpoint: RegistryEndpoint, context: ProbeContext) -> Registry
             )
         else:
             credentials = Credentials(endpoint.auth.username, password)
+            hint = endpoint.auth.password.refused_hint("password")
     # Loading CA certificates takes long: not on the event loop.
     verify = await asyncio.to_thread(_verify, endpoint, context)
     return RegistryClient(
@@ -160,7 +161,7 @@ async def _client(endpoint: RegistryEndpoint, context: ProbeContext) -> Registry
         verify=verify,
         timeout=context.timeout,
         max_bytes=context.max_body_bytes,
-        unset_credential=unset,
+        credential_hint=hint,
     )
 
 

@@ -73,13 +73,13 @@ class RegistryClient:
         verify: ssl.SSLContext | bool,
         timeout: float,
         max_bytes: int,
-        unset_credential: str | None = None,
+        credential_hint: str | None = None,
     ) -> None:
-        """``unset_credential``: what to set when configured credentials are not there (an
-        unset password variable): the registry is then asked anonymously, and only its
-        refusal is an error, one that says so."""
+        """``credential_hint``: what to do about the configured password when the registry
+        refuses: set it (its variable is unset, so the registry was asked anonymously and
+        only its refusal is an error) or check it (it was sent and refused)."""
         self.label = f"registry {public_url(url.rstrip('/'))}"
-        self._unset_credential = unset_credential
+        self._credential_hint = credential_hint
         self._base = httpx.URL(url.rstrip("/"))
         self._credentials = credentials
         self._max_bytes = max_bytes
@@ -196,7 +196,7 @@ class RegistryClient:
             hint = "; some registries answer so for a repository that does not exist" if name else ""
             raise ProbeError(
                 f"{self.label}: not authorised for {what} "
-                f"(HTTP {status} {self._how(scope)}){_error_detail(body)}{hint}{self._set_hint()}"
+                f"(HTTP {status} {self._how(scope)}){_error_detail(body)}{hint}{self._password_hint()}"
             )
         if status == 429 or status >= 500:
             raise ProbeError(f"{self.label}: HTTP {status} for {what}{_error_detail(body)}", temporary=True)
@@ -231,7 +231,7 @@ class RegistryClient:
             self._tokens[scope] = f"Bearer {token}"
         elif "basic" in challenges:
             if self._credentials is None:
-                todo = self._unset_credential or "configure auth: {username: …, password: {env: VARIABLE}}"
+                todo = self._credential_hint or "configure auth: {username: …, password: {env: VARIABLE}}"
                 raise ProbeError(f"{self.label} asks for a username and password (Basic) for {what}; {todo}")
             self._basic = _basic_header(self._credentials)
         else:
@@ -289,8 +289,14 @@ class RegistryClient:
         return "anonymously"
 
     def _set_hint(self) -> str:
-        """After an anonymous refusal: the credential that was configured but not set."""
-        return f"; {self._unset_credential}" if self._credentials is None and self._unset_credential else ""
+        """After a refusal: what to do about the configured password (set it, or check it)."""
+        return f"; {self._credential_hint}" if self._credential_hint else ""
+
+    def _password_hint(self) -> str:
+        """After the registry itself refused: the password is in question when none was
+        sent or Basic credentials were; a Bearer token means the token service took the
+        password, and the refusal is about rights on the repository."""
+        return self._set_hint() if self._credentials is None or self._basic is not None else ""
 
     def _who(self) -> str:
         return f"user {self._credentials.username!r}" if self._credentials else "anonymous access"

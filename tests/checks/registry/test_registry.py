@@ -164,6 +164,7 @@ async def test_wrong_password_is_an_error_that_never_shows_the_password(
     assert result.status == Status.ERROR
     assert result.message.startswith(f"registry {scenario.mirror_url}: not authorised for valeo/api:1.1.0")
     assert f"HTTP 401 with the Basic credentials of user {REGISTRY_USER!r}" in result.message
+    assert result.message.endswith(f"check the password in the environment variable {REGISTRY_ENV}")
     assert "TEMPORARY" not in result.observed  # trying again will not help
     everything = json.dumps([result.message, dict(result.observed), str(result.evidence)])
     assert wrong not in everything

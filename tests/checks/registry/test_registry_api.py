@@ -170,6 +170,7 @@ async def test_wrong_password_at_the_token_service(
     assert result.status == Status.ERROR
     assert result.message.startswith(f"registry {fake.url}: not authorised for valeo/api:1.1.0")
     assert f"the token service {fake.url}/token refused user {USER!r} (HTTP 401)" in result.message
+    assert result.message.endswith(f"check the password in the environment variable {PASSWORD_ENV}")
     assert "TEMPORARY" not in result.observed
     assert wrong not in json.dumps([result.message, dict(result.observed)])
 
