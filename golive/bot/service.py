@@ -119,7 +119,9 @@ async def execute_run(
     release_id = await store.release_id(checklist.release.name, checklist.release.version)
     records = await store.records(release_id)
     previous = current_results(checklist, await store.latest_results(release_id), records, now())
-    await store.store_checklist(checklist.digest, checklist.content, at=now())
+    # Stored masked: a checklist that writes a credential into a URL (rather than as a
+    # reference) must not carry it into the database. The digest is of the file as written.
+    await store.store_checklist(checklist.digest, redact(checklist.content), at=now())
     change = await _checklist_change(checklist, store, await store.latest_run(release_id))
     run_id = await store.start_run(
         release_id,
