@@ -24,9 +24,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field
 
+from ..clients.monitoring import MonitoringClient, MonitoringConfig
 from ..errors import ProbeError
 from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
-from .monitoring_api import MonitoringClient, MonitoringConfig
 
 SERVICE = "Alertmanager"
 _RELOAD_OK = "alertmanager_config_last_reload_successful"

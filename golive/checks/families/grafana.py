@@ -21,9 +21,9 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ..clients.monitoring import MonitoringClient, MonitoringConfig
 from ..errors import ProbeError
 from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
-from .monitoring_api import MonitoringClient, MonitoringConfig
 
 SERVICE = "Grafana"
 ROLES = ("None", "Viewer", "Editor", "Admin")  # lowest first

@@ -29,12 +29,12 @@ import httpx
 from cryptography import x509
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..clients.documents import read_capped
 from ..errors import ProbeError
 from ..hosts import redirect_guard
 from ..probe import Evidence, Observation, ProbeConfig, ProbeContext, ProbeType, Value, register
 from ..redaction import public_url as redact_url
 from ..secrets import REDACTOR, SecretRef
-from ..sources import read_capped
 from ..tls import shared_ssl_context
 
 USER_AGENT = "golive"

@@ -32,10 +32,7 @@ from urllib.parse import quote, urlencode
 import httpx
 from pydantic import Field, field_validator, model_validator
 
-from ..errors import ProbeError
-from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
-from ..secrets import REDACTOR
-from .rest_api import (
+from ..clients.forges import (
     ApiClient,
     ApiStatusError,
     ForgeConfig,
@@ -44,6 +41,9 @@ from .rest_api import (
     follow_pages,
     forge_client,
 )
+from ..errors import ProbeError
+from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
+from ..secrets import REDACTOR
 
 _PER_PAGE = 100
 #: 1000 open blockers is as much a NO-GO as 1001; beyond that OPEN says "at least".

@@ -22,9 +22,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..clients.documents import SourceAuth, is_url, read_document
+from ..formats.k6 import MetricNames, parse_k6
 from ..probe import Evidence, Observation, ProbeConfig, ProbeContext, ProbeType, Value, register
-from ..sources import SourceAuth, is_url, read_document
-from .k6_formats import MetricNames, parse_k6
 
 #: How much a gzipped ``--out json`` may expand, relative to the size cap on files.
 _GZIP_EXPANSION = 8

@@ -21,10 +21,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field
 
+from ..clients.documents import SourceAuth, read_document
 from ..errors import ProbeError
+from ..formats.documents import decode_text
 from ..probe import Evidence, Observation, ProbeConfig, ProbeContext, ProbeType, Value, register
-from ..sources import SourceAuth, read_document
-from .report_common import decode_text
 
 try:  # libyaml parses large specs many times faster; the pure-Python loader is the fallback.
     from yaml import CSafeLoader as _BaseLoader

@@ -38,9 +38,7 @@ from urllib.parse import quote
 
 from pydantic import Field, field_validator, model_validator
 
-from ..errors import ProbeError
-from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
-from .rest_api import (
+from ..clients.forges import (
     ApiClient,
     ApiResponse,
     ApiStatusError,
@@ -50,6 +48,8 @@ from .rest_api import (
     forge_client,
     parse_time,
 )
+from ..errors import ProbeError
+from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
 
 _FULL_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _RUNS_PER_PAGE = 100

@@ -24,10 +24,9 @@ from urllib.parse import quote
 
 from pydantic import Field
 
+from ..clients.monitoring import Answer, MonitoringClient, MonitoringConfig
 from ..errors import ProbeError
-from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
-from .monitoring_api import Answer, MonitoringClient, MonitoringConfig
-from .prometheus_api import (
+from ..formats.prometheus import (
     SERVICE,
     ConfigState,
     agent_mode,
@@ -41,6 +40,7 @@ from .prometheus_api import (
     summarise_targets,
     warnings_of,
 )
+from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
 
 #: The statuses Prometheus' API answers with its error envelope; api_data explains them.
 _API_ERRORS = (400, 422, 500, 503)

@@ -28,13 +28,13 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ..clients.documents import resolve_path
+from ..clients.registry import Credentials, Manifest, RegistryClient
 from ..errors import ProbeError
+from ..formats import oci as images
 from ..probe import Evidence, Observation, ProbeConfig, ProbeContext, ProbeType, Value, register
-from ..sources import resolve_path
 from ..tls import shared_ssl_context
-from . import registry_images as images
 from .http import BasicAuth, checked_url, public_url
-from .registry_client import Credentials, Manifest, RegistryClient
 
 _T = TypeVar("_T")
 #: An index inside an index is legal but rare; deeper nesting is refused, not followed.

@@ -35,10 +35,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..clients.documents import Document, SourceAuth, is_url, read_document, resolve_path
 from ..errors import ProbeError
+from ..formats.vulnerabilities import (
+    SEVERITIES,
+    Finding,
+    ScanReport,
+    answers_for,
+    is_repository_name,
+    parse_scan_reports,
+)
 from ..probe import Evidence, Observation, ProbeConfig, ProbeContext, ProbeType, Value, register
-from ..sources import Document, SourceAuth, is_url, read_document, resolve_path
-from .vuln_formats import SEVERITIES, Finding, ScanReport, answers_for, is_repository_name, parse_scan_reports
 
 _TOP = 5
 _RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}  # CRITICAL first

@@ -17,11 +17,11 @@ from pathlib import Path
 import httpx
 from pydantic import BaseModel, ConfigDict
 
-from .errors import ProbeError
-from .hosts import redirect_guard
-from .probe import ProbeContext
-from .secrets import SecretRef
-from .tls import shared_ssl_context_async
+from ..errors import ProbeError
+from ..hosts import redirect_guard
+from ..probe import ProbeContext
+from ..secrets import SecretRef
+from ..tls import shared_ssl_context_async
 
 
 class SourceAuth(BaseModel):
@@ -112,7 +112,7 @@ async def _read_url(location: str, context: ProbeContext, auth: SourceAuth | Non
         # The http family's diagnosis, so every probe words an unreachable server alike
         # ("cannot connect to host:port: connection refused"). Imported here: that
         # family reads bodies with read_capped from this module.
-        from .families.http import failure_target, transport_error
+        from ..families.http import failure_target, transport_error
 
         failure = transport_error(exc, failure_target(exc, httpx.URL(location)))
         raise ProbeError(f"report {location}: {failure.message}", temporary=failure.temporary) from None

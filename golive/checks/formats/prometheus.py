@@ -23,8 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..clients.monitoring import Answer
 from ..errors import ProbeError
-from .monitoring_api import Answer
 
 SERVICE = "Prometheus"
 DEFAULT_RETENTION_DAYS = 15.0

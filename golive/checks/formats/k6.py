@@ -28,8 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import ProbeError
-from .k6_samples import read_samples, trend_stats
-from .report_common import (
+from .documents import (
     GZIP_MAGIC,
     decode_text,
     gunzip,
@@ -41,6 +40,7 @@ from .report_common import (
     sequence,
     timestamp,
 )
+from .k6_samples import read_samples, trend_stats
 
 #: The same trend statistics as the machine-readable summary of k6 ≥ 1.5 writes them.
 TREND_ALIASES = {"p(90)": "p90", "p(95)": "p95", "p(99)": "p99"}

@@ -33,11 +33,7 @@ import httpx
 from pydantic import field_validator
 
 from ..errors import ProbeError
-from ..probe import ProbeConfig, ProbeContext
-from ..secrets import REDACTOR, SecretRef
-from ..sources import read_capped, resolve_path
-from ..tls import shared_ssl_context
-from .http import (
+from ..families.http import (
     USER_AGENT,
     HttpAuth,
     checked_url,
@@ -46,6 +42,10 @@ from .http import (
     timeout_phase,
     transport_error,
 )
+from ..probe import ProbeConfig, ProbeContext
+from ..secrets import REDACTOR, SecretRef
+from ..tls import shared_ssl_context
+from .documents import read_capped, resolve_path
 
 _DETAIL_LIMIT = 300
 

@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import ProbeError
-from .report_common import load_json, mapping, optional_mapping, optional_sequence, timestamp
+from .documents import load_json, mapping, optional_mapping, optional_sequence, timestamp
 
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")
 _NOT_VULNERABILITIES = {"secret", "config", "license", "license-file"}

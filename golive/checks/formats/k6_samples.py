@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import ProbeError
-from .report_common import mapping, number, optional_mapping, optional_sequence, timestamp
+from .documents import mapping, number, optional_mapping, optional_sequence, timestamp
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from ..errors import ProbeError
-from .report_common import epoch_time, load_json, mapping, number, timestamp
+from .documents import epoch_time, load_json, mapping, number, timestamp
 
 Metric = Literal["line", "branch", "combined"]
 

@@ -31,21 +31,21 @@ import httpx
 from pydantic import field_validator
 
 from ..errors import ProbeError
-from ..hosts import redirect_guard
-from ..probe import ProbeConfig, ProbeContext
-from ..secrets import SecretRef
-from ..sources import read_capped, resolve_path
-
-# The http family's transport diagnosis (TLS vs unreachable) and its redirect guard for
-# custom credential headers: one definition of each, not a second copy here.
-from ..tls import shared_ssl_context
-from .http import (
+from ..families.http import (
     USER_AGENT,
     failure_target,
     public_url,
     strip_on_cross_origin,
     transport_error,
 )
+from ..hosts import redirect_guard
+from ..probe import ProbeConfig, ProbeContext
+from ..secrets import SecretRef
+
+# The http family's transport diagnosis (TLS vs unreachable) and its redirect guard for
+# custom credential headers: one definition of each, not a second copy here.
+from ..tls import shared_ssl_context
+from .documents import read_capped, resolve_path
 
 _DETAIL_LIMIT = 200
 GITHUB_API = "https://api.github.com"

@@ -37,11 +37,11 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from ..errors import ProbeError
-from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
-from .kube_client import CONFIGMAPS, SECRETS, KubeTarget, Obj
-from .kube_client import connect as kube_connect
-from .kube_objects import field, items, labels, mapping, name
+from ...clients.kubernetes import CONFIGMAPS, SECRETS, KubeTarget, Obj
+from ...clients.kubernetes import connect as kube_connect
+from ...errors import ProbeError
+from ...formats.kubernetes import field, items, labels, mapping, name
+from ...probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
 SECRET_TYPE = "helm.sh/release.v1"  # noqa: S105  (a Secret type, not a password)

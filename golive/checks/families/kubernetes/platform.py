@@ -29,11 +29,11 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from ..errors import ProbeError
-from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
-from .kube_client import HPAS, PVCS, STORAGECLASSES, KubeTarget, Obj
-from .kube_client import connect as kube_connect
-from .kube_objects import annotations_of, condition, field, items, mapping, name, number
+from ...clients.kubernetes import HPAS, PVCS, STORAGECLASSES, KubeTarget, Obj
+from ...clients.kubernetes import connect as kube_connect
+from ...errors import ProbeError
+from ...formats.kubernetes import annotations_of, condition, field, items, mapping, name, number
+from ...probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
 
 DEFAULT_CLASS_ANNOTATIONS = (
     "storageclass.kubernetes.io/is-default-class",
