@@ -12,7 +12,6 @@ import email.utils
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 from pydantic import BaseModel, ConfigDict
@@ -21,7 +20,7 @@ from ..errors import ProbeError
 from ..hosts import redirect_guard
 from ..probe import ProbeContext
 from ..secrets import SecretRef
-from ..tls import shared_ssl_context_async
+from .http import resolve_path, shared_ssl_context_async
 
 
 class SourceAuth(BaseModel):
@@ -51,13 +50,8 @@ async def read_document(location: str, context: ProbeContext, auth: SourceAuth |
     return _read_file(location, context)
 
 
-def resolve_path(location: str, context: ProbeContext) -> Path:
-    path = Path(location).expanduser()
-    return path if path.is_absolute() else context.base_dir / path
-
-
 def _read_file(location: str, context: ProbeContext) -> Document:
-    path = resolve_path(location, context)
+    path = resolve_path(location, context.base_dir)
     try:
         stat = path.stat()
     except FileNotFoundError:
@@ -112,7 +106,7 @@ async def _read_url(location: str, context: ProbeContext, auth: SourceAuth | Non
         # The http family's diagnosis, so every probe words an unreachable server alike
         # ("cannot connect to host:port: connection refused"). Imported here: that
         # family reads bodies with read_capped from this module.
-        from ..families.http import failure_target, transport_error
+        from .http import failure_target, transport_error
 
         failure = transport_error(exc, failure_target(exc, httpx.URL(location)))
         raise ProbeError(f"report {location}: {failure.message}", temporary=failure.temporary) from None

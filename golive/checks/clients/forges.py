@@ -18,12 +18,12 @@ every secret resolved through :class:`SecretRef` is registered with the redactor
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
@@ -31,21 +31,23 @@ import httpx
 from pydantic import field_validator
 
 from ..errors import ProbeError
-from ..families.http import (
-    USER_AGENT,
-    failure_target,
-    public_url,
-    strip_on_cross_origin,
-    transport_error,
-)
 from ..hosts import redirect_guard
 from ..probe import ProbeConfig, ProbeContext
 from ..secrets import SecretRef
 
 # The http family's transport diagnosis (TLS vs unreachable) and its redirect guard for
 # custom credential headers: one definition of each, not a second copy here.
-from ..tls import shared_ssl_context
-from .documents import read_capped, resolve_path
+from .documents import read_capped
+from .http import (
+    USER_AGENT,
+    failure_target,
+    public_url,
+    resolve_path,
+    shorten,
+    ssl_context,
+    strip_on_cross_origin,
+    transport_error,
+)
 
 _DETAIL_LIMIT = 200
 GITHUB_API = "https://api.github.com"
@@ -165,10 +167,8 @@ class ApiClient:
     async def __aenter__(self) -> ApiClient:
         # Loading a CA bundle (even the default one) takes ~0.1 s of file I/O and CPU:
         # not on the event loop, and the default one only once.
-        if self._ca_file:
-            verify = await asyncio.to_thread(_ssl_context, resolve_path(self._ca_file, self._context))
-        else:
-            verify = await asyncio.to_thread(_default_ssl_context)
+        ca_file = resolve_path(self._ca_file, self._context.base_dir) if self._ca_file else None
+        verify = await asyncio.to_thread(functools.partial(ssl_context, ca_file=ca_file))
         self._client = httpx.AsyncClient(
             base_url=self._base,
             headers=self._headers,
@@ -300,7 +300,7 @@ def error_detail(content: bytes) -> str:
     except (ValueError, RecursionError):
         text = content.decode("utf-8", errors="replace").strip()
         # An HTML error page says nothing useful in one line.
-        return "" if text.startswith("<") else _shorten(text)
+        return "" if text.startswith("<") else shorten(text, _DETAIL_LIMIT)
     parts: list[str] = []
     if isinstance(body, dict):
         for key in ("message", "error", "error_description"):
@@ -311,12 +311,7 @@ def error_detail(content: bytes) -> str:
                 parts.extend(str(m) for m in body[key])
         if isinstance(body.get("errors"), dict):
             parts.extend(f"{k}: {v}" for k, v in body["errors"].items())
-    return _shorten("; ".join(parts))
-
-
-def _shorten(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _DETAIL_LIMIT else text[: _DETAIL_LIMIT - 1] + "…"
+    return shorten("; ".join(parts), _DETAIL_LIMIT)
 
 
 def _rate_limited(headers: httpx.Headers, detail: str) -> bool:
@@ -336,19 +331,6 @@ def _reset(headers: httpx.Headers) -> str:
     if reset.isdigit():
         return f", resets at {datetime.fromtimestamp(int(reset), UTC):%Y-%m-%d %H:%M:%S} UTC"
     return ""
-
-
-def _default_ssl_context() -> ssl.SSLContext:
-    return shared_ssl_context(True)
-
-
-def _ssl_context(ca_file: Path) -> ssl.SSLContext:
-    try:
-        return ssl.create_default_context(cafile=str(ca_file))
-    except FileNotFoundError:
-        raise ProbeError(f"CA bundle not found: {ca_file}") from None
-    except (OSError, ssl.SSLError) as exc:
-        raise ProbeError(f"cannot load the CA bundle {ca_file}: {exc}") from None
 
 
 def parse_time(value: Any) -> datetime | None:

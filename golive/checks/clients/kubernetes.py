@@ -49,6 +49,7 @@ from pydantic import Field, model_validator
 from ..errors import NotConfigured, ProbeError
 from ..probe import ProbeConfig, ProbeContext
 from ..secrets import SecretRef
+from .http import resolve_path
 
 # Older releases of the client have no type hints, newer ones leave these untyped: Any.
 k8s_config: Any = _k8s_config
@@ -436,7 +437,7 @@ def _explicit(target: KubeTarget, configuration: Any, base_dir: Path) -> tuple[s
         configuration.api_key = {"authorization": target.token.resolve()}
         configuration.api_key_prefix = {"authorization": "Bearer"}
     if target.ca_file is not None:
-        path = _resolve(target.ca_file, base_dir)
+        path = resolve_path(target.ca_file, base_dir)
         if not path.is_file():
             raise ProbeError(f"CA bundle not found: {path}")
         configuration.ssl_ca_cert = str(path)
@@ -448,7 +449,7 @@ def _from_kubeconfig(target: KubeTarget, configuration: Any, base_dir: Path) -> 
     # The client reads $KUBECONFIG once, when it is imported; read it now instead, so the
     # environment at run time decides (as it does for kubectl).
     path = (
-        str(_resolve(target.kubeconfig, base_dir))
+        str(resolve_path(target.kubeconfig, base_dir))
         if target.kubeconfig
         else os.environ.get("KUBECONFIG") or str(Path("~/.kube/config").expanduser())
     )
@@ -486,11 +487,6 @@ def _in_cluster() -> bool:
 def _default_kubeconfig_exists() -> bool:
     paths = os.environ.get("KUBECONFIG") or str(Path("~/.kube/config").expanduser())
     return any(Path(p).expanduser().is_file() for p in paths.split(os.pathsep) if p)
-
-
-def _resolve(location: str | None, base_dir: Path) -> Path:
-    path = Path(location or "").expanduser()
-    return path if path.is_absolute() else base_dir / path
 
 
 def _public(url: str) -> str:

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
 import ssl
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -33,19 +33,21 @@ import httpx
 from pydantic import field_validator
 
 from ..errors import ProbeError
-from ..families.http import (
+from ..probe import ProbeConfig, ProbeContext
+from ..secrets import REDACTOR, SecretRef
+from .documents import read_capped
+from .http import (
     USER_AGENT,
     HttpAuth,
     checked_url,
     failure_target,
     public_url,
+    resolve_path,
+    shorten,
+    ssl_context,
     timeout_phase,
     transport_error,
 )
-from ..probe import ProbeConfig, ProbeContext
-from ..secrets import REDACTOR, SecretRef
-from ..tls import shared_ssl_context
-from .documents import read_capped, resolve_path
 
 _DETAIL_LIMIT = 300
 
@@ -98,16 +100,12 @@ def error_detail(content: bytes) -> str:
         body = json.loads(content)
     except (ValueError, RecursionError):
         text = content.decode("utf-8", errors="replace").strip()
-        return "" if text.startswith("<") else _shorten(text)  # an HTML page says nothing in a line
+        # An HTML error page says nothing useful in one line.
+        return "" if text.startswith("<") else shorten(text, _DETAIL_LIMIT)
     if isinstance(body, dict):
         parts = [str(body[key]) for key in ("message", "error") if body.get(key)]
-        return _shorten("; ".join(parts))
+        return shorten("; ".join(parts), _DETAIL_LIMIT)
     return ""
-
-
-def _shorten(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _DETAIL_LIMIT else text[: _DETAIL_LIMIT - 1] + "…"
 
 
 def credential(auth: HttpAuth | None, unset: SecretRef | None = None) -> str:
@@ -164,9 +162,11 @@ class MonitoringClient:
                 # A server that echoes request headers would otherwise show the encoded pair.
                 REDACTOR.register(base64.b64encode(f"{basic.username}:{password}".encode()).decode())
                 auth = httpx.BasicAuth(basic.username, password)
-        ca_file = resolve_path(self._config.ca_file, self._context) if self._config.ca_file else None
+        ca_file = resolve_path(self._config.ca_file, self._context.base_dir) if self._config.ca_file else None
         # Loading a CA bundle reads files and parses hundreds of certificates: not on the loop.
-        verify = await asyncio.to_thread(_ssl_context, self._config.verify_tls, ca_file)
+        verify = await asyncio.to_thread(
+            functools.partial(ssl_context, verify=self._config.verify_tls, ca_file=ca_file)
+        )
         self._client = httpx.AsyncClient(
             headers=headers,
             auth=auth,
@@ -240,14 +240,3 @@ class MonitoringClient:
         )
 
 
-def _ssl_context(verify_tls: bool, ca_file: Path | None) -> ssl.SSLContext:
-    if not verify_tls:
-        return shared_ssl_context(False)
-    if ca_file is None:
-        return shared_ssl_context()
-    try:
-        return ssl.create_default_context(cafile=str(ca_file))
-    except FileNotFoundError:
-        raise ProbeError(f"CA bundle not found: {ca_file}") from None
-    except (OSError, ssl.SSLError) as exc:  # a file that holds no PEM certificate
-        raise ProbeError(f"cannot load the CA bundle {ca_file}: {exc}") from None

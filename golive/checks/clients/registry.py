@@ -29,9 +29,9 @@ from typing import Any, Self
 import httpx
 
 from ..errors import ProbeError
-from ..families.http import USER_AGENT, public_url, transport_error
 from ..secrets import REDACTOR
 from .documents import read_capped
+from .http import USER_AGENT, public_url, transport_error
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"

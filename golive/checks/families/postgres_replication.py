@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, Literal
 
 import psycopg
@@ -46,6 +45,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 from pydantic import Field, model_validator
 
+from ..clients.http import resolve_path
 from ..durations import Duration
 from ..errors import ProbeError
 from ..probe import Evidence, Observation, ProbeConfig, ProbeContext, ProbeType, Value, register
@@ -174,8 +174,7 @@ def _connection(config: PostgresReplicationConfig, context: ProbeContext) -> tup
         if config.sslmode:
             params["sslmode"] = config.sslmode
         if config.sslrootcert:
-            root = Path(config.sslrootcert).expanduser()
-            params["sslrootcert"] = str(root if root.is_absolute() else context.base_dir / root)
+            params["sslrootcert"] = str(resolve_path(config.sslrootcert, context.base_dir))
         password = config.password.resolve_optional() if config.password is not None else None
         if password is not None:
             params["password"] = password

@@ -48,6 +48,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from ..clients.http import resolve_path
 from ..errors import ProbeError
 from ..probe import Evidence, Observation, ProbeConfig, ProbeContext, ProbeType, Value, register
 from ..secrets import SecretRef
@@ -222,8 +223,7 @@ def _tls_options(config: RedisConfig, target: Target, base_dir: Path) -> dict[st
     for field, option in files.items():
         location: str | None = getattr(tls, field)
         if location:
-            path = Path(location).expanduser()
-            path = path if path.is_absolute() else base_dir / path
+            path = resolve_path(location, base_dir)
             if not path.is_file():
                 raise ProbeError(f"tls.{field} not found: {path}")
             options[option] = str(path)

@@ -28,13 +28,11 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..clients.documents import resolve_path
+from ..clients.http import BasicAuth, checked_url, public_url, resolve_path, ssl_context
 from ..clients.registry import Credentials, Manifest, RegistryClient
 from ..errors import ProbeError
 from ..formats import oci as images
 from ..probe import Evidence, Observation, ProbeConfig, ProbeContext, ProbeType, Value, register
-from ..tls import shared_ssl_context
-from .http import BasicAuth, checked_url, public_url
 
 _T = TypeVar("_T")
 #: An index inside an index is legal but rare; deeper nesting is refused, not followed.
@@ -167,15 +165,8 @@ async def _client(endpoint: RegistryEndpoint, context: ProbeContext) -> Registry
 def _verify(endpoint: RegistryEndpoint, context: ProbeContext) -> ssl.SSLContext | bool:
     if not endpoint.verify_tls:
         return False
-    if endpoint.ca_file is None:
-        return shared_ssl_context()
-    path = resolve_path(endpoint.ca_file, context)
-    try:
-        return ssl.create_default_context(cafile=str(path))
-    except FileNotFoundError:
-        raise ProbeError(f"CA bundle not found: {path}") from None
-    except (OSError, ssl.SSLError) as exc:
-        raise ProbeError(f"cannot load the CA bundle {path}: {exc}") from None
+    ca_file = resolve_path(endpoint.ca_file, context.base_dir) if endpoint.ca_file else None
+    return ssl_context(ca_file=ca_file)
 
 
 async def _inspect(client: RegistryClient, name: str, tag: str, config: RegistryConfig) -> ImageReport:

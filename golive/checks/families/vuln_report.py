@@ -35,7 +35,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..clients.documents import Document, SourceAuth, is_url, read_document, resolve_path
+from ..clients.documents import Document, SourceAuth, is_url, read_document
+from ..clients.http import resolve_path
 from ..errors import ProbeError
 from ..formats.vulnerabilities import (
     SEVERITIES,
@@ -217,7 +218,7 @@ def _expand(patterns: list[str], context: ProbeContext) -> list[str]:
         if is_url(pattern) or not any(c in pattern for c in "*?["):
             found.append(pattern)
             continue
-        matches = sorted(glob.glob(str(resolve_path(pattern, context)), recursive=True))
+        matches = sorted(glob.glob(str(resolve_path(pattern, context.base_dir)), recursive=True))
         files = [m for m in matches if os.path.isfile(m)]
         if not files:
             where = "" if os.path.isabs(pattern) else f" (relative to {context.base_dir})"
