@@ -57,6 +57,9 @@ _UNFINISHED = frozenset({"Preparing upgrade", "Initial install underway"})
 _RELEASE_FAILED = re.compile(r'^Release "[^"]*" failed')
 _RELEASE_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 
+#: The observed value the rollback plan reads (:func:`golive.checks.rollback.previous_good_revision`).
+PREVIOUS_GOOD_REVISION = "PREVIOUS_GOOD_REVISION"
+
 
 class HelmReleaseConfig(KubeTarget):
     type: Literal["helm_release"] = "helm_release"
@@ -149,7 +152,7 @@ def summarise(history: list[tuple[int, Obj]]) -> tuple[dict[str, Any], str]:
             for rev, r in rollbacks
         ],
         "KNOWN_GOOD_REVISION": good[0] if good else None,
-        "PREVIOUS_GOOD_REVISION": next((rev for rev in good if rev < revision), None),
+        PREVIOUS_GOOD_REVISION: next((rev for rev in good if rev < revision), None),
         "HISTORY": [
             {
                 "revision": rev,
