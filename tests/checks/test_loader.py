@@ -61,6 +61,30 @@ def test_duplicate_ids_and_cycles() -> None:
     assert "cycle:" in text
 
 
+def test_a_long_dependency_chain_loads_in_order() -> None:
+    """1,200 items, each depending on the one listed after it: a chain deeper than Python's
+    recursion limit, walked from its first item."""
+    count = 1200
+    last = count - 1
+    items: list[dict[str, object]] = [{"id": f"i{n}", "title": f"I{n}", "probe": {"type": "sleep"}} for n in range(count)]
+    for n in range(last):
+        items[n]["depends_on"] = [f"i{n + 1}"]
+    checklist = loads(checklist_yaml(items), env={})
+    assert [item.id for item in checklist.items()] == [f"i{n}" for n in range(count)]
+    assert all(checklist.item(f"i{n}").depends_on == [f"i{n + 1}"] for n in range(last))
+
+
+def test_a_cycle_at_the_end_of_a_long_chain_is_named() -> None:
+    count = 1200
+    items = [
+        {"id": f"i{n}", "title": f"I{n}", "probe": {"type": "sleep"}, "depends_on": [f"i{(n + 1) % count}"]}
+        for n in range(count)
+    ]
+    found = problems(checklist_yaml(items))
+    assert len(found) == 1 and "depends_on: cycle: " in found[0], found[:3]
+    assert found[0].count("→") == count, "the cycle names every item on it"
+
+
 def test_missing_and_unknown_top_level_fields() -> None:
     found = problems("release: {name: X}\nphases: []\nextra: 1\n")
     text = "\n".join(found)
