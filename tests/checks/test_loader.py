@@ -66,7 +66,9 @@ def test_a_long_dependency_chain_loads_in_order() -> None:
     recursion limit, walked from its first item."""
     count = 1200
     last = count - 1
-    items: list[dict[str, object]] = [{"id": f"i{n}", "title": f"I{n}", "probe": {"type": "sleep"}} for n in range(count)]
+    items: list[dict[str, object]] = [
+        {"id": f"i{n}", "title": f"I{n}", "probe": {"type": "sleep"}} for n in range(count)
+    ]
     for n in range(last):
         items[n]["depends_on"] = [f"i{n + 1}"]
     checklist = loads(checklist_yaml(items), env={})
