@@ -105,6 +105,7 @@ class Notifier:
                 now=state.at,
                 reminder=self.checklist.alerts.reminder,
                 silenced=reason is not None,
+                temporary=bool(result.observed.get("TEMPORARY")),
             )
             if decision.held_back is not None:
                 log.info("alert %s for %s held back: %s", decision.held_back.kind, item_id, reason)

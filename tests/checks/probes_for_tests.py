@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
 
-from golive.checks.errors import ProbeError
+from golive.checks.errors import PermanentProbeError, TemporaryProbeError
 from golive.checks.probe import REGISTRY, Evidence, Observation, ProbeConfig, ProbeContext, ProbeType, Value
 
 
@@ -23,18 +23,28 @@ class SleepConfig(ProbeConfig):
     fail_with: str | None = None
     crash: bool = False
     observed_days_ago: float = 0.0
+    #: The first this many attempts raise a temporary error (a target that blinks).
+    temporary_failures: int = 0
+
+
+#: Attempts per config object (one item of one run), for the retry tests.
+ATTEMPTS: dict[int, int] = {}
 
 
 async def _gather(config: SleepConfig, context: ProbeContext) -> Observation:
+    attempt = ATTEMPTS[id(config)] = ATTEMPTS.get(id(config), 0) + 1
     await asyncio.sleep(config.seconds)
+    if attempt <= config.temporary_failures:
+        raise TemporaryProbeError(f"blinked on attempt {attempt}")
     if config.fail_with:
-        raise ProbeError(config.fail_with)
+        raise PermanentProbeError(config.fail_with)
     if config.crash:
         raise RuntimeError("boom")
     from datetime import timedelta
 
     at = context.now() - timedelta(days=config.observed_days_ago)
-    return Observation({"VALUE": config.value, "SLEPT": config.seconds}, Evidence("sleep", at))
+    values = {"VALUE": config.value, "SLEPT": config.seconds, "ATTEMPT": attempt}
+    return Observation(values, Evidence("sleep", at))
 
 
 SLEEP = ProbeType(
@@ -42,7 +52,11 @@ SLEEP = ProbeType(
     summary="test probe",
     config_model=SleepConfig,
     gather=_gather,
-    values=(Value("VALUE", "a number", "ms"), Value("SLEPT", "seconds slept", "s")),
+    values=(
+        Value("VALUE", "a number", "ms"),
+        Value("SLEPT", "seconds slept", "s"),
+        Value("ATTEMPT", "which attempt observed it"),
+    ),
     default_conditions=("[VALUE] < 100",),
     example={"type": "sleep", "seconds": 0.01},
 )
@@ -54,6 +68,7 @@ def sleep_probe() -> Iterator[None]:
 
     all_probe_types()  # register the real families first
     REGISTRY["sleep"] = SLEEP
+    ATTEMPTS.clear()  # ids of configs of earlier tests may be reused
     try:
         yield
     finally:

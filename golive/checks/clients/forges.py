@@ -30,7 +30,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import field_validator
 
-from ..errors import ProbeError
+from ..errors import PermanentProbeError, ProbeError, TemporaryProbeError, reworded
 from ..hosts import redirect_guard
 from ..probe import ProbeConfig, ProbeContext
 from ..secrets import SecretRef
@@ -55,12 +55,21 @@ GITLAB_API = "https://gitlab.com/api/v4"
 
 
 class ApiStatusError(ProbeError):
-    """The API answered with an error status; ``detail`` is its own explanation, if any."""
+    """The API answered with an error status; ``detail`` is its own explanation, if any.
+    Raised as one of the two kinds below."""
 
-    def __init__(self, message: str, *, status_code: int, detail: str, temporary: bool = False) -> None:
-        super().__init__(message, temporary=temporary)
+    def __init__(self, message: str, *, status_code: int, detail: str) -> None:
+        super().__init__(message)
         self.status_code = status_code
         self.detail = detail
+
+
+class TemporaryApiStatusError(ApiStatusError, TemporaryProbeError):
+    """Rate limited or a server error: trying again later may help."""
+
+
+class PermanentApiStatusError(ApiStatusError, PermanentProbeError):
+    """Not authorised, not found, or another client error."""
 
 
 @dataclass(frozen=True)
@@ -201,28 +210,27 @@ class ApiClient:
             self._base.port,
         ):
             # Our headers carry the token: never send them to a host the API merely named.
-            raise ProbeError(
+            raise PermanentProbeError(
                 f"{self.service}: refusing to follow a link to another host: {public_url(target)}"
             )
         try:
             async with self._client.stream("GET", path, params=params) as response:
                 content = await read_capped(response, self._context.max_body_bytes, public_url(response.url))
         except httpx.TimeoutException as exc:
-            raise ProbeError(
+            raise TemporaryProbeError(
                 f"{self.service} at {failure_target(exc, self._base)}: "
                 f"timed out after {self._context.timeout:g}s",
-                temporary=True,
             ) from None
         except (httpx.HTTPError, ssl.SSLError) as exc:
             error = transport_error(exc, failure_target(exc, self._base))
-            raise ProbeError(f"{self.service}: {error.message}", temporary=error.temporary) from None
+            raise reworded(error, f"{self.service}: {error.message}") from None
         if not 200 <= response.status_code < 300:
             raise self._status_error(response, content)
         try:
             body = json.loads(content)
         except (ValueError, RecursionError):
             kind = response.headers.get("content-type", "no content type").split(";")[0]
-            raise ProbeError(
+            raise PermanentProbeError(
                 f"{self.service} at {public_url(response.url)} answered {kind}, not JSON; "
                 "is api_url the API's base URL?"
             ) from None
@@ -235,26 +243,21 @@ class ApiClient:
         said = f": {detail}" if detail else ""
         where = public_url(response.url)
         if code == 429 or (code == 403 and _rate_limited(response.headers, detail)):
-            return ApiStatusError(
+            return TemporaryApiStatusError(
                 f"{self.service}: rate limit exhausted (HTTP {code}{said}){_reset(response.headers)}; "
                 "temporary, the next run may pass",
                 status_code=code,
                 detail=detail,
-                temporary=True,
             )
         if code in (401, 403):
             what = "was refused" if code == 401 else "lacks a permission (scope or membership) this needs"
-            return ApiStatusError(
+            return PermanentApiStatusError(
                 f"{self.service}: not authorised (HTTP {code}{said}): {self.credential} {what}",
                 status_code=code,
                 detail=detail,
             )
-        return ApiStatusError(
-            f"{self.service}: HTTP {code}{said} from {where}",
-            status_code=code,
-            detail=detail,
-            temporary=code >= 500,
-        )
+        kind = TemporaryApiStatusError if code >= 500 else PermanentApiStatusError
+        return kind(f"{self.service}: HTTP {code}{said} from {where}", status_code=code, detail=detail)
 
 
 async def explain_not_found(
@@ -272,11 +275,11 @@ async def explain_not_found(
     except ApiStatusError as missing:
         if missing.status_code != 404:
             return missing
-        return ProbeError(
+        return PermanentProbeError(
             f"{client.service}: {container} not found (HTTP 404); check the name, and that "
             f"{client.credential} can see it (private ones answer 404 to tokens without access)"
         )
-    return ProbeError(f"{client.service}: {thing} not found in {container}{hint}")
+    return PermanentProbeError(f"{client.service}: {thing} not found in {container}{hint}")
 
 
 async def follow_pages(

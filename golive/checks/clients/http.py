@@ -29,7 +29,7 @@ from pathlib import Path
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..errors import ProbeError
+from ..errors import PermanentProbeError, ProbeError, TemporaryProbeError
 from ..redaction import public_url as redact_url
 from ..secrets import SecretRef
 
@@ -63,16 +63,16 @@ def ssl_context(
         try:
             context = ssl.create_default_context(cafile=str(ca_file))
         except FileNotFoundError:
-            raise ProbeError(f"CA bundle not found: {ca_file}") from None
+            raise PermanentProbeError(f"CA bundle not found: {ca_file}") from None
         except (OSError, ssl.SSLError) as exc:  # a file that holds no PEM certificate
-            raise ProbeError(f"cannot load the CA bundle {ca_file}: {exc}") from None
+            raise PermanentProbeError(f"cannot load the CA bundle {ca_file}: {exc}") from None
     else:
         context = httpx.create_ssl_context()
     if client_cert is not None:
         try:
             context.load_cert_chain(client_cert, client_key)
         except (OSError, ssl.SSLError) as exc:
-            raise ProbeError(f"cannot load the client certificate {client_cert}: {exc}") from None
+            raise PermanentProbeError(f"cannot load the client certificate {client_cert}: {exc}") from None
     return context
 
 
@@ -205,20 +205,20 @@ def transport_error(exc: BaseException, target: str) -> ProbeError:
         if isinstance(cause, ssl.SSLCertVerificationError):
             reason = str(cause.verify_message)
             hint = "; set ca_file to the CA that issued it" if "issuer" in reason else ""
-            return ProbeError(f"certificate verify failed: {reason} ({target}){hint}")
+            return PermanentProbeError(f"certificate verify failed: {reason} ({target}){hint}")
         if isinstance(cause, ssl.SSLError):
-            return ProbeError(f"TLS with {target} failed: {cause.reason or cause}")
+            return PermanentProbeError(f"TLS with {target} failed: {cause.reason or cause}")
         if isinstance(cause, OSError):
             deepest_os_error = cause
         cause = cause.__cause__ or cause.__context__
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.DecodingError):
-        return ProbeError(f"{target}: {exc}")
+        return PermanentProbeError(f"{target}: {exc}")
     if isinstance(exc, httpx.ReadError):
-        return ProbeError(f"{target}: the connection broke while reading the response", temporary=True)
+        return TemporaryProbeError(f"{target}: the connection broke while reading the response")
     if isinstance(exc, httpx.WriteError):
-        return ProbeError(f"{target}: the connection broke while sending the request", temporary=True)
+        return TemporaryProbeError(f"{target}: the connection broke while sending the request")
     if not isinstance(exc, httpx.ConnectError):  # e.g. the server closed without answering
-        return ProbeError(f"{target}: {type(exc).__name__}: {exc}", temporary=True)
+        return TemporaryProbeError(f"{target}: {type(exc).__name__}: {exc}")
     if isinstance(deepest_os_error, ConnectionRefusedError):
         reason = "connection refused"
     elif isinstance(deepest_os_error, socket.gaierror):
@@ -227,6 +227,6 @@ def transport_error(exc: BaseException, target: str) -> ProbeError:
         reason = deepest_os_error.strerror
     else:
         reason = str(exc) or type(exc).__name__
-    return ProbeError(f"cannot connect to {target}: {reason}", temporary=True)
+    return TemporaryProbeError(f"cannot connect to {target}: {reason}")
 
 

@@ -32,7 +32,7 @@ from typing import Any
 import httpx
 from pydantic import field_validator
 
-from ..errors import ProbeError
+from ..errors import PermanentProbeError, ProbeError, TemporaryProbeError, reworded
 from ..probe import ProbeConfig, ProbeContext
 from ..secrets import REDACTOR, SecretRef
 from .documents import read_capped
@@ -85,7 +85,7 @@ class Answer:
             return json.loads(self.content)
         except (ValueError, RecursionError):
             kind = self.headers.get("content-type", "no content type").split(";")[0]
-            raise ProbeError(
+            raise PermanentProbeError(
                 f"{service} at {self.url} answered {kind} (HTTP {self.status}), not JSON; "
                 f"is url the base URL of {service}?"
             ) from None
@@ -197,15 +197,14 @@ class MonitoringClient:
             async with self._client.stream("GET", self.base + path, params=params) as response:
                 content = await read_capped(response, self._context.max_body_bytes, public_url(response.url))
         except httpx.TimeoutException as exc:
-            raise ProbeError(
+            raise TemporaryProbeError(
                 f"{self.service} at {failure_target(exc, fallback)}: timed out after "
                 f"{self._context.timeout:g}s {timeout_phase(exc)}",
-                temporary=True,
             ) from None
         # httpcore does not map every TLS alert; a bare ssl.SSLError can come through.
         except (httpx.HTTPError, ssl.SSLError) as exc:
             error = transport_error(exc, failure_target(exc, fallback))
-            raise ProbeError(f"{self.service}: {error.message}", temporary=error.temporary) from None
+            raise reworded(error, f"{self.service}: {error.message}") from None
         answer = Answer(
             response.status_code, response.reason_phrase, response.headers, content, public_url(response.url)
         )
@@ -220,23 +219,23 @@ class MonitoringClient:
         if code in (401, 403):
             what = "was refused" if code == 401 else "lacks a permission this needs"
             todo = f"; {self._unset.unset_hint()}" if self._unset is not None else ""
-            return ProbeError(
+            return PermanentProbeError(
                 f"{self.service}: not authorised (HTTP {code}{said}): "
                 f"{credential(self._config.auth, self._unset)} {what}{todo}"
             )
         if 300 <= code < 400:
             location = public_url(answer.headers.get("location", "?"))
-            return ProbeError(
+            return PermanentProbeError(
                 f"{self.service} at {answer.url} redirects to {location} (HTTP {code}); "
                 "set url to the server's base URL (a login page means the API needs auth)"
             )
         if code == 404:
-            return ProbeError(
+            return PermanentProbeError(
                 f"{self.service}: {answer.url} not found (HTTP 404{said}); is url the base URL "
                 f"of {self.service}?"
             )
-        return ProbeError(
-            f"{self.service}: HTTP {code} {answer.reason} from {answer.url}{said}", temporary=code >= 500
+        return (TemporaryProbeError if code >= 500 else PermanentProbeError)(
+            f"{self.service}: HTTP {code} {answer.reason} from {answer.url}{said}",
         )
 
 

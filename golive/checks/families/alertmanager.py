@@ -25,7 +25,7 @@ import yaml
 from pydantic import Field
 
 from ..clients.monitoring import MonitoringClient, MonitoringConfig
-from ..errors import ProbeError
+from ..errors import PermanentProbeError
 from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
 
 SERVICE = "Alertmanager"
@@ -50,7 +50,7 @@ async def gather(config: AlertmanagerConfig, context: ProbeContext) -> Observati
         )
         source = client.url("/api/v2/receivers")
     if not isinstance(status, dict) or not isinstance(listed, list):
-        raise ProbeError(f"{SERVICE} at {config.url} did not answer with the v2 API's JSON shapes")
+        raise PermanentProbeError(f"{SERVICE} at {config.url} did not answer with the v2 API's JSON shapes")
     names = [str(r.get("name")) for r in listed if isinstance(r, dict) and r.get("name") is not None]
     cluster = status.get("cluster") or {}
     missing = [name for name in config.receivers if name not in names]

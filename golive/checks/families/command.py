@@ -30,7 +30,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from ..clients.http import resolve_path, shorten
-from ..errors import ProbeError
+from ..errors import PermanentProbeError
 from ..probe import Evidence, Observation, ProbeConfig, ProbeContext, ProbeType, Value, register
 from ..secrets import SecretRef
 from ..status import Status
@@ -222,7 +222,7 @@ async def _gather(config: CommandConfig, context: ProbeContext) -> Observation:
     env = _child_env(config)
     cwd = resolve_path(config.cwd, context.base_dir) if config.cwd else context.base_dir
     if not cwd.is_dir():
-        raise ProbeError(f"working directory {cwd} does not exist")
+        raise PermanentProbeError(f"working directory {cwd} does not exist")
     program = _find_program(config.argv[0], env["PATH"], context.base_dir)
     try:
         process = await asyncio.create_subprocess_exec(
@@ -236,7 +236,7 @@ async def _gather(config: CommandConfig, context: ProbeContext) -> Observation:
             start_new_session=True,
         )
     except OSError as exc:
-        raise ProbeError(_exec_error(program, exc)) from None
+        raise PermanentProbeError(_exec_error(program, exc)) from None
     assert process.stdout is not None
     assert process.stderr is not None
     sweeper = asyncio.create_task(_sweep_after_exit(process))
@@ -313,15 +313,15 @@ def _find_program(name: str, search_path: str, base_dir: Path) -> str:
     if "/" not in name:
         found = shutil.which(name, path=search_path)
         if found is None:
-            raise ProbeError(f"command not found: no executable {name!r} on PATH ({search_path})")
+            raise PermanentProbeError(f"command not found: no executable {name!r} on PATH ({search_path})")
         return found
     path = resolve_path(name, base_dir)
     if not path.exists():
-        raise ProbeError(f"command not found: {path} does not exist")
+        raise PermanentProbeError(f"command not found: {path} does not exist")
     if path.is_dir():
-        raise ProbeError(f"command {path} is a directory")
+        raise PermanentProbeError(f"command {path} is a directory")
     if not os.access(path, os.X_OK):
-        raise ProbeError(f"command {path} is not executable (chmod +x it)")
+        raise PermanentProbeError(f"command {path} is not executable (chmod +x it)")
     return str(path)
 
 

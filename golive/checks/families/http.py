@@ -42,7 +42,7 @@ from ..clients.http import (
     timeout_phase,
     transport_error,
 )
-from ..errors import ProbeError
+from ..errors import PermanentProbeError, TemporaryProbeError
 from ..hosts import redirect_guard
 from ..probe import Evidence, Observation, ProbeConfig, ProbeContext, ProbeType, Value, register
 from ..secrets import REDACTOR, SecretRef
@@ -147,13 +147,12 @@ async def _gather(config: HttpConfig, context: ProbeContext) -> Observation:
             certificate = _peer_certificate(response)
             content = await read_capped(response, context.max_body_bytes, public_url(url))
     except httpx.TooManyRedirects:
-        raise ProbeError(
+        raise PermanentProbeError(
             f"too many redirects: more than {config.max_redirects} from {public_url(url)}"
         ) from None
     except httpx.TimeoutException as exc:
-        raise ProbeError(
+        raise TemporaryProbeError(
             f"{failure_target(exc, url)}: timed out after {context.timeout:g}s {timeout_phase(exc)}",
-            temporary=True,
         ) from None
     # httpcore does not map a TLS alert that arrives after the handshake (a server that
     # wants a client certificate, with TLS 1.3): that comes as a bare ssl.SSLError.

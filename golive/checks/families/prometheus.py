@@ -25,7 +25,7 @@ from urllib.parse import quote
 from pydantic import Field
 
 from ..clients.monitoring import Answer, MonitoringClient, MonitoringConfig
-from ..errors import ProbeError
+from ..errors import PermanentProbeError
 from ..formats.prometheus import (
     SERVICE,
     ConfigState,
@@ -241,9 +241,9 @@ async def gather_retention(config: PrometheusRetentionConfig, context: ProbeCont
         else:
             flags, _ = await _get_data(client, "/api/v1/status/flags", "the flags request")
             if not isinstance(flags, dict):
-                raise ProbeError(f"{SERVICE} answered /api/v1/status/flags without a map of flags")
+                raise PermanentProbeError(f"{SERVICE} answered /api/v1/status/flags without a map of flags")
             if agent_mode(flags):
-                raise ProbeError(
+                raise PermanentProbeError(
                     f"{SERVICE} at {config.url} runs in agent mode: it forwards samples and keeps "
                     "no TSDB, so it has no retention; point url at the server that stores the data"
                 )

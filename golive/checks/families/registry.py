@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..clients.http import BasicAuth, checked_url, public_url, resolve_path, ssl_context
 from ..clients.registry import Credentials, Manifest, RegistryClient
-from ..errors import ProbeError
+from ..errors import PermanentProbeError, ProbeError
 from ..formats import oci as images
 from ..probe import Evidence, Observation, ProbeConfig, ProbeContext, ProbeType, Value, register
 
@@ -119,7 +119,9 @@ class ImageReport:
 async def _gather(config: RegistryConfig, context: ProbeContext) -> Observation:
     tag = config.tag or context.release_version
     if not images.valid_tag(tag):
-        raise ProbeError(f"the release version {tag!r} is not a valid image tag; set 'tag' on the probe")
+        raise PermanentProbeError(
+            f"the release version {tag!r} is not a valid image tag; set 'tag' on the probe"
+        )
     primary = await _client(config, context)
     async with primary:
         shown = ", ".join(f"{name}:{tag}" for name in config.images[:3])
@@ -144,7 +146,7 @@ async def _client(endpoint: RegistryEndpoint, context: ProbeContext) -> Registry
         if password is None:
             unset = endpoint.auth.password.unset_hint()
         elif not endpoint.auth.username:
-            raise ProbeError(
+            raise PermanentProbeError(
                 f"auth for {public_url(endpoint.url)} has a password ({endpoint.auth.password.describe()}) "
                 "but an empty username: set the username's variable"
             )
@@ -208,7 +210,7 @@ async def _sizes(
         platform = images.platform_name(blob)
         return {platform: images.image_bytes(manifest.document, what)}, []
     if depth >= _MAX_INDEX_DEPTH:
-        raise ProbeError(f"{client.label}: {what}: indexes nested deeper than {_MAX_INDEX_DEPTH}")
+        raise PermanentProbeError(f"{client.label}: {what}: indexes nested deeper than {_MAX_INDEX_DEPTH}")
     entries = images.children(manifest.document, f"{client.label}: {what}")
     fetched = await _all(
         client.manifest(name, digest, f"{what} ({platform})") for platform, digest in entries

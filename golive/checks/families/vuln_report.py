@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..clients.documents import Document, SourceAuth, is_url, read_document
 from ..clients.http import resolve_path
-from ..errors import ProbeError
+from ..errors import PermanentProbeError
 from ..formats.vulnerabilities import (
     SEVERITIES,
     Finding,
@@ -222,7 +222,7 @@ def _expand(patterns: list[str], context: ProbeContext) -> list[str]:
         files = [m for m in matches if os.path.isfile(m)]
         if not files:
             where = "" if os.path.isabs(pattern) else f" (relative to {context.base_dir})"
-            raise ProbeError(f"no report matches {pattern}{where}")
+            raise PermanentProbeError(f"no report matches {pattern}{where}")
         found.extend(files)
     return list(dict.fromkeys(found))
 

@@ -40,7 +40,7 @@ from ...clients.kubernetes import (
     go_duration,
 )
 from ...clients.kubernetes import connect as kube_connect
-from ...errors import ProbeError
+from ...errors import PermanentProbeError
 from ...formats.kubernetes import field, hours_between, labels, name, parse_time
 from ...probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
 from ...status import Status
@@ -155,11 +155,11 @@ async def gather_velero(config: VeleroBackupsConfig, context: ProbeContext) -> O
             )
             source = kube.source()
     except KubeNotFound as exc:
-        raise ProbeError(f"{exc.message}; is Velero installed (velero.io/v1)?") from None
+        raise PermanentProbeError(f"{exc.message}; is Velero installed (velero.io/v1)?") from None
     known = {name(s): s for s in schedules}
     missing = [s for s in config.schedules if s not in known]
     if missing:
-        raise ProbeError(f"{source}: no Velero Schedule {', '.join(missing)}")
+        raise PermanentProbeError(f"{source}: no Velero Schedule {', '.join(missing)}")
     now = context.now()
     chosen = [known[s] for s in config.schedules] if config.schedules else sorted(schedules, key=name)
     summaries, problems, partial = [], [], []

@@ -39,7 +39,7 @@ from pydantic import Field
 
 from ...clients.kubernetes import CONFIGMAPS, SECRETS, KubeTarget, Obj
 from ...clients.kubernetes import connect as kube_connect
-from ...errors import ProbeError
+from ...errors import PermanentProbeError
 from ...formats.kubernetes import field, items, labels, mapping, name
 from ...probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
 
@@ -74,21 +74,21 @@ def decode_release(data: str, *, api_base64: bool, max_bytes: int, where: str) -
         helm_text = base64.b64decode(data, validate=True) if api_base64 else data.encode("ascii")
         payload = base64.b64decode(helm_text, validate=True)
     except (binascii.Error, ValueError):
-        raise ProbeError(f"{where}: data.release is not base64") from None
+        raise PermanentProbeError(f"{where}: data.release is not base64") from None
     if payload[:3] == GZIP_MAGIC:
         decompressor = zlib.decompressobj(wbits=31)  # 31: expect a gzip header
         try:
             payload = decompressor.decompress(payload, max_bytes + 1)
         except zlib.error as exc:
-            raise ProbeError(f"{where}: data.release is not valid gzip ({exc})") from None
+            raise PermanentProbeError(f"{where}: data.release is not valid gzip ({exc})") from None
         if len(payload) > max_bytes:
-            raise ProbeError(f"{where}: the release is larger than {max_bytes} bytes uncompressed")
+            raise PermanentProbeError(f"{where}: the release is larger than {max_bytes} bytes uncompressed")
     try:
         release = json.loads(payload)
     except ValueError:
-        raise ProbeError(f"{where}: data.release does not decode to JSON") from None
+        raise PermanentProbeError(f"{where}: data.release does not decode to JSON") from None
     if not isinstance(release, dict):
-        raise ProbeError(f"{where}: data.release is not a Helm release object")
+        raise PermanentProbeError(f"{where}: data.release is not a Helm release object")
     return release
 
 
@@ -188,7 +188,7 @@ async def gather(config: HelmReleaseConfig, context: ProbeContext) -> Observatio
         data = field(entry, "data", "release")
         where = f"{config.storage} {name(entry)}"
         if not isinstance(data, str):
-            raise ProbeError(f"{where}: has no data.release")
+            raise PermanentProbeError(f"{where}: has no data.release")
         release = decode_release(
             data, api_base64=secret_driver, max_bytes=context.max_body_bytes, where=where
         )

@@ -55,7 +55,7 @@ from ...clients.kubernetes import (
     Obj,
 )
 from ...clients.kubernetes import connect as kube_connect
-from ...errors import ProbeError
+from ...errors import PermanentProbeError, ProbeError
 from ...formats.kubernetes import field, is_empty_selector, items, labels, mapping, name, selector_matches
 from ...probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
 from ...status import Status
@@ -274,7 +274,7 @@ async def gather_services(config: KubeServicesConfig, context: ProbeContext) -> 
     by_name = {name(s): s for s in services}
     missing = [n for n in config.services if n not in by_name]
     if missing:
-        raise ProbeError(f"{source}: no Service {', '.join(missing)}")
+        raise PermanentProbeError(f"{source}: no Service {', '.join(missing)}")
     # ExternalName services are a DNS alias: no endpoints by design, named or not.
     chosen = [
         n for n in (config.services or sorted(by_name)) if field(by_name[n], "spec", "type") != "ExternalName"
