@@ -1,7 +1,7 @@
 """A probe type for engine tests: it sleeps, then observes what it was told to, or raises.
 
-It is a real probe implementation (config model, gather, values) registered in the one
-registry for the duration of a test, the way a plugin would be; nothing of the engine
+It is a real probe implementation (config model, gather, values) put in a registry the test
+builds (the families and this one) and uses for its duration; nothing of the engine
 is replaced.
 """
 
@@ -13,7 +13,17 @@ from contextlib import contextmanager
 from typing import Any, Literal
 
 from golive.checks.errors import PermanentProbeError, TemporaryProbeError
-from golive.checks.probe import REGISTRY, Evidence, Observation, ProbeConfig, ProbeContext, ProbeType, Value
+from golive.checks.probe import (
+    Evidence,
+    Observation,
+    ProbeConfig,
+    ProbeContext,
+    ProbeRegistry,
+    ProbeType,
+    Value,
+    family_registry,
+    using,
+)
 
 
 class SleepConfig(ProbeConfig):
@@ -62,17 +72,16 @@ SLEEP = ProbeType(
 )
 
 
+def registry_with_sleep() -> ProbeRegistry:
+    """The families and the sleep probe, in a registry of the test's own."""
+    return ProbeRegistry([*family_registry().types().values(), SLEEP])
+
+
 @contextmanager
 def sleep_probe() -> Iterator[None]:
-    from golive.checks.probe import all_probe_types
-
-    all_probe_types()  # register the real families first
-    REGISTRY["sleep"] = SLEEP
     ATTEMPTS.clear()  # ids of configs of earlier tests may be reused
-    try:
+    with using(registry_with_sleep()):
         yield
-    finally:
-        del REGISTRY["sleep"]
 
 
 def checklist_yaml(items: list[dict[str, Any]], **top: Any) -> str:

@@ -173,3 +173,17 @@ def test_list_entry_of_one_reference_expands_comma_separated_values() -> None:
     assert interpolate(["${EMPTY:-}"], env, unset) == []
     assert interpolate(["a,${ONE}"], env, unset) == ["a,x"]  # only whole-entry references expand
     assert interpolate(["${MISSING}"], env, unset) == [] and unset == {"MISSING"}
+
+
+def test_a_registry_built_by_the_test_is_used_inside_its_block_only() -> None:
+    from golive.checks.probe import REGISTRY, ProbeRegistry, using
+
+    from .probes_for_tests import SLEEP
+
+    document = checklist_yaml([{"id": "a", "title": "A", "probe": {"type": "sleep"}}])
+    assert loads(document, env={}).item("a").probe_type == "sleep"  # the fixture's registry
+    with using(ProbeRegistry()):
+        assert problems(document)[0].startswith("item a: probe.type: unknown probe type 'sleep'")
+    with using(ProbeRegistry([SLEEP])):
+        assert loads(document, env={}).item("a").probe_type == "sleep"
+    assert "sleep" not in REGISTRY.types(), "the families' registry is never changed"
