@@ -108,7 +108,7 @@ def client_usage_problems() -> list[str]:
                 problems.append(f"{where}: reaches into the client ({node.attr})")
             writer = _writer_named(node)
             if writer is not None:
-                problems.append(f"{where}: a probe uses kube_client's writer {writer}")
+                problems.append(f"{where}: a probe uses the Kubernetes client's writer {writer}")
     return problems
 
 
@@ -205,7 +205,7 @@ def _table_values(table: Any, name: str, where: str) -> list[Resource]:
 
 
 def _is_connect(node: ast.expr) -> bool:
-    """``kube_connect(...)`` / ``connect(...)`` as imported from kube_client."""
+    """``kube_connect(...)`` / ``connect(...)`` as imported from the Kubernetes client."""
     return (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Name)

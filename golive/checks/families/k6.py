@@ -1,6 +1,6 @@
 """``k6``: a k6 load-test result — latency, error rate, throughput, thresholds, checks.
 
-Reads every shape k6 writes (see :mod:`.k6_formats`): the machine-readable summary, the
+Reads every shape k6 writes (see :mod:`golive.checks.formats.k6`): the machine-readable summary, the
 ``handleSummary`` data, the legacy ``--summary-export`` and ``--out json`` lines (also
 gzipped). The evidence is as old as the test: ``metadata.generatedAt`` of the
 machine-readable summary, the last sample of ``--out json``, else the file's mtime or the

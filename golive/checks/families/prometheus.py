@@ -14,7 +14,7 @@ the check does not observe fails when the checklist loads.
 
 Errors: unreachable and Prometheus' 503/timeout are temporary; 401/403 say "not
 authorised"; a PromQL error (400 ``bad_data``, 422 ``execution``) is permanent and quotes
-Prometheus. Wire details are in :mod:`.prometheus_api`.
+Prometheus. Wire details are in :mod:`golive.checks.formats.prometheus`.
 """
 
 from __future__ import annotations

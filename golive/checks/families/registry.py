@@ -5,7 +5,7 @@ version):
 
 - ``/v2/`` answers and lets us in (anonymous, Basic, or the Bearer token flow);
 - the tag exists (manifest GET; the digest is verified against the raw body);
-- compressed size per platform (see :mod:`.registry_images` for the convention) against
+- compressed size per platform (see :mod:`golive.checks.formats.oci` for the convention) against
   an optional ``max_size_mb`` budget;
 - with ``check_signatures``: a cosign signature exists — referrers API, else the
   ``sha256-<hex>`` fallback tag, then cosign's ``sha256-<hex>.sig`` tag;
