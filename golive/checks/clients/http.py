@@ -197,20 +197,48 @@ def timeout_phase(exc: httpx.TimeoutException) -> str:
     return "waiting for the response"
 
 
-def transport_error(exc: BaseException, target: str) -> ProbeError:
-    """Tell TLS problems (permanent) from an unreachable or broken connection (temporary)."""
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what caused it, outermost first (``raise … from`` or raised while handling)."""
+    chain: list[BaseException] = []
     cause: BaseException | None = exc
-    deepest_os_error: OSError | None = None
-    while cause is not None:
+    while cause is not None and cause not in chain:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    return chain
+
+
+def tls_failure(exc: BaseException, target: str, ca_field: str = "ca_file") -> ProbeError | None:
+    """The TLS failure behind ``exc``, permanent and naming ``target``; None when the
+    connection failed otherwise. ``ca_field``: the checklist field that takes a CA."""
+    for cause in _chain(exc):
         if isinstance(cause, ssl.SSLCertVerificationError):
             reason = str(cause.verify_message)
-            hint = "; set ca_file to the CA that issued it" if "issuer" in reason else ""
+            untrusted = "issuer" in reason or "self-signed" in reason
+            hint = f"; set {ca_field} to the CA that issued it" if untrusted else ""
             return PermanentProbeError(f"certificate verify failed: {reason} ({target}){hint}")
         if isinstance(cause, ssl.SSLError):
             return PermanentProbeError(f"TLS with {target} failed: {cause.reason or cause}")
-        if isinstance(cause, OSError):
-            deepest_os_error = cause
-        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+def connect_failure_reason(exc: BaseException) -> str | None:
+    """Why a connection failed, from the deepest OS error behind ``exc``: refused, a DNS
+    lookup that failed, or the system's words; None when no OS error is behind it."""
+    deepest = next((c for c in reversed(_chain(exc)) if isinstance(c, OSError)), None)
+    if isinstance(deepest, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(deepest, socket.gaierror):
+        return f"DNS lookup failed: {deepest.strerror}"
+    if deepest is not None and deepest.strerror:
+        return deepest.strerror
+    return None
+
+
+def transport_error(exc: BaseException, target: str) -> ProbeError:
+    """Tell TLS problems (permanent) from an unreachable or broken connection (temporary)."""
+    tls = tls_failure(exc, target)
+    if tls is not None:
+        return tls
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.DecodingError):
         return PermanentProbeError(f"{target}: {exc}")
     if isinstance(exc, httpx.ReadError):
@@ -219,14 +247,7 @@ def transport_error(exc: BaseException, target: str) -> ProbeError:
         return TemporaryProbeError(f"{target}: the connection broke while sending the request")
     if not isinstance(exc, httpx.ConnectError):  # e.g. the server closed without answering
         return TemporaryProbeError(f"{target}: {type(exc).__name__}: {exc}")
-    if isinstance(deepest_os_error, ConnectionRefusedError):
-        reason = "connection refused"
-    elif isinstance(deepest_os_error, socket.gaierror):
-        reason = f"DNS lookup failed: {deepest_os_error.strerror}"
-    elif deepest_os_error is not None and deepest_os_error.strerror:
-        reason = deepest_os_error.strerror
-    else:
-        reason = str(exc) or type(exc).__name__
+    reason = connect_failure_reason(exc) or str(exc) or type(exc).__name__
     return TemporaryProbeError(f"cannot connect to {target}: {reason}")
 
 

@@ -49,7 +49,7 @@ from pydantic import Field, model_validator
 from ..errors import NotConfigured, PermanentProbeError, ProbeError, TemporaryProbeError
 from ..probe import ProbeConfig, ProbeContext
 from ..secrets import SecretRef
-from .http import resolve_path
+from .http import connect_failure_reason, resolve_path
 
 # Older releases of the client have no type hints, newer ones leave these untyped: Any.
 k8s_config: Any = _k8s_config
@@ -555,15 +555,7 @@ def _transport_error(exc: urllib3.exceptions.HTTPError, where: str, timeout: flo
         return TemporaryProbeError(f"{where}: no answer within {timeout:g}s")
     if isinstance(exc, urllib3.exceptions.SSLError):
         return PermanentProbeError(f"{where}: TLS with the API server failed: {exc}")
-    cause: BaseException | None = exc
-    reason = ""
-    while cause is not None:
-        if isinstance(cause, ConnectionRefusedError):
-            reason = "connection refused"
-            break
-        if isinstance(cause, OSError) and cause.strerror:
-            reason = cause.strerror
-        cause = cause.__cause__ or cause.__context__
+    reason = connect_failure_reason(exc) or ""
     if isinstance(exc, urllib3.exceptions.ProtocolError):
         reason = reason or "the connection broke"
     return TemporaryProbeError(f"{where}: cannot reach the API server: {reason or type(exc).__name__}")

@@ -33,8 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import socket
-import ssl
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +46,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from ..clients.http import resolve_path
+from ..clients.http import connect_failure_reason, resolve_path, tls_failure
 from ..errors import PermanentProbeError, ProbeError, TemporaryProbeError
 from ..probe import Evidence, Observation, ProbeConfig, ProbeContext, ProbeType, Value, register
 from ..secrets import SecretRef
@@ -402,27 +400,11 @@ def probe_error(
 
 
 def _connection_error(exc: redis_errors.ConnectionError, where: str) -> ProbeError:
-    cause: BaseException | None = exc
-    deepest: OSError | None = None
-    while cause is not None:
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            reason = str(cause.verify_message)
-            untrusted = "issuer" in reason or "self-signed" in reason
-            hint = "; set tls.ca_file to the CA that issued it" if untrusted else ""
-            return PermanentProbeError(f"certificate verify failed: {cause.verify_message} ({where}){hint}")
-        if isinstance(cause, ssl.SSLError):
-            return PermanentProbeError(f"TLS with {where} failed: {cause.reason or cause}")
-        if isinstance(cause, OSError):
-            deepest = cause
-        cause = cause.__cause__ or cause.__context__
-    if isinstance(deepest, ConnectionRefusedError):
-        reason = "connection refused"
-    elif isinstance(deepest, socket.gaierror):
-        reason = f"DNS lookup failed: {deepest.strerror}"
-    elif deepest is not None and deepest.strerror:
-        reason = deepest.strerror
-    else:
-        reason = _server_text(exc)  # e.g. "max number of clients reached", a closed connection
+    tls = tls_failure(exc, where, "tls.ca_file")
+    if tls is not None:
+        return tls
+    # No OS error behind it: e.g. "max number of clients reached", a closed connection.
+    reason = connect_failure_reason(exc) or _server_text(exc)
     return TemporaryProbeError(f"cannot connect to {where}: {reason}")
 
 
