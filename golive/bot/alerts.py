@@ -21,6 +21,10 @@ Flap control: an item alerts only when it failed in ``fail_threshold`` of its la
 ``window`` runs, and is resolved only once it no longer does, so an item that passes
 every other run neither alerts nor resolves on each run.
 
+A single temporary error (the probe's target did not answer within the item's timeout
+budget, after the runner's retries: ``TEMPORARY`` in the observed values) is no alert on
+its own: it changes nothing until the next run says whether it stays.
+
 Silences and maintenance windows hold everything back: the state stays as it was, so an
 item still failing when the silence ends is alerted then, and one that failed and
 recovered within it is never mentioned.
@@ -93,9 +97,13 @@ def decide(
     now: datetime,
     reminder: timedelta | None,
     silenced: bool = False,
+    temporary: bool = False,
 ) -> AlertDecision:
-    """``history``: the item's statuses in its latest runs, newest (this run's) first."""
+    """``history``: the item's statuses in its latest runs, newest (this run's) first.
+    ``temporary``: this run's result is a temporary probe error."""
     if not history:
+        return AlertDecision(previous)
+    if temporary and history[0] == Status.ERROR and not _failed_before(item, history):
         return AlertDecision(previous)
     tier = tier_of(item, history[0])
     if tier is None:
@@ -109,6 +117,10 @@ def decide(
     if decision.post is not None and silenced:
         return AlertDecision(previous, held_back=decision.post)
     return decision
+
+
+def _failed_before(item: Item, history: Sequence[Status]) -> bool:
+    return len(history) > 1 and tier_of(item, history[1]) is Tier.FAILING
 
 
 def _transition(

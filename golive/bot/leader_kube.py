@@ -13,7 +13,7 @@ client-go's LeaseLock keeps it, so ``kubectl get lease`` reads it like any contr
 - Releasing clears ``holderIdentity`` (and sets a 1 s duration, as client-go does), so
   that a follower takes over at its next attempt instead of a lease duration later.
 
-The connection is the probes' (golive/checks/families/kube_client.py): inside a pod the
+The connection is the probes' (golive/checks/clients/kubernetes.py): inside a pod the
 ServiceAccount, which the Role ``golive-leader-election`` (manifests/base/rbac.yaml)
 allows to create Leases and to get and update the one named golive-leader.
 """
@@ -29,8 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ..checks.errors import ProbeError
-from ..checks.families.kube_client import (
+from ..checks.clients.kubernetes import (
     LEASES,
     SERVICE_ACCOUNT_DIR,
     KubeConflict,
@@ -40,6 +39,7 @@ from ..checks.families.kube_client import (
     Obj,
     connect_object,
 )
+from ..checks.errors import ProbeError
 from ..storage import LeaseState
 from .leader import LEADER_LEASE, LeaseUnavailable
 

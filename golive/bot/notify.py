@@ -31,9 +31,8 @@ from datetime import datetime
 from pathlib import Path
 
 from ..checks.errors import ProbeError
-from ..checks.families.prometheus import PrometheusQueryConfig, gather_query
 from ..checks.model import Checklist, Item, RollbackTrigger
-from ..checks.probe import ProbeContext
+from ..checks.rollback import trigger_fires
 from ..checks.status import Status
 from ..checks.verdict import regressions
 from ..storage import AlertState, Store
@@ -106,6 +105,7 @@ class Notifier:
                 now=state.at,
                 reminder=self.checklist.alerts.reminder,
                 silenced=reason is not None,
+                temporary=bool(result.observed.get("TEMPORARY")),
             )
             if decision.held_back is not None:
                 log.info("alert %s for %s held back: %s", decision.held_back.kind, item_id, reason)
@@ -216,24 +216,19 @@ class Notifier:
         series (``rate(…) > 0.05`` returns none while the rate is below). A scalar fires
         when it is not 0. None when Prometheus cannot answer: nothing changes then."""
         assert trigger.condition is not None and trigger.prometheus_url is not None
-        config = PrometheusQueryConfig(url=trigger.prometheus_url, query=trigger.condition)
-        context = ProbeContext(
-            release_name=self.checklist.release.name,
-            release_version=self.checklist.release.version,
-            base_dir=Path(self.checklist.source).parent,
-            timeout=TRIGGER_TIMEOUT,
-            now=lambda: at,
-        )
         try:
-            observation = await gather_query(config, context)
+            return await trigger_fires(
+                trigger.prometheus_url,
+                trigger.condition,
+                release_name=self.checklist.release.name,
+                release_version=self.checklist.release.version,
+                base_dir=Path(self.checklist.source).parent,
+                query_timeout=TRIGGER_TIMEOUT,
+                at=at,
+            )
         except ProbeError as exc:
             log.warning("rollback trigger %r not evaluated: %s", trigger.name, exc)
             return None
-        values = observation.values
-        if values["RESULT_TYPE"] == "scalar":
-            # Sample values are numbers, or Prometheus' strings "NaN", "+Inf", "-Inf".
-            return values.get("VALUE") not in (0, 0.0, "NaN")
-        return bool(values["SERIES"])
 
 
 def watched_triggers(checklist: Checklist) -> list[RollbackTrigger]:

@@ -31,6 +31,7 @@ from datetime import datetime
 
 from ..checks.model import Checklist
 from ..checks.results import SignoffRecord
+from ..checks.rollback import previous_good_revision
 from ..checks.verdict import Blocker
 from ..storage import Store
 from . import service
@@ -117,12 +118,12 @@ async def _tell(
 def known_good_revision(state: service.State) -> str | None:
     """The revision to roll back to, when the checklist does not name one: the newest good
     Helm revision below the current one, as a helm_release probe observed it."""
-    for result in state.results.values():
-        revision = result.observed.get("PREVIOUS_GOOD_REVISION")
-        if revision is not None:
-            release = state.checklist.item(result.item_id).probe.get("release")
-            return f"{release} revision {revision}" if release else f"revision {revision}"
-    return None
+    found = previous_good_revision(state.results.values())
+    if found is None:
+        return None
+    item_id, revision = found
+    release = state.checklist.item(item_id).probe.get("release")
+    return f"{release} revision {revision}" if release else f"revision {revision}"
 
 
 def regressed_cause(reasons: Sequence[str]) -> str:

@@ -1,10 +1,28 @@
-"""The errors of the checks layer.
+"""The one error tree of golive: every error the code raises on purpose is one of these.
 
-- :class:`ChecklistError`: the checklist is invalid. Raised at load with *every* problem,
-  each naming the item and field. Never raised while running.
-- :class:`ProbeError`: a probe could not decide. The item becomes ERROR with the message.
-  ``temporary`` says whether trying again later may help (unreachable, timeout) or not
-  (unauthorised, misconfigured, file missing).
+::
+
+    Exception
+    ├── ChecklistError            configuration: the checklist is invalid (golive.checks.errors)
+    │                             raised at load with every Problem at once, each naming the
+    │                             item and the field; never raised while running
+    ├── ProbeError                a probe could not decide: the item is ERROR with the message
+    │   ├── TemporaryProbeError   trying again may help: unreachable, timed out, HTTP 5xx, rate
+    │   │                         limited, a server still starting. The runner tries again
+    │   │                         within the item's timeout budget; the result is stored with
+    │   │                         TEMPORARY, and one temporary error alone is no alert
+    │   └── PermanentProbeError   the target or the checklist must change: not authorised,
+    │       │                     TLS, not found, a malformed answer or report, a file missing
+    │       └── NotConfigured     an environment variable the checklist reads is not set
+    ├── UserError                 what a person asked cannot be done (golive.bot: shown to
+    │                             them in their language from the message catalogue)
+    └── StorageError              the database failed or refused (golive.storage.errors);
+                                  nothing was recorded, the caller says so
+
+Subclasses that carry more for their callers stay under their kind (the Kubernetes and
+forge clients' not-found, forbidden, conflict and status errors). A probe raises the
+kind it means; a client that adds context to an error it caught keeps its kind with
+:func:`reworded`.
 """
 
 from __future__ import annotations
@@ -34,16 +52,31 @@ class ChecklistError(Exception):
 
 
 class ProbeError(Exception):
-    def __init__(self, message: str, *, temporary: bool = False) -> None:
+    """A probe could not decide; raise one of the two kinds below, catch this."""
+
+    def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-        self.temporary = temporary
 
 
-class NotConfigured(ProbeError):
+class TemporaryProbeError(ProbeError):
+    """Trying again later may help (unreachable, timed out, 5xx, rate limited)."""
+
+
+class PermanentProbeError(ProbeError):
+    """Trying again will not help until the target or the checklist changes."""
+
+
+class NotConfigured(PermanentProbeError):
     """A target the checklist reads from an environment variable is not set."""
 
     def __init__(self, variables: tuple[str, ...]) -> None:
         names = ", ".join(variables)
         super().__init__(f"not configured: set {names}")
         self.variables = variables
+
+
+def reworded(error: ProbeError, message: str) -> ProbeError:
+    """An error of the same kind as ``error`` that says more (where it happened)."""
+    kind = TemporaryProbeError if isinstance(error, TemporaryProbeError) else PermanentProbeError
+    return kind(message)

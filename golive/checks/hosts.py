@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel
 
-from .errors import ProbeError
+from .errors import PermanentProbeError
 
 #: Parameters that hold the URL a probe reaches, at any depth of its config.
 URL_FIELDS = frozenset({"url", "server", "api_url", "document", "summary", "report", "reports"})
@@ -80,7 +80,7 @@ def redirect_guard(patterns: Sequence[str] | None) -> Callable[[httpx.Request], 
 
     async def hook(request: httpx.Request) -> None:
         if not host_allowed(request.url.host, patterns):
-            raise ProbeError(
+            raise PermanentProbeError(
                 f"redirected to {request.url.host}, which allowed_hosts does not list; "
                 "add it to allowed_hosts if golive may reach it"
             )

@@ -14,6 +14,7 @@ import copy
 import hashlib
 import os
 from collections.abc import Mapping, Sequence
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
@@ -381,20 +382,21 @@ def _alert_references(document: dict[str, Any], ids: set[str]) -> list[Problem]:
 
 
 def _cycles(graph: dict[str, list[str]]) -> list[Problem]:
-    state: dict[str, int] = {}
+    """Every dependency cycle, each once, as ``a → b → a`` (a depends on b).
+
+    :class:`graphlib.TopologicalSorter` finds one cycle at a time without recursion, so a
+    chain of any length is fine; an edge of each cycle found is set aside and the rest
+    checked again, until the graph sorts."""
+    edges = {node: list(dict.fromkeys(dependencies)) for node, dependencies in graph.items()}
     problems: list[Problem] = []
-
-    def visit(node: str, trail: list[str]) -> None:
-        state[node] = 1
-        for nxt in graph.get(node, []):
-            if state.get(nxt) == 1:
-                cycle = [*trail[trail.index(nxt) :], nxt] if nxt in trail else [node, nxt]
-                problems.append(Problem(f"item {node}", "depends_on", "cycle: " + " → ".join(cycle)))
-            elif nxt in graph and state.get(nxt) is None:
-                visit(nxt, [*trail, nxt])
-        state[node] = 2
-
-    for node in graph:
-        if state.get(node) is None:
-            visit(node, [node])
-    return problems
+    while True:
+        try:
+            TopologicalSorter(edges).prepare()
+        except CycleError as exc:
+            cycle: list[str] = list(exc.args[1])
+            if cycle[1] not in edges.get(cycle[0], ()):  # graphlib may walk it backwards
+                cycle.reverse()
+            problems.append(Problem(f"item {cycle[0]}", "depends_on", "cycle: " + " → ".join(cycle)))
+            edges[cycle[0]].remove(cycle[1])
+        else:
+            return problems

@@ -9,7 +9,9 @@ observation and the item's conditions, without I/O.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -117,23 +119,70 @@ CONTEXT_VALUES = (
     Value("RELEASE_NAME", "the release name declared in the checklist"),
 )
 
-REGISTRY: dict[str, ProbeType] = {}
+class ProbeRegistry:
+    """Probe types by name.
+
+    The families register into the process's registry (:data:`REGISTRY`) when
+    :mod:`golive.checks.families` is imported. A caller that wants other probe types (a
+    test's own) builds a registry of its own and runs with it inside :func:`using`; the
+    process's registry is never changed after import.
+    """
+
+    def __init__(self, types: Iterable[ProbeType] = ()) -> None:
+        self._types: dict[str, ProbeType] = {}
+        for probe_type in types:
+            self.add(probe_type)
+
+    def add(self, probe_type: ProbeType) -> ProbeType:
+        if probe_type.name in self._types:
+            raise ValueError(f"probe type {probe_type.name!r} is registered twice")
+        self._types[probe_type.name] = probe_type
+        return probe_type
+
+    def get(self, name: str) -> ProbeType:
+        """The probe type; ``KeyError`` when there is none of that name."""
+        return self._types[name]
+
+    def types(self) -> dict[str, ProbeType]:
+        return dict(self._types)
+
+
+#: The families' registry: every module of golive.checks.families adds its type here.
+REGISTRY = ProbeRegistry()
+_INJECTED: ContextVar[ProbeRegistry | None] = ContextVar("probe_registry", default=None)
 
 
 def register(probe_type: ProbeType) -> ProbeType:
-    if probe_type.name in REGISTRY:
-        raise ValueError(f"probe type {probe_type.name!r} is registered twice")
-    REGISTRY[probe_type.name] = probe_type
-    return probe_type
+    return REGISTRY.add(probe_type)
+
+
+def family_registry() -> ProbeRegistry:
+    """The process's registry, with every family registered."""
+    from . import families  # noqa: F401  (registers every family on first use)
+
+    return REGISTRY
+
+
+def current_registry() -> ProbeRegistry:
+    """The registry :func:`using` put in place, else the families'."""
+    injected = _INJECTED.get()
+    return injected if injected is not None else family_registry()
+
+
+@contextmanager
+def using(registry: ProbeRegistry) -> Iterator[ProbeRegistry]:
+    """Load, run and decide with ``registry`` inside this block (this task and the tasks
+    and threads it starts)."""
+    token = _INJECTED.set(registry)
+    try:
+        yield registry
+    finally:
+        _INJECTED.reset(token)
 
 
 def probe_type(name: str) -> ProbeType:
-    from . import families  # noqa: F401  (registers every family on first use)
-
-    return REGISTRY[name]
+    return current_registry().get(name)
 
 
 def all_probe_types() -> dict[str, ProbeType]:
-    from . import families  # noqa: F401
-
-    return dict(REGISTRY)
+    return current_registry().types()

@@ -4,6 +4,9 @@
   thousand sockets at once.
 - Every probe is cut at its timeout; a probe that raises or hangs becomes ERROR for
   itself only.
+- A :class:`~golive.checks.errors.TemporaryProbeError` is tried again (after
+  :data:`RETRY_DELAYS`) while another attempt fits in the item's timeout budget; the last
+  one counts, stored with ``TEMPORARY``.
 - ``depends_on``: an item waits for its dependencies and is SKIPPED when one of them did
   not pass. Its probe still runs, so the skip shows the item's own observed values.
 - Manual items take their status from confirmations; derived items (aggregates, sign-off
@@ -21,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import NotConfigured, ProbeError
+from .errors import NotConfigured, ProbeError, TemporaryProbeError
 from .evaluate import (
     DerivedContext,
     context_values,
@@ -33,7 +36,7 @@ from .evaluate import (
     settle,
 )
 from .model import Checklist, Item
-from .probe import Evidence, ProbeContext, probe_type
+from .probe import Evidence, Gather, Observation, ProbeContext, probe_type
 from .results import ItemResult, Records
 from .secrets import redact
 from .status import DEPENDENCY_OK, Status
@@ -134,6 +137,28 @@ def with_own_observation(skipped: ItemResult, own: ItemResult) -> ItemResult:
     )
 
 
+#: Seconds to wait before the second and the third attempt after a temporary error.
+RETRY_DELAYS = (0.5, 1.0)
+
+
+async def _gather_retrying(gather: Gather, config: Any, context: ProbeContext) -> Observation:
+    """``gather``, tried again after a temporary error while the wait and another attempt
+    as long as the last one still fit in the budget (``context.timeout``): a target that
+    blinks is not an ERROR, one that stays down is reported as soon as that is clear."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + context.timeout
+    for delay in (*RETRY_DELAYS, None):
+        started = loop.time()
+        try:
+            return await gather(config, context)
+        except TemporaryProbeError:
+            took = loop.time() - started
+            if delay is None or loop.time() + delay + took >= deadline:
+                raise
+        await asyncio.sleep(delay)
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
 async def _dependency_failure(
     item: Item, done: Mapping[str, asyncio.Future[ItemResult]], previous: Mapping[str, ItemResult]
 ) -> str | None:
@@ -169,7 +194,7 @@ async def _probe(
             allowed_hosts=checklist.allowed_hosts,
         )
         async with asyncio.timeout(timeout):
-            observation = await kind.gather(item.config, context)
+            observation = await _gather_retrying(kind.gather, item.config, context)
     except TimeoutError:
         return make_result(
             item,
@@ -181,7 +206,8 @@ async def _probe(
         )
     except ProbeError as exc:
         return make_result(
-            item, Status.ERROR, exc.message, milliseconds(started), checked_at, temporary=exc.temporary
+            item, Status.ERROR, exc.message, milliseconds(started), checked_at,
+            temporary=isinstance(exc, TemporaryProbeError),
         )
     except Exception as exc:  # a broken probe must not take the run down with it
         return make_result(

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from .errors import ProbeError
+from .errors import PermanentProbeError
 from .redaction import MASK, redact_text
 
 _MIN_SECRET_LENGTH = 4  # shorter strings would redact ordinary words
@@ -51,15 +51,17 @@ class SecretRef(BaseModel):
         if self.env is not None:
             value = os.environ.get(self.env)
             if not value:
-                raise ProbeError(f"secret not available: set the environment variable {self.env}")
+                raise PermanentProbeError(f"secret not available: set the environment variable {self.env}")
         else:
             assert self.file is not None
             try:
                 value = Path(self.file).read_text(encoding="utf-8").strip()
             except OSError as exc:
-                raise ProbeError(f"secret not available: cannot read {self.file} ({exc.strerror})") from None
+                raise PermanentProbeError(
+                    f"secret not available: cannot read {self.file} ({exc.strerror})"
+                ) from None
             if not value:
-                raise ProbeError(f"secret not available: {self.file} is empty")
+                raise PermanentProbeError(f"secret not available: {self.file} is empty")
         REDACTOR.register(value)
         return value
 

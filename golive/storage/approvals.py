@@ -3,7 +3,9 @@ Every change a person causes is audited in the transaction that makes it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -27,15 +29,46 @@ from .models import (
 _ACTIVE = (SignoffRow.revoked_at.is_(None), SignoffRow.invalidated_at.is_(None))
 
 
+@dataclass(frozen=True)
+class _ReleaseChange:
+    """One transaction that changes what was recorded for a release, and audits it."""
+
+    session: AsyncSession
+    release_id: int
+    #: "name version", as the audit log names the release.
+    label: str
+
+    def audit(
+        self, *, actor: str, action: str, about: str | None, details: Mapping[str, Any], at: datetime
+    ) -> None:
+        """Audit the change in this transaction: ``about`` (an item, a role) follows the
+        release's label in the subject; ``details`` follow the release id."""
+        StoreBase._audit(
+            self.session,
+            actor=actor,
+            action=action,
+            subject=f"{self.label}: {about}" if about is not None else self.label,
+            details={"release_id": self.release_id, **details},
+            at=at,
+        )
+
+
 class RecordStore(StoreBase):
+    @asynccontextmanager
+    async def _release_change(self, release_id: int) -> AsyncIterator[_ReleaseChange]:
+        """The transaction every recording runs in: the release must exist (``LookupError``
+        otherwise), and its audit entry commits with the change, or neither does."""
+        async with self._transaction() as session:
+            yield _ReleaseChange(session, release_id, await self._release_label(session, release_id))
+
     # -- confirmations ---------------------------------------------------------------
 
     async def add_confirmation(
         self, release_id: int, confirmation: Confirmation, *, actor: str
     ) -> None:
         c = confirmation
-        async with self._transaction() as session:
-            label = await self._release_label(session, release_id)
+        async with self._release_change(release_id) as recording:
+            session = recording.session
             session.add(
                 ConfirmationRow(
                     release_id=release_id,
@@ -47,12 +80,11 @@ class RecordStore(StoreBase):
                 )
             )
             details = {"user": c.user, "evidence_url": c.evidence_url, "comment": c.comment}
-            self._audit(
-                session,
+            recording.audit(
                 actor=actor,
                 action="confirmation.add",
-                subject=f"{label}: {c.item_id}",
-                details={"release_id": release_id, "item_id": c.item_id, **details},
+                about=c.item_id,
+                details={"item_id": c.item_id, **details},
                 at=c.confirmed_at,
             )
 
@@ -70,16 +102,15 @@ class RecordStore(StoreBase):
             .values(revoked_at=at, revoked_by=by)
             .returning(ConfirmationRow.id)
         )
-        async with self._transaction() as session:
-            label = await self._release_label(session, release_id)
+        async with self._release_change(release_id) as recording:
+            session = recording.session
             revoked = sorted((await session.scalars(change)).all())
             if revoked:
-                self._audit(
-                    session,
+                recording.audit(
                     actor=by,
                     action="confirmation.revoke",
-                    subject=f"{label}: {item_id}",
-                    details={"release_id": release_id, "item_id": item_id, "ids": revoked},
+                    about=item_id,
+                    details={"item_id": item_id, "ids": revoked},
                     at=at,
                 )
         return bool(revoked)
@@ -96,17 +127,15 @@ class RecordStore(StoreBase):
             created_at=w.created_at,
             expires_at=w.expires_at,
         )
-        async with self._transaction() as session:
-            label = await self._release_label(session, release_id)
+        async with self._release_change(release_id) as recording:
+            session = recording.session
             session.add(row)
             await session.flush()
-            self._audit(
-                session,
+            recording.audit(
                 actor=w.created_by,
                 action="waiver.add",
-                subject=f"{label}: {w.item_id}",
+                about=w.item_id,
                 details={
-                    "release_id": release_id,
                     "item_id": w.item_id,
                     "waiver_id": row.id,
                     "reason": w.reason,
@@ -129,16 +158,15 @@ class RecordStore(StoreBase):
             .values(revoked_at=at, revoked_by=by)
             .returning(WaiverRow.item_id)
         )
-        async with self._transaction() as session:
-            label = await self._release_label(session, release_id)
+        async with self._release_change(release_id) as recording:
+            session = recording.session
             item_id = await session.scalar(change)
             if item_id is not None:
-                self._audit(
-                    session,
+                recording.audit(
                     actor=by,
                     action="waiver.revoke",
-                    subject=f"{label}: {item_id}",
-                    details={"release_id": release_id, "item_id": item_id, "waiver_id": waiver_id},
+                    about=item_id,
+                    details={"item_id": item_id, "waiver_id": waiver_id},
                     at=at,
                 )
         return item_id is not None
@@ -164,18 +192,16 @@ class RecordStore(StoreBase):
         insert_once = insert.on_conflict_do_nothing(
             index_elements=["release_id", "role"], index_where=and_(*_ACTIVE)
         ).returning(SignoffRow.id)
-        async with self._transaction() as session:
-            label = await self._release_label(session, release_id)
+        async with self._release_change(release_id) as recording:
+            session = recording.session
             signoff_id = await session.scalar(insert_once)
             if signoff_id is None:
                 return False
-            self._audit(
-                session,
+            recording.audit(
                 actor=r.user,
                 action="signoff.add",
-                subject=f"{label}: {r.role}",
+                about=r.role,
                 details={
-                    "release_id": release_id,
                     "role": r.role,
                     "signoff_id": signoff_id,
                     "run_id": r.run_id,
@@ -227,18 +253,15 @@ class RecordStore(StoreBase):
             .values(**values)
             .returning(SignoffRow.id)
         )
-        async with self._transaction() as session:
-            label = await self._release_label(session, release_id)
+        async with self._release_change(release_id) as recording:
+            session = recording.session
             signoff_id = await session.scalar(change)
             if signoff_id is not None:
-                self._audit(
-                    session,
+                recording.audit(
                     actor=actor,
                     action=action,
-                    subject=f"{label}: {role}",
-                    details={
-                        "release_id": release_id, "role": role, "signoff_id": signoff_id, **details
-                    },
+                    about=role,
+                    details={"role": role, "signoff_id": signoff_id, **details},
                     at=at,
                 )
         return signoff_id is not None
@@ -293,16 +316,15 @@ class RecordStore(StoreBase):
 
     async def add_note(self, release_id: int, *, author: str, text: str, at: datetime) -> int:
         row = NoteRow(release_id=release_id, author=author, text=text, created_at=at)
-        async with self._transaction() as session:
-            label = await self._release_label(session, release_id)
+        async with self._release_change(release_id) as recording:
+            session = recording.session
             session.add(row)
             await session.flush()
-            self._audit(
-                session,
+            recording.audit(
                 actor=author,
                 action="note.add",
-                subject=label,
-                details={"release_id": release_id, "note_id": row.id, "text": text},
+                about=None,
+                details={"note_id": row.id, "text": text},
                 at=at,
             )
             return row.id

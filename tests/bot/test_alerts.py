@@ -63,10 +63,18 @@ class Replay:
         self.history: list[Status] = []
         self.posts: list[str] = []
 
-    def run(self, status: Status, at: datetime, silenced: bool = False) -> AlertDecision:
+    def run(
+        self, status: Status, at: datetime, silenced: bool = False, temporary: bool = False
+    ) -> AlertDecision:
         self.history.insert(0, status)
         decision = alerts.decide(
-            self.item, self.history, self.state, now=at, reminder=self.reminder, silenced=silenced
+            self.item,
+            self.history,
+            self.state,
+            now=at,
+            reminder=self.reminder,
+            silenced=silenced,
+            temporary=temporary,
         )
         self.state = decision.state
         self.posts.append(decision.post.kind if decision.post else "-")
@@ -81,6 +89,27 @@ class Replay:
 def test_a_regression_alerts_once_and_resolves_once(checklist: Checklist) -> None:
     replay = Replay(checklist.item("plain"))
     assert replay.runs([P, P, F, F, E, F, P, P]) == ["-", "-", "failing", "-", "-", "-", "resolved", "-"]
+
+
+def test_a_single_temporary_error_is_no_alert(checklist: Checklist) -> None:
+    replay = Replay(checklist.item("plain"))
+    replay.runs([P, P])
+    assert replay.run(E, T0 + HOUR, temporary=True).post is None
+    assert replay.run(P, T0 + 2 * HOUR).post is None
+    assert replay.posts == ["-", "-", "-", "-"], "neither an alert nor a 'resolved'"
+
+
+def test_a_temporary_error_that_stays_alerts_on_the_second_run(checklist: Checklist) -> None:
+    replay = Replay(checklist.item("plain"))
+    replay.runs([P, P])
+    replay.run(E, T0 + HOUR, temporary=True)
+    replay.run(E, T0 + 2 * HOUR, temporary=True)
+    assert replay.posts == ["-", "-", "-", "failing"]
+
+
+def test_a_permanent_error_alerts_at_once(checklist: Checklist) -> None:
+    replay = Replay(checklist.item("plain"))
+    assert replay.runs([P, P, E]) == ["-", "-", "failing"]
 
 
 def test_an_item_that_never_passed_does_not_regress(checklist: Checklist) -> None:

@@ -1,7 +1,7 @@
 """A probe type for engine tests: it sleeps, then observes what it was told to, or raises.
 
-It is a real probe implementation (config model, gather, values) registered in the one
-registry for the duration of a test, the way a plugin would be; nothing of the engine
+It is a real probe implementation (config model, gather, values) put in a registry the test
+builds (the families and this one) and uses for its duration; nothing of the engine
 is replaced.
 """
 
@@ -12,8 +12,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
 
-from golive.checks.errors import ProbeError
-from golive.checks.probe import REGISTRY, Evidence, Observation, ProbeConfig, ProbeContext, ProbeType, Value
+from golive.checks.errors import PermanentProbeError, TemporaryProbeError
+from golive.checks.probe import (
+    Evidence,
+    Observation,
+    ProbeConfig,
+    ProbeContext,
+    ProbeRegistry,
+    ProbeType,
+    Value,
+    family_registry,
+    using,
+)
 
 
 class SleepConfig(ProbeConfig):
@@ -23,18 +33,28 @@ class SleepConfig(ProbeConfig):
     fail_with: str | None = None
     crash: bool = False
     observed_days_ago: float = 0.0
+    #: The first this many attempts raise a temporary error (a target that blinks).
+    temporary_failures: int = 0
+
+
+#: Attempts per config object (one item of one run), for the retry tests.
+ATTEMPTS: dict[int, int] = {}
 
 
 async def _gather(config: SleepConfig, context: ProbeContext) -> Observation:
+    attempt = ATTEMPTS[id(config)] = ATTEMPTS.get(id(config), 0) + 1
     await asyncio.sleep(config.seconds)
+    if attempt <= config.temporary_failures:
+        raise TemporaryProbeError(f"blinked on attempt {attempt}")
     if config.fail_with:
-        raise ProbeError(config.fail_with)
+        raise PermanentProbeError(config.fail_with)
     if config.crash:
         raise RuntimeError("boom")
     from datetime import timedelta
 
     at = context.now() - timedelta(days=config.observed_days_ago)
-    return Observation({"VALUE": config.value, "SLEPT": config.seconds}, Evidence("sleep", at))
+    values = {"VALUE": config.value, "SLEPT": config.seconds, "ATTEMPT": attempt}
+    return Observation(values, Evidence("sleep", at))
 
 
 SLEEP = ProbeType(
@@ -42,22 +62,26 @@ SLEEP = ProbeType(
     summary="test probe",
     config_model=SleepConfig,
     gather=_gather,
-    values=(Value("VALUE", "a number", "ms"), Value("SLEPT", "seconds slept", "s")),
+    values=(
+        Value("VALUE", "a number", "ms"),
+        Value("SLEPT", "seconds slept", "s"),
+        Value("ATTEMPT", "which attempt observed it"),
+    ),
     default_conditions=("[VALUE] < 100",),
     example={"type": "sleep", "seconds": 0.01},
 )
 
 
+def registry_with_sleep() -> ProbeRegistry:
+    """The families and the sleep probe, in a registry of the test's own."""
+    return ProbeRegistry([*family_registry().types().values(), SLEEP])
+
+
 @contextmanager
 def sleep_probe() -> Iterator[None]:
-    from golive.checks.probe import all_probe_types
-
-    all_probe_types()  # register the real families first
-    REGISTRY["sleep"] = SLEEP
-    try:
+    ATTEMPTS.clear()  # ids of configs of earlier tests may be reused
+    with using(registry_with_sleep()):
         yield
-    finally:
-        del REGISTRY["sleep"]
 
 
 def checklist_yaml(items: list[dict[str, Any]], **top: Any) -> str:

@@ -61,6 +61,32 @@ def test_duplicate_ids_and_cycles() -> None:
     assert "cycle:" in text
 
 
+def test_a_long_dependency_chain_loads_in_order() -> None:
+    """1,200 items, each depending on the one listed after it: a chain deeper than Python's
+    recursion limit, walked from its first item."""
+    count = 1200
+    last = count - 1
+    items: list[dict[str, object]] = [
+        {"id": f"i{n}", "title": f"I{n}", "probe": {"type": "sleep"}} for n in range(count)
+    ]
+    for n in range(last):
+        items[n]["depends_on"] = [f"i{n + 1}"]
+    checklist = loads(checklist_yaml(items), env={})
+    assert [item.id for item in checklist.items()] == [f"i{n}" for n in range(count)]
+    assert all(checklist.item(f"i{n}").depends_on == [f"i{n + 1}"] for n in range(last))
+
+
+def test_a_cycle_at_the_end_of_a_long_chain_is_named() -> None:
+    count = 1200
+    items = [
+        {"id": f"i{n}", "title": f"I{n}", "probe": {"type": "sleep"}, "depends_on": [f"i{(n + 1) % count}"]}
+        for n in range(count)
+    ]
+    found = problems(checklist_yaml(items))
+    assert len(found) == 1 and "depends_on: cycle: " in found[0], found[:3]
+    assert found[0].count("→") == count, "the cycle names every item on it"
+
+
 def test_missing_and_unknown_top_level_fields() -> None:
     found = problems("release: {name: X}\nphases: []\nextra: 1\n")
     text = "\n".join(found)
@@ -147,3 +173,17 @@ def test_list_entry_of_one_reference_expands_comma_separated_values() -> None:
     assert interpolate(["${EMPTY:-}"], env, unset) == []
     assert interpolate(["a,${ONE}"], env, unset) == ["a,x"]  # only whole-entry references expand
     assert interpolate(["${MISSING}"], env, unset) == [] and unset == {"MISSING"}
+
+
+def test_a_registry_built_by_the_test_is_used_inside_its_block_only() -> None:
+    from golive.checks.probe import REGISTRY, ProbeRegistry, using
+
+    from .probes_for_tests import SLEEP
+
+    document = checklist_yaml([{"id": "a", "title": "A", "probe": {"type": "sleep"}}])
+    assert loads(document, env={}).item("a").probe_type == "sleep"  # the fixture's registry
+    with using(ProbeRegistry()):
+        assert problems(document)[0].startswith("item a: probe.type: unknown probe type 'sleep'")
+    with using(ProbeRegistry([SLEEP])):
+        assert loads(document, env={}).item("a").probe_type == "sleep"
+    assert "sleep" not in REGISTRY.types(), "the families' registry is never changed"

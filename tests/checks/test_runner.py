@@ -15,7 +15,7 @@ from golive.checks.results import Confirmation, ItemResult, Records, Waiver
 from golive.checks.runner import run_checklist
 from golive.checks.status import Status
 
-from .probes_for_tests import checklist_yaml, sleep_probe
+from .probes_for_tests import ATTEMPTS, checklist_yaml, sleep_probe
 
 
 @pytest.fixture(autouse=True)
@@ -238,3 +238,37 @@ def test_a_condition_over_a_value_never_observed_is_not_listed_beside_the_one_th
     status, message = _outcome_message(["[VALUE] < 1"], ["[SERIES] > 1"], {"SERIES": 0})
     assert status == Status.FAIL
     assert message == "[VALUE] = (not observed), limit < 1; [SERIES] = 0, limit > 1"
+
+
+async def test_a_temporary_error_is_tried_again_within_the_timeout_budget() -> None:
+    checklist = loads(checklist_yaml([item("blinks", temporary_failures=2)]))
+    result = (await run_checklist(checklist)).results["blinks"]
+    assert result.status == Status.PASS, result.message
+    assert result.observed["ATTEMPT"] == 3
+    assert "TEMPORARY" not in result.observed
+
+
+async def test_a_temporary_error_that_stays_is_reported_after_the_last_attempt() -> None:
+    checklist = loads(checklist_yaml([item("down", temporary_failures=10)]))
+    started = time.perf_counter()
+    result = (await run_checklist(checklist)).results["down"]
+    assert result.status == Status.ERROR
+    assert result.message == "blinked on attempt 3"
+    assert result.observed == {"TEMPORARY": True}
+    assert time.perf_counter() - started < 5, "reported once the attempts are spent, not at the timeout"
+
+
+async def test_retries_stop_where_the_budget_ends() -> None:
+    # 1 s: the second attempt starts at 0.5 s; a third (after 1 s more) would not fit.
+    checklist = loads(checklist_yaml([{**item("down", temporary_failures=10), "timeout": "1s"}]))
+    result = (await run_checklist(checklist)).results["down"]
+    assert result.message == "blinked on attempt 2", result.message
+    assert result.observed == {"TEMPORARY": True}
+
+
+async def test_a_permanent_error_is_not_tried_again() -> None:
+    checklist = loads(checklist_yaml([item("wrong", fail_with="not authorised")]))
+    result = (await run_checklist(checklist)).results["wrong"]
+    assert result.status == Status.ERROR and result.message == "not authorised"
+    assert "TEMPORARY" not in result.observed
+    assert ATTEMPTS[id(checklist.item("wrong").config)] == 1

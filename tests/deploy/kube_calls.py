@@ -1,7 +1,7 @@
 """The Kubernetes API calls golive's probes can make, read from their source code.
 
-Every probe reaches the API server through ``KubeClient`` (golive/checks/families/
-kube_client.py, the one module that imports the ``kubernetes`` package), whose only
+Every probe reaches the API server through ``KubeClient`` (golive/checks/clients/
+kubernetes.py, the one module that imports the ``kubernetes`` package), whose only
 requests are ``objects`` (a LIST, in a namespace or across all of them) and ``get`` (a
 GET of one object). Each call names a :class:`Resource` from that module's table. So
 the calls are found in the probe modules' syntax trees: every ``kube.objects(...)`` and
@@ -14,7 +14,7 @@ the calls are found in the probe modules' syntax trees: every ``kube.objects(...
 Anything else is reported as unresolvable, so a new way of naming a resource fails the
 tests instead of slipping past them. :func:`client_usage_problems` checks the premise:
 the client is reachable only under the name ``kube`` and has no other request method,
-and no probe module touches the writer kube_client keeps for the leader Lease
+and no probe module touches the writer the Kubernetes client keeps for the leader Lease
 (``KubeObject``, ``connect_object``).
 """
 
@@ -30,12 +30,12 @@ from types import ModuleType
 from typing import Any, Literal
 
 from golive.checks import families
-from golive.checks.families.kube_client import KubeClient, Resource
+from golive.checks.clients.kubernetes import KubeClient, Resource
 
 Scope = Literal["namespaced", "cluster-wide"]
 VERBS = {"objects": "list", "get": "get"}
 CLIENT_NAME = "kube"
-#: kube_client's writer: for golive/bot/leader_kube.py, never for a probe.
+#: the Kubernetes client's writer: for golive/bot/leader_kube.py, never for a probe.
 WRITERS = {"KubeObject", "connect_object"}
 
 
@@ -58,9 +58,9 @@ class Unresolvable(Exception):
 def probe_modules() -> list[ModuleType]:
     """The family modules that use the Kubernetes client."""
     modules = []
-    for info in pkgutil.iter_modules(families.__path__):
-        module = importlib.import_module(f"{families.__name__}.{info.name}")
-        if info.name != "kube_client" and "kube_client" in inspect.getsource(module):
+    for info in pkgutil.walk_packages(families.__path__, prefix=f"{families.__name__}."):
+        module = importlib.import_module(info.name)
+        if not info.ispkg and "clients.kubernetes import" in inspect.getsource(module):
             modules.append(module)
     return modules
 
@@ -108,12 +108,12 @@ def client_usage_problems() -> list[str]:
                 problems.append(f"{where}: reaches into the client ({node.attr})")
             writer = _writer_named(node)
             if writer is not None:
-                problems.append(f"{where}: a probe uses kube_client's writer {writer}")
+                problems.append(f"{where}: a probe uses the Kubernetes client's writer {writer}")
     return problems
 
 
 def _writer_named(node: ast.AST) -> str | None:
-    """The kube_client writer a node names (imported, or used by name or attribute)."""
+    """The Kubernetes client writer a node names (imported, or used by name or attribute)."""
     if isinstance(node, ast.alias):
         name = node.name
     elif isinstance(node, ast.Name):
@@ -205,7 +205,7 @@ def _table_values(table: Any, name: str, where: str) -> list[Resource]:
 
 
 def _is_connect(node: ast.expr) -> bool:
-    """``kube_connect(...)`` / ``connect(...)`` as imported from kube_client."""
+    """``kube_connect(...)`` / ``connect(...)`` as imported from the Kubernetes client."""
     return (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Name)

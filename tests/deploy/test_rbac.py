@@ -36,7 +36,7 @@ import pytest
 import yaml
 
 from golive.bot.leader_kube import KubernetesLease
-from golive.checks.families.kube_client import KubeTarget
+from golive.checks.clients.kubernetes import KubeTarget
 from golive.checks.loader import loads
 from golive.checks.probe import all_probe_types
 from golive.checks.runner import run_checklist

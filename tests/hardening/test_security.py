@@ -515,7 +515,7 @@ def test_a_keyword_dsn_given_as_the_database_is_refused_without_echoing_it(tmp_p
 def test_an_evidence_link_keeps_an_ordinary_code_parameter() -> None:
     """``code`` names a build, a ticket or a test case as often as an OAuth grant: masking it
     made evidence links useless. Names that mean secret are still masked beside it."""
-    from golive.checks.families.http import public_url
+    from golive.checks.clients.http import public_url
 
     shown = public_url("https://ci.example/job/42?code=4711&access_token=t0k3n&state=open")
     assert shown == "https://ci.example/job/42?code=4711&access_token=REDACTED&state=open"

@@ -1,4 +1,8 @@
-"""Probe families, one module each. Importing this package registers them all."""
+"""Probe families, one module each (the Kubernetes ones in :mod:`.kubernetes`).
+
+Importing this package registers them all. Shared clients live in
+:mod:`golive.checks.clients`, pure parsers in :mod:`golive.checks.formats`.
+"""
 
 from . import (  # noqa: F401
     alertmanager,
@@ -6,16 +10,10 @@ from . import (  # noqa: F401
     coverage,
     derived,
     grafana,
-    helm_release,
     http,
     issues,
     k6,
-    kube_backup,
-    kube_capacity,
-    kube_network,
-    kube_platform,
-    kube_pod_policies,
-    kube_workloads,
+    kubernetes,
     manual,
     openapi,
     pipeline,

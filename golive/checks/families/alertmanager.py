@@ -24,9 +24,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field
 
-from ..errors import ProbeError
+from ..clients.monitoring import MonitoringClient, MonitoringConfig
+from ..errors import PermanentProbeError
 from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
-from .monitoring_api import MonitoringClient, MonitoringConfig
 
 SERVICE = "Alertmanager"
 _RELOAD_OK = "alertmanager_config_last_reload_successful"
@@ -50,7 +50,7 @@ async def gather(config: AlertmanagerConfig, context: ProbeContext) -> Observati
         )
         source = client.url("/api/v2/receivers")
     if not isinstance(status, dict) or not isinstance(listed, list):
-        raise ProbeError(f"{SERVICE} at {config.url} did not answer with the v2 API's JSON shapes")
+        raise PermanentProbeError(f"{SERVICE} at {config.url} did not answer with the v2 API's JSON shapes")
     names = [str(r.get("name")) for r in listed if isinstance(r, dict) and r.get("name") is not None]
     cluster = status.get("cluster") or {}
     missing = [name for name in config.receivers if name not in names]

@@ -29,7 +29,8 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ..errors import ProbeError
+from ..clients.http import resolve_path, shorten
+from ..errors import PermanentProbeError
 from ..probe import Evidence, Observation, ProbeConfig, ProbeContext, ProbeType, Value, register
 from ..secrets import SecretRef
 from ..status import Status
@@ -219,9 +220,9 @@ def _number(text: str) -> int | float:
 
 async def _gather(config: CommandConfig, context: ProbeContext) -> Observation:
     env = _child_env(config)
-    cwd = _resolve(config.cwd, context.base_dir) if config.cwd else context.base_dir
+    cwd = resolve_path(config.cwd, context.base_dir) if config.cwd else context.base_dir
     if not cwd.is_dir():
-        raise ProbeError(f"working directory {cwd} does not exist")
+        raise PermanentProbeError(f"working directory {cwd} does not exist")
     program = _find_program(config.argv[0], env["PATH"], context.base_dir)
     try:
         process = await asyncio.create_subprocess_exec(
@@ -235,7 +236,7 @@ async def _gather(config: CommandConfig, context: ProbeContext) -> Observation:
             start_new_session=True,
         )
     except OSError as exc:
-        raise ProbeError(_exec_error(program, exc)) from None
+        raise PermanentProbeError(_exec_error(program, exc)) from None
     assert process.stdout is not None
     assert process.stderr is not None
     sweeper = asyncio.create_task(_sweep_after_exit(process))
@@ -282,11 +283,11 @@ def _observation(
     if status == Status.ERROR and text and message != text:
         message += f": {text}"
     if status == Status.ERROR and stderr.strip():
-        message += f"; stderr: {_shorten(stderr.strip(), 300)}"
+        message += f"; stderr: {shorten(stderr.strip(), 300)}"
     if truncated:
         message += f" (output cut at {OUTPUT_LIMIT // 1024} KiB)"
     if parsed.malformed:
-        message += f" (ignored malformed perfdata: {_shorten(' '.join(parsed.malformed), 200)})"
+        message += f" (ignored malformed perfdata: {shorten(' '.join(parsed.malformed), 200)})"
     values = {
         "EXIT_CODE": exit_code,
         "OUTPUT": text,
@@ -307,25 +308,20 @@ def _child_env(config: CommandConfig) -> dict[str, str]:
     return env
 
 
-def _resolve(location: str, base_dir: Path) -> Path:
-    path = Path(location).expanduser()
-    return path if path.is_absolute() else base_dir / path
-
-
 def _find_program(name: str, search_path: str, base_dir: Path) -> str:
     """Check the program before exec, to say precisely what is wrong with it."""
     if "/" not in name:
         found = shutil.which(name, path=search_path)
         if found is None:
-            raise ProbeError(f"command not found: no executable {name!r} on PATH ({search_path})")
+            raise PermanentProbeError(f"command not found: no executable {name!r} on PATH ({search_path})")
         return found
-    path = _resolve(name, base_dir)
+    path = resolve_path(name, base_dir)
     if not path.exists():
-        raise ProbeError(f"command not found: {path} does not exist")
+        raise PermanentProbeError(f"command not found: {path} does not exist")
     if path.is_dir():
-        raise ProbeError(f"command {path} is a directory")
+        raise PermanentProbeError(f"command {path} is a directory")
     if not os.access(path, os.X_OK):
-        raise ProbeError(f"command {path} is not executable (chmod +x it)")
+        raise PermanentProbeError(f"command {path} is not executable (chmod +x it)")
     return str(path)
 
 
@@ -379,11 +375,6 @@ def _signal_name(number: int) -> str:
         return signal.Signals(number).name
     except ValueError:
         return str(number)
-
-
-def _shorten(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 COMMAND = register(

@@ -25,9 +25,9 @@ from typing import Literal
 
 from pydantic import Field
 
+from ..clients.documents import SourceAuth, is_url, read_document
+from ..formats.coverage import Metric, parse_coverage
 from ..probe import Evidence, Observation, ProbeConfig, ProbeContext, ProbeType, Value, register
-from ..sources import SourceAuth, is_url, read_document
-from .coverage_formats import Metric, parse_coverage
 
 
 class CoverageConfig(ProbeConfig):

@@ -21,9 +21,9 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..errors import ProbeError
+from ..clients.monitoring import MonitoringClient, MonitoringConfig
+from ..errors import PermanentProbeError
 from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
-from .monitoring_api import MonitoringClient, MonitoringConfig
 
 SERVICE = "Grafana"
 ROLES = ("None", "Viewer", "Editor", "Admin")  # lowest first
@@ -100,7 +100,7 @@ def _listed(names: list[str]) -> str:
 
 def _list_of_objects(body: Any, path: str) -> list[dict[str, Any]]:
     if not isinstance(body, list):
-        raise ProbeError(f"{SERVICE} answered {path} with {type(body).__name__}, not a list")
+        raise PermanentProbeError(f"{SERVICE} answered {path} with {type(body).__name__}, not a list")
     return [entry for entry in body if isinstance(entry, dict)]
 
 
@@ -110,7 +110,7 @@ async def gather_health(config: GrafanaHealthConfig, context: ProbeContext) -> O
         evidence = _evidence(client, "/api/health", context)
     body = answer.json(SERVICE)
     if not isinstance(body, dict) or "database" not in body:
-        raise ProbeError(f"{SERVICE} at {answer.url} answered without 'database'; is url Grafana's?")
+        raise PermanentProbeError(f"{SERVICE} at {answer.url} answered without 'database'; is url Grafana's?")
     values: dict[str, Any] = {"DATABASE": str(body["database"]), "STATUS": answer.status}
     # Hidden when anonymous_hide_version is set.
     for key in ("version", "commit"):
@@ -172,7 +172,7 @@ async def _search(client: MonitoringClient, config: GrafanaDashboardsConfig) -> 
         # A server that ignores ``page`` repeats the first one: stop when nothing is new.
         if len(batch) < config.page_size or len(hits) == before:
             return hits
-    raise ProbeError(
+    raise PermanentProbeError(
         f"{SERVICE} search returned more than {_MAX_PAGES} full pages of {config.page_size}; "
         "raise page_size or narrow the tags"
     )

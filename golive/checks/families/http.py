@@ -18,90 +18,34 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import socket
 import ssl
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Literal
 
 import httpx
 from cryptography import x509
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from ..errors import ProbeError
+from ..clients.documents import read_capped
+from ..clients.http import (
+    USER_AGENT,
+    ClientCert,
+    HttpAuth,
+    checked_url,
+    failure_target,
+    is_sensitive_header,
+    public_url,
+    resolve_path,
+    ssl_context,
+    strip_on_cross_origin,
+    timeout_phase,
+    transport_error,
+)
+from ..errors import PermanentProbeError, TemporaryProbeError
 from ..hosts import redirect_guard
 from ..probe import Evidence, Observation, ProbeConfig, ProbeContext, ProbeType, Value, register
-from ..redaction import public_url as redact_url
 from ..secrets import REDACTOR, SecretRef
-from ..sources import read_capped
-from ..tls import shared_ssl_context
-
-USER_AGENT = "golive"
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def checked_url(value: str, expected: str, auth_hint: str, *, base_only: bool = False) -> str:
-    """A probe's target URL, validated: absolute http(s) with a host, no credentials in it
-    (they would end up in messages and evidence: ``auth_hint`` says where they go), and
-    for a base URL (``base_only``) no query or fragment. ``expected`` completes "write …"."""
-    try:
-        url = httpx.URL(value)
-    except httpx.InvalidURL as exc:
-        raise ValueError(f"not a valid URL: {exc}") from None
-    if url.scheme not in _DEFAULT_PORTS or not url.host:
-        raise ValueError(f"write {expected}")
-    if url.userinfo:
-        raise ValueError(f"credentials in the URL are not allowed; use {auth_hint}")
-    if base_only and (url.query or url.fragment):
-        raise ValueError("write the base URL only, without ?query or #fragment")
-    return value
-
-
-_SENSITIVE_HEADERS = frozenset(
-    {
-        "authorization",
-        "proxy-authorization",
-        "cookie",
-        "x-api-key",
-        "api-key",
-        "private-token",
-        "x-auth-token",
-    }
-)
-_SENSITIVE_HEADER_SUFFIXES = ("-token", "-api-key", "-apikey", "-secret", "-password")
-def is_sensitive_header(name: str) -> bool:
-    lowered = name.strip().lower()
-    return lowered in _SENSITIVE_HEADERS or lowered.endswith(_SENSITIVE_HEADER_SUFFIXES)
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class BasicAuth(_Strict):
-    username: str = Field(min_length=1)
-    password: SecretRef
-
-
-class HttpAuth(_Strict):
-    """Exactly one of ``bearer: {env: …}`` or ``basic: {username, password: {env: …}}``."""
-
-    bearer: SecretRef | None = None
-    basic: BasicAuth | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> HttpAuth:
-        if (self.bearer is None) == (self.basic is None):
-            raise ValueError("give exactly one of 'bearer' or 'basic'")
-        return self
-
-
-class ClientCert(_Strict):
-    """A client certificate for mutual TLS (PEM; the key may be in ``cert_file``)."""
-
-    cert_file: str = Field(min_length=1)
-    key_file: str | None = None
 
 
 class HttpConfig(ProbeConfig):
@@ -203,13 +147,12 @@ async def _gather(config: HttpConfig, context: ProbeContext) -> Observation:
             certificate = _peer_certificate(response)
             content = await read_capped(response, context.max_body_bytes, public_url(url))
     except httpx.TooManyRedirects:
-        raise ProbeError(
+        raise PermanentProbeError(
             f"too many redirects: more than {config.max_redirects} from {public_url(url)}"
         ) from None
     except httpx.TimeoutException as exc:
-        raise ProbeError(
+        raise TemporaryProbeError(
             f"{failure_target(exc, url)}: timed out after {context.timeout:g}s {timeout_phase(exc)}",
-            temporary=True,
         ) from None
     # httpcore does not map a TLS alert that arrives after the handshake (a server that
     # wants a client certificate, with TLS 1.3): that comes as a bare ssl.SSLError.
@@ -238,51 +181,13 @@ async def _gather(config: HttpConfig, context: ProbeContext) -> Observation:
 
 
 def _ssl_context(config: HttpConfig, base_dir: Path) -> ssl.SSLContext:
-    if config.client_cert is None and not config.ca_file:
-        return shared_ssl_context(config.verify_tls)
-    if not config.verify_tls:
-        context = httpx.create_ssl_context(verify=False)
-    elif config.ca_file:
-        path = _resolve(config.ca_file, base_dir)
-        try:
-            context = ssl.create_default_context(cafile=str(path))
-        except FileNotFoundError:
-            raise ProbeError(f"CA bundle not found: {path}") from None
-        except (OSError, ssl.SSLError) as exc:  # a file that holds no PEM certificate
-            raise ProbeError(f"cannot load the CA bundle {path}: {exc}") from None
-    else:
-        context = httpx.create_ssl_context()
-    if config.client_cert is not None:
-        cert = _resolve(config.client_cert.cert_file, base_dir)
-        key_file = config.client_cert.key_file
-        key = _resolve(key_file, base_dir) if key_file else None
-        try:
-            context.load_cert_chain(cert, key)
-        except (OSError, ssl.SSLError) as exc:
-            raise ProbeError(f"cannot load the client certificate {cert}: {exc}") from None
-    return context
-
-
-def _resolve(location: str, base_dir: Path) -> Path:
-    path = Path(location).expanduser()
-    return path if path.is_absolute() else base_dir / path
-
-
-def strip_on_cross_origin(
-    origin: httpx.URL, names: tuple[str, ...]
-) -> Callable[[httpx.Request], Awaitable[None]]:
-    """httpx drops Authorization when a redirect leaves the origin; do the same for ours."""
-
-    async def hook(request: httpx.Request) -> None:
-        if (request.url.scheme, request.url.host, request.url.port) != (
-            origin.scheme,
-            origin.host,
-            origin.port,
-        ):
-            for name in names:
-                request.headers.pop(name, None)
-
-    return hook
+    cert = config.client_cert
+    return ssl_context(
+        verify=config.verify_tls,
+        ca_file=resolve_path(config.ca_file, base_dir) if config.ca_file else None,
+        client_cert=resolve_path(cert.cert_file, base_dir) if cert else None,
+        client_key=resolve_path(cert.key_file, base_dir) if cert and cert.key_file else None,
+    )
 
 
 def _peer_certificate(response: httpx.Response) -> x509.Certificate | None:
@@ -316,63 +221,6 @@ def _observed_headers(headers: httpx.Headers) -> dict[str, str]:
             value = f"{cookie.partition('=')[0]}=[REDACTED]{semicolon}{attributes}"
         observed[name] = f"{observed[name]}, {value}" if name in observed else value
     return observed
-
-
-def public_url(url: httpx.URL | str) -> str:
-    """The URL without userinfo and with the values of secret-named query parameters masked."""
-    return redact_url(str(url))
-
-
-def failure_target(exc: BaseException, fallback: httpx.URL) -> str:
-    """host:port of the request that failed (after redirects it may not be the first)."""
-    try:
-        url = exc.request.url if isinstance(exc, httpx.RequestError) else fallback
-    except RuntimeError:  # no request attached
-        url = fallback
-    return f"{url.host}:{url.port or _DEFAULT_PORTS.get(url.scheme, 0)}"
-
-
-def timeout_phase(exc: httpx.TimeoutException) -> str:
-    if isinstance(exc, httpx.ConnectTimeout):
-        return "while connecting"
-    if isinstance(exc, httpx.WriteTimeout):
-        return "while sending the request"
-    if isinstance(exc, httpx.PoolTimeout):
-        return "waiting for a connection"
-    return "waiting for the response"
-
-
-def transport_error(exc: BaseException, target: str) -> ProbeError:
-    """Tell TLS problems (permanent) from an unreachable or broken connection (temporary)."""
-    cause: BaseException | None = exc
-    deepest_os_error: OSError | None = None
-    while cause is not None:
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            reason = str(cause.verify_message)
-            hint = "; set ca_file to the CA that issued it" if "issuer" in reason else ""
-            return ProbeError(f"certificate verify failed: {reason} ({target}){hint}")
-        if isinstance(cause, ssl.SSLError):
-            return ProbeError(f"TLS with {target} failed: {cause.reason or cause}")
-        if isinstance(cause, OSError):
-            deepest_os_error = cause
-        cause = cause.__cause__ or cause.__context__
-    if isinstance(exc, httpx.UnsupportedProtocol | httpx.DecodingError):
-        return ProbeError(f"{target}: {exc}")
-    if isinstance(exc, httpx.ReadError):
-        return ProbeError(f"{target}: the connection broke while reading the response", temporary=True)
-    if isinstance(exc, httpx.WriteError):
-        return ProbeError(f"{target}: the connection broke while sending the request", temporary=True)
-    if not isinstance(exc, httpx.ConnectError):  # e.g. the server closed without answering
-        return ProbeError(f"{target}: {type(exc).__name__}: {exc}", temporary=True)
-    if isinstance(deepest_os_error, ConnectionRefusedError):
-        reason = "connection refused"
-    elif isinstance(deepest_os_error, socket.gaierror):
-        reason = f"DNS lookup failed: {deepest_os_error.strerror}"
-    elif deepest_os_error is not None and deepest_os_error.strerror:
-        reason = deepest_os_error.strerror
-    else:
-        reason = str(exc) or type(exc).__name__
-    return ProbeError(f"cannot connect to {target}: {reason}", temporary=True)
 
 
 HTTP = register(

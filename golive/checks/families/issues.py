@@ -32,10 +32,7 @@ from urllib.parse import quote, urlencode
 import httpx
 from pydantic import Field, field_validator, model_validator
 
-from ..errors import ProbeError
-from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
-from ..secrets import REDACTOR
-from .rest_api import (
+from ..clients.forges import (
     ApiClient,
     ApiStatusError,
     ForgeConfig,
@@ -44,6 +41,9 @@ from .rest_api import (
     follow_pages,
     forge_client,
 )
+from ..errors import PermanentProbeError, ProbeError
+from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
+from ..secrets import REDACTOR
 
 _PER_PAGE = 100
 #: 1000 open blockers is as much a NO-GO as 1001; beyond that OPEN says "at least".
@@ -140,7 +140,7 @@ async def _github(client: ApiClient, config: IssueTrackerConfig, found: _Found) 
             )
         except ApiStatusError as exc:
             if exc.status_code == 410:  # "Issues are disabled for this repo"
-                raise ProbeError(f"GitHub: issues are disabled for {container}") from None
+                raise PermanentProbeError(f"GitHub: issues are disabled for {container}") from None
             raise await explain_not_found(client, exc, container, repo, "issues") from None
         found.complete &= complete
         source = source or pages[0].url
@@ -213,7 +213,9 @@ async def _jira_server(client: ApiClient, jql: str, show: int, base: str, found:
     response = await client.get("rest/api/2/search", params)
     total = response.body.get("total") if isinstance(response.body, dict) else None
     if not isinstance(total, int):
-        raise ProbeError(f"Jira: the search answer has no total; is api_url ({base}) the Jira base URL?")
+        raise PermanentProbeError(
+            f"Jira: the search answer has no total; is api_url ({base}) the Jira base URL?"
+        )
     found.total = total
     _add_jira(response.body, base, found)
     return response.url
@@ -225,7 +227,9 @@ async def _jira_cloud(client: ApiClient, jql: str, base: str, found: _Found) -> 
     source = response.url
     for _ in range(_MAX_PAGES):
         if not isinstance(response.body, dict) or not isinstance(response.body.get("issues"), list):
-            raise ProbeError(f"Jira: the search answer has no issues; is api_url ({base}) the Jira base URL?")
+            raise PermanentProbeError(
+                f"Jira: the search answer has no issues; is api_url ({base}) the Jira base URL?"
+            )
         _add_jira(response.body, base, found)
         token = response.body.get("nextPageToken")
         # The last page has no nextPageToken (JRACLOUD-92184), or says isLast.
@@ -247,13 +251,13 @@ def _add_jira(body: Any, base: str, found: _Found) -> None:
 
 def _jira_error(exc: ApiStatusError, jql: str, api: str) -> ProbeError:
     if exc.status_code == 410 and api == "server":
-        return ProbeError(
+        return PermanentProbeError(
             f"Jira: /rest/api/2/search is gone (HTTP 410: {exc.detail}); this is Jira Cloud, set api: cloud"
         )
     if exc.status_code == 400:
-        return ProbeError(f"Jira rejected the query {jql!r}: {exc.detail or 'HTTP 400'}")
+        return PermanentProbeError(f"Jira rejected the query {jql!r}: {exc.detail or 'HTTP 400'}")
     if exc.status_code == 404:
-        return ProbeError(
+        return PermanentProbeError(
             f"Jira: the search API is not there (HTTP 404); is api_url the Jira base URL? ({api})"
         )
     return exc
@@ -286,7 +290,7 @@ def _items(pages: list[Any]) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     for page in pages:
         if not isinstance(page.body, list):
-            raise ProbeError(f"the issues at {page.url} are not a list; is api_url right?")
+            raise PermanentProbeError(f"the issues at {page.url} are not a list; is api_url right?")
         items.extend(item for item in page.body if isinstance(item, dict))
     return items
 

@@ -1,6 +1,6 @@
 """``k6``: a k6 load-test result — latency, error rate, throughput, thresholds, checks.
 
-Reads every shape k6 writes (see :mod:`.k6_formats`): the machine-readable summary, the
+Reads every shape k6 writes (see :mod:`golive.checks.formats.k6`): the machine-readable summary, the
 ``handleSummary`` data, the legacy ``--summary-export`` and ``--out json`` lines (also
 gzipped). The evidence is as old as the test: ``metadata.generatedAt`` of the
 machine-readable summary, the last sample of ``--out json``, else the file's mtime or the
@@ -22,9 +22,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..clients.documents import SourceAuth, is_url, read_document
+from ..formats.k6 import MetricNames, parse_k6
 from ..probe import Evidence, Observation, ProbeConfig, ProbeContext, ProbeType, Value, register
-from ..sources import SourceAuth, is_url, read_document
-from .k6_formats import MetricNames, parse_k6
 
 #: How much a gzipped ``--out json`` may expand, relative to the size cap on files.
 _GZIP_EXPANSION = 8

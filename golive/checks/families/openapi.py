@@ -21,10 +21,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field
 
-from ..errors import ProbeError
+from ..clients.documents import SourceAuth, read_document
+from ..errors import PermanentProbeError
+from ..formats.documents import decode_text
 from ..probe import Evidence, Observation, ProbeConfig, ProbeContext, ProbeType, Value, register
-from ..sources import SourceAuth, read_document
-from .report_common import decode_text
 
 try:  # libyaml parses large specs many times faster; the pure-Python loader is the fallback.
     from yaml import CSafeLoader as _BaseLoader
@@ -69,9 +69,9 @@ async def _gather(config: OpenApiConfig, context: ProbeContext) -> Observation:
 def _parse(content: bytes, source: str) -> Any:
     text = decode_text(content, source).strip()
     if not text:
-        raise ProbeError(f"{source}: the document is empty")
+        raise PermanentProbeError(f"{source}: the document is empty")
     if text.startswith("<"):
-        raise ProbeError(
+        raise PermanentProbeError(
             f"{source}: this is HTML or XML, not an OpenAPI document (a Swagger UI page?); "
             "point document at the JSON or YAML itself, e.g. …/openapi.json"
         )
@@ -85,30 +85,34 @@ def _parse(content: bytes, source: str) -> Any:
             try:  # JSON-looking YAML (flow style, comments) is still YAML
                 return yaml.load(text, Loader=_TextScalarLoader)  # noqa: S506  (a safe loader)
             except yaml.YAMLError:
-                raise ProbeError(f"{source}: not valid JSON ({json_error})") from None
+                raise PermanentProbeError(f"{source}: not valid JSON ({json_error})") from None
         return yaml.load(text, Loader=_TextScalarLoader)  # noqa: S506  (a safe loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or type(exc).__name__
-        raise ProbeError(f"{source}: neither JSON nor valid YAML ({problem}{where})") from None
+        raise PermanentProbeError(f"{source}: neither JSON nor valid YAML ({problem}{where})") from None
     except RecursionError:
-        raise ProbeError(f"{source}: nested too deeply to be an OpenAPI document") from None
+        raise PermanentProbeError(f"{source}: nested too deeply to be an OpenAPI document") from None
 
 
 def _observe(spec: Any, source: str) -> dict[str, Any]:
     if not isinstance(spec, dict):
-        raise ProbeError(
+        raise PermanentProbeError(
             f"{source}: not an OpenAPI document: expected a mapping with openapi and info, "
             f"found {_kind(spec)}"
         )
     spec_version = spec.get("openapi", spec.get("swagger"))
     if not isinstance(spec_version, str) or not spec_version:
-        raise ProbeError(f"{source}: not an OpenAPI document: it has no 'openapi' or 'swagger' version field")
+        raise PermanentProbeError(
+            f"{source}: not an OpenAPI document: it has no 'openapi' or 'swagger' version field"
+        )
     info = spec.get("info")
     version = info.get("version") if isinstance(info, dict) else None
     if isinstance(version, bool | dict | list) or version is None or not str(version).strip():
-        raise ProbeError(f"{source}: the OpenAPI document has no info.version (found {_kind(version)})")
+        raise PermanentProbeError(
+            f"{source}: the OpenAPI document has no info.version (found {_kind(version)})"
+        )
     assert isinstance(info, dict)
     paths = spec.get("paths")
     title = info.get("title")

@@ -38,9 +38,7 @@ from urllib.parse import quote
 
 from pydantic import Field, field_validator, model_validator
 
-from ..errors import ProbeError
-from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
-from .rest_api import (
+from ..clients.forges import (
     ApiClient,
     ApiResponse,
     ApiStatusError,
@@ -50,6 +48,8 @@ from .rest_api import (
     forge_client,
     parse_time,
 )
+from ..errors import PermanentProbeError
+from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
 
 _FULL_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _RUNS_PER_PAGE = 100
@@ -193,7 +193,7 @@ async def _gitlab(client: ApiClient, config: PipelineConfig, context: ProbeConte
     except ApiStatusError as exc:
         raise await explain_not_found(client, exc, container, project, "pipelines") from None
     if not isinstance(response.body, list):
-        raise ProbeError(f"GitLab: the pipelines of {container} are not a list; is api_url right?")
+        raise PermanentProbeError(f"GitLab: the pipelines of {container} are not a list; is api_url right?")
     pipelines = [p for p in response.body if isinstance(p, dict)]
     total = response.headers.get("x-total", "")
     # GitLab omits X-Total beyond 10,000 rows; then the count is unknown (null).
@@ -230,7 +230,9 @@ async def _require_ref(client: ApiClient, path: str, container: str, config: Pip
         await client.get(path)
     except ApiStatusError as exc:
         if exc.status_code == 404:
-            raise ProbeError(f"{client.service}: {config.ref_text()} not found in {container}") from None
+            raise PermanentProbeError(
+                f"{client.service}: {config.ref_text()} not found in {container}"
+            ) from None
         # Without permission to read refs, "no run" is all we can say.
 
 
@@ -272,7 +274,7 @@ def _no_run(message: str, count: int | None, response: ApiResponse, context: Pro
 def _field(body: Any, name: str, kind: type, what: str) -> Any:
     value = body.get(name) if isinstance(body, dict) else None
     if not isinstance(value, kind):
-        raise ProbeError(f"the API's answer has no {what} ({name!r}); is api_url right?")
+        raise PermanentProbeError(f"the API's answer has no {what} ({name!r}); is api_url right?")
     return value
 
 

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, Literal
 
 import psycopg
@@ -46,8 +45,9 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 from pydantic import Field, model_validator
 
+from ..clients.http import resolve_path
 from ..durations import Duration
-from ..errors import ProbeError
+from ..errors import PermanentProbeError, ProbeError, TemporaryProbeError
 from ..probe import Evidence, Observation, ProbeConfig, ProbeContext, ProbeType, Value, register
 from ..secrets import REDACTOR, SecretRef
 from ..status import Status
@@ -123,13 +123,13 @@ async def _gather(config: PostgresReplicationConfig, context: ProbeContext) -> O
                 values = replica_values(receiver[0] if receiver else None, replay)
                 status, message = None, replica_message(values, where)
     except psycopg.OperationalError as exc:  # the connection broke, the server shut down
-        raise ProbeError(f"{where}: {_text(exc)}", temporary=True) from None
+        raise TemporaryProbeError(f"{where}: {_text(exc)}") from None
     except psycopg.errors.InsufficientPrivilege as exc:
-        raise ProbeError(
+        raise PermanentProbeError(
             f"not authorised: {where}: {_text(exc)}; GRANT pg_monitor to the probe's user"
         ) from None
     except psycopg.Error as exc:
-        raise ProbeError(f"{where}: query failed: {_text(exc)}") from None
+        raise PermanentProbeError(f"{where}: query failed: {_text(exc)}") from None
     evidence = Evidence(source, context.now())
     return Observation(values=values, evidence=evidence, status=status, message=message)
 
@@ -161,7 +161,7 @@ def _connection(config: PostgresReplicationConfig, context: ProbeContext) -> tup
             params = conninfo_to_dict(dsn)
         except psycopg.ProgrammingError:
             # The parser's message quotes the DSN, password and all: not ours to repeat.
-            raise ProbeError(
+            raise PermanentProbeError(
                 f"the DSN from {config.dsn.describe()} is not a valid connection string"
             ) from None
         if params.get("password"):
@@ -173,8 +173,7 @@ def _connection(config: PostgresReplicationConfig, context: ProbeContext) -> tup
         if config.sslmode:
             params["sslmode"] = config.sslmode
         if config.sslrootcert:
-            root = Path(config.sslrootcert).expanduser()
-            params["sslrootcert"] = str(root if root.is_absolute() else context.base_dir / root)
+            params["sslrootcert"] = str(resolve_path(config.sslrootcert, context.base_dir))
         password = config.password.resolve_optional() if config.password is not None else None
         if password is not None:
             params["password"] = password
@@ -198,7 +197,7 @@ def _require_visible(
     counting them would report a healthy cluster as broken."""
     if any(row[column] is None for row in rows):
         user = config.user or "the probe's user"
-        raise ProbeError(
+        raise PermanentProbeError(
             f"not authorised: {user} sees {view} on {where} without details (NULLs); "
             f"GRANT pg_monitor TO {user}"
         )
@@ -311,17 +310,17 @@ def connect_error(exc: psycopg.Error, where: str, password_hint: str | None = No
     attempts = text.count("failed:")  # one per address libpq tried
     if attempts and text.count("failed: Connection refused") == attempts:
         # Worded as every other probe words it; libpq adds only "is the server running?".
-        return ProbeError(f"cannot connect to {where}: connection refused", temporary=True)
+        return TemporaryProbeError(f"cannot connect to {where}: connection refused")
     if any(marker in text for marker in _NOT_AUTHORISED):
         refused_password = any(m in text for m in ("password authentication failed", "no password supplied"))
         hint = f"; {password_hint}" if password_hint and refused_password else ""
-        return ProbeError(f"not authorised: {text}{hint}")
+        return PermanentProbeError(f"not authorised: {text}{hint}")
     if any(marker in text for marker in _MISCONFIGURED):
-        return ProbeError(f"cannot connect: {text}")
+        return PermanentProbeError(f"cannot connect: {text}")
     if isinstance(exc, psycopg.errors.ConnectionTimeout) or "timeout expired" in text:
-        return ProbeError(f"timed out: {text}", temporary=True)
+        return TemporaryProbeError(f"timed out: {text}")
     # Refused, unreachable, DNS, starting up or shutting down, too many clients.
-    return ProbeError(f"cannot connect: {text}", temporary=True)
+    return TemporaryProbeError(f"cannot connect: {text}")
 
 
 def _text(exc: BaseException) -> str:

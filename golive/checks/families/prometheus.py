@@ -14,7 +14,7 @@ the check does not observe fails when the checklist loads.
 
 Errors: unreachable and Prometheus' 503/timeout are temporary; 401/403 say "not
 authorised"; a PromQL error (400 ``bad_data``, 422 ``execution``) is permanent and quotes
-Prometheus. Wire details are in :mod:`.prometheus_api`.
+Prometheus. Wire details are in :mod:`golive.checks.formats.prometheus`.
 """
 
 from __future__ import annotations
@@ -24,10 +24,9 @@ from urllib.parse import quote
 
 from pydantic import Field
 
-from ..errors import ProbeError
-from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
-from .monitoring_api import Answer, MonitoringClient, MonitoringConfig
-from .prometheus_api import (
+from ..clients.monitoring import Answer, MonitoringClient, MonitoringConfig
+from ..errors import PermanentProbeError
+from ..formats.prometheus import (
     SERVICE,
     ConfigState,
     agent_mode,
@@ -41,6 +40,7 @@ from .prometheus_api import (
     summarise_targets,
     warnings_of,
 )
+from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
 
 #: The statuses Prometheus' API answers with its error envelope; api_data explains them.
 _API_ERRORS = (400, 422, 500, 503)
@@ -241,9 +241,9 @@ async def gather_retention(config: PrometheusRetentionConfig, context: ProbeCont
         else:
             flags, _ = await _get_data(client, "/api/v1/status/flags", "the flags request")
             if not isinstance(flags, dict):
-                raise ProbeError(f"{SERVICE} answered /api/v1/status/flags without a map of flags")
+                raise PermanentProbeError(f"{SERVICE} answered /api/v1/status/flags without a map of flags")
             if agent_mode(flags):
-                raise ProbeError(
+                raise PermanentProbeError(
                     f"{SERVICE} at {config.url} runs in agent mode: it forwards samples and keeps "
                     "no TSDB, so it has no retention; point url at the server that stores the data"
                 )

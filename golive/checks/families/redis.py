@@ -33,8 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import socket
-import ssl
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +46,8 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from ..errors import ProbeError
+from ..clients.http import connect_failure_reason, resolve_path, tls_failure
+from ..errors import PermanentProbeError, ProbeError, TemporaryProbeError
 from ..probe import Evidence, Observation, ProbeConfig, ProbeContext, ProbeType, Value, register
 from ..secrets import SecretRef
 from ..status import Status
@@ -188,7 +187,7 @@ async def _gather(config: RedisConfig, context: ProbeContext) -> Observation:
         step = "INFO replication"
         info: dict[str, Any] = await client.info("replication")
         if "role" not in info:
-            raise ProbeError(
+            raise PermanentProbeError(
                 f"{target.address} reports no replication role (a Sentinel?); probe the data nodes"
             )
         write_problem: str | None = None
@@ -222,10 +221,9 @@ def _tls_options(config: RedisConfig, target: Target, base_dir: Path) -> dict[st
     for field, option in files.items():
         location: str | None = getattr(tls, field)
         if location:
-            path = Path(location).expanduser()
-            path = path if path.is_absolute() else base_dir / path
+            path = resolve_path(location, base_dir)
             if not path.is_file():
-                raise ProbeError(f"tls.{field} not found: {path}")
+                raise PermanentProbeError(f"tls.{field} not found: {path}")
             options[option] = str(path)
     return options
 
@@ -363,63 +361,51 @@ def probe_error(
     # AuthenticationError and BusyLoadingError are ConnectionErrors: test them first.
     if isinstance(exc, redis_errors.AuthenticationError):
         if config.password is None:
-            return ProbeError(
+            return PermanentProbeError(
                 f"not authorised: {where} requires a password (NOAUTH); set password: {{env: …}}"
             )
         if not sent_password:
-            return ProbeError(
+            return PermanentProbeError(
                 f"not authorised: {where} requires a password (NOAUTH); {config.password.unset_hint()}"
             )
         if "without any password configured" in text or "no password is set" in text:
-            return ProbeError(
+            return PermanentProbeError(
                 f"{where} has no password for this user, but the checklist gives one: "
                 "the server is open to anyone, or the checklist points at the wrong node"
             )
         who = f"user {config.username!r}" if config.username else "the default user"
-        return ProbeError(f"not authorised: {where} rejected the password for {who} ({text})")
+        return PermanentProbeError(f"not authorised: {where} rejected the password for {who} ({text})")
     if isinstance(exc, redis_errors.NoPermissionError):
         who = config.username or "default"
         hint = "; grant it, or set write_check: false" if "write check" in step else ""
-        return ProbeError(f"not authorised: ACL user {who!r} may not run {step} on {where} ({text}){hint}")
+        return PermanentProbeError(
+            f"not authorised: ACL user {who!r} may not run {step} on {where} ({text}){hint}"
+        )
     if isinstance(exc, redis_errors.ReadOnlyError):
-        return ProbeError(
+        return PermanentProbeError(
             f"{where} is a read-only replica and write_check writes a key: "
             "set write_check: false for replicas (and expect_role: slave)"
         )
     if isinstance(exc, redis_errors.BusyLoadingError):
-        return ProbeError(f"{where} is loading its dataset into memory; try again shortly", temporary=True)
+        return TemporaryProbeError(f"{where} is loading its dataset into memory; try again shortly")
     if isinstance(exc, redis_errors.TimeoutError):
-        return ProbeError(f"{where}: timed out after {budget:.3g}s during {step}", temporary=True)
+        return TemporaryProbeError(f"{where}: timed out after {budget:.3g}s during {step}")
     if isinstance(exc, redis_errors.ConnectionError):
         return _connection_error(exc, where)
     if isinstance(exc, redis_errors.AskError):  # MOVED/ASK: a cluster node
-        return ProbeError(f"{where} is a Redis Cluster node and redirected {step} ({text}); probe one node")
-    return ProbeError(f"{where}: {step} failed: {text}")
+        return PermanentProbeError(
+            f"{where} is a Redis Cluster node and redirected {step} ({text}); probe one node"
+        )
+    return PermanentProbeError(f"{where}: {step} failed: {text}")
 
 
 def _connection_error(exc: redis_errors.ConnectionError, where: str) -> ProbeError:
-    cause: BaseException | None = exc
-    deepest: OSError | None = None
-    while cause is not None:
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            reason = str(cause.verify_message)
-            untrusted = "issuer" in reason or "self-signed" in reason
-            hint = "; set tls.ca_file to the CA that issued it" if untrusted else ""
-            return ProbeError(f"certificate verify failed: {cause.verify_message} ({where}){hint}")
-        if isinstance(cause, ssl.SSLError):
-            return ProbeError(f"TLS with {where} failed: {cause.reason or cause}")
-        if isinstance(cause, OSError):
-            deepest = cause
-        cause = cause.__cause__ or cause.__context__
-    if isinstance(deepest, ConnectionRefusedError):
-        reason = "connection refused"
-    elif isinstance(deepest, socket.gaierror):
-        reason = f"DNS lookup failed: {deepest.strerror}"
-    elif deepest is not None and deepest.strerror:
-        reason = deepest.strerror
-    else:
-        reason = _server_text(exc)  # e.g. "max number of clients reached", a closed connection
-    return ProbeError(f"cannot connect to {where}: {reason}", temporary=True)
+    tls = tls_failure(exc, where, "tls.ca_file")
+    if tls is not None:
+        return tls
+    # No OS error behind it: e.g. "max number of clients reached", a closed connection.
+    reason = connect_failure_reason(exc) or _server_text(exc)
+    return TemporaryProbeError(f"cannot connect to {where}: {reason}")
 
 
 def _server_text(exc: BaseException) -> str:

@@ -5,7 +5,7 @@ version):
 
 - ``/v2/`` answers and lets us in (anonymous, Basic, or the Bearer token flow);
 - the tag exists (manifest GET; the digest is verified against the raw body);
-- compressed size per platform (see :mod:`.registry_images` for the convention) against
+- compressed size per platform (see :mod:`golive.checks.formats.oci` for the convention) against
   an optional ``max_size_mb`` budget;
 - with ``check_signatures``: a cosign signature exists — referrers API, else the
   ``sha256-<hex>`` fallback tag, then cosign's ``sha256-<hex>.sig`` tag;
@@ -28,13 +28,11 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..errors import ProbeError
+from ..clients.http import BasicAuth, checked_url, public_url, resolve_path, ssl_context
+from ..clients.registry import Credentials, Manifest, RegistryClient
+from ..errors import PermanentProbeError, ProbeError
+from ..formats import oci as images
 from ..probe import Evidence, Observation, ProbeConfig, ProbeContext, ProbeType, Value, register
-from ..sources import resolve_path
-from ..tls import shared_ssl_context
-from . import registry_images as images
-from .http import BasicAuth, checked_url, public_url
-from .registry_client import Credentials, Manifest, RegistryClient
 
 _T = TypeVar("_T")
 #: An index inside an index is legal but rare; deeper nesting is refused, not followed.
@@ -121,7 +119,9 @@ class ImageReport:
 async def _gather(config: RegistryConfig, context: ProbeContext) -> Observation:
     tag = config.tag or context.release_version
     if not images.valid_tag(tag):
-        raise ProbeError(f"the release version {tag!r} is not a valid image tag; set 'tag' on the probe")
+        raise PermanentProbeError(
+            f"the release version {tag!r} is not a valid image tag; set 'tag' on the probe"
+        )
     primary = await _client(config, context)
     async with primary:
         shown = ", ".join(f"{name}:{tag}" for name in config.images[:3])
@@ -146,7 +146,7 @@ async def _client(endpoint: RegistryEndpoint, context: ProbeContext) -> Registry
         if password is None:
             hint = endpoint.auth.password.unset_hint()
         elif not endpoint.auth.username:
-            raise ProbeError(
+            raise PermanentProbeError(
                 f"auth for {public_url(endpoint.url)} has a password ({endpoint.auth.password.describe()}) "
                 "but an empty username: set the username's variable"
             )
@@ -168,15 +168,8 @@ async def _client(endpoint: RegistryEndpoint, context: ProbeContext) -> Registry
 def _verify(endpoint: RegistryEndpoint, context: ProbeContext) -> ssl.SSLContext | bool:
     if not endpoint.verify_tls:
         return False
-    if endpoint.ca_file is None:
-        return shared_ssl_context()
-    path = resolve_path(endpoint.ca_file, context)
-    try:
-        return ssl.create_default_context(cafile=str(path))
-    except FileNotFoundError:
-        raise ProbeError(f"CA bundle not found: {path}") from None
-    except (OSError, ssl.SSLError) as exc:
-        raise ProbeError(f"cannot load the CA bundle {path}: {exc}") from None
+    ca_file = resolve_path(endpoint.ca_file, context.base_dir) if endpoint.ca_file else None
+    return ssl_context(ca_file=ca_file)
 
 
 async def _inspect(client: RegistryClient, name: str, tag: str, config: RegistryConfig) -> ImageReport:
@@ -218,7 +211,7 @@ async def _sizes(
         platform = images.platform_name(blob)
         return {platform: images.image_bytes(manifest.document, what)}, []
     if depth >= _MAX_INDEX_DEPTH:
-        raise ProbeError(f"{client.label}: {what}: indexes nested deeper than {_MAX_INDEX_DEPTH}")
+        raise PermanentProbeError(f"{client.label}: {what}: indexes nested deeper than {_MAX_INDEX_DEPTH}")
     entries = images.children(manifest.document, f"{client.label}: {what}")
     fetched = await _all(
         client.manifest(name, digest, f"{what} ({platform})") for platform, digest in entries

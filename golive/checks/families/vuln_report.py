@@ -35,10 +35,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import ProbeError
+from ..clients.documents import Document, SourceAuth, is_url, read_document
+from ..clients.http import resolve_path
+from ..errors import PermanentProbeError
+from ..formats.vulnerabilities import (
+    SEVERITIES,
+    Finding,
+    ScanReport,
+    answers_for,
+    is_repository_name,
+    parse_scan_reports,
+)
 from ..probe import Evidence, Observation, ProbeConfig, ProbeContext, ProbeType, Value, register
-from ..sources import Document, SourceAuth, is_url, read_document, resolve_path
-from .vuln_formats import SEVERITIES, Finding, ScanReport, answers_for, is_repository_name, parse_scan_reports
 
 _TOP = 5
 _RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}  # CRITICAL first
@@ -210,11 +218,11 @@ def _expand(patterns: list[str], context: ProbeContext) -> list[str]:
         if is_url(pattern) or not any(c in pattern for c in "*?["):
             found.append(pattern)
             continue
-        matches = sorted(glob.glob(str(resolve_path(pattern, context)), recursive=True))
+        matches = sorted(glob.glob(str(resolve_path(pattern, context.base_dir)), recursive=True))
         files = [m for m in matches if os.path.isfile(m)]
         if not files:
             where = "" if os.path.isabs(pattern) else f" (relative to {context.base_dir})"
-            raise ProbeError(f"no report matches {pattern}{where}")
+            raise PermanentProbeError(f"no report matches {pattern}{where}")
         found.extend(files)
     return list(dict.fromkeys(found))
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from golive.checks.errors import ChecklistError
-from golive.checks.families.kube_capacity import pod_requests
+from golive.checks.families.kubernetes.capacity import pod_requests
 from golive.checks.loader import loads
 from golive.checks.status import Status
 

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from golive.checks.errors import ProbeError
-from golive.checks.families.helm_release import decode_release
+from golive.checks.families.kubernetes.helm_release import decode_release
 from golive.checks.status import Status
 
 from .fake_apiserver import load_cluster

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from golive.checks.families.kube_cluster_policies import calico_selector_matches
+from golive.checks.families.kubernetes.cluster_policies import calico_selector_matches
 from golive.checks.status import Status
 
 from .support import Kube, run_one

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from golive.checks.families.kube_pod_policies import looks_secret
+from golive.checks.families.kubernetes.pod_policies import looks_secret
 from golive.checks.status import Status
 
 from .support import Kube, run_one

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from golive.checks.families.kube_client import KubeTarget
+from golive.checks.clients.kubernetes import KubeTarget
 from golive.checks.loader import loads
 from golive.checks.probe import all_probe_types
 from golive.checks.status import Status

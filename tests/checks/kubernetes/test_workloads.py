@@ -6,7 +6,11 @@ from typing import Any
 
 import pytest
 
-from golive.checks.families.kube_workloads import daemonset_rollout, deployment_rollout, statefulset_rollout
+from golive.checks.families.kubernetes.workloads import (
+    daemonset_rollout,
+    deployment_rollout,
+    statefulset_rollout,
+)
 from golive.checks.status import Status
 
 from .support import Kube, run_one

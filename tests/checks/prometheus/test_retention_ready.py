@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pytest
 
 from golive.checks.errors import ProbeError
-from golive.checks.families.prometheus_api import parse_retention, retention_from_flags
+from golive.checks.formats.prometheus import parse_retention, retention_from_flags
 from golive.checks.status import Status
 from tests.services.prometheus import PrometheusServer
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from golive.checks.errors import ProbeError
-from golive.checks.families.coverage_formats import parse_coverage
+from golive.checks.formats.coverage import parse_coverage
 from golive.checks.status import Status
 
 from .conftest import ReportServer

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from golive.checks.errors import ProbeError
-from golive.checks.families.k6_formats import MetricNames, parse_k6
-from golive.checks.families.k6_samples import Selector, trend_stats
+from golive.checks.formats.k6 import MetricNames, parse_k6
+from golive.checks.formats.k6_samples import Selector, trend_stats
 from golive.checks.status import Status
 
 from .conftest import TOKEN, ReportServer

@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 
 from golive.checks.errors import ProbeError
-from golive.checks.families.vuln_formats import (
+from golive.checks.families.vuln_report import VulnReportConfig, summarise
+from golive.checks.formats.vulnerabilities import (
     answers_for,
     normalise_severity,
     parse_reference,
     parse_scan_report,
     parse_scan_reports,
 )
-from golive.checks.families.vuln_report import VulnReportConfig, summarise
 from golive.checks.status import Status
 
 from .conftest import ReportServer

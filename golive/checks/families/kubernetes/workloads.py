@@ -24,10 +24,18 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
-from .kube_client import DAEMONSETS, DEPLOYMENTS, PODS, STATEFULSETS, KubeClient, KubeTarget, Obj, Resource
-from .kube_client import connect as kube_connect
-from .kube_objects import (
+from ...clients.kubernetes import (
+    DAEMONSETS,
+    DEPLOYMENTS,
+    PODS,
+    STATEFULSETS,
+    KubeClient,
+    KubeTarget,
+    Obj,
+    Resource,
+)
+from ...clients.kubernetes import connect as kube_connect
+from ...formats.kubernetes import (
     condition,
     field,
     is_terminating,
@@ -38,6 +46,7 @@ from .kube_objects import (
     number,
     selector_matches,
 )
+from ...probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
 
 CRASH_REASONS = frozenset({"CrashLoopBackOff"})
 #: kubelet ``pkg/kubelet/images/types.go`` (and the older RegistryUnavailable).

@@ -46,9 +46,10 @@ from kubernetes.client.exceptions import ApiException  # type: ignore[import-unt
 from kubernetes.utils import parse_quantity as _parse_quantity  # type: ignore[import-untyped,unused-ignore]
 from pydantic import Field, model_validator
 
-from ..errors import NotConfigured, ProbeError
+from ..errors import NotConfigured, PermanentProbeError, ProbeError, TemporaryProbeError
 from ..probe import ProbeConfig, ProbeContext
 from ..secrets import SecretRef
+from .http import connect_failure_reason, resolve_path
 
 # Older releases of the client have no type hints, newer ones leave these untyped: Any.
 k8s_config: Any = _k8s_config
@@ -163,11 +164,11 @@ _CORE_METHODS = {
 }
 
 
-class KubeNotFound(ProbeError):
+class KubeNotFound(PermanentProbeError):
     """404: the object, or the whole API (a CRD that is not installed), is not there."""
 
 
-class KubeForbidden(ProbeError):
+class KubeForbidden(PermanentProbeError):
     """403: RBAC does not allow the call; ``detail`` is the API server's reason, which
     names the account, verb, resource and namespace (never a credential)."""
 
@@ -184,7 +185,7 @@ class KubeNotConfigured(NotConfigured):
         self.variables = ("KUBECONFIG",)
 
 
-class KubeConflict(ProbeError):
+class KubeConflict(PermanentProbeError):
     """409: a write lost a race. The object changed since it was read (a stale
     ``metadata.resourceVersion``), or another writer created it first."""
 
@@ -194,7 +195,7 @@ def quantity(value: Any, what: str) -> Decimal:
     try:
         parsed: Decimal = parse_quantity(value)
     except (ValueError, TypeError, InvalidOperation):
-        raise ProbeError(f"{what}: {value!r} is not a Kubernetes quantity") from None
+        raise PermanentProbeError(f"{what}: {value!r} is not a Kubernetes quantity") from None
     return parsed
 
 
@@ -308,9 +309,9 @@ class KubeClient:
         try:
             document = json.loads(body)
         except ValueError:
-            raise ProbeError(f"{self.where}: {what}: the answer is not JSON") from None
+            raise PermanentProbeError(f"{self.where}: {what}: the answer is not JSON") from None
         if not isinstance(document, dict):
-            raise ProbeError(f"{self.where}: {what}: the answer is not a Kubernetes object")
+            raise PermanentProbeError(f"{self.where}: {what}: the answer is not a Kubernetes object")
         return document
 
     def close(self) -> None:
@@ -436,9 +437,9 @@ def _explicit(target: KubeTarget, configuration: Any, base_dir: Path) -> tuple[s
         configuration.api_key = {"authorization": target.token.resolve()}
         configuration.api_key_prefix = {"authorization": "Bearer"}
     if target.ca_file is not None:
-        path = _resolve(target.ca_file, base_dir)
+        path = resolve_path(target.ca_file, base_dir)
         if not path.is_file():
-            raise ProbeError(f"CA bundle not found: {path}")
+            raise PermanentProbeError(f"CA bundle not found: {path}")
         configuration.ssl_ca_cert = str(path)
     configuration.verify_ssl = not target.insecure_skip_tls_verify
     return "default", _public(configuration.host)
@@ -448,7 +449,7 @@ def _from_kubeconfig(target: KubeTarget, configuration: Any, base_dir: Path) -> 
     # The client reads $KUBECONFIG once, when it is imported; read it now instead, so the
     # environment at run time decides (as it does for kubectl).
     path = (
-        str(_resolve(target.kubeconfig, base_dir))
+        str(resolve_path(target.kubeconfig, base_dir))
         if target.kubeconfig
         else os.environ.get("KUBECONFIG") or str(Path("~/.kube/config").expanduser())
     )
@@ -459,9 +460,9 @@ def _from_kubeconfig(target: KubeTarget, configuration: Any, base_dir: Path) -> 
         )
         contexts, current = k8s_config.list_kube_config_contexts(config_file=path)
     except k8s_config.ConfigException as exc:
-        raise ProbeError(f"kubeconfig {shown}: {exc}") from None
+        raise PermanentProbeError(f"kubeconfig {shown}: {exc}") from None
     except OSError as exc:
-        raise ProbeError(f"kubeconfig {shown}: {exc.strerror or exc}") from None
+        raise PermanentProbeError(f"kubeconfig {shown}: {exc.strerror or exc}") from None
     name = target.context or (current or {}).get("name")
     chosen = next((c for c in contexts or [] if c.get("name") == name), None) or {}
     namespace = (chosen.get("context") or {}).get("namespace") or "default"
@@ -473,9 +474,9 @@ def _from_service_account(configuration: Any) -> tuple[str, str]:
         k8s_config.load_incluster_config(client_configuration=configuration)
         namespace = (SERVICE_ACCOUNT_DIR / "namespace").read_text(encoding="utf-8").strip()
     except k8s_config.ConfigException as exc:
-        raise ProbeError(f"in-cluster configuration: {exc}") from None
+        raise PermanentProbeError(f"in-cluster configuration: {exc}") from None
     except OSError as exc:
-        raise ProbeError(f"in-cluster configuration: {exc.strerror or exc}") from None
+        raise PermanentProbeError(f"in-cluster configuration: {exc.strerror or exc}") from None
     return namespace or "default", f"{_public(configuration.host)} (in-cluster)"
 
 
@@ -486,11 +487,6 @@ def _in_cluster() -> bool:
 def _default_kubeconfig_exists() -> bool:
     paths = os.environ.get("KUBECONFIG") or str(Path("~/.kube/config").expanduser())
     return any(Path(p).expanduser().is_file() for p in paths.split(os.pathsep) if p)
-
-
-def _resolve(location: str | None, base_dir: Path) -> Path:
-    path = Path(location or "").expanduser()
-    return path if path.is_absolute() else base_dir / path
 
 
 def _public(url: str) -> str:
@@ -533,9 +529,9 @@ def _api_error(exc: ApiException, what: str, where: str) -> ProbeError:
     if code == 0:  # the client wraps TLS failures as a status-less ApiException
         reason = str(exc.reason or "").strip().splitlines()[-1:] or ["TLS failed"]
         hint = "; set ca_file to the cluster CA" if "CERTIFICATE_VERIFY_FAILED" in str(exc.reason) else ""
-        return ProbeError(f"{where}: TLS with the API server failed: {reason[0]}{hint}")
+        return PermanentProbeError(f"{where}: TLS with the API server failed: {reason[0]}{hint}")
     if code == 401:
-        return ProbeError(
+        return PermanentProbeError(
             f"{where}: unauthorised ({detail}): the token or kubeconfig credentials are missing, "
             "wrong or expired"
         )
@@ -547,8 +543,8 @@ def _api_error(exc: ApiException, what: str, where: str) -> ProbeError:
     if code == 409:
         return KubeConflict(f"{where}: {what}: conflict ({detail})")
     temporary = code in (408, 410, 429) or code >= 500
-    return ProbeError(
-        f"{where}: {what}: the API server answered {code} {exc.reason}: {detail}", temporary=temporary
+    return (TemporaryProbeError if temporary else PermanentProbeError)(
+        f"{where}: {what}: the API server answered {code} {exc.reason}: {detail}",
     )
 
 
@@ -556,18 +552,10 @@ def _transport_error(exc: urllib3.exceptions.HTTPError, where: str, timeout: flo
     # NewConnectionError subclasses ConnectTimeoutError in urllib3 2: ask for it first.
     connect_failed = isinstance(exc, urllib3.exceptions.NewConnectionError)
     if isinstance(exc, urllib3.exceptions.TimeoutError) and not connect_failed:
-        return ProbeError(f"{where}: no answer within {timeout:g}s", temporary=True)
+        return TemporaryProbeError(f"{where}: no answer within {timeout:g}s")
     if isinstance(exc, urllib3.exceptions.SSLError):
-        return ProbeError(f"{where}: TLS with the API server failed: {exc}")
-    cause: BaseException | None = exc
-    reason = ""
-    while cause is not None:
-        if isinstance(cause, ConnectionRefusedError):
-            reason = "connection refused"
-            break
-        if isinstance(cause, OSError) and cause.strerror:
-            reason = cause.strerror
-        cause = cause.__cause__ or cause.__context__
+        return PermanentProbeError(f"{where}: TLS with the API server failed: {exc}")
+    reason = connect_failure_reason(exc) or ""
     if isinstance(exc, urllib3.exceptions.ProtocolError):
         reason = reason or "the connection broke"
-    return ProbeError(f"{where}: cannot reach the API server: {reason or type(exc).__name__}", temporary=True)
+    return TemporaryProbeError(f"{where}: cannot reach the API server: {reason or type(exc).__name__}")

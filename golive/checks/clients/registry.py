@@ -28,9 +28,9 @@ from typing import Any, Self
 
 import httpx
 
-from ..errors import ProbeError
+from ..errors import PermanentProbeError, TemporaryProbeError, reworded
 from ..secrets import REDACTOR
-from ..sources import read_capped
+from .documents import read_capped
 from .http import USER_AGENT, public_url, transport_error
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -104,7 +104,7 @@ class RegistryClient:
         """``GET /v2/``: the registry answers and lets us in."""
         response, body = await self._request("GET", "/v2/", None, what)
         if response.status_code != 200:
-            raise ProbeError(
+            raise PermanentProbeError(
                 f"{self.label}: /v2/ answered HTTP {response.status_code}{_error_detail(body)}; "
                 "is this an OCI/Docker registry URL?"
             )
@@ -194,12 +194,12 @@ class RegistryClient:
         if status in (401, 403):
             # Docker Hub and others refuse a repository that does not exist the same way.
             hint = "; some registries answer so for a repository that does not exist" if name else ""
-            raise ProbeError(
+            raise PermanentProbeError(
                 f"{self.label}: not authorised for {what} "
                 f"(HTTP {status} {self._how(scope)}){_error_detail(body)}{hint}{self._password_hint()}"
             )
         if status == 429 or status >= 500:
-            raise ProbeError(f"{self.label}: HTTP {status} for {what}{_error_detail(body)}", temporary=True)
+            raise TemporaryProbeError(f"{self.label}: HTTP {status} for {what}{_error_detail(body)}")
         return response, body
 
     async def _send(
@@ -218,10 +218,10 @@ class RegistryClient:
                     else await read_capped(response, self._max_bytes, f"{self.label}: {what}")
                 )
         except httpx.TimeoutException:
-            raise ProbeError(f"{self.label}: timed out asking for {what}", temporary=True) from None
+            raise TemporaryProbeError(f"{self.label}: timed out asking for {what}") from None
         except (httpx.HTTPError, ssl.SSLError) as exc:
             failure = transport_error(exc, f"{url.host}:{url.port or _port(url)}")
-            raise ProbeError(f"{self.label}: {failure.message}", temporary=failure.temporary) from None
+            raise reworded(failure, f"{self.label}: {failure.message}") from None
         return response, body
 
     async def _authenticate(self, response: httpx.Response, scope: str, what: str) -> None:
@@ -232,18 +232,24 @@ class RegistryClient:
         elif "basic" in challenges:
             if self._credentials is None:
                 todo = self._credential_hint or "configure auth: {username: …, password: {env: VARIABLE}}"
-                raise ProbeError(f"{self.label} asks for a username and password (Basic) for {what}; {todo}")
+                raise PermanentProbeError(
+                    f"{self.label} asks for a username and password (Basic) for {what}; {todo}"
+                )
             self._basic = _basic_header(self._credentials)
         else:
-            raise ProbeError(f"{self.label}: HTTP 401 for {what} without a Basic or Bearer challenge")
+            raise PermanentProbeError(
+                f"{self.label}: HTTP 401 for {what} without a Basic or Bearer challenge"
+            )
 
     async def _fetch_token(self, challenge: dict[str, str], scope: str, what: str) -> str:
         realm = challenge.get("realm", "")
         if not realm.startswith(("http://", "https://")):
-            raise ProbeError(f"{self.label}: its Bearer challenge names no usable realm ({realm!r})")
+            raise PermanentProbeError(f"{self.label}: its Bearer challenge names no usable realm ({realm!r})")
         service = f"token service {public_url(realm)}"
         if self._credentials is not None and realm.startswith("http://") and self._base.scheme == "https":
-            raise ProbeError(f"{self.label}: refusing to send the credentials to the plain-HTTP {service}")
+            raise PermanentProbeError(
+                f"{self.label}: refusing to send the credentials to the plain-HTTP {service}"
+            )
         # The challenge says what the registry wants; a challenge to /v2/ names no scope.
         params: dict[str, str | list[str]] = {"scope": (challenge.get("scope") or scope).split()}
         if challenge.get("service"):
@@ -255,29 +261,29 @@ class RegistryClient:
             async with self._http.stream("GET", realm, params=params, auth=auth) as response:
                 body = await read_capped(response, self._max_bytes, service)
         except httpx.TimeoutException:
-            raise ProbeError(f"{self.label}: the {service} timed out", temporary=True) from None
+            raise TemporaryProbeError(f"{self.label}: the {service} timed out") from None
         except (httpx.HTTPError, ssl.SSLError) as exc:
             url = httpx.URL(realm)
             failure = transport_error(exc, f"{url.host}:{url.port or _port(url)}")
-            raise ProbeError(
-                f"{self.label}: {service}: {failure.message}", temporary=failure.temporary
+            raise reworded(
+                failure,
+                f"{self.label}: {service}: {failure.message}",
             ) from None
         status = response.status_code
         if status in (401, 403):
-            raise ProbeError(
+            raise PermanentProbeError(
                 f"{self.label}: not authorised for {what}: the {service} refused "
                 f"{self._who()} (HTTP {status}){_error_detail(body)}{self._set_hint()}"
             )
         if status != 200:
-            raise ProbeError(
+            raise (TemporaryProbeError if status == 429 or status >= 500 else PermanentProbeError)(
                 f"{self.label}: the {service} answered HTTP {status}{_error_detail(body)}",
-                temporary=status == 429 or status >= 500,
             )
         answer = self._json_object(body, f"the {service}'s answer")
         # The token spec allows either name; both are the same token when both are sent.
         token = answer.get("token") or answer.get("access_token")
         if not isinstance(token, str) or not token:
-            raise ProbeError(f"{self.label}: the {service} answered without a token")
+            raise PermanentProbeError(f"{self.label}: the {service} answered without a token")
         REDACTOR.register(token)
         return token
 
@@ -305,7 +311,7 @@ class RegistryClient:
 
     def _expect_ok(self, response: httpx.Response, body: bytes, what: str) -> None:
         if response.status_code != 200:
-            raise ProbeError(
+            raise PermanentProbeError(
                 f"{self.label}: unexpected HTTP {response.status_code} for {what}{_error_detail(body)}"
             )
 
@@ -315,7 +321,7 @@ class RegistryClient:
         except ValueError:
             document = None
         if not isinstance(document, dict):
-            raise ProbeError(f"{self.label}: {what}: the answer is not a JSON object")
+            raise PermanentProbeError(f"{self.label}: {what}: the answer is not a JSON object")
         return document
 
     def _verified_digest(self, body: bytes, header: str | None, expected: str | None, what: str) -> str:
@@ -327,10 +333,10 @@ class RegistryClient:
         for claim in claims:
             algorithm = claim.partition(":")[0]
             if algorithm not in _DIGEST_ALGORITHMS:
-                raise ProbeError(f"{self.label}: {what}: unsupported digest algorithm in {claim!r}")
+                raise PermanentProbeError(f"{self.label}: {what}: unsupported digest algorithm in {claim!r}")
             actual = f"{algorithm}:{hashlib.new(algorithm, body).hexdigest()}"
             if claim != actual:
-                raise ProbeError(
+                raise PermanentProbeError(
                     f"{self.label}: {what}: digest mismatch: the registry says {claim}, "
                     f"the manifest it sent hashes to {actual}"
                 )
@@ -349,7 +355,7 @@ class RegistryClient:
         if inner is None and isinstance(document.get("layers"), list):
             return OCI_MANIFEST
         shown = declared or str(inner)
-        raise ProbeError(f"{self.label}: {what}: unsupported manifest type {shown!r} (schema 1?)")
+        raise PermanentProbeError(f"{self.label}: {what}: unsupported manifest type {shown!r} (schema 1?)")
 
     def _next_page(self, response: httpx.Response) -> str | None:
         link = response.links.get("next", {}).get("url")

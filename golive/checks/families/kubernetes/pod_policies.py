@@ -36,11 +36,11 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
-from .kube_client import PODS, KubeClient, KubeTarget, Obj
-from .kube_client import connect as kube_connect
-from .kube_objects import containers, field, items, mapping, owner
-from .kube_pss import all_containers, container_findings, pod_findings
+from ...clients.kubernetes import PODS, KubeClient, KubeTarget, Obj
+from ...clients.kubernetes import connect as kube_connect
+from ...formats.kubernetes import containers, field, items, mapping, owner
+from ...probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
+from .pod_security import all_containers, container_findings, pod_findings
 
 Rule = Literal[
     "run_as_non_root",

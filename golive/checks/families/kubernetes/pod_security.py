@@ -28,8 +28,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .kube_client import Obj
-from .kube_objects import containers, field, items, mapping
+from ...clients.kubernetes import Obj
+from ...formats.kubernetes import containers, field, items, mapping
 
 SAFE_SYSCTLS = frozenset(
     {

@@ -37,11 +37,11 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
-from .kube_client import EVENTS, NODES, PODS, KubeTarget, Obj, quantity
-from .kube_client import connect as kube_connect
-from .kube_objects import condition, field, items, labels, mapping, name
-from .kube_scheduling import PendingPods, pending_pods
+from ...clients.kubernetes import EVENTS, NODES, PODS, KubeTarget, Obj, quantity
+from ...clients.kubernetes import connect as kube_connect
+from ...formats.kubernetes import condition, field, items, labels, mapping, name
+from ...probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
+from .scheduling import PendingPods, pending_pods
 
 RESOURCES = ("cpu", "memory")
 _GIB = Decimal(2**30)

@@ -38,11 +38,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import ProbeError
-from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
-from ..status import Status
-from .http import HTTP, HttpConfig
-from .kube_client import (
+from ...clients.kubernetes import (
     ADMIN_NETWORK_POLICIES,
     BASELINE_ADMIN_NETWORK_POLICIES,
     CALICO_GLOBAL_NETWORK_POLICIES,
@@ -58,9 +54,13 @@ from .kube_client import (
     KubeTarget,
     Obj,
 )
-from .kube_client import connect as kube_connect
-from .kube_cluster_policies import EVERYWHERE, ClusterPolicies
-from .kube_objects import field, is_empty_selector, items, labels, mapping, name, selector_matches
+from ...clients.kubernetes import connect as kube_connect
+from ...errors import PermanentProbeError, ProbeError
+from ...formats.kubernetes import field, is_empty_selector, items, labels, mapping, name, selector_matches
+from ...probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
+from ...status import Status
+from ..http import HTTP, HttpConfig
+from .cluster_policies import EVERYWHERE, ClusterPolicies
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
@@ -274,7 +274,7 @@ async def gather_services(config: KubeServicesConfig, context: ProbeContext) -> 
     by_name = {name(s): s for s in services}
     missing = [n for n in config.services if n not in by_name]
     if missing:
-        raise ProbeError(f"{source}: no Service {', '.join(missing)}")
+        raise PermanentProbeError(f"{source}: no Service {', '.join(missing)}")
     # ExternalName services are a DNS alias: no endpoints by design, named or not.
     chosen = [
         n for n in (config.services or sorted(by_name)) if field(by_name[n], "spec", "type") != "ExternalName"

@@ -12,16 +12,15 @@ import email.utils
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 from pydantic import BaseModel, ConfigDict
 
-from .errors import ProbeError
-from .hosts import redirect_guard
-from .probe import ProbeContext
-from .secrets import SecretRef
-from .tls import shared_ssl_context_async
+from ..errors import PermanentProbeError, TemporaryProbeError, reworded
+from ..hosts import redirect_guard
+from ..probe import ProbeContext
+from ..secrets import SecretRef
+from .http import resolve_path, shared_ssl_context_async
 
 
 class SourceAuth(BaseModel):
@@ -51,29 +50,24 @@ async def read_document(location: str, context: ProbeContext, auth: SourceAuth |
     return _read_file(location, context)
 
 
-def resolve_path(location: str, context: ProbeContext) -> Path:
-    path = Path(location).expanduser()
-    return path if path.is_absolute() else context.base_dir / path
-
-
 def _read_file(location: str, context: ProbeContext) -> Document:
-    path = resolve_path(location, context)
+    path = resolve_path(location, context.base_dir)
     try:
         stat = path.stat()
     except FileNotFoundError:
-        raise ProbeError(f"report not found: {path}") from None
+        raise PermanentProbeError(f"report not found: {path}") from None
     except OSError as exc:
-        raise ProbeError(f"cannot read report {path}: {exc.strerror}") from None
+        raise PermanentProbeError(f"cannot read report {path}: {exc.strerror}") from None
     if not path.is_file():
-        raise ProbeError(f"report {path} is not a file")
+        raise PermanentProbeError(f"report {path} is not a file")
     if stat.st_size > context.max_body_bytes:
-        raise ProbeError(
+        raise PermanentProbeError(
             f"report {path} is {stat.st_size} bytes, more than the {context.max_body_bytes} allowed"
         )
     try:
         content = path.read_bytes()
     except OSError as exc:
-        raise ProbeError(f"cannot read report {path}: {exc.strerror}") from None
+        raise PermanentProbeError(f"cannot read report {path}: {exc.strerror}") from None
     return Document(content, str(path), datetime.fromtimestamp(stat.st_mtime, UTC))
 
 
@@ -98,24 +92,23 @@ async def _read_url(location: str, context: ProbeContext, auth: SourceAuth | Non
             client.stream("GET", location, headers=headers) as response,
         ):
             if response.status_code in (401, 403):
-                raise ProbeError(f"report {location}: HTTP {response.status_code}, not authorised")
+                raise PermanentProbeError(f"report {location}: HTTP {response.status_code}, not authorised")
             if response.status_code >= 400:
-                raise ProbeError(
+                raise (TemporaryProbeError if response.status_code >= 500 else PermanentProbeError)(
                     f"report {location}: HTTP {response.status_code}",
-                    temporary=response.status_code >= 500,
                 )
             content = await read_capped(response, context.max_body_bytes, location)
             produced_at = _last_modified(response.headers.get("last-modified")) or context.now()
     except httpx.TimeoutException:
-        raise ProbeError(f"report {location}: timed out", temporary=True) from None
+        raise TemporaryProbeError(f"report {location}: timed out") from None
     except (httpx.HTTPError, ssl.SSLError) as exc:
         # The http family's diagnosis, so every probe words an unreachable server alike
         # ("cannot connect to host:port: connection refused"). Imported here: that
         # family reads bodies with read_capped from this module.
-        from .families.http import failure_target, transport_error
+        from .http import failure_target, transport_error
 
         failure = transport_error(exc, failure_target(exc, httpx.URL(location)))
-        raise ProbeError(f"report {location}: {failure.message}", temporary=failure.temporary) from None
+        raise reworded(failure, f"report {location}: {failure.message}") from None
     return Document(content, location, produced_at)
 
 
@@ -123,13 +116,13 @@ async def read_capped(response: httpx.Response, limit: int, what: str) -> bytes:
     """Read a streamed body, refusing (not truncating) one larger than ``limit``."""
     declared = response.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise ProbeError(f"{what}: body of {declared} bytes is more than the {limit} allowed")
+        raise PermanentProbeError(f"{what}: body of {declared} bytes is more than the {limit} allowed")
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.aiter_bytes():
         size += len(chunk)
         if size > limit:
-            raise ProbeError(f"{what}: body is more than the {limit} bytes allowed")
+            raise PermanentProbeError(f"{what}: body is more than the {limit} bytes allowed")
         chunks.append(chunk)
     return b"".join(chunks)
 

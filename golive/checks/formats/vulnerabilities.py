@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..errors import ProbeError
-from .report_common import load_json, mapping, optional_mapping, optional_sequence, timestamp
+from ..errors import PermanentProbeError
+from .documents import load_json, mapping, optional_mapping, optional_sequence, timestamp
 
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")
 _NOT_VULNERABILITIES = {"secret", "config", "license", "license-file"}
@@ -79,7 +79,7 @@ def parse_scan_report(content: bytes, source: str) -> ScanReport:
     """One image scan; a Kubernetes report of several workloads is refused here."""
     reports = parse_scan_reports(content, source)
     if len(reports) != 1:
-        raise ProbeError(f"{source}: holds {len(reports)} image scans, not one")
+        raise PermanentProbeError(f"{source}: holds {len(reports)} image scans, not one")
     return reports[0]
 
 
@@ -96,7 +96,7 @@ def _single(document: Any, source: str) -> ScanReport:
             return _cyclonedx(document, source)
         if {"SchemaVersion", "Results", "ArtifactName"} & document.keys():
             return _trivy(document, source)
-    raise ProbeError(
+    raise PermanentProbeError(
         f"{source}: neither a Trivy nor a Grype JSON report (expected trivy image -f json, "
         "trivy k8s -f json, trivy image -f cyclonedx --scanners vuln, or grype -o json)"
     )
@@ -205,7 +205,7 @@ def _split_registry(repository: str) -> tuple[str, str]:
 def _trivy(document: dict[str, Any], source: str) -> ScanReport:
     schema = document.get("SchemaVersion")
     if schema is not None and schema != 2:
-        raise ProbeError(
+        raise PermanentProbeError(
             f"{source}: Trivy report SchemaVersion {schema!r} is not supported (this probe reads 2)"
         )
     results = optional_sequence(document.get("Results"), "Results", source)
@@ -236,7 +236,7 @@ def _trivy_findings(results: list[Any], where_results: str, source: str) -> list
             vuln = mapping(raw_vuln, f"{where}[{j}]", source)
             identifier = vuln.get("VulnerabilityID")
             if not isinstance(identifier, str) or not identifier:
-                raise ProbeError(f"{source}: {where}[{j}] has no VulnerabilityID")
+                raise PermanentProbeError(f"{source}: {where}[{j}] has no VulnerabilityID")
             fixed = vuln.get("FixedVersion") or None
             findings.append(
                 Finding(
@@ -308,7 +308,7 @@ def _cyclonedx(document: dict[str, Any], source: str) -> ScanReport:
     """``trivy image --format cyclonedx --scanners vuln``: packages in ``components``,
     findings in ``vulnerabilities`` pointing at them through ``affects[].ref``."""
     if "vulnerabilities" not in document:
-        raise ProbeError(
+        raise PermanentProbeError(
             f"{source}: a CycloneDX SBOM without vulnerabilities is no scan; write it with "
             "trivy image --format cyclonedx --scanners vuln (or use trivy image -f json)"
         )
@@ -324,7 +324,7 @@ def _cyclonedx(document: dict[str, Any], source: str) -> ScanReport:
         vuln = mapping(raw, f"{where}[{i}]", source)
         identifier = vuln.get("id")
         if not isinstance(identifier, str) or not identifier:
-            raise ProbeError(f"{source}: {where}[{i}] has no id")
+            raise PermanentProbeError(f"{source}: {where}[{i}] has no id")
         fixed = _recommended_version(vuln.get("recommendation"))
         severity = _cyclonedx_severity(vuln, f"{where}[{i}]", source)
         affects = optional_sequence(vuln.get("affects"), f"{where}[{i}].affects", source)
@@ -399,7 +399,7 @@ def _grype(document: dict[str, Any], source: str) -> ScanReport:
         vuln = mapping(match.get("vulnerability"), f"matches[{i}].vulnerability", source)
         identifier = vuln.get("id")
         if not isinstance(identifier, str) or not identifier:
-            raise ProbeError(f"{source}: matches[{i}].vulnerability has no id")
+            raise PermanentProbeError(f"{source}: matches[{i}].vulnerability has no id")
         artifact = optional_mapping(match.get("artifact"), f"matches[{i}].artifact", source)
         fix = optional_mapping(vuln.get("fix"), f"matches[{i}].vulnerability.fix", source)
         versions = _strings(fix.get("versions"))

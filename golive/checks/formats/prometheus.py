@@ -23,8 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ProbeError
-from .monitoring_api import Answer
+from ..clients.monitoring import Answer
+from ..errors import PermanentProbeError, TemporaryProbeError
 
 SERVICE = "Prometheus"
 DEFAULT_RETENTION_DAYS = 15.0
@@ -59,7 +59,7 @@ def api_data(answer: Answer, what: str) -> Any:
 
 
 def _raise(message: str, temporary: bool) -> Any:
-    raise ProbeError(message, temporary=temporary)
+    raise (TemporaryProbeError if temporary else PermanentProbeError)(message)
 
 
 def warnings_of(answer: Answer) -> list[str]:
@@ -75,7 +75,7 @@ def sample_value(raw: Any) -> float | str:
     try:
         number = float(raw)
     except (TypeError, ValueError):
-        raise ProbeError(f"{SERVICE} sent a sample value that is not a number: {raw!r}") from None
+        raise PermanentProbeError(f"{SERVICE} sent a sample value that is not a number: {raw!r}") from None
     if math.isfinite(number):
         return number
     return "NaN" if math.isnan(number) else ("+Inf" if number > 0 else "-Inf")
@@ -107,22 +107,22 @@ class QueryResult:
 
 def parse_query(data: Any, query: str) -> QueryResult:
     if not isinstance(data, dict) or "resultType" not in data:
-        raise ProbeError(f"{SERVICE} answered the query without resultType")
+        raise PermanentProbeError(f"{SERVICE} answered the query without resultType")
     kind, result = data["resultType"], data.get("result")
     if kind in ("scalar", "string"):
         value = result[1] if isinstance(result, list) and len(result) == 2 else None
         return QueryResult(kind, {"": sample_value(value) if kind == "scalar" else str(value)})
     if kind == "matrix":
-        raise ProbeError(
+        raise PermanentProbeError(
             f"the query {query!r} returns a range vector; conditions need an instant value: "
             "wrap it, e.g. max_over_time(…) or rate(…)"
         )
     if kind != "vector" or not isinstance(result, list):
-        raise ProbeError(f"{SERVICE} answered the query with an unknown result type {kind!r}")
+        raise PermanentProbeError(f"{SERVICE} answered the query with an unknown result type {kind!r}")
     values: dict[str, float | str] = {}
     for sample in result:
         if "histogram" in sample:
-            raise ProbeError(
+            raise PermanentProbeError(
                 f"the query {query!r} returns native histogram samples; reduce them to numbers, "
                 "e.g. histogram_quantile(0.95, …) or histogram_count(…)"
             )
@@ -159,7 +159,9 @@ def parse_retention(text: str) -> Retention:
         elif (match := _PERCENT.fullmatch(part)) is not None:
             percent = float(match.group(1))
         else:
-            raise ProbeError(f"cannot read the retention {text!r}: {part!r} is no duration, size or share")
+            raise PermanentProbeError(
+                f"cannot read the retention {text!r}: {part!r} is no duration, size or share"
+            )
     notes = []
     if days is None:
         notes.append("no time limit, only a size limit: how many days that holds depends on the load")

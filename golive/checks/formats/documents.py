@@ -13,7 +13,7 @@ import zlib
 from datetime import UTC, datetime
 from typing import Any
 
-from ..errors import ProbeError
+from ..errors import PermanentProbeError
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -23,7 +23,9 @@ def decode_text(content: bytes, source: str) -> str:
         # utf-8-sig: reports written on Windows may start with a byte order mark.
         return content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ProbeError(f"{source}: not a text report (invalid UTF-8 at byte {exc.start})") from None
+        raise PermanentProbeError(
+            f"{source}: not a text report (invalid UTF-8 at byte {exc.start})"
+        ) from None
 
 
 def load_json(content: bytes, source: str, what: str) -> Any:
@@ -33,17 +35,17 @@ def load_json(content: bytes, source: str, what: str) -> Any:
 
 def parse_json_text(text: str, source: str, what: str) -> Any:
     if not text.strip():
-        raise ProbeError(f"{source}: the {what} is empty")
+        raise PermanentProbeError(f"{source}: the {what} is empty")
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         ends_early = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
         hint = "; the file looks truncated" if ends_early else ""
-        raise ProbeError(
+        raise PermanentProbeError(
             f"{source}: the {what} is not valid JSON ({exc.msg}, line {exc.lineno} column {exc.colno}{hint})"
         ) from None
     except RecursionError:
-        raise ProbeError(f"{source}: the {what} is nested too deeply to be a report") from None
+        raise PermanentProbeError(f"{source}: the {what} is nested too deeply to be a report") from None
 
 
 def gunzip(content: bytes, limit: int, source: str) -> bytes:
@@ -52,23 +54,23 @@ def gunzip(content: bytes, limit: int, source: str) -> bytes:
     try:
         data = decompressor.decompress(content, limit + 1)
     except zlib.error as exc:
-        raise ProbeError(f"{source}: damaged gzip data ({exc})") from None
+        raise PermanentProbeError(f"{source}: damaged gzip data ({exc})") from None
     if len(data) > limit:
-        raise ProbeError(f"{source}: decompresses to more than the {limit} bytes allowed")
+        raise PermanentProbeError(f"{source}: decompresses to more than the {limit} bytes allowed")
     if not decompressor.eof:
-        raise ProbeError(f"{source}: the gzip data is truncated")
+        raise PermanentProbeError(f"{source}: the gzip data is truncated")
     return data
 
 
 def mapping(value: Any, where: str, source: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise ProbeError(f"{source}: {where} should be an object, found {_kind(value)}")
+        raise PermanentProbeError(f"{source}: {where} should be an object, found {_kind(value)}")
     return value
 
 
 def sequence(value: Any, where: str, source: str) -> list[Any]:
     if not isinstance(value, list):
-        raise ProbeError(f"{source}: {where} should be a list, found {_kind(value)}")
+        raise PermanentProbeError(f"{source}: {where} should be a list, found {_kind(value)}")
     return value
 
 

@@ -18,31 +18,33 @@ every secret resolved through :class:`SecretRef` is registered with the redactor
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
 import httpx
 from pydantic import field_validator
 
-from ..errors import ProbeError
+from ..errors import PermanentProbeError, ProbeError, TemporaryProbeError, reworded
 from ..hosts import redirect_guard
 from ..probe import ProbeConfig, ProbeContext
 from ..secrets import SecretRef
-from ..sources import read_capped, resolve_path
 
 # The http family's transport diagnosis (TLS vs unreachable) and its redirect guard for
 # custom credential headers: one definition of each, not a second copy here.
-from ..tls import shared_ssl_context
+from .documents import read_capped
 from .http import (
     USER_AGENT,
     failure_target,
     public_url,
+    resolve_path,
+    shorten,
+    ssl_context,
     strip_on_cross_origin,
     transport_error,
 )
@@ -53,12 +55,21 @@ GITLAB_API = "https://gitlab.com/api/v4"
 
 
 class ApiStatusError(ProbeError):
-    """The API answered with an error status; ``detail`` is its own explanation, if any."""
+    """The API answered with an error status; ``detail`` is its own explanation, if any.
+    Raised as one of the two kinds below."""
 
-    def __init__(self, message: str, *, status_code: int, detail: str, temporary: bool = False) -> None:
-        super().__init__(message, temporary=temporary)
+    def __init__(self, message: str, *, status_code: int, detail: str) -> None:
+        super().__init__(message)
         self.status_code = status_code
         self.detail = detail
+
+
+class TemporaryApiStatusError(ApiStatusError, TemporaryProbeError):
+    """Rate limited or a server error: trying again later may help."""
+
+
+class PermanentApiStatusError(ApiStatusError, PermanentProbeError):
+    """Not authorised, not found, or another client error."""
 
 
 @dataclass(frozen=True)
@@ -165,10 +176,8 @@ class ApiClient:
     async def __aenter__(self) -> ApiClient:
         # Loading a CA bundle (even the default one) takes ~0.1 s of file I/O and CPU:
         # not on the event loop, and the default one only once.
-        if self._ca_file:
-            verify = await asyncio.to_thread(_ssl_context, resolve_path(self._ca_file, self._context))
-        else:
-            verify = await asyncio.to_thread(_default_ssl_context)
+        ca_file = resolve_path(self._ca_file, self._context.base_dir) if self._ca_file else None
+        verify = await asyncio.to_thread(functools.partial(ssl_context, ca_file=ca_file))
         self._client = httpx.AsyncClient(
             base_url=self._base,
             headers=self._headers,
@@ -201,28 +210,27 @@ class ApiClient:
             self._base.port,
         ):
             # Our headers carry the token: never send them to a host the API merely named.
-            raise ProbeError(
+            raise PermanentProbeError(
                 f"{self.service}: refusing to follow a link to another host: {public_url(target)}"
             )
         try:
             async with self._client.stream("GET", path, params=params) as response:
                 content = await read_capped(response, self._context.max_body_bytes, public_url(response.url))
         except httpx.TimeoutException as exc:
-            raise ProbeError(
+            raise TemporaryProbeError(
                 f"{self.service} at {failure_target(exc, self._base)}: "
                 f"timed out after {self._context.timeout:g}s",
-                temporary=True,
             ) from None
         except (httpx.HTTPError, ssl.SSLError) as exc:
             error = transport_error(exc, failure_target(exc, self._base))
-            raise ProbeError(f"{self.service}: {error.message}", temporary=error.temporary) from None
+            raise reworded(error, f"{self.service}: {error.message}") from None
         if not 200 <= response.status_code < 300:
             raise self._status_error(response, content)
         try:
             body = json.loads(content)
         except (ValueError, RecursionError):
             kind = response.headers.get("content-type", "no content type").split(";")[0]
-            raise ProbeError(
+            raise PermanentProbeError(
                 f"{self.service} at {public_url(response.url)} answered {kind}, not JSON; "
                 "is api_url the API's base URL?"
             ) from None
@@ -235,26 +243,21 @@ class ApiClient:
         said = f": {detail}" if detail else ""
         where = public_url(response.url)
         if code == 429 or (code == 403 and _rate_limited(response.headers, detail)):
-            return ApiStatusError(
+            return TemporaryApiStatusError(
                 f"{self.service}: rate limit exhausted (HTTP {code}{said}){_reset(response.headers)}; "
                 "temporary, the next run may pass",
                 status_code=code,
                 detail=detail,
-                temporary=True,
             )
         if code in (401, 403):
             what = "was refused" if code == 401 else "lacks a permission (scope or membership) this needs"
-            return ApiStatusError(
+            return PermanentApiStatusError(
                 f"{self.service}: not authorised (HTTP {code}{said}): {self.credential} {what}",
                 status_code=code,
                 detail=detail,
             )
-        return ApiStatusError(
-            f"{self.service}: HTTP {code}{said} from {where}",
-            status_code=code,
-            detail=detail,
-            temporary=code >= 500,
-        )
+        kind = TemporaryApiStatusError if code >= 500 else PermanentApiStatusError
+        return kind(f"{self.service}: HTTP {code}{said} from {where}", status_code=code, detail=detail)
 
 
 async def explain_not_found(
@@ -272,11 +275,11 @@ async def explain_not_found(
     except ApiStatusError as missing:
         if missing.status_code != 404:
             return missing
-        return ProbeError(
+        return PermanentProbeError(
             f"{client.service}: {container} not found (HTTP 404); check the name, and that "
             f"{client.credential} can see it (private ones answer 404 to tokens without access)"
         )
-    return ProbeError(f"{client.service}: {thing} not found in {container}{hint}")
+    return PermanentProbeError(f"{client.service}: {thing} not found in {container}{hint}")
 
 
 async def follow_pages(
@@ -300,7 +303,7 @@ def error_detail(content: bytes) -> str:
     except (ValueError, RecursionError):
         text = content.decode("utf-8", errors="replace").strip()
         # An HTML error page says nothing useful in one line.
-        return "" if text.startswith("<") else _shorten(text)
+        return "" if text.startswith("<") else shorten(text, _DETAIL_LIMIT)
     parts: list[str] = []
     if isinstance(body, dict):
         for key in ("message", "error", "error_description"):
@@ -311,12 +314,7 @@ def error_detail(content: bytes) -> str:
                 parts.extend(str(m) for m in body[key])
         if isinstance(body.get("errors"), dict):
             parts.extend(f"{k}: {v}" for k, v in body["errors"].items())
-    return _shorten("; ".join(parts))
-
-
-def _shorten(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _DETAIL_LIMIT else text[: _DETAIL_LIMIT - 1] + "…"
+    return shorten("; ".join(parts), _DETAIL_LIMIT)
 
 
 def _rate_limited(headers: httpx.Headers, detail: str) -> bool:
@@ -336,19 +334,6 @@ def _reset(headers: httpx.Headers) -> str:
     if reset.isdigit():
         return f", resets at {datetime.fromtimestamp(int(reset), UTC):%Y-%m-%d %H:%M:%S} UTC"
     return ""
-
-
-def _default_ssl_context() -> ssl.SSLContext:
-    return shared_ssl_context(True)
-
-
-def _ssl_context(ca_file: Path) -> ssl.SSLContext:
-    try:
-        return ssl.create_default_context(cafile=str(ca_file))
-    except FileNotFoundError:
-        raise ProbeError(f"CA bundle not found: {ca_file}") from None
-    except (OSError, ssl.SSLError) as exc:
-        raise ProbeError(f"cannot load the CA bundle {ca_file}: {exc}") from None
 
 
 def parse_time(value: Any) -> datetime | None:

@@ -21,28 +21,30 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
 import ssl
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import httpx
 from pydantic import field_validator
 
-from ..errors import ProbeError
+from ..errors import PermanentProbeError, ProbeError, TemporaryProbeError, reworded
 from ..probe import ProbeConfig, ProbeContext
 from ..secrets import REDACTOR, SecretRef
-from ..sources import read_capped, resolve_path
-from ..tls import shared_ssl_context
+from .documents import read_capped
 from .http import (
     USER_AGENT,
     HttpAuth,
     checked_url,
     failure_target,
     public_url,
+    resolve_path,
+    shorten,
+    ssl_context,
     timeout_phase,
     transport_error,
 )
@@ -83,7 +85,7 @@ class Answer:
             return json.loads(self.content)
         except (ValueError, RecursionError):
             kind = self.headers.get("content-type", "no content type").split(";")[0]
-            raise ProbeError(
+            raise PermanentProbeError(
                 f"{service} at {self.url} answered {kind} (HTTP {self.status}), not JSON; "
                 f"is url the base URL of {service}?"
             ) from None
@@ -98,16 +100,12 @@ def error_detail(content: bytes) -> str:
         body = json.loads(content)
     except (ValueError, RecursionError):
         text = content.decode("utf-8", errors="replace").strip()
-        return "" if text.startswith("<") else _shorten(text)  # an HTML page says nothing in a line
+        # An HTML error page says nothing useful in one line.
+        return "" if text.startswith("<") else shorten(text, _DETAIL_LIMIT)
     if isinstance(body, dict):
         parts = [str(body[key]) for key in ("message", "error") if body.get(key)]
-        return _shorten("; ".join(parts))
+        return shorten("; ".join(parts), _DETAIL_LIMIT)
     return ""
-
-
-def _shorten(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _DETAIL_LIMIT else text[: _DETAIL_LIMIT - 1] + "…"
 
 
 def credential(auth: HttpAuth | None, unset: SecretRef | None = None) -> str:
@@ -164,9 +162,11 @@ class MonitoringClient:
                 # A server that echoes request headers would otherwise show the encoded pair.
                 REDACTOR.register(base64.b64encode(f"{basic.username}:{password}".encode()).decode())
                 auth = httpx.BasicAuth(basic.username, password)
-        ca_file = resolve_path(self._config.ca_file, self._context) if self._config.ca_file else None
+        ca_file = resolve_path(self._config.ca_file, self._context.base_dir) if self._config.ca_file else None
         # Loading a CA bundle reads files and parses hundreds of certificates: not on the loop.
-        verify = await asyncio.to_thread(_ssl_context, self._config.verify_tls, ca_file)
+        verify = await asyncio.to_thread(
+            functools.partial(ssl_context, verify=self._config.verify_tls, ca_file=ca_file)
+        )
         self._client = httpx.AsyncClient(
             headers=headers,
             auth=auth,
@@ -197,15 +197,14 @@ class MonitoringClient:
             async with self._client.stream("GET", self.base + path, params=params) as response:
                 content = await read_capped(response, self._context.max_body_bytes, public_url(response.url))
         except httpx.TimeoutException as exc:
-            raise ProbeError(
+            raise TemporaryProbeError(
                 f"{self.service} at {failure_target(exc, fallback)}: timed out after "
                 f"{self._context.timeout:g}s {timeout_phase(exc)}",
-                temporary=True,
             ) from None
         # httpcore does not map every TLS alert; a bare ssl.SSLError can come through.
         except (httpx.HTTPError, ssl.SSLError) as exc:
             error = transport_error(exc, failure_target(exc, fallback))
-            raise ProbeError(f"{self.service}: {error.message}", temporary=error.temporary) from None
+            raise reworded(error, f"{self.service}: {error.message}") from None
         answer = Answer(
             response.status_code, response.reason_phrase, response.headers, content, public_url(response.url)
         )
@@ -220,34 +219,23 @@ class MonitoringClient:
         if code in (401, 403):
             what = "was refused" if code == 401 else "lacks a permission this needs"
             todo = f"; {self._unset.unset_hint()}" if self._unset is not None else ""
-            return ProbeError(
+            return PermanentProbeError(
                 f"{self.service}: not authorised (HTTP {code}{said}): "
                 f"{credential(self._config.auth, self._unset)} {what}{todo}"
             )
         if 300 <= code < 400:
             location = public_url(answer.headers.get("location", "?"))
-            return ProbeError(
+            return PermanentProbeError(
                 f"{self.service} at {answer.url} redirects to {location} (HTTP {code}); "
                 "set url to the server's base URL (a login page means the API needs auth)"
             )
         if code == 404:
-            return ProbeError(
+            return PermanentProbeError(
                 f"{self.service}: {answer.url} not found (HTTP 404{said}); is url the base URL "
                 f"of {self.service}?"
             )
-        return ProbeError(
-            f"{self.service}: HTTP {code} {answer.reason} from {answer.url}{said}", temporary=code >= 500
+        return (TemporaryProbeError if code >= 500 else PermanentProbeError)(
+            f"{self.service}: HTTP {code} {answer.reason} from {answer.url}{said}",
         )
 
 
-def _ssl_context(verify_tls: bool, ca_file: Path | None) -> ssl.SSLContext:
-    if not verify_tls:
-        return shared_ssl_context(False)
-    if ca_file is None:
-        return shared_ssl_context()
-    try:
-        return ssl.create_default_context(cafile=str(ca_file))
-    except FileNotFoundError:
-        raise ProbeError(f"CA bundle not found: {ca_file}") from None
-    except (OSError, ssl.SSLError) as exc:  # a file that holds no PEM certificate
-        raise ProbeError(f"cannot load the CA bundle {ca_file}: {exc}") from None

@@ -25,8 +25,8 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-from ..errors import ProbeError
-from .report_common import epoch_time, load_json, mapping, number, timestamp
+from ..errors import PermanentProbeError, ProbeError
+from .documents import epoch_time, load_json, mapping, number, timestamp
 
 Metric = Literal["line", "branch", "combined"]
 
@@ -65,7 +65,7 @@ def percent(part: float, whole: float) -> float:
 
 
 def nothing_measured(source: str, format_name: str, what: str) -> ProbeError:
-    return ProbeError(
+    return PermanentProbeError(
         f"{source}: the {format_name} report measured nothing ({what}), so it is no evidence "
         "of coverage; check that the tests ran with coverage of the release's sources"
     )
@@ -74,19 +74,19 @@ def nothing_measured(source: str, format_name: str, what: str) -> ProbeError:
 def parse_coverage(content: bytes, source: str) -> CoverageResult:
     start = content.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     if not start:
-        raise ProbeError(f"{source}: the coverage report is empty")
+        raise PermanentProbeError(f"{source}: the coverage report is empty")
     if start == b"<":
         root = _parse_xml(content, source)
         if root.tag == "coverage":
             return _cobertura(root, source)
         if root.tag == "report":
             return _jacoco(root, source)
-        raise ProbeError(
+        raise PermanentProbeError(
             f"{source}: XML root <{root.tag}> is neither Cobertura <coverage> nor JaCoCo <report>"
         )
     if start == b"{":
         return _coverage_json(load_json(content, source, "coverage report"), source)
-    raise ProbeError(
+    raise PermanentProbeError(
         f"{source}: not a coverage report (expected Cobertura or JaCoCo XML, or coverage.py JSON)"
     )
 
@@ -95,11 +95,13 @@ def _parse_xml(content: bytes, source: str) -> Element:
     try:
         root: Element = fromstring(content)
     except ParseError as exc:
-        raise ProbeError(f"{source}: not well-formed XML ({exc}); is the file truncated?") from None
+        raise PermanentProbeError(f"{source}: not well-formed XML ({exc}); is the file truncated?") from None
     except DefusedXmlException as exc:
-        raise ProbeError(f"{source}: refused XML with entity declarations ({exc})") from None
+        raise PermanentProbeError(f"{source}: refused XML with entity declarations ({exc})") from None
     except LookupError as exc:  # <?xml encoding="…"?> that Python does not know
-        raise ProbeError(f"{source}: the XML declares an encoding Python does not know ({exc})") from None
+        raise PermanentProbeError(
+            f"{source}: the XML declares an encoding Python does not know ({exc})"
+        ) from None
     return root
 
 
@@ -113,7 +115,9 @@ def _cobertura(root: Element, source: str) -> CoverageResult:
     else:
         rate = _rate(root, "line-rate", source)
         if rate is None:
-            raise ProbeError(f"{source}: <coverage> has neither lines-valid/lines-covered nor line-rate")
+            raise PermanentProbeError(
+                f"{source}: <coverage> has neither lines-valid/lines-covered nor line-rate"
+            )
         line = rate
     branches_valid = _count(root, "branches-valid", source)
     branches_covered = _count(root, "branches-covered", source)
@@ -146,18 +150,18 @@ def _cobertura(root: Element, source: str) -> CoverageResult:
 
 def _coverage_json(document: Any, source: str) -> CoverageResult:
     if not isinstance(document, dict) or not isinstance(document.get("totals"), dict):
-        raise ProbeError(f"{source}: not a coverage.py JSON report (no 'totals' object)")
+        raise PermanentProbeError(f"{source}: not a coverage.py JSON report (no 'totals' object)")
     meta = mapping(document.get("meta", {}), "meta", source)
     version = meta.get("format")
     if version is not None and version not in (2, 3):
-        raise ProbeError(
+        raise PermanentProbeError(
             f"{source}: coverage.py JSON format {version!r} is not supported (this probe reads 2 and 3)"
         )
     totals = document["totals"]
     statements = _json_count(totals, "num_statements", source)
     covered = _json_count(totals, "covered_lines", source)
     if statements is None or covered is None:
-        raise ProbeError(f"{source}: totals.num_statements and totals.covered_lines are required")
+        raise PermanentProbeError(f"{source}: totals.num_statements and totals.covered_lines are required")
     if statements == 0:
         raise nothing_measured(source, "coverage.py JSON", "0 statements")
     line = percent(covered, statements)
@@ -190,13 +194,13 @@ def _jacoco(root: Element, source: str) -> CoverageResult:
         kind = counter.get("type", "")
         missed, covered = _count(counter, "missed", source), _count(counter, "covered", source)
         if missed is None or covered is None:
-            raise ProbeError(f"{source}: <counter type={kind!r}> needs missed and covered")
+            raise PermanentProbeError(f"{source}: <counter type={kind!r}> needs missed and covered")
         counters[kind] = (covered, missed + covered)
     if not counters and root.find("package") is None and root.find("group") is None:
         # JaCoCo writes no counter and no package when no class was analysed.
         raise nothing_measured(source, "JaCoCo", "no report-level counter")
     if "LINE" not in counters:
-        raise ProbeError(f"{source}: JaCoCo <report> has no report-level LINE counter")
+        raise PermanentProbeError(f"{source}: JaCoCo <report> has no report-level LINE counter")
     lines_covered, lines_valid = counters["LINE"]
     if lines_valid == 0:
         raise nothing_measured(source, "JaCoCo", "LINE counter 0 of 0")
@@ -227,7 +231,7 @@ def _count(element: Element, name: str, source: str) -> int | None:
     except ValueError:
         value = -1.0
     if value < 0 or not value.is_integer():
-        raise ProbeError(f"{source}: <{element.tag} {name}={raw!r}> is not a count")
+        raise PermanentProbeError(f"{source}: <{element.tag} {name}={raw!r}> is not a count")
     return int(value)
 
 
@@ -239,9 +243,9 @@ def _rate(element: Element, name: str, source: str) -> float | None:
     try:
         rate = float(raw)
     except ValueError:
-        raise ProbeError(f"{source}: <{element.tag} {name}={raw!r}> is not a number") from None
+        raise PermanentProbeError(f"{source}: <{element.tag} {name}={raw!r}> is not a number") from None
     if not 0 <= rate <= 1:
-        raise ProbeError(f"{source}: <{element.tag} {name}={raw!r}> is not between 0 and 1")
+        raise PermanentProbeError(f"{source}: <{element.tag} {name}={raw!r}> is not between 0 and 1")
     return rate * 100
 
 
@@ -250,10 +254,10 @@ def _json_count(totals: dict[str, Any], name: str, source: str) -> int | None:
         return None
     value = number(totals[name])
     if value is None or value < 0 or not value.is_integer():
-        raise ProbeError(f"{source}: totals.{name} should be a count, found {totals[name]!r}")
+        raise PermanentProbeError(f"{source}: totals.{name} should be a count, found {totals[name]!r}")
     return int(value)
 
 
 def _check_percent(value: float, where: str, source: str) -> None:
     if not 0 <= value <= 100:
-        raise ProbeError(f"{source}: {where} = {value} is not a percentage")
+        raise PermanentProbeError(f"{source}: {where} = {value} is not a percentage")

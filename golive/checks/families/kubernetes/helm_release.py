@@ -37,11 +37,11 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from ..errors import ProbeError
-from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
-from .kube_client import CONFIGMAPS, SECRETS, KubeTarget, Obj
-from .kube_client import connect as kube_connect
-from .kube_objects import field, items, labels, mapping, name
+from ...clients.kubernetes import CONFIGMAPS, SECRETS, KubeTarget, Obj
+from ...clients.kubernetes import connect as kube_connect
+from ...errors import PermanentProbeError
+from ...formats.kubernetes import field, items, labels, mapping, name
+from ...probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
 SECRET_TYPE = "helm.sh/release.v1"  # noqa: S105  (a Secret type, not a password)
@@ -57,6 +57,9 @@ _UNFINISHED = frozenset({"Preparing upgrade", "Initial install underway"})
 _RELEASE_FAILED = re.compile(r'^Release "[^"]*" failed')
 _RELEASE_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 
+#: The observed value the rollback plan reads (:func:`golive.checks.rollback.previous_good_revision`).
+PREVIOUS_GOOD_REVISION = "PREVIOUS_GOOD_REVISION"
+
 
 class HelmReleaseConfig(KubeTarget):
     type: Literal["helm_release"] = "helm_release"
@@ -71,21 +74,21 @@ def decode_release(data: str, *, api_base64: bool, max_bytes: int, where: str) -
         helm_text = base64.b64decode(data, validate=True) if api_base64 else data.encode("ascii")
         payload = base64.b64decode(helm_text, validate=True)
     except (binascii.Error, ValueError):
-        raise ProbeError(f"{where}: data.release is not base64") from None
+        raise PermanentProbeError(f"{where}: data.release is not base64") from None
     if payload[:3] == GZIP_MAGIC:
         decompressor = zlib.decompressobj(wbits=31)  # 31: expect a gzip header
         try:
             payload = decompressor.decompress(payload, max_bytes + 1)
         except zlib.error as exc:
-            raise ProbeError(f"{where}: data.release is not valid gzip ({exc})") from None
+            raise PermanentProbeError(f"{where}: data.release is not valid gzip ({exc})") from None
         if len(payload) > max_bytes:
-            raise ProbeError(f"{where}: the release is larger than {max_bytes} bytes uncompressed")
+            raise PermanentProbeError(f"{where}: the release is larger than {max_bytes} bytes uncompressed")
     try:
         release = json.loads(payload)
     except ValueError:
-        raise ProbeError(f"{where}: data.release does not decode to JSON") from None
+        raise PermanentProbeError(f"{where}: data.release does not decode to JSON") from None
     if not isinstance(release, dict):
-        raise ProbeError(f"{where}: data.release is not a Helm release object")
+        raise PermanentProbeError(f"{where}: data.release is not a Helm release object")
     return release
 
 
@@ -149,7 +152,7 @@ def summarise(history: list[tuple[int, Obj]]) -> tuple[dict[str, Any], str]:
             for rev, r in rollbacks
         ],
         "KNOWN_GOOD_REVISION": good[0] if good else None,
-        "PREVIOUS_GOOD_REVISION": next((rev for rev in good if rev < revision), None),
+        PREVIOUS_GOOD_REVISION: next((rev for rev in good if rev < revision), None),
         "HISTORY": [
             {
                 "revision": rev,
@@ -185,7 +188,7 @@ async def gather(config: HelmReleaseConfig, context: ProbeContext) -> Observatio
         data = field(entry, "data", "release")
         where = f"{config.storage} {name(entry)}"
         if not isinstance(data, str):
-            raise ProbeError(f"{where}: has no data.release")
+            raise PermanentProbeError(f"{where}: has no data.release")
         release = decode_release(
             data, api_base64=secret_driver, max_bytes=context.max_body_bytes, where=where
         )

@@ -27,9 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..errors import ProbeError
-from .k6_samples import read_samples, trend_stats
-from .report_common import (
+from ..errors import PermanentProbeError
+from .documents import (
     GZIP_MAGIC,
     decode_text,
     gunzip,
@@ -41,6 +40,7 @@ from .report_common import (
     sequence,
     timestamp,
 )
+from .k6_samples import read_samples, trend_stats
 
 #: The same trend statistics as the machine-readable summary of k6 ≥ 1.5 writes them.
 TREND_ALIASES = {"p(90)": "p90", "p(95)": "p95", "p(99)": "p99"}
@@ -138,7 +138,7 @@ def parse_k6(content: bytes, source: str, names: MetricNames, max_bytes: int) ->
     single_line = len(filled) == 1 and head is not None  # compact JSON: parsed already
     document = head if single_line else parse_json_text(text, source, "k6 summary")
     if not isinstance(document, dict):
-        raise ProbeError(f"{source}: not a k6 summary: the top level is not a JSON object")
+        raise PermanentProbeError(f"{source}: not a k6 summary: the top level is not a JSON object")
     if "version" in document and "results" in document:
         return _machine_readable(document, source, names)
     metrics = document.get("metrics")
@@ -148,7 +148,7 @@ def parse_k6(content: bytes, source: str, names: MetricNames, max_bytes: int) ->
         if nested or "state" in document or "options" in document:
             return _handle_summary(document, metrics, source, names)
         return _summary_export(document, metrics, source, names)
-    raise ProbeError(
+    raise PermanentProbeError(
         f"{source}: not a k6 summary: expected 'metrics' (handleSummary or --summary-export), "
         "'version' and 'results' (machine-readable summary) or --out json lines"
     )
@@ -176,7 +176,7 @@ def _handle_summary(
             where = f"metrics.{name}.thresholds[{threshold!r}]"
             ok = mapping(outcome, where, source).get("ok")
             if not isinstance(ok, bool):
-                raise ProbeError(f"{source}: {where}.ok should be true or false")
+                raise PermanentProbeError(f"{source}: {where}.ok should be true or false")
             result.thresholds.setdefault(name, {})[threshold] = ok
     result.checks = _group_checks(document.get("root_group"), "root_group", source)
     _note_thresholds(result)
@@ -199,7 +199,7 @@ def _summary_export(
         declared = mapping(metric, f"metrics.{name}", source).get("thresholds")
         for threshold, failed in optional_mapping(declared, f"metrics.{name}.thresholds", source).items():
             if not isinstance(failed, bool):
-                raise ProbeError(
+                raise PermanentProbeError(
                     f"{source}: metrics.{name}.thresholds[{threshold!r}] should be true or false"
                 )
             result.thresholds.setdefault(name, {})[threshold] = not failed  # inverted
@@ -211,7 +211,7 @@ def _summary_export(
 def _machine_readable(document: dict[str, Any], source: str, names: MetricNames) -> K6Result:
     version = document.get("version")
     if not isinstance(version, str) or not version.startswith("1."):
-        raise ProbeError(
+        raise PermanentProbeError(
             f"{source}: machine-readable k6 summary version {version!r} is not supported "
             "(this probe reads 1.x)"
         )

@@ -35,8 +35,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .kube_client import Obj
-from .kube_objects import field, is_empty_selector, items, labels, mapping, name, selector_matches
+from ...clients.kubernetes import Obj
+from ...formats.kubernetes import field, is_empty_selector, items, labels, mapping, name, selector_matches
 
 EVERYWHERE = frozenset({"0.0.0.0/0", "::/0"})
 CALICO_NAMESPACE = "projectcalico.org/namespace"

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from .kube_client import Obj
-from .kube_objects import condition, field, items, mapping, name, parse_time
+from ...clients.kubernetes import Obj
+from ...formats.kubernetes import condition, field, items, mapping, name, parse_time
 
 SCALE_UP = "TriggeredScaleUp"
 NO_SCALE_UP = "NotTriggerScaleUp"

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from .kube_client import Obj
+from ..clients.kubernetes import Obj
 
 
 def field(obj: Mapping[str, Any] | None, *path: str) -> Any:

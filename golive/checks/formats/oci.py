@@ -26,7 +26,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import ProbeError
+from ..errors import PermanentProbeError
 
 MB = 1_000_000
 COSIGN_BUNDLE = "application/vnd.dev.sigstore.bundle.v0.3+json"
@@ -68,11 +68,11 @@ def children(index: Mapping[str, Any], what: str) -> list[tuple[str, str]]:
     """(platform, digest) of an index's entries, attestations left out."""
     entries = index.get("manifests")
     if not isinstance(entries, list):
-        raise ProbeError(f"{what}: the index has no 'manifests' list")
+        raise PermanentProbeError(f"{what}: the index has no 'manifests' list")
     found: list[tuple[str, str]] = []
     for entry in entries:
         if not isinstance(entry, Mapping) or not isinstance(entry.get("digest"), str):
-            raise ProbeError(f"{what}: an index entry has no digest")
+            raise PermanentProbeError(f"{what}: an index entry has no digest")
         if not is_attestation(entry):
             found.append((platform_name(entry.get("platform")), entry["digest"]))
     return found
@@ -83,10 +83,10 @@ def image_bytes(manifest: Mapping[str, Any], what: str) -> int:
     layers = manifest.get("layers")
     config = manifest.get("config")
     if not isinstance(layers, list) or not isinstance(config, Mapping):
-        raise ProbeError(f"{what}: the image manifest lacks 'layers' or 'config'")
+        raise PermanentProbeError(f"{what}: the image manifest lacks 'layers' or 'config'")
     sizes = [d.get("size") if isinstance(d, Mapping) else None for d in [*layers, config]]
     if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in sizes):
-        raise ProbeError(f"{what}: a layer or the config has no valid size")
+        raise PermanentProbeError(f"{what}: a layer or the config has no valid size")
     return sum(s for s in sizes if isinstance(s, int))
 
 

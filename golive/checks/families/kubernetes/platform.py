@@ -29,11 +29,11 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from ..errors import ProbeError
-from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
-from .kube_client import HPAS, PVCS, STORAGECLASSES, KubeTarget, Obj
-from .kube_client import connect as kube_connect
-from .kube_objects import annotations_of, condition, field, items, mapping, name, number
+from ...clients.kubernetes import HPAS, PVCS, STORAGECLASSES, KubeTarget, Obj
+from ...clients.kubernetes import connect as kube_connect
+from ...errors import PermanentProbeError
+from ...formats.kubernetes import annotations_of, condition, field, items, mapping, name, number
+from ...probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
 
 DEFAULT_CLASS_ANNOTATIONS = (
     "storageclass.kubernetes.io/is-default-class",
@@ -233,7 +233,7 @@ async def gather_storage(config: KubeStorageConfig, context: ProbeContext) -> Ob
     by_name = {name(c): c for c in claims}
     missing = [n for n in config.pvcs if n not in by_name]
     if missing:
-        raise ProbeError(f"{source}: no PersistentVolumeClaim {', '.join(missing)}")
+        raise PermanentProbeError(f"{source}: no PersistentVolumeClaim {', '.join(missing)}")
     chosen = [by_name[n] for n in config.pvcs] if config.pvcs else sorted(claims, key=name)
     defaults = sorted(
         (c for c in classes if is_default_class(c)),

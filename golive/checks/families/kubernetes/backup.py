@@ -28,10 +28,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from ..errors import ProbeError
-from ..probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
-from ..status import Status
-from .kube_client import (
+from ...clients.kubernetes import (
     CRONJOBS,
     VELERO_BACKUPS,
     VELERO_LOCATIONS,
@@ -42,8 +39,11 @@ from .kube_client import (
     Obj,
     go_duration,
 )
-from .kube_client import connect as kube_connect
-from .kube_objects import field, hours_between, labels, name, parse_time
+from ...clients.kubernetes import connect as kube_connect
+from ...errors import PermanentProbeError
+from ...formats.kubernetes import field, hours_between, labels, name, parse_time
+from ...probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
+from ...status import Status
 
 SCHEDULE_LABEL = "velero.io/schedule-name"
 FINISHED = frozenset({"Completed", "PartiallyFailed", "Failed", "FailedValidation"})
@@ -155,11 +155,11 @@ async def gather_velero(config: VeleroBackupsConfig, context: ProbeContext) -> O
             )
             source = kube.source()
     except KubeNotFound as exc:
-        raise ProbeError(f"{exc.message}; is Velero installed (velero.io/v1)?") from None
+        raise PermanentProbeError(f"{exc.message}; is Velero installed (velero.io/v1)?") from None
     known = {name(s): s for s in schedules}
     missing = [s for s in config.schedules if s not in known]
     if missing:
-        raise ProbeError(f"{source}: no Velero Schedule {', '.join(missing)}")
+        raise PermanentProbeError(f"{source}: no Velero Schedule {', '.join(missing)}")
     now = context.now()
     chosen = [known[s] for s in config.schedules] if config.schedules else sorted(schedules, key=name)
     summaries, problems, partial = [], [], []

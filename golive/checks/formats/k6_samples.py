@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..errors import ProbeError
-from .report_common import mapping, number, optional_mapping, optional_sequence, timestamp
+from ..errors import PermanentProbeError
+from .documents import mapping, number, optional_mapping, optional_sequence, timestamp
 
 
 @dataclass(frozen=True)
@@ -86,12 +86,12 @@ def read_samples(lines: list[str], source: str, duration: str, failed: str, requ
             entry = mapping(json.loads(line), where, source)
         except json.JSONDecodeError as exc:
             truncated = " (the file looks truncated)" if index == last_filled else ""
-            raise ProbeError(f"{source}: {where} is not valid JSON: {exc.msg}{truncated}") from None
+            raise PermanentProbeError(f"{source}: {where} is not valid JSON: {exc.msg}{truncated}") from None
         except RecursionError:
-            raise ProbeError(f"{source}: {where} is nested too deeply") from None
+            raise PermanentProbeError(f"{source}: {where} is nested too deeply") from None
         kind = entry.get("type")
         if kind not in ("Metric", "Point"):
-            raise ProbeError(f"{source}: {where} is not a k6 --out json entry (type {kind!r})")
+            raise PermanentProbeError(f"{source}: {where} is not a k6 --out json entry (type {kind!r})")
         data = mapping(entry.get("data"), f"{where}: data", source)
         if kind == "Metric":
             declared = optional_sequence(data.get("thresholds"), f"{where}: data.thresholds", source)
@@ -99,7 +99,9 @@ def read_samples(lines: list[str], source: str, duration: str, failed: str, requ
             continue
         value, when = number(data.get("value")), timestamp(data.get("time"))
         if value is None or when is None:
-            raise ProbeError(f"{source}: {where}: a Point needs a numeric value and an RFC 3339 time")
+            raise PermanentProbeError(
+                f"{source}: {where}: a Point needs a numeric value and an RFC 3339 time"
+            )
         tags = optional_mapping(data.get("tags"), f"{where}: data.tags", source)  # may be null
         samples.add(entry.get("metric"), tags, value, when)
     return samples
