@@ -3,8 +3,9 @@
 Socket Mode when ``SLACK_APP_TOKEN`` is set, else HTTP on ``PORT`` with
 ``POST /slack/events`` (signatures verified). Both modes serve ``GET /healthz`` (alive),
 ``GET /readyz`` (:mod:`golive.bot.health`) and ``GET /metrics``
-(:mod:`golive.bot.observability`). Without Slack credentials the console surface stands
-in: messages are printed and charts written to a folder. SIGTERM shuts down gracefully
+(:mod:`golive.bot.observability`), and with API tokens configured the verdict API
+``/api/v1/...`` (:mod:`golive.bot.gate.api`). Without Slack credentials the console
+surface stands in: messages are printed and charts written to a folder. SIGTERM shuts down gracefully
 (:mod:`golive.bot.shutdown`).
 """
 
@@ -33,6 +34,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from ..checks.model import Checklist
 from ..storage import Store
 from .approvers import SlackApprovers
+from .gate import api as gate_api
+from .gate.tokens import ApiTokens
 from .health import Readiness, SlackAuth, SlackSocket
 from .leader import (
     DEFAULT_DURATION,
@@ -175,7 +178,9 @@ async def serve(checklist: Checklist, store: Store, settings: Settings, stop: as
     readiness = Readiness(store=store)
     background: list[asyncio.Task[None]] = []
     bot, bolt, socket_handler = await _connect_slack(checklist, store, settings, readiness, background)
-    runner = web.AppRunner(http_app(bolt if not settings.app_token else None, readiness=readiness))
+    application = http_app(bolt if not settings.app_token else None, readiness=readiness)
+    gate_api.install(application, store, _api_tokens())
+    runner = web.AppRunner(application)
     await runner.setup()
     site = web.TCPSite(runner, host=os.environ.get("HOST", "0.0.0.0"), port=settings.port)  # noqa: S104
     await site.start()
@@ -299,6 +304,14 @@ def _lease_backend(store: Store, settings: Settings) -> LeaseBackend:
         backend: LeaseBackend = KubernetesLease.from_environment()
         return backend
     return DatabaseLease(store)
+
+
+def _api_tokens() -> ApiTokens:
+    """The verdict API's tokens (none: the API is off); a malformed setting stops the start."""
+    try:
+        return ApiTokens.from_env()
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"verdict API: {exc}") from None
 
 
 def _check_token(client: AsyncWebClient, background: list[asyncio.Task[None]]) -> SlackAuth:
