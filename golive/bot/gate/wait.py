@@ -186,14 +186,19 @@ async def wait_for_go(
                 return EXIT_GO
         left = deadline - clock()
         if left <= 0:
-            minutes = give_up_after.total_seconds() / 60
+            waited = _duration(give_up_after)
             if shown is None:
-                say(f"error: no verdict within {minutes:g} minutes: {problem}")
+                say(f"error: no verdict within {waited}: {problem}")
                 return EXIT_ERROR
-            say(f"not GO after {minutes:g} minutes: {shown.decision}")
+            say(f"not GO after {waited}: {shown.decision}")
             return EXIT_NO_GO
         await asyncio.sleep(min(pause, left))
         pause = min(pause * BACKOFF, max_interval.total_seconds())
+
+
+def _duration(value: timedelta) -> str:
+    seconds = value.total_seconds()
+    return f"{seconds:g}s" if seconds < 120 else f"{seconds / 60:g} minutes"
 
 
 async def gate(
