@@ -35,6 +35,8 @@ from ..checks.model import Checklist
 from ..storage import Store
 from .approvers import SlackApprovers
 from .gate import api as gate_api
+from .gate import protection
+from .gate.github import GitHubSettings
 from .gate.tokens import ApiTokens
 from .health import Readiness, SlackAuth, SlackSocket
 from .leader import (
@@ -180,6 +182,7 @@ async def serve(checklist: Checklist, store: Store, settings: Settings, stop: as
     bot, bolt, socket_handler = await _connect_slack(checklist, store, settings, readiness, background)
     application = http_app(bolt if not settings.app_token else None, readiness=readiness)
     gate_api.install(application, store, _api_tokens())
+    github = _github_settings()
     runner = web.AppRunner(application)
     await runner.setup()
     site = web.TCPSite(runner, host=os.environ.get("HOST", "0.0.0.0"), port=settings.port)  # noqa: S104
@@ -189,6 +192,8 @@ async def serve(checklist: Checklist, store: Store, settings: Settings, stop: as
     if bot is not None:
         bot.election = election
         bot.scheduler.leading = election.still_leading
+    if github is not None:
+        background.append(_github_protection(application, checklist, store, github, bot, election, settings))
     electing = asyncio.Event()
     election_task = asyncio.create_task(election.run(electing))
     try:
@@ -312,6 +317,40 @@ def _api_tokens() -> ApiTokens:
         return ApiTokens.from_env()
     except (OSError, ValueError) as exc:
         raise SystemExit(f"verdict API: {exc}") from None
+
+
+def _github_settings() -> GitHubSettings | None:
+    try:
+        return GitHubSettings.from_env()
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"GitHub App: {exc}") from None
+
+
+def _github_protection(
+    application: web.Application,
+    checklist: Checklist,
+    store: Store,
+    github: GitHubSettings,
+    bot: Bot | None,
+    election: LeaderElection,
+    settings: Settings,
+) -> asyncio.Task[None]:
+    """GitHub deployment protection: the webhook on every replica, answers from the leader."""
+
+    def channel() -> protection.Channel | None:
+        return protection.Channel(bot.surface, bot.channel) if bot is not None else None
+
+    protection.install_webhook(application, store, checklist, github.webhook_secret, channel)
+    return asyncio.create_task(
+        protection.watch_pending(
+            checklist,
+            store,
+            github,
+            interval=settings.verdict_interval.total_seconds(),
+            leading=election.still_leading,
+            channel=channel,
+        )
+    )
 
 
 def _check_token(client: AsyncWebClient, background: list[asyncio.Task[None]]) -> SlackAuth:
