@@ -8,6 +8,7 @@ import asyncio
 import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -19,6 +20,7 @@ from golive.bot.gate import protection
 from golive.bot.gate.github import GitHubApp, GitHubSettings, signature
 from golive.bot.server import http_app
 from golive.bot.surface import ConsoleSurface
+from golive.bot.transitions import announce_change
 from golive.checks.loader import load
 from golive.checks.model import Checklist
 from golive.storage import Store
@@ -32,6 +34,7 @@ from .fake_github import (
     protection_delivery,
 )
 from .gate_support import DEVOPS, gate_checklist, target
+from .slack_support import harness
 
 
 @dataclass
@@ -176,3 +179,39 @@ async def test_a_jwt_signed_with_another_key_gets_no_token(setup: Setup) -> None
     assert await protection.answer_pending(setup.checklist, setup.store, app, wait_minutes=60) == []
     assert setup.github.refused == ["JWT signature does not verify with the App's public key"]
     assert setup.github.answers == []
+
+
+async def test_the_go_message_names_the_deploys_it_releases(setup: Setup) -> None:
+    await setup.deliver("d-6")
+    await service.execute_run(setup.checklist, setup.store)
+    await service.sign_off(setup.checklist, setup.store, "devops", user=DEVOPS)
+    changes = await announce_change(
+        setup.checklist, setup.store, setup.channel.surface, setup.channel.channel
+    )
+    assert [c.value for c in changes] == ["GO"]
+    go_message = setup.printed.getvalue().split("waiting for GO", 1)[1]
+    assert "unblocked: production deploy of valeo/shop@abc1234 (GitHub)" in go_message
+
+
+async def test_slack_status_lists_the_deploys_waiting(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        release_id = await h.store.release_id("Shop", "2.0.0")
+        await h.store.record_deployment(
+            release_id,
+            forge="GitHub",
+            delivery_id="d-7",
+            repository="valeo/shop",
+            environment="production",
+            ref="v2.0.0",
+            sha="abc1234def",
+            installation_id=1,
+            callback_url="https://api.github.com/repos/valeo/shop/actions/runs/1/deployment_protection_rule",
+            at=datetime(2026, 12, 7, 9, 30, tzinfo=UTC),
+        )
+        await h.command("status")
+        await h.settle()
+        texts = [c.params["text"] for c in h.slack.ok_calls("chat.postEphemeral")]
+        assert texts[-1] == (
+            "Deploys waiting for GO\n"
+            "• production deploy of valeo/shop@abc1234 (GitHub), waiting since 2026-12-07 09:30"
+        )
