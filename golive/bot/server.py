@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -183,6 +184,9 @@ async def serve(checklist: Checklist, store: Store, settings: Settings, stop: as
     application = http_app(bolt if not settings.app_token else None, readiness=readiness)
     gate_api.install(application, store, _api_tokens())
     github = _github_settings()
+    if github is not None:
+        secret = github.webhook_secret
+        protection.install_webhook(application, store, checklist, secret, _release_channel(bot))
     runner = web.AppRunner(application)
     await runner.setup()
     site = web.TCPSite(runner, host=os.environ.get("HOST", "0.0.0.0"), port=settings.port)  # noqa: S104
@@ -193,7 +197,16 @@ async def serve(checklist: Checklist, store: Store, settings: Settings, stop: as
         bot.election = election
         bot.scheduler.leading = election.still_leading
     if github is not None:
-        background.append(_github_protection(application, checklist, store, github, bot, election, settings))
+        # The leader answers GitHub; every replica takes deliveries (the webhook above).
+        answering = protection.watch_pending(
+            checklist,
+            store,
+            github,
+            interval=settings.verdict_interval.total_seconds(),
+            leading=election.still_leading,
+            channel=_release_channel(bot),
+        )
+        background.append(asyncio.create_task(answering))
     electing = asyncio.Event()
     election_task = asyncio.create_task(election.run(electing))
     try:
@@ -326,31 +339,13 @@ def _github_settings() -> GitHubSettings | None:
         raise SystemExit(f"GitHub App: {exc}") from None
 
 
-def _github_protection(
-    application: web.Application,
-    checklist: Checklist,
-    store: Store,
-    github: GitHubSettings,
-    bot: Bot | None,
-    election: LeaderElection,
-    settings: Settings,
-) -> asyncio.Task[None]:
-    """GitHub deployment protection: the webhook on every replica, answers from the leader."""
+def _release_channel(bot: Bot | None) -> Callable[[], protection.Channel | None]:
+    """Where notices about held deploys go: the bot's release channel (none without Slack)."""
 
     def channel() -> protection.Channel | None:
         return protection.Channel(bot.surface, bot.channel) if bot is not None else None
 
-    protection.install_webhook(application, store, checklist, github.webhook_secret, channel)
-    return asyncio.create_task(
-        protection.watch_pending(
-            checklist,
-            store,
-            github,
-            interval=settings.verdict_interval.total_seconds(),
-            leading=election.still_leading,
-            channel=channel,
-        )
-    )
+    return channel
 
 
 def _check_token(client: AsyncWebClient, background: list[asyncio.Task[None]]) -> SlackAuth:
