@@ -189,3 +189,18 @@ def test_malformed_tokens_are_named_without_their_secret() -> None:
     with pytest.raises(ValueError, match=r"\(ci\): the token has 5 characters"):
         ApiTokens.from_env({"GOLIVE_API_TOKENS": "ci=short"})
     assert not ApiTokens.from_env({}).enabled
+
+
+def test_the_rate_limit_refills_and_forgets_idle_clients(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("golive.bot.gate.api.MAX_BUCKETS", 3)
+    now = [0.0]
+    limit = RateLimit(rate=1.0, burst=2, clock=lambda: now[0])
+    assert [limit.wait("a"), limit.wait("a")] == [0.0, 0.0]
+    assert limit.wait("a") == pytest.approx(1.0)
+    now[0] = 1.0
+    assert limit.wait("a") == 0.0  # refilled one
+    limit.wait("b")
+    limit.wait("c")
+    now[0] = 10.0  # all refilled: a fourth client makes room by forgetting them
+    assert limit.wait("d") == 0.0
+    assert set(limit._buckets) == {"d"}

@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 #: Requests per second each token (or each address without one) may make, and the burst.
 RATE_PER_SECOND = 5.0
 BURST = 20
+#: Buckets kept before full ones are forgotten: many addresses cannot grow memory unbounded.
+MAX_BUCKETS = 10_000
 
 
 @dataclass
@@ -44,6 +46,8 @@ class RateLimit:
     def wait(self, key: str) -> float:
         """0 when the request may go ahead (and counts it), else the seconds to wait."""
         now = self.clock()
+        if key not in self._buckets and len(self._buckets) >= MAX_BUCKETS:
+            self._forget_full(now)
         level, since = self._buckets.get(key, (float(self.burst), now))
         level = min(float(self.burst), level + (now - since) * self.rate)
         if level >= 1:
@@ -51,6 +55,11 @@ class RateLimit:
             return 0.0
         self._buckets[key] = (level, now)
         return (1 - level) / self.rate
+
+    def _forget_full(self, now: float) -> None:
+        """A bucket refilled to its burst is the same as none."""
+        refill = self.burst / self.rate
+        self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < refill}
 
 
 def _json(document: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
