@@ -3,10 +3,10 @@
 Socket Mode when ``SLACK_APP_TOKEN`` is set, else HTTP on ``PORT`` with
 ``POST /slack/events`` (signatures verified). Both modes serve ``GET /healthz`` (alive),
 ``GET /readyz`` (:mod:`golive.bot.health`) and ``GET /metrics``
-(:mod:`golive.bot.observability`), and with API tokens configured the verdict API
-``/api/v1/...`` (:mod:`golive.bot.gate.api`). Without Slack credentials the console
-surface stands in: messages are printed and charts written to a folder. SIGTERM shuts down gracefully
-(:mod:`golive.bot.shutdown`).
+(:mod:`golive.bot.observability`), and when configured the verdict API ``/api/v1/...``
+and a GitHub App's ``/github/webhook`` (:mod:`golive.bot.gate`). Without Slack
+credentials the console surface stands in: messages are printed and charts written to
+a folder. SIGTERM shuts down gracefully (:mod:`golive.bot.shutdown`).
 """
 
 from __future__ import annotations
@@ -35,10 +35,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from ..checks.model import Checklist
 from ..storage import Store
 from .approvers import SlackApprovers
-from .gate import api as gate_api
 from .gate import protection
-from .gate.github import GitHubSettings
-from .gate.tokens import ApiTokens
+from .gate import serving as gate_serving
 from .health import Readiness, SlackAuth, SlackSocket
 from .leader import (
     DEFAULT_DURATION,
@@ -182,11 +180,7 @@ async def serve(checklist: Checklist, store: Store, settings: Settings, stop: as
     background: list[asyncio.Task[None]] = []
     bot, bolt, socket_handler = await _connect_slack(checklist, store, settings, readiness, background)
     application = http_app(bolt if not settings.app_token else None, readiness=readiness)
-    gate_api.install(application, store, _api_tokens())
-    github = _github_settings()
-    if github is not None:
-        secret = github.webhook_secret
-        protection.install_webhook(application, store, checklist, secret, _release_channel(bot))
+    gates = gate_serving.install(application, checklist, store, _release_channel(bot))
     runner = web.AppRunner(application)
     await runner.setup()
     site = web.TCPSite(runner, host=os.environ.get("HOST", "0.0.0.0"), port=settings.port)  # noqa: S104
@@ -196,17 +190,9 @@ async def serve(checklist: Checklist, store: Store, settings: Settings, stop: as
     if bot is not None:
         bot.election = election
         bot.scheduler.leading = election.still_leading
-    if github is not None:
-        # The leader answers GitHub; every replica takes deliveries (the webhook above).
-        answering = protection.watch_pending(
-            checklist,
-            store,
-            github,
-            interval=settings.verdict_interval.total_seconds(),
-            leading=election.still_leading,
-            channel=_release_channel(bot),
-        )
-        background.append(asyncio.create_task(answering))
+    # The leader answers held deploys; every replica takes GitHub's deliveries.
+    interval = settings.verdict_interval.total_seconds()
+    background.extend(gates.start(interval=interval, leading=election.still_leading))
     electing = asyncio.Event()
     election_task = asyncio.create_task(election.run(electing))
     try:
@@ -322,21 +308,6 @@ def _lease_backend(store: Store, settings: Settings) -> LeaseBackend:
         backend: LeaseBackend = KubernetesLease.from_environment()
         return backend
     return DatabaseLease(store)
-
-
-def _api_tokens() -> ApiTokens:
-    """The verdict API's tokens (none: the API is off); a malformed setting stops the start."""
-    try:
-        return ApiTokens.from_env()
-    except (OSError, ValueError) as exc:
-        raise SystemExit(f"verdict API: {exc}") from None
-
-
-def _github_settings() -> GitHubSettings | None:
-    try:
-        return GitHubSettings.from_env()
-    except (OSError, ValueError) as exc:
-        raise SystemExit(f"GitHub App: {exc}") from None
 
 
 def _release_channel(bot: Bot | None) -> Callable[[], protection.Channel | None]:

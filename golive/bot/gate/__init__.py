@@ -5,4 +5,6 @@
 - :mod:`.api`: the ``/api/v1/...`` routes on ``golive serve``'s HTTP port.
 - :mod:`.wait`: ``golive gate``: wait for GO, from the API or the database.
 - :mod:`.schema`: the JSON Schema of the document, published under ``schema/``.
+- :mod:`.github`, :mod:`.protection`: GitHub deployment protection rules (a GitHub App).
+- :mod:`.serving`: what ``golive serve`` installs and starts.
 """
