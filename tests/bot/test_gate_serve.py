@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 
 from .fake_github import APP_ID, WEBHOOK_SECRET, FakeGitHub, pem, private_key, protection_delivery
-from .gate_support import DEVOPS, TOKENS, gate_checklist, target
-from .serve_process import environment, serve_process
+from .gate_support import CI_TOKEN, DEVOPS, TOKENS, gate_checklist, target
+from .serve_process import API_KEY, API_KEY_ENV, checklist_with_secret, environment, key_target, serve_process
 
 
 async def golive(folder: Path, *args: str) -> None:
@@ -60,3 +60,25 @@ async def test_serve_answers_github_once_the_release_is_go(tmp_path: Path) -> No
         assert github.refused == []
     finally:
         await github.stop()
+
+
+async def test_the_verdict_api_never_answers_a_secret(tmp_path: Path) -> None:
+    """A target that echoes the API key it got puts the key into the check's message:
+    stored and served redacted."""
+    with key_target() as server:
+        checklist = checklist_with_secret(tmp_path, server.server_address[1])
+        env = {"GOLIVE_API_TOKENS": TOKENS, API_KEY_ENV: API_KEY}
+        async with serve_process(tmp_path, checklist, None, env) as served, httpx.AsyncClient() as http:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "golive", "run", "-c", str(checklist), "--db", served.db_url,
+                env=environment({API_KEY_ENV: API_KEY}), cwd=tmp_path,
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            )  # fmt: skip
+            await asyncio.wait_for(process.wait(), 90)
+            headers = {"Authorization": f"Bearer {CI_TOKEN}"}
+            verdict = await http.get(served.url + "/api/v1/verdict", headers=headers)
+            run = await http.get(served.url + f"/api/v1/runs/{verdict.json()['run_id']}", headers=headers)
+    for answer in (verdict, run):
+        assert answer.status_code == 200
+        assert "[BODY].key" in answer.text  # the failing condition is reported…
+        assert API_KEY not in answer.text  # …without the key it saw
