@@ -9,7 +9,7 @@ plain-text fallback.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,7 @@ from ..checks.probe import probe_type
 from ..checks.results import ItemResult
 from ..checks.status import Status
 from ..checks.verdict import item_ok
+from ..storage import PendingDeployment
 from .messages import text
 from .service import ChecklistChange, State
 
@@ -476,6 +477,40 @@ def go_announcement(state: State, known_good_revision: str | None = None) -> Mes
     if known_good_revision and not checklist.rollback.known_good_revision:
         blocks.append(context(text(language, "rollback_revision", revision=known_good_revision)))
     return Message(headline.replace("*", ""), blocks[:BLOCKS_LIMIT])
+
+
+def deploy_line(language: str, deployment: PendingDeployment) -> str:
+    """A deploy a forge holds until GO, as one line of Slack mrkdwn."""
+    return text(
+        language,
+        "deploy_line",
+        environment=mrkdwn_escape(deployment.environment),
+        repository=mrkdwn_escape(deployment.repository),
+        sha=mrkdwn_escape(deployment.sha[:7]),
+        forge=deployment.forge,
+        since=f"{deployment.received_at:%Y-%m-%d %H:%M}",
+    )
+
+
+def unblocked_context(language: str, deployments: Sequence[PendingDeployment]) -> dict[str, Any]:
+    """The GO message's line naming the deploys this GO releases."""
+    names = ", ".join(
+        text(
+            language,
+            "deploy_name",
+            environment=mrkdwn_escape(d.environment),
+            repository=mrkdwn_escape(d.repository),
+            sha=mrkdwn_escape(d.sha[:7]),
+            forge=d.forge,
+        )
+        for d in deployments
+    )
+    return context(text(language, "go_unblocked", deploys=names))
+
+
+def waiting_deploys_message(language: str, deployments: Sequence[PendingDeployment]) -> Message:
+    lines = [text(language, "deploys_waiting"), *(f"• {deploy_line(language, d)}" for d in deployments)]
+    return Message("\n".join(lines).replace("*", ""), [section("\n".join(lines))])
 
 
 def no_go_announcement(state: State, reason: str) -> Message:

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from .. import __version__
+from ..checks.durations import parse_duration
 from ..checks.errors import ChecklistError
 from ..checks.known_secrets import register_checklist_secrets
 from ..checks.loader import load
@@ -28,6 +29,7 @@ from ..storage import StorageError, Store
 from . import authordoc, render_json, render_text, service
 from .blocks import plain
 from .diff import run_diff_from_store
+from .gate import wait as gate_wait
 from .leader import lease_duration, new_holder, presence
 from .logs import configure_logging
 from .publish import publish_run
@@ -401,6 +403,47 @@ def note(
     loaded = _checklist(checklist)
     _with_store(db, lambda store: service.add_note(loaded, store, user=by, text=text))
     out.print("noted")
+
+
+@app.command()
+def gate(
+    url: Annotated[
+        str | None,
+        typer.Option("--url", help="A running golive, e.g. http://golive:3000 (token: $GOLIVE_API_TOKEN)."),
+    ] = None,
+    db: DbOption = None,
+    phase: Annotated[str | None, typer.Option(help="Wait for this phase only (its id).")] = None,
+    timeout: Annotated[str, typer.Option(help="Give up after this long (e.g. 30m, 2h).")] = "30m",
+    interval: Annotated[str, typer.Option(help="First pause between asks; backs off to 60s.")] = "5s",
+    require_run_newer_than: Annotated[
+        str | None, typer.Option(help="Refuse a GO resting on a run older than this (e.g. 15m).")
+    ] = None,
+) -> None:
+    """Wait for GO, as a pipeline step: exit 0 on GO, 1 on NO-GO at the timeout, 2 on errors.
+    Asks the verdict API with --url, else the database (--db)."""
+    try:
+        give_up_after, first = parse_duration(timeout), parse_duration(interval)
+        newer_than = parse_duration(require_run_newer_than) if require_run_newer_than else None
+    except ValueError as exc:
+        _fail(str(exc))
+    _configure_logging("WARNING", db)
+
+    def say(line: str) -> None:
+        out.print(render_text.escape(redact(line)))
+
+    code = asyncio.run(
+        gate_wait.gate(
+            url=url,
+            token=os.environ.get("GOLIVE_API_TOKEN") or None,
+            db=db,
+            phase=phase,
+            say=say,
+            give_up_after=give_up_after,
+            interval=first,
+            newer_than=newer_than,
+        )
+    )
+    raise typer.Exit(code)
 
 
 @app.command()

@@ -3,9 +3,10 @@
 Socket Mode when ``SLACK_APP_TOKEN`` is set, else HTTP on ``PORT`` with
 ``POST /slack/events`` (signatures verified). Both modes serve ``GET /healthz`` (alive),
 ``GET /readyz`` (:mod:`golive.bot.health`) and ``GET /metrics``
-(:mod:`golive.bot.observability`). Without Slack credentials the console surface stands
-in: messages are printed and charts written to a folder. SIGTERM shuts down gracefully
-(:mod:`golive.bot.shutdown`).
+(:mod:`golive.bot.observability`), and when configured the verdict API ``/api/v1/...``
+and a GitHub App's ``/github/webhook`` (:mod:`golive.bot.gate`). Without Slack
+credentials the console surface stands in: messages are printed and charts written to
+a folder. SIGTERM shuts down gracefully (:mod:`golive.bot.shutdown`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import asyncio
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,6 +35,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from ..checks.model import Checklist
 from ..storage import Store
 from .approvers import SlackApprovers
+from .gate import protection
+from .gate import serving as gate_serving
 from .health import Readiness, SlackAuth, SlackSocket
 from .leader import (
     DEFAULT_DURATION,
@@ -175,7 +179,9 @@ async def serve(checklist: Checklist, store: Store, settings: Settings, stop: as
     readiness = Readiness(store=store)
     background: list[asyncio.Task[None]] = []
     bot, bolt, socket_handler = await _connect_slack(checklist, store, settings, readiness, background)
-    runner = web.AppRunner(http_app(bolt if not settings.app_token else None, readiness=readiness))
+    application = http_app(bolt if not settings.app_token else None, readiness=readiness)
+    gates = gate_serving.install(application, checklist, store, _release_channel(bot))
+    runner = web.AppRunner(application)
     await runner.setup()
     site = web.TCPSite(runner, host=os.environ.get("HOST", "0.0.0.0"), port=settings.port)  # noqa: S104
     await site.start()
@@ -184,6 +190,9 @@ async def serve(checklist: Checklist, store: Store, settings: Settings, stop: as
     if bot is not None:
         bot.election = election
         bot.scheduler.leading = election.still_leading
+    # The leader answers held deploys; every replica takes GitHub's deliveries.
+    interval = settings.verdict_interval.total_seconds()
+    background.extend(gates.start(interval=interval, leading=election.still_leading))
     electing = asyncio.Event()
     election_task = asyncio.create_task(election.run(electing))
     try:
@@ -299,6 +308,15 @@ def _lease_backend(store: Store, settings: Settings) -> LeaseBackend:
         backend: LeaseBackend = KubernetesLease.from_environment()
         return backend
     return DatabaseLease(store)
+
+
+def _release_channel(bot: Bot | None) -> Callable[[], protection.Channel | None]:
+    """Where notices about held deploys go: the bot's release channel (none without Slack)."""
+
+    def channel() -> protection.Channel | None:
+        return protection.Channel(bot.surface, bot.channel) if bot is not None else None
+
+    return channel
 
 
 def _check_token(client: AsyncWebClient, background: list[asyncio.Task[None]]) -> SlackAuth:

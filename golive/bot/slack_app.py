@@ -125,6 +125,10 @@ async def _dispatch(bot: Bot, sub: str, rest: str, user: str, channel: str) -> N
             phase = _phase(bot, rest)
             for message in blocks.status_message(state, phase):
                 await bot.surface.ephemeral(channel, user, message)
+            held = await bot.store.unanswered_deployments(state.release_id)
+            if held:
+                waiting = blocks.waiting_deploys_message(bot.checklist.release.language, held)
+                await bot.surface.ephemeral(channel, user, waiting)
         elif sub == "run":
             await _run(bot, _phase(bot, rest), user, channel)
         elif sub == "signoff":

@@ -35,7 +35,14 @@ from ..checks.rollback import previous_good_revision
 from ..checks.verdict import Blocker
 from ..storage import Store
 from . import service
-from .blocks import go_announcement, mrkdwn_escape, no_go_announcement
+from .blocks import (
+    BLOCKS_LIMIT,
+    Message,
+    go_announcement,
+    mrkdwn_escape,
+    no_go_announcement,
+    unblocked_context,
+)
 from .delivery import Delivery, deliver
 from .messages import text
 from .surface import Surface
@@ -104,6 +111,10 @@ async def _tell(
     if state.verdict.go and not standing and go:
         change, key = Change.GO, f"go:{period}"
         message = go_announcement(state, known_good_revision(state))
+        held = await store.unanswered_deployments(release_id)
+        if held:  # the deploys this GO releases (the leader answers them)
+            line = unblocked_context(checklist.release.language, held)
+            message = Message(message.text, [*message.blocks[: BLOCKS_LIMIT - 1], line])
     elif not state.verdict.go and standing and withdraw:
         change, key = Change.WITHDRAWN, f"withdrawn:{period}"
         message = no_go_announcement(state, cause or blockers_cause(state))

@@ -4,6 +4,7 @@ Knows nothing of Slack or of probes' internals; it stores the records that
 :mod:`golive.checks` produces and hands them back. See :class:`Store`.
 """
 
+from .deployments import PendingDeployment
 from .entries import AlertState, AuditEntry, LeaseState, Note, Observation, RunInfo, ScheduleState
 from .errors import RunAborted, StorageError
 from .outbox import OutboxEntry
@@ -16,6 +17,7 @@ __all__ = [
     "Note",
     "Observation",
     "OutboxEntry",
+    "PendingDeployment",
     "RunAborted",
     "RunInfo",
     "ScheduleState",

@@ -331,3 +331,33 @@ class AuditRow(Base):
     action: Mapped[str]
     subject: Mapped[str]
     details: Mapped[dict[str, Any]]
+
+
+class PendingDeploymentRow(Base):
+    """A deploy a forge holds until golive answers it (a GitHub deployment protection
+    rule): recorded once per delivery, answered once (``answered_at``) by whoever claimed
+    the answer (``Store.claim_notification`` with ``deploy:<id>``)."""
+
+    __tablename__ = "pending_deployments"
+    __table_args__ = (
+        UniqueConstraint("delivery_id"),
+        # unanswered_deployments: the few still waiting, oldest first.
+        Index(None, "answered_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"))
+    forge: Mapped[str]
+    #: The forge's delivery id: a redelivery of the same request is recorded once.
+    delivery_id: Mapped[str]
+    repository: Mapped[str]
+    environment: Mapped[str]
+    ref: Mapped[str]
+    sha: Mapped[str]
+    installation_id: Mapped[int]
+    callback_url: Mapped[str]
+    received_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    #: "approved" or "rejected", and the comment sent with it.
+    state: Mapped[str | None]
+    comment: Mapped[str | None]

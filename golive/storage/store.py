@@ -9,7 +9,8 @@ tables it expects. Methods are split by subject: runs and results in
 golive's alert bookkeeping in :mod:`golive.storage.alerts`, the schedule's state in
 :mod:`golive.storage.schedules`, leases
 (leader election, live processes) in :mod:`golive.storage.leases`, the messages of
-notifications until Slack has them in :mod:`golive.storage.outbox`.
+notifications until Slack has them in :mod:`golive.storage.outbox`, deploys held until
+GO in :mod:`golive.storage.deployments`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from . import migrate
 from .alerts import AlertStore
 from .approvals import RecordStore
+from .deployments import DeploymentStore
 from .engine import app_engine, describe_failure
 from .errors import StorageError
 from .health import HealthStore
@@ -33,7 +35,9 @@ from .schedules import ScheduleStore
 from .urls import resolve
 
 
-class Store(RunStore, RecordStore, AlertStore, HealthStore, ScheduleStore, LeaseStore, OutboxStore):
+class Store(
+    RunStore, RecordStore, AlertStore, HealthStore, ScheduleStore, LeaseStore, OutboxStore, DeploymentStore
+):
     @classmethod
     async def open(cls, url: str | None = None) -> Store:
         """Connect and migrate; ``StorageError`` if the database cannot be used."""

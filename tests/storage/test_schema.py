@@ -27,6 +27,7 @@ TABLES = {
     "notifications",
     "releases",
     "outbox",
+    "pending_deployments",
     "leases",
     "results",
     "runs",
