@@ -20,8 +20,8 @@ import yaml
 from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 
-from golive.bot.server import Settings, http_app, make_bot
-from golive.bot.slack_app import Bot, build_app
+from golive.bot.serve.process import Settings, http_app, make_bot
+from golive.bot.slack.app import Bot, build_app
 from golive.checks.loader import load
 from golive.storage import Store
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from golive.bot import schedule as sched
-from golive.bot.leader import DatabaseLease, LeaderElection
-from golive.bot.schedule import RUN_JOB, ReleaseScheduler, grace, slot_at, upcoming
+from golive.bot.core import scheduler as sched
+from golive.bot.core.scheduler import RUN_JOB, ReleaseScheduler, grace, slot_at, upcoming
+from golive.bot.ha.database import DatabaseLease, LeaderElection
 from golive.checks.model import Schedule, Window
 from golive.storage import Store
 

@@ -35,7 +35,7 @@ from golive.checks.families.kube_client import KubeClient, Resource
 Scope = Literal["namespaced", "cluster-wide"]
 VERBS = {"objects": "list", "get": "get"}
 CLIENT_NAME = "kube"
-#: kube_client's writer: for golive/bot/leader_kube.py, never for a probe.
+#: kube_client's writer: for golive/bot/ha/kubernetes.py, never for a probe.
 WRITERS = {"KubeObject", "connect_object"}
 
 
