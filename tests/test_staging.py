@@ -37,7 +37,8 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from golive.bot.core.usecases import State, confirm_item, current_state, execute_run, sign_off, waive_item
+from golive.bot.core.usecases import confirm_item, current_state, execute_run, sign_off, waive_item
+from golive.bot.state import State
 from golive.checks.loader import load
 from golive.checks.model import Checklist
 from golive.checks.results import ItemResult

@@ -25,11 +25,12 @@ from ..checks.results import ItemResult
 from ..checks.schema import checklist_schema
 from ..checks.secrets import redact
 from ..storage import StorageError, Store
+from .console import ConsoleSurface
 from .core import usecases
 from .core.diff import run_diff_from_store
 from .core.progress import RunWatch, watch_run
 from .core.publish import publish_run
-from .core.surface import ConsoleSurface, SlackSurface, Surface
+from .core.surface import Surface
 from .ha.database import lease_duration, new_holder, presence
 from .ops.logs import configure_logging
 from .render import authordoc
@@ -37,8 +38,11 @@ from .render import json as render_json
 from .render import text as render_text
 from .render.blocks import plain
 from .render.report import render_markdown
-from .serve.process import Settings, web_client
 from .serve.process import serve as run_server
+from .serve.settings import Settings
+from .slack.client import web_client
+from .slack.surface import SlackSurface
+from .state import State
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Decide whether a release may go live.")
 out = Console(highlight=False, soft_wrap=True)
@@ -91,13 +95,13 @@ def _named_checklist(path: Path | None) -> Path | None:
     return path or (Path(os.environ["GOLIVE_CHECKLIST"]) if os.environ.get("GOLIVE_CHECKLIST") else None)
 
 
-def _state_of(path: Path | None, db: str | None) -> usecases.State:
+def _state_of(path: Path | None, db: str | None) -> State:
     """The current state, of the named checklist or else of the one the newest run used,
     as stored in the database."""
     named = _named_checklist(path)
     loaded = _load(named) if named is not None else None
 
-    async def work(store: Store) -> usecases.State:
+    async def work(store: Store) -> State:
         checklist = loaded or await usecases.stored_checklist(store)
         return await usecases.current_state(checklist, store)
 
@@ -192,7 +196,7 @@ def run(
     except ValueError as exc:
         _fail(str(exc))
 
-    async def work(store: Store) -> usecases.State:
+    async def work(store: Store) -> State:
         # Present while it runs: a `golive serve` sharing the database leaves the run be.
         store.holder = new_holder()
         async with (
@@ -218,7 +222,7 @@ def run(
 
 async def _run_once(
     checklist: Checklist, store: Store, watch: RunWatch, phase: str | None, format: Format, charts: Path
-) -> tuple[int, usecases.State]:
+) -> tuple[int, State]:
     if format == Format.json:
         return await usecases.execute_run(
             checklist, store, phase=phase, trigger="cli", on_start=watch.started, on_result=watch.result

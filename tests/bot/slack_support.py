@@ -20,7 +20,9 @@ import yaml
 from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 
-from golive.bot.serve.process import Settings, http_app, make_bot
+from golive.bot.serve.http import http_app
+from golive.bot.serve.process import make_bot
+from golive.bot.serve.settings import Settings
 from golive.bot.slack.app import Bot, build_app
 from golive.checks.loader import load
 from golive.storage import Store

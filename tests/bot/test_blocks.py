@@ -11,9 +11,9 @@ from pathlib import Path
 
 import yaml
 
-from golive.bot.core.usecases import State
 from golive.bot.render import blocks
 from golive.bot.render.messages import DE, EN
+from golive.bot.state import State
 from golive.checks.loader import loads
 from golive.checks.probe import Evidence
 from golive.checks.results import ItemResult, Records

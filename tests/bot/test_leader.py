@@ -214,7 +214,7 @@ async def successor_store(tmp_path: Path) -> AsyncIterator[Store]:
 def successor(h: Harness, store: Store, now: datetime) -> ReleaseScheduler:
     bot = h.bot
     return ReleaseScheduler(
-        bot.checklist, store, bot.surface, CHANNEL, bot.notifier, asyncio.Lock(), now=lambda: now
+        bot.checklist, store, bot.surface, CHANNEL, bot.scheduler.notifier, asyncio.Lock(), now=lambda: now
     )
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from golive.bot.console import ConsoleSurface
 from golive.bot.core import usecases
 from golive.bot.core.publish import publish_run
-from golive.bot.core.surface import ConsoleSurface
 from golive.checks.loader import load
 from golive.checks.results import ItemResult
 from golive.checks.status import Status

@@ -19,8 +19,8 @@ import yaml
 from golive.bot.core import usecases
 from golive.bot.core.notify import Notifier
 from golive.bot.core.publish import announce_if_go
-from golive.bot.core.surface import SlackSurface
-from golive.bot.serve.process import web_client
+from golive.bot.slack.client import web_client
+from golive.bot.slack.surface import SlackSurface
 from golive.checks.loader import load
 from golive.checks.model import Checklist
 from golive.storage import Store

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from golive.bot.core import usecases
+from golive.bot.state import State
 from golive.checks.loader import loads
 from golive.checks.results import ItemResult
 from golive.storage import StorageError, Store
@@ -106,7 +107,7 @@ def slow_target() -> Iterator[Target]:
 
 async def _run_with_outage(
     server: PostgresServer, store: Store, url: str, *, store_retry: float, come_back: bool
-) -> tuple[asyncio.Task[tuple[int, usecases.State]], list[str]]:
+) -> tuple[asyncio.Task[tuple[int, State]], list[str]]:
     """Start a run; stop the database after the first result is stored and, if
     ``come_back``, start it again once every probe is done."""
     checklist = loads(small_checklist(f"{url}/ok", f"{url}/slow-2"), env={})

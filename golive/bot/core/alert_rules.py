@@ -36,14 +36,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Literal
 
 from ...checks.model import Alerts, Item
 from ...checks.status import Status
 from ...storage import AlertState
+from ..state import Post, PostKind
 
 OK, BROKEN, DEGRADED, FAILING = "ok", "broken", "degraded", "failing"
-PostKind = Literal["failing", "degraded", "reminder", "resolved"]
 
 
 class Tier(StrEnum):
@@ -64,16 +63,6 @@ def tier_of(item: Item, status: Status) -> Tier | None:
     if status in _FAILING:
         return Tier.FAILING if item.blocking else Tier.DEGRADED
     return None
-
-
-@dataclass(frozen=True)
-class Post:
-    kind: PostKind
-    #: The notification key claimed before posting; see the module docstring.
-    key: str
-    #: Since when the item is not fine: for reminders and "resolved" (the state they
-    #: leave began then), else the moment of the post.
-    since: datetime
 
 
 @dataclass(frozen=True)

@@ -26,17 +26,15 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import aiohttp
-from slack_sdk.errors import SlackApiError
-
 from ...storage import OutboxEntry, StorageError, Store
 from ..render.blocks import Message
-from ..slack.client import looked_up_when_in_doubt
 from .surface import Surface
 
 log = logging.getLogger(__name__)
@@ -51,6 +49,27 @@ LEASE = timedelta(seconds=45)
 CLOCK_SKEW = timedelta(minutes=5)
 #: Posts of one message per attempt to deliver it when the history shows none arrived.
 POSTS_PER_ATTEMPT = 3
+
+
+#: Set while the outbox posts: the caller itself settles a post whose outcome is unknown
+#: (the Slack client asks :func:`settled_by_caller`).
+_settled_by_caller: ContextVar[bool] = ContextVar("golive_settled_by_caller", default=False)
+
+
+@contextmanager
+def looked_up_when_in_doubt() -> Iterator[None]:
+    """Around a post whose caller searches the channel's history when its outcome is
+    unknown: the client does not repeat it on any answer but 429."""
+    token = _settled_by_caller.set(True)
+    try:
+        yield
+    finally:
+        _settled_by_caller.reset(token)
+
+
+def settled_by_caller() -> bool:
+    """Whether the post being sent is inside :func:`looked_up_when_in_doubt`."""
+    return _settled_by_caller.get()
 
 
 class Delivery(enum.Enum):
@@ -71,16 +90,6 @@ class _Outcome(enum.Enum):
 
 def _wall_clock() -> datetime:
     return datetime.now(UTC)
-
-
-def certainly_not_posted(error: BaseException) -> bool:
-    """Whether Slack cannot have posted the message the failed call carried."""
-    if isinstance(error, SlackApiError):
-        # Slack answered. A refusal (ok: false, 429) posted nothing; a 5xx may come
-        # after the post was applied.
-        return int(getattr(error.response, "status_code", 200)) < 500
-    # No connection was made, so no request reached Slack.
-    return isinstance(error, aiohttp.ClientConnectorError | ConnectionRefusedError)
 
 
 def notification_metadata(entry: OutboxEntry) -> dict[str, Any]:
@@ -144,7 +153,7 @@ async def _send_once(store: Store, surface: Surface, entry: OutboxEntry, what: s
             with looked_up_when_in_doubt():
                 ts = await surface.post(entry.channel, message, metadata=notification_metadata(entry))
         except Exception as exc:  # the surface's transport: Slack API errors, timeouts, resets
-            if certainly_not_posted(exc):
+            if surface.certainly_not_posted(exc):
                 log.warning("%s not posted (%s)", what, _failure(exc))
                 # An earlier post of it may still have arrived unseen: then it stays.
                 return _Outcome.REFUSED if entry.attempts == 1 else _Outcome.UNKNOWN

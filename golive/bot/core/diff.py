@@ -30,7 +30,8 @@ from ..render.blocks import (
     split_text,
 )
 from ..render.messages import text
-from .usecases import ChecklistChange, UserError, checklist_change, stored_checklist
+from ..state import ChecklistChange
+from .usecases import UserError, checklist_change, stored_checklist
 
 _SHOWN_VALUE = 80
 

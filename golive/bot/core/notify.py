@@ -39,6 +39,7 @@ from ...checks.verdict import regressions
 from ...storage import AlertState, Store
 from ..ops.metrics import METRICS
 from ..render import alert_blocks
+from ..state import PostKind, State
 from . import alert_rules, transitions, usecases
 from .delivery import Delivery, deliver, resume_outbox
 from .surface import Surface
@@ -67,7 +68,7 @@ class Notifier:
 
     # -- after a run ---------------------------------------------------------------
 
-    async def after_run(self, run_id: int, state: usecases.State) -> None:
+    async def after_run(self, run_id: int, state: State) -> None:
         # What a failed post, a restart or the previous leader left in the outbox first.
         await resume_outbox(self.store, self.surface, state.release_id)
         await self._item_alerts(run_id, state)
@@ -85,10 +86,10 @@ class Notifier:
             go=False,  # publish_run announced it, before this
         )
 
-    async def _item_alerts(self, run_id: int, state: usecases.State) -> None:
+    async def _item_alerts(self, run_id: int, state: State) -> None:
         ran = await self.store.run_results(run_id)
         previous_run = await self._previous_run(state.release_id, run_id)
-        posts: dict[alert_rules.PostKind, list[_Pending]] = {}
+        posts: dict[PostKind, list[_Pending]] = {}
         for item_id in ran:
             try:
                 item = self.checklist.item(item_id)
@@ -129,7 +130,7 @@ class Notifier:
                 await self._post_alerts(state.release_id, kind, pending)
 
     async def _post_alerts(
-        self, release_id: int, kind: alert_rules.PostKind, pending: list[_Pending]
+        self, release_id: int, kind: PostKind, pending: list[_Pending]
     ) -> None:
         messages = alert_blocks.alert_messages(self.checklist, kind, [p.line for p in pending])
         keys = [p.key for p in pending]
@@ -156,7 +157,7 @@ class Notifier:
                 return run.id
         return None
 
-    async def _invalidate_signoffs(self, state: usecases.State) -> list[str]:
+    async def _invalidate_signoffs(self, state: State) -> list[str]:
         reasons = []
         for signoff in state.verdict.signoffs:
             record = signoff.record

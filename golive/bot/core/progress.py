@@ -32,6 +32,7 @@ from ...checks.results import ItemResult
 from ...checks.status import Status
 from ...storage import RunAborted, StorageError, Store
 from ..ops.metrics import METRICS, Metrics, trigger_kind
+from ..state import State
 from . import usecases
 
 log = structlog.get_logger(__name__)
@@ -88,7 +89,7 @@ class RunWatch:
             message=result.message,
         )
 
-    def completed(self, state: usecases.State) -> None:
+    def completed(self, state: State) -> None:
         """The run finished and its verdict is stored."""
         self.finished = True
         seconds = time.perf_counter() - self._started_at
@@ -104,7 +105,7 @@ class RunWatch:
         )
 
 
-def publish_state(state: usecases.State, metrics: Metrics = METRICS) -> None:
+def publish_state(state: State, metrics: Metrics = METRICS) -> None:
     """Item statuses and the verdict as gauges."""
     items = state.checklist.items()
     metrics.set_items(r.status for item in items if (r := state.results.get(item.id)) is not None)

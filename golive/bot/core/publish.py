@@ -22,6 +22,7 @@ from ...checks.results import ItemResult
 from ...checks.runner import select_items
 from ...storage import RunInfo, Store
 from ..render import blocks, charts
+from ..state import State
 from . import transitions, usecases
 from .surface import Surface
 
@@ -52,7 +53,7 @@ async def publish_run(
     on_start: Callable[[int], Awaitable[None]] | None = None,
     on_posted: Callable[[int, str], Awaitable[None]] | None = None,
     slot_at: datetime | None = None,
-) -> tuple[int, usecases.State]:
+) -> tuple[int, State]:
     """``on_posted(run_id, ts)``: the run message is in Slack (its ts is stored too, so that
     a replica taking over can edit it if this process goes away mid-run)."""
     selected = select_items(checklist, phase)
@@ -159,7 +160,7 @@ async def close_orphaned_message(
     await _to_slack("post in an orphaned run's thread", surface.post(channel, note, thread_ts=ts))
 
 
-async def load_history(store: Store, state: usecases.State) -> list[tuple[int, dict[str, ItemResult]]]:
+async def load_history(store: Store, state: State) -> list[tuple[int, dict[str, ItemResult]]]:
     runs = await store.runs(state.release_id, limit=HISTORY_RUNS)
     history = []
     for run in reversed(runs):
@@ -168,7 +169,7 @@ async def load_history(store: Store, state: usecases.State) -> list[tuple[int, d
 
 
 async def announce_if_go(
-    checklist: Checklist, store: Store, surface: Surface, channel: str, state: usecases.State
+    checklist: Checklist, store: Store, surface: Surface, channel: str, state: State
 ) -> bool:
     """Post GO with the rollback plan once per GO, if the verdict as of ``state.at`` is GO
     (read afresh: see :mod:`golive.bot.core.transitions`, which numbers and claims GOs). If

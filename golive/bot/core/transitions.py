@@ -35,6 +35,7 @@ from ...checks.verdict import Blocker
 from ...storage import Store
 from ..render.blocks import go_announcement, mrkdwn_escape, no_go_announcement
 from ..render.messages import text
+from ..state import State
 from . import usecases
 from .delivery import Delivery, deliver
 from .surface import Surface
@@ -114,7 +115,7 @@ async def _tell(
     return None if delivered is Delivery.NOT_SENT else change
 
 
-def known_good_revision(state: usecases.State) -> str | None:
+def known_good_revision(state: State) -> str | None:
     """The revision to roll back to, when the checklist does not name one: the newest good
     Helm revision below the current one, as a helm_release probe observed it."""
     for result in state.results.values():
@@ -130,7 +131,7 @@ def regressed_cause(reasons: Sequence[str]) -> str:
     return "; ".join(mrkdwn_escape(reason) for reason in reasons)
 
 
-def blockers_cause(state: usecases.State) -> str:
+def blockers_cause(state: State) -> str:
     """What stands between the release and GO, as of ``state``: a waiver that expired is
     named with its author and time, a sign-off or an item with its reason (an expired
     sign-off, stale evidence and a failing check say so in theirs)."""
@@ -143,7 +144,7 @@ def blockers_cause(state: usecases.State) -> str:
     return "; ".join(parts)
 
 
-def _blocker_cause(state: usecases.State, blocker: Blocker) -> str:
+def _blocker_cause(state: State, blocker: Blocker) -> str:
     language = state.checklist.release.language
     reason = mrkdwn_escape(_clip(blocker.reason))
     if blocker.subject.startswith("signoff:"):
@@ -181,7 +182,7 @@ def _blocker_cause(state: usecases.State, blocker: Blocker) -> str:
     return text(language, "cause_item", **values)
 
 
-def _revoked(state: usecases.State, role: str) -> SignoffRecord | None:
+def _revoked(state: State, role: str) -> SignoffRecord | None:
     """The role's latest sign-off, when that was revoked and none stands since."""
     mine = [s for s in state.records.signoffs if s.role == role]
     latest = max(mine, key=lambda s: s.signed_at, default=None)

@@ -1,4 +1,4 @@
-"""Every Prometheus metric golive exports, and the instrumented Slack client.
+"""Every Prometheus metric golive exports.
 
 The metrics live in their own :class:`~prometheus_client.CollectorRegistry` (not the
 library's global one), so ``/metrics`` shows exactly golive's series and a test can make a
@@ -13,9 +13,7 @@ Labels stay few and bounded: a run's trigger is reduced to its kind (``slack:U12
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
-import aiohttp
 import structlog
 from prometheus_client import (
     CollectorRegistry,
@@ -27,17 +25,9 @@ from prometheus_client import (
     ProcessCollector,
     disable_created_metrics,
 )
-from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.async_handler import AsyncRetryHandler
-from slack_sdk.http_retry.request import HttpRequest
-from slack_sdk.http_retry.response import HttpResponse
-from slack_sdk.http_retry.state import RetryState
-from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from ... import __version__
 from ...checks.status import Status
-from ..slack.client import may_repeat
 
 log = structlog.get_logger(__name__)
 
@@ -84,6 +74,13 @@ class Metrics:
             "golive_runs_aborted",
             "Runs that did not finish (an error, or shutdown after the grace period); stored as aborted.",
             ["trigger"],
+            registry=r,
+        )
+        self.console_messages = Counter(
+            "golive_console_messages",
+            "Messages golive serve without Slack logged instead of posting, by kind "
+            "(post, edit, ephemeral, chart).",
+            ["kind"],
             registry=r,
         )
         self.runs_in_flight = Gauge("golive_runs_in_flight", "Runs in progress in this process.", registry=r)
@@ -156,105 +153,3 @@ class Metrics:
 
 
 METRICS = Metrics()
-
-
-def _method_of(request: HttpRequest) -> str:
-    return request.url.split("?", 1)[0].rsplit("/", 1)[-1]
-
-
-class CountingRetryHandler(AsyncRetryHandler):
-    """Wraps one of slack_sdk's retry handlers and counts the retries it asks for. A post
-    that Slack may have taken is not repeated, whichever handler would
-    (:func:`~golive.bot.slack.client.may_repeat`)."""
-
-    def __init__(self, inner: AsyncRetryHandler, metrics: Metrics) -> None:
-        super().__init__(max_retry_count=inner.max_retry_count, interval_calculator=inner.interval_calculator)
-        self.inner = inner
-        self.metrics = metrics
-
-    async def can_retry_async(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        if not may_repeat(request, response, error):
-            return False
-        return await self.inner.can_retry_async(state=state, request=request, response=response, error=error)
-
-    async def prepare_for_next_attempt_async(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> None:
-        if response is None:
-            reason = "connection"
-        elif response.status_code == 429:
-            reason = "ratelimited"
-        else:
-            reason = f"http_{response.status_code}"
-        self.metrics.slack_retries.labels(method=_method_of(request), reason=reason).inc()
-        await self.inner.prepare_for_next_attempt_async(
-            state=state, request=request, response=response, error=error
-        )
-
-
-class InstrumentedWebClient(AsyncWebClient):
-    """An ``AsyncWebClient`` that counts calls, failures and retries per API method.
-
-    Every Web API method of the SDK goes through :meth:`api_call`, so overriding it
-    covers every call golive makes: the surface, the approvers' user-group lookups,
-    ``views.open``, Socket Mode's ``apps.connections.open``. (Bolt hands listeners a plain
-    per-request copy as their ``client`` argument; golive's listeners use the bot's.)
-    """
-
-    def __init__(self, *args: Any, metrics: Metrics = METRICS, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.metrics = metrics
-        self.retry_handlers = [CountingRetryHandler(h, metrics) for h in self.retry_handlers]
-
-    async def api_call(
-        self,
-        api_method: str,
-        *,
-        http_verb: str = "POST",
-        files: dict[str, Any] | None = None,
-        data: dict[str, Any] | aiohttp.FormData | None = None,
-        params: dict[str, Any] | None = None,
-        json: dict[str, Any] | None = None,
-        headers: dict[str, Any] | None = None,
-        auth: dict[str, Any] | None = None,
-    ) -> AsyncSlackResponse:
-        self.metrics.slack_calls.labels(method=api_method).inc()
-        try:
-            return await super().api_call(
-                api_method,
-                http_verb=http_verb,
-                files=files,
-                data=data,
-                params=params,
-                json=json,
-                headers=headers,
-                auth=auth,
-            )
-        except SlackApiError as exc:
-            self._failed(api_method, _slack_error(exc))
-            raise
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            self._failed(api_method, type(exc).__name__)
-            raise
-
-    def _failed(self, method: str, error: str) -> None:
-        self.metrics.slack_errors.labels(method=method, error=error).inc()
-        log.warning("slack api call failed", method=method, error=error)
-
-
-def _slack_error(exc: SlackApiError) -> str:
-    response = exc.response
-    code = response.get("error") if isinstance(response.data, dict) else None
-    return str(code) if code else f"http_{response.status_code}"

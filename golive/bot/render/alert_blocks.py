@@ -12,7 +12,7 @@ from ...checks.model import Checklist, Item, RollbackTrigger, SignoffRole
 from ...checks.results import ItemResult
 from ...checks.timing import zone
 from ...storage import ScheduleState
-from ..core.alert_rules import Post, PostKind
+from ..state import Post, PostKind
 from .blocks import (
     Message,
     clip,

@@ -18,7 +18,7 @@ from ...checks.probe import probe_type
 from ...checks.results import ItemResult
 from ...checks.status import Status
 from ...checks.verdict import item_ok
-from ..core.usecases import ChecklistChange, State
+from ..state import ChecklistChange, State
 from .messages import text
 
 SECTION_LIMIT = 3000

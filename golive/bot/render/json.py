@@ -13,7 +13,7 @@ from ...checks.model import Checklist, Item
 from ...checks.probe import probe_type
 from ...checks.results import ItemResult
 from ...checks.verdict import SignoffState
-from ..core.usecases import State
+from ..state import State
 
 FORMAT_VERSION = 1
 

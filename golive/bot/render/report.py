@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ...checks.results import ItemResult
 from ...checks.verdict import item_ok
-from ..core.usecases import State
+from ..state import State
 
 _WORDS = {
     "de": {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ...checks.model import Checklist
 from ...checks.results import ItemResult
 from ...checks.status import Status
-from ..core.usecases import State
+from ..state import State
 
 MARKS = {
     Status.PASS: "✔",

@@ -1,166 +1,105 @@
-"""``golive serve``: the bot's process.
+"""``golive serve``: the bot's process, wired here.
+
+The store, this replica's lease and the leader election; the schedule with its
+notifications and rollback watch (:mod:`golive.bot.core.scheduler`, :mod:`golive.bot.core.notify`),
+which the leader runs whatever the surface; the surface they post to; the HTTP routes
+(:mod:`golive.bot.serve.http`).
 
 Socket Mode when ``SLACK_APP_TOKEN`` is set, else HTTP on ``PORT`` with
-``POST /slack/events`` (signatures verified). Both modes serve ``GET /healthz`` (alive),
-``GET /readyz`` (:mod:`golive.bot.serve.readiness`) and ``GET /metrics``
-(:mod:`golive.bot.ops.metrics`). Without Slack credentials the console surface stands
-in: messages are printed and charts written to a folder. SIGTERM shuts down gracefully
+``POST /slack/events`` (signatures verified). Without Slack credentials the process runs
+headless: the schedule and the rollback watch still run and store their results, and
+what they would post is logged and counted in ``/metrics``
+(:class:`golive.bot.console.LoggedSurface`). SIGTERM shuts down gracefully
 (:mod:`golive.bot.serve.shutdown`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
-from slack_bolt.async_app import AsyncApp
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
-from slack_sdk.web.async_client import AsyncWebClient
 
 from ...checks.model import Checklist
 from ...storage import Store
+from ..console import LoggedSurface
+from ..core.notify import Notifier
 from ..core.progress import publish_stored_state
 from ..core.publish import close_orphaned_message
-from ..core.scheduler import VERDICT_INTERVAL, verdict_interval
-from ..core.surface import LeaderOnly, SlackSurface, Surface
-from ..ha.database import (
-    DEFAULT_DURATION,
-    DatabaseLease,
-    LeaderElection,
-    LeaseBackend,
-    lease_duration,
-    new_holder,
-    replica_lease,
-)
-from ..ops.metrics import METRICS, InstrumentedWebClient
-from ..slack.app import Bot, build_app
+from ..core.scheduler import ReleaseScheduler
+from ..core.surface import LeaderOnly, Surface
+from ..ha.database import DatabaseLease, LeaderElection, LeaseBackend, new_holder, replica_lease
+from ..slack.app import BoltApp, Bot, build_app
 from ..slack.approvers import SlackApprovers
-from ..slack.client import AsyncTimeoutRetryHandler
-from ..slack.requests import malformed
-from .readiness import Readiness, SlackAuth, SlackSocket
-from .shutdown import bounded, finish_work, grace_seconds, refuse_commands
+from ..slack.client import web_client
+from ..slack.link import SlackSocket, checked_token
+from ..slack.requests import refuse_commands
+from ..slack.surface import SlackSurface
+from .http import http_app
+from .readiness import Readiness
+from .settings import Settings
+from .shutdown import bounded, finish_work, grace_seconds
 
 log = logging.getLogger(__name__)
-DEFAULT_API_URL = "https://slack.com/api/"
-ELECTIONS = ("database", "kubernetes")
 
 
-@dataclass(frozen=True)
-class Settings:
-    bot_token: str | None
-    signing_secret: str | None
-    app_token: str | None
-    api_url: str
-    port: int
-    channel: str | None
-    #: How long the leader lease (and each process's replica lease) stands unrenewed.
-    lease: timedelta = DEFAULT_DURATION
-    #: Where the leader lease lives: "database" or "kubernetes".
-    election: str = "database"
-    #: How often the leader re-evaluates the verdict (expiries withdraw GO).
-    verdict_interval: timedelta = VERDICT_INTERVAL
-
-    @classmethod
-    def from_env(cls) -> Settings:
-        """The settings in the environment; ValueError names a bad one and how to fix it."""
-        api_url = os.environ.get("SLACK_API_URL") or DEFAULT_API_URL
-        election = os.environ.get("GOLIVE_LEADER_ELECTION") or "database"
-        if election not in ELECTIONS:
-            choices = ", ".join(ELECTIONS)
-            raise ValueError(
-                f"GOLIVE_LEADER_ELECTION={election!r} is not one of {choices} (default: database)"
-            )
-        return cls(
-            bot_token=os.environ.get("SLACK_BOT_TOKEN") or None,
-            signing_secret=os.environ.get("SLACK_SIGNING_SECRET") or None,
-            app_token=os.environ.get("SLACK_APP_TOKEN") or None,
-            api_url=api_url if api_url.endswith("/") else api_url + "/",
-            port=int(os.environ.get("PORT") or 3000),
-            channel=os.environ.get("GOLIVE_CHANNEL") or None,
-            lease=lease_duration(),
-            election=election,
-            verdict_interval=verdict_interval(),
-        )
+def release_channel(checklist: Checklist, settings: Settings) -> str:
+    return settings.channel or checklist.release.channel or ""
 
 
-def web_client(token: str, api_url: str) -> AsyncWebClient:
-    """A client that retries what is worth retrying: 429 after Retry-After, 500/503, resets;
-    and counts its calls, errors and retries (golive_slack_api_* metrics)."""
-    return InstrumentedWebClient(
-        token=token,
-        base_url=api_url,
-        timeout=15,
-        retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-            AsyncServerErrorRetryHandler(max_retry_count=2),
-            AsyncTimeoutRetryHandler(max_retry_count=2),
-        ],
-    )
+def release_scheduler(
+    checklist: Checklist, store: Store, settings: Settings, surface: Surface
+) -> ReleaseScheduler:
+    """The schedule, and the notifier it calls after each run and for the rollback watch."""
+    channel = release_channel(checklist, settings)
+    notifier = Notifier(checklist, store, surface, channel)
+    scheduler = ReleaseScheduler(checklist, store, surface, channel, notifier, asyncio.Lock())
+    scheduler.verdict_interval = settings.verdict_interval
+    return scheduler
 
 
 def make_bot(checklist: Checklist, store: Store, settings: Settings) -> Bot:
     assert settings.bot_token is not None
     client = web_client(settings.bot_token, settings.api_url)
-    bot = Bot(
+    surface = SlackSurface(client)
+    return Bot(
         checklist=checklist,
         store=store,
         client=client,
-        channel=settings.channel or checklist.release.channel or "",
+        channel=release_channel(checklist, settings),
         approvers=SlackApprovers(client),
-        surface=SlackSurface(client),
+        surface=surface,
+        scheduler=release_scheduler(checklist, store, settings, surface),
     )
-    bot.scheduler.verdict_interval = settings.verdict_interval
-    return bot
 
 
-def http_app(
-    app: AsyncApp | None, store: Store | None = None, readiness: Readiness | None = None
-) -> web.Application:
-    ready = readiness or Readiness(store=store)
+class Work:
+    """Work this process started and the shutdown waits for: the bot's work after acks
+    when Slack is connected, the leader's catch-up run either way."""
 
-    async def events(request: web.Request) -> web.Response:
-        assert app is not None
-        try:
-            refused = malformed(await request.text(), request.content_type)
-        except UnicodeDecodeError:  # Slack sends UTF-8
-            refused = "the body is not UTF-8"
-        if refused is not None:  # not a body Slack sends; Bolt would fail on it with a 500
-            return web.Response(status=400, text=refused)
-        response = await app.async_dispatch(await to_bolt_request(request))
-        return await to_aiohttp_response(response)
+    def __init__(self, bot: Bot | None) -> None:
+        self.bot = bot
+        self.tasks: set[asyncio.Task[Any]] = set()
 
-    async def healthz(_: web.Request) -> web.Response:
-        return web.Response(text="ok")
+    def start(self, work: Awaitable[Any]) -> None:
+        if self.bot is not None:
+            self.bot.background(work)
+            return
 
-    async def readyz(_: web.Request) -> web.Response:
-        ok, body = await ready.check()
-        return web.json_response(body, status=200 if ok else 503, dumps=json.dumps)
+        async def run() -> None:
+            await work
 
-    async def metrics(_: web.Request) -> web.Response:
-        body = generate_latest(METRICS.registry)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+        task = asyncio.get_running_loop().create_task(run())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
-    application = web.Application(client_max_size=1024 * 1024)
-    if app is not None:
-        application.router.add_post("/slack/events", events)
-    application.router.add_get("/healthz", healthz)
-    application.router.add_get("/readyz", readyz)
-    application.router.add_get("/metrics", metrics)
-    return application
+    def in_flight(self) -> set[asyncio.Task[Any]]:
+        return self.tasks | (self.bot.tasks if self.bot is not None else set())
 
 
 async def serve(checklist: Checklist, store: Store, settings: Settings, stop: asyncio.Event) -> None:
@@ -175,28 +114,33 @@ async def serve(checklist: Checklist, store: Store, settings: Settings, stop: as
     readiness = Readiness(store=store)
     background: list[asyncio.Task[None]] = []
     bot, bolt, socket_handler = await _connect_slack(checklist, store, settings, readiness, background)
+    if bot is not None:
+        surface, scheduler = bot.surface, bot.scheduler
+    else:
+        surface = LoggedSurface(charts_folder())
+        scheduler = release_scheduler(checklist, store, settings, surface)
+    work = Work(bot)
     runner = web.AppRunner(http_app(bolt if not settings.app_token else None, readiness=readiness))
     await runner.setup()
     site = web.TCPSite(runner, host=os.environ.get("HOST", "0.0.0.0"), port=settings.port)  # noqa: S104
     await site.start()
     log.info("listening on port %s", settings.port)
-    election = _election(store, settings, holder, bot, readiness.shutting_down)
+    election = _election(
+        checklist, store, settings, holder, surface, scheduler, work, readiness.shutting_down
+    )
     if bot is not None:
         bot.election = election
-        bot.scheduler.leading = election.still_leading
+    scheduler.leading = election.still_leading
     electing = asyncio.Event()
     election_task = asyncio.create_task(election.run(electing))
     try:
         await stop.wait()
         readiness.shutting_down.set()
         log.info("shutting down")
-        if bot is not None:
-            bot.scheduler.shutdown()
+        scheduler.shutdown()
         # Still leading meanwhile (the lease is renewed): the scheduled run in flight
         # finishes here, not in a successor.
-        await finish_work(
-            lambda: bot.tasks | bot.scheduler.in_flight() if bot is not None else set(), store, grace
-        )
+        await finish_work(lambda: work.in_flight() | scheduler.in_flight(), store, grace)
     finally:
         electing.set()  # resigns: the next leader takes over at once
         await election_task
@@ -214,12 +158,13 @@ async def _connect_slack(
     settings: Settings,
     readiness: Readiness,
     background: list[asyncio.Task[None]],
-) -> tuple[Bot | None, AsyncApp | None, Any]:
+) -> tuple[Bot | None, BoltApp | None, Any]:
     """The bot, its Bolt app and, in Socket Mode, the connected handler; all None
     without a bot token."""
     if not settings.bot_token:
         log.warning(
-            "no SLACK_BOT_TOKEN: serving health and metrics only; `golive run` prints what the bot would post"
+            "no SLACK_BOT_TOKEN: running headless; what the bot would post is logged, "
+            "and `golive run` prints it"
         )
         return None, None, None
     bot = make_bot(checklist, store, settings)
@@ -239,11 +184,11 @@ async def _connect_slack(
         raise SystemExit(
             "SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)"
         )
-    readiness.slack = _check_token(bot.client, background)
+    readiness.slack = checked_token(bot.client, background)
     return bot, bolt, None
 
 
-async def _abort_orphans(store: Store, bot: Bot | None = None, surface: Surface | None = None) -> None:
+async def _abort_orphans(store: Store, checklist: Checklist, surface: Surface) -> None:
     """Runs left "running" by processes that are gone (their replica lease lapsed) are
     over: say so, in the database and in their messages. Runs of live replicas are
     theirs to finish. A scheduled run's message is left to the schedule, which says
@@ -252,33 +197,37 @@ async def _abort_orphans(store: Store, bot: Bot | None = None, surface: Surface 
     if not aborted:
         return
     log.warning("marked runs %s as aborted (left unfinished by a process that is gone)", aborted)
-    if bot is None or surface is None:
-        return
     for run_id in aborted:
         run = await store.run(run_id)
         if run is not None and run.trigger != "schedule":
-            await close_orphaned_message(bot.checklist, surface, run)
+            await close_orphaned_message(checklist, surface, run)
 
 
 def _election(
-    store: Store, settings: Settings, holder: str, bot: Bot | None, shutting_down: asyncio.Event
+    checklist: Checklist,
+    store: Store,
+    settings: Settings,
+    holder: str,
+    surface: Surface,
+    scheduler: ReleaseScheduler,
+    work: Work,
+    shutting_down: asyncio.Event,
 ) -> LeaderElection:
     """The leader runs the schedule and the rollback watch, and sweeps up orphaned runs."""
 
-    def guarded() -> Surface | None:
-        return LeaderOnly(bot.surface, election.still_leading) if bot is not None else None
+    def guarded() -> Surface:
+        return LeaderOnly(surface, election.still_leading)
 
     async def elected(term: int) -> None:
-        await _abort_orphans(store, bot, guarded())
-        if bot is None or shutting_down.is_set():
+        await _abort_orphans(store, checklist, guarded())
+        if shutting_down.is_set():
             return
-        await bot.scheduler.start()
-        # A task of the bot's: the shutdown waits for the slot it may re-run.
-        bot.background(bot.scheduler.catch_up())
+        await scheduler.start()
+        # Work the shutdown waits for: the slot it may re-run.
+        work.start(scheduler.catch_up())
 
     async def deposed() -> None:
-        if bot is not None:
-            bot.scheduler.shutdown(cancel_run=True)
+        scheduler.shutdown(cancel_run=True)
 
     election = LeaderElection(
         store=store,
@@ -287,7 +236,7 @@ def _election(
         duration=settings.lease,
         on_elected=elected,
         on_deposed=deposed,
-        on_renewed=lambda: _abort_orphans(store, bot, guarded()),
+        on_renewed=lambda: _abort_orphans(store, checklist, guarded()),
     )
     return election
 
@@ -299,13 +248,6 @@ def _lease_backend(store: Store, settings: Settings) -> LeaseBackend:
         backend: LeaseBackend = KubernetesLease.from_environment()
         return backend
     return DatabaseLease(store)
-
-
-def _check_token(client: AsyncWebClient, background: list[asyncio.Task[None]]) -> SlackAuth:
-    """HTTP mode: ready once auth.test succeeds, asked in the background until it does."""
-    auth = SlackAuth(client)
-    background.append(asyncio.create_task(auth.keep_trying()))
-    return auth
 
 
 def charts_folder() -> Path:

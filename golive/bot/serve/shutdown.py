@@ -15,16 +15,12 @@ manifests/base). Between the two:
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_bolt.request.payload_utils import is_slash_command
-from slack_bolt.response import BoltResponse
 
 from ...storage import StorageError, Store
 from ..core.progress import runs_in_flight
@@ -40,9 +36,6 @@ CANCEL_WAIT = 1.0
 #: closing 0.5 s: 25 s + 3.5 s stays inside Kubernetes' 30 s.
 CLOSE_WAIT = 0.25
 
-Middleware = Callable[..., Awaitable[BoltResponse | None]]
-
-
 def grace_seconds() -> float:
     text = os.environ.get(GRACE_ENV)
     if not text:
@@ -54,21 +47,6 @@ def grace_seconds() -> float:
     if not 0 <= value < 3600:
         raise SystemExit(f"{GRACE_ENV}={text!r}: give the seconds a run may take to finish, e.g. 25")
     return value
-
-
-def refuse_commands(shutting_down: asyncio.Event, message: Callable[[], str]) -> Middleware:
-    """A Bolt middleware answering slash commands with ``message`` once shutdown began."""
-
-    async def guard(
-        req: AsyncBoltRequest, resp: BoltResponse, next_: Callable[[], Awaitable[None]]
-    ) -> BoltResponse | None:
-        if shutting_down.is_set() and is_slash_command(req.body):
-            body = json.dumps({"response_type": "ephemeral", "text": message()})
-            return BoltResponse(status=200, body=body, headers={"content-type": "application/json"})
-        await next_()
-        return resp
-
-    return guard
 
 
 async def bounded(what: str, step: Awaitable[Any], seconds: float = CLOSE_WAIT) -> None:

@@ -10,9 +10,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -21,18 +24,19 @@ from ...checks.probe import probe_type
 from ...checks.secrets import redact
 from ...storage import StorageError, Store
 from ..core import transitions, usecases
-from ..core.notify import Notifier
 from ..core.progress import watch_run
 from ..core.publish import publish_run
 from ..core.scheduler import ReleaseScheduler
-from ..core.surface import SlackSurface, Surface
+from ..core.surface import Surface
 from ..ha.database import LeaderElection
 from ..render import blocks
 from ..render.blocks import Message
 from ..render.messages import text
 from ..render.report import render_markdown
+from ..slack.surface import SlackSurface
 from .approvers import SlackApprovers
 from .commands import diff_command, schedule_command
+from .requests import malformed
 
 log = logging.getLogger(__name__)
 
@@ -45,23 +49,17 @@ class Bot:
     channel: str
     approvers: SlackApprovers
     surface: Surface
-    run_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: The schedule and, through it, the alerts and announcements after runs: built and
+    #: started by ``serve``, which runs them with or without Slack. Its run lock is the
+    #: bot's too: one run at a time, scheduled or asked for.
+    scheduler: ReleaseScheduler
     #: Work after acks runs a few at a time, so a burst of commands cannot starve the acks
     #: (and the event loop) of the next requests.
     work_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
     running: int | None = None
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
-    #: Alerts and announcements after runs, and the schedule (started by ``serve``).
-    notifier: Notifier = field(init=False)
-    scheduler: ReleaseScheduler = field(init=False)
     #: This process's part in the leader election (set by ``serve``), for ``/golive schedule``.
     election: LeaderElection | None = None
-
-    def __post_init__(self) -> None:
-        self.notifier = Notifier(self.checklist, self.store, self.surface, self.channel)
-        self.scheduler = ReleaseScheduler(
-            self.checklist, self.store, self.surface, self.channel, self.notifier, self.run_lock
-        )
 
     @property
     def language(self) -> str:
@@ -84,6 +82,25 @@ class Bot:
         # Replies quote errors (the database's among them), which may name a URL with a password.
         message = redact(message)
         await self.surface.ephemeral(channel, user, Message(message, [blocks.section(message)]))
+
+#: The Bolt app, as the process that serves it names it.
+BoltApp = AsyncApp
+
+
+def events_endpoint(app: AsyncApp) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """``POST /slack/events``: a body Slack sends, handed to Bolt (which checks its signature)."""
+
+    async def events(request: web.Request) -> web.Response:
+        try:
+            refused = malformed(await request.text(), request.content_type)
+        except UnicodeDecodeError:  # Slack sends UTF-8
+            refused = "the body is not UTF-8"
+        if refused is not None:  # not a body Slack sends; Bolt would fail on it with a 500
+            return web.Response(status=400, text=refused)
+        response = await app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(response)
+
+    return events
 
 
 def build_app(bot: Bot, signing_secret: str | None) -> AsyncApp:
@@ -182,11 +199,11 @@ def _phase(bot: Bot, rest: str) -> str | None:
 
 
 async def _run(bot: Bot, phase: str | None, user: str, channel: str) -> None:
-    if bot.run_lock.locked():
+    if bot.scheduler.run_lock.locked():
         await bot.tell(channel, user, bot.t("run_in_flight", run=bot.running or "?"))
         return
     trigger = f"slack:{user}"
-    async with bot.run_lock, watch_run(bot.checklist, bot.store, trigger, phase=phase) as watch:
+    async with bot.scheduler.run_lock, watch_run(bot.checklist, bot.store, trigger, phase=phase) as watch:
         run_id, state = await publish_run(
             bot.checklist,
             bot.store,
@@ -203,7 +220,7 @@ async def _run(bot: Bot, phase: str | None, user: str, channel: str) -> None:
         bot.running = run_id
         # Alerts, sign-off invalidation and a GO withdrawal: still under the run lock, so
         # the next run's decisions build on this one's stored alert state.
-        await bot.notifier.after_run(run_id, state)
+        await bot.scheduler.notifier.after_run(run_id, state)
 
 
 async def _waive(bot: Bot, rest: str, user: str, channel: str) -> None:

@@ -11,9 +11,15 @@ Bolt's signature check and listeners, which handle the rest.
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.request.internals import parse_body
+from slack_bolt.request.payload_utils import is_slash_command
+from slack_bolt.response import BoltResponse
 
 #: Slack writes these as an id string (Events API) or an object with an id (interactivity).
 _ID_OR_OBJECT = ("user", "team", "channel", "enterprise")
@@ -83,3 +89,21 @@ def _view_problem(view: dict[str, Any], where: str) -> str | None:
         ):
             problem = f"{where}.state.values is not an object of blocks of input elements"
     return problem
+
+
+Middleware = Callable[..., Awaitable[BoltResponse | None]]
+
+
+def refuse_commands(shutting_down: asyncio.Event, message: Callable[[], str]) -> Middleware:
+    """A Bolt middleware answering slash commands with ``message`` once shutdown began."""
+
+    async def guard(
+        req: AsyncBoltRequest, resp: BoltResponse, next_: Callable[[], Awaitable[None]]
+    ) -> BoltResponse | None:
+        if shutting_down.is_set() and is_slash_command(req.body):
+            body = json.dumps({"response_type": "ephemeral", "text": message()})
+            return BoltResponse(status=200, body=body, headers={"content-type": "application/json"})
+        await next_()
+        return resp
+
+    return guard
