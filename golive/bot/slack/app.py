@@ -22,7 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from ...checks.model import Checklist
 from ...checks.probe import probe_type
 from ...checks.secrets import redact
-from ...storage import StorageError, Store
+from ...storage import Store
 from ..core import transitions, usecases
 from ..core.progress import watch_run
 from ..core.publish import publish_run
@@ -36,6 +36,7 @@ from ..render.report import render_markdown
 from ..slack.surface import SlackSurface
 from .approvers import SlackApprovers
 from .commands import diff_command, schedule_command
+from .replies import errors_told
 from .requests import malformed
 
 log = logging.getLogger(__name__)
@@ -135,7 +136,7 @@ def _command(bot: Bot) -> Any:
 
 
 async def _dispatch(bot: Bot, sub: str, rest: str, user: str, channel: str) -> None:
-    try:
+    async with errors_told(bot, channel, user, f"/golive {sub}"):
         if sub in ("", "help"):
             await bot.tell(channel, user, bot.t("help", release=bot.checklist.release.name))
         elif sub == "status":
@@ -177,16 +178,6 @@ async def _dispatch(bot: Bot, sub: str, rest: str, user: str, channel: str) -> N
                 + "\n\n"
                 + bot.t("help", release=bot.checklist.release.name),
             )
-    except usecases.NotApprover as exc:
-        await bot.tell(channel, user, bot.t("not_approver", role=exc.role.title))
-    except usecases.UserError as exc:
-        await bot.tell(channel, user, bot.t("error", reason=str(exc)))
-    except StorageError as exc:
-        log.warning("/golive %s: %s", sub, exc)
-        await bot.tell(channel, user, bot.t("not_recorded", reason=str(exc)))
-    except Exception:
-        log.exception("/golive %s failed", sub)
-        await bot.tell(channel, user, bot.t("error", reason="internal error; see the bot's log"))
 
 
 def _phase(bot: Bot, rest: str) -> str | None:
@@ -284,18 +275,11 @@ async def _sign(bot: Bot, role_id: str, user: str, channel: str, ts: str | None)
     except KeyError:
         await bot.tell(channel, user, bot.t("error", reason=f"unknown role {role_id!r}"))
         return
-    try:
+    async with errors_told(bot, channel, user, "sign-off") as told:
         record = await usecases.sign_off(
             bot.checklist, bot.store, role_id, user=user, authorizer=bot.approvers
         )
-    except usecases.NotApprover:
-        await bot.tell(channel, user, bot.t("not_approver", role=role.title))
-        return
-    except usecases.UserError as exc:
-        await bot.tell(channel, user, bot.t("error", reason=str(exc)))
-        return
-    except StorageError as exc:
-        await bot.tell(channel, user, bot.t("not_recorded", reason=str(exc)))
+    if told.failed:
         return
     await _refresh_card(bot, channel, ts)
     await bot.tell(channel, user, bot.t("signoff_done", role=role.title, user=user, run=record.run_id))
@@ -313,18 +297,15 @@ def _revoke(bot: Bot) -> Any:
 async def _unsign(bot: Bot, role_id: str, user: str, channel: str, ts: str | None) -> None:
     try:
         role = bot.checklist.role(role_id)
-        await usecases.revoke_sign_off(bot.checklist, bot.store, role_id, user=user, authorizer=bot.approvers)
     except KeyError:
         await bot.tell(channel, user, bot.t("error", reason=f"unknown role {role_id!r}"))
         return
-    except usecases.NotApprover:
-        await bot.tell(channel, user, bot.t("not_approver", role=role.title))
-        return
-    except usecases.UserError:
-        await bot.tell(channel, user, bot.t("signoff_nothing_to_revoke", role=role.title))
-        return
-    except StorageError as exc:
-        await bot.tell(channel, user, bot.t("not_recorded", reason=str(exc)))
+    nothing_to_revoke = bot.t("signoff_nothing_to_revoke", role=role.title)
+    async with errors_told(
+        bot, channel, user, "revoking a sign-off", user_error=lambda _: nothing_to_revoke
+    ) as told:
+        await usecases.revoke_sign_off(bot.checklist, bot.store, role_id, user=user, authorizer=bot.approvers)
+    if told.failed:
         return
     await _refresh_card(bot, channel, ts)
     await bot.tell(channel, user, bot.t("signoff_revoked", role=role.title, user=user))
@@ -407,7 +388,7 @@ def _submit_confirm(bot: Bot) -> Any:
 async def _confirm(
     bot: Bot, item_id: str, user: str, channel: str, ts: str | None, url: str, comment: Any
 ) -> None:
-    try:
+    async with errors_told(bot, channel, user, "confirmation") as told:
         await usecases.confirm_item(
             bot.checklist,
             bot.store,
@@ -417,14 +398,7 @@ async def _confirm(
             comment=str(comment) if comment else None,
             authorizer=bot.approvers,
         )
-    except usecases.NotApprover as exc:
-        await bot.tell(channel, user, bot.t("not_approver", role=exc.role.title))
-        return
-    except usecases.UserError as exc:
-        await bot.tell(channel, user, bot.t("error", reason=str(exc)))
-        return
-    except StorageError as exc:
-        await bot.tell(channel, user, bot.t("not_recorded", reason=str(exc)))
+    if told.failed:
         return
     state = await usecases.current_state(bot.checklist, bot.store)
     if ts:
