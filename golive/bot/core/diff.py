@@ -31,7 +31,7 @@ from ..render.blocks import (
 )
 from ..render.messages import text
 from ..state import ChecklistChange
-from .usecases import UserError, checklist_change, stored_checklist
+from .usecases import UserError, checklist_change, release_context, stored_checklist
 
 _SHOWN_VALUE = 80
 
@@ -200,11 +200,11 @@ async def run_diff(checklist: Checklist, store: Store, before: int, after: int) 
     """Both runs must belong to this checklist's release; UserError names the one that does not.
     When they used different checklists and both are stored, the items one added or removed
     are named."""
-    release_id = await store.release_id(checklist.release.name, checklist.release.version)
+    release = await release_context(checklist, store)
     runs = []
     for run_id in (before, after):
         run = await store.run(run_id)
-        if run is None or run.release_id != release_id:
+        if run is None or run.release_id != release.id:
             raise UserError(text(checklist.release.language, "diff_unknown_run", run=run_id))
         runs.append(run)
     diff = diff_runs(checklist, await store.run_results(before), await store.run_results(after))

@@ -97,9 +97,9 @@ async def _tell(
     go: bool,
     withdraw: bool,
 ) -> Change | None:
-    release_id = await store.release_id(checklist.release.name, checklist.release.version)
-    period = await store.count_notifications(release_id, "withdrawn:")
-    standing = await store.count_notifications(release_id, f"go:{period}") > 0
+    release = await usecases.release_context(checklist, store)
+    period = await store.count_notifications(release.id, "withdrawn:")
+    standing = await store.count_notifications(release.id, f"go:{period}") > 0
     state = await usecases.current_state(checklist, store, now=now)  # after the claims
     if state.verdict.go and not standing and go:
         change, key = Change.GO, f"go:{period}"
@@ -109,9 +109,9 @@ async def _tell(
         message = no_go_announcement(state, cause or blockers_cause(state))
     else:
         return None
-    if not await store.claim_notification(release_id, key, at=state.at):
+    if not await store.claim_notification(release.id, key, at=state.at):
         return None
-    delivered = await deliver(store, release_id, [key], change.value, surface, channel, [message])
+    delivered = await deliver(store, release.id, [key], change.value, surface, channel, [message])
     return None if delivered is Delivery.NOT_SENT else change
 
 

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -40,6 +40,22 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class Release:
+    """The release a use case acts on: its checklist, the store, and the release's id
+    there. Every use case that reads or writes the release starts from one."""
+
+    checklist: Checklist
+    store: Store
+    id: int
+
+
+async def release_context(checklist: Checklist, store: Store) -> Release:
+    """The checklist's release in ``store`` (recorded there the first time)."""
+    release_id = await store.release_id(checklist.release.name, checklist.release.version)
+    return Release(checklist, store, release_id)
+
+
 async def execute_run(
     checklist: Checklist,
     store: Store,
@@ -60,13 +76,13 @@ async def execute_run(
     (the next ``golive serve`` marks it aborted).
     """
     selected = select_items(checklist, phase)  # ValueError for an unknown phase, before anything is stored
-    release_id = await store.release_id(checklist.release.name, checklist.release.version)
-    records = await store.records(release_id)
-    previous = current_results(checklist, await store.latest_results(release_id), records, now())
+    release = await release_context(checklist, store)
+    records = await store.records(release.id)
+    previous = current_results(checklist, await store.latest_results(release.id), records, now())
     await store.store_checklist(checklist.digest, checklist.content, at=now())
-    change = await _checklist_change(checklist, store, await store.latest_run(release_id))
+    change = await _checklist_change(checklist, store, await store.latest_run(release.id))
     run_id = await store.start_run(
-        release_id,
+        release.id,
         trigger=trigger,
         phase=phase,
         checklist_digest=checklist.digest,
@@ -134,19 +150,19 @@ async def _run_state(
     too), with the sign-offs, confirmations and waivers stored when it finished, decided
     as of its finish. Never another run's results for the items it probed, even when a
     run beside it stored newer ones meanwhile."""
-    release_id = await store.release_id(checklist.release.name, checklist.release.version)
-    records = await store.records(release_id)
-    others = {k: v for k, v in (await store.latest_observations(release_id)).items() if k not in selected}
+    release = await release_context(checklist, store)
+    records = await store.records(release.id)
+    others = {k: v for k, v in (await store.latest_observations(release.id)).items() if k not in selected}
     seen = {**others, **own}
     results = current_results(checklist, {k: v.result for k, v in seen.items()}, records, at)
     return State(
         checklist=checklist,
-        release_id=release_id,
+        release_id=release.id,
         run=None,  # the caller's, once the run is finished
         results=results,
         records=records,
         verdict=decide(checklist, results, records, at),
-        notes=await store.notes(release_id),
+        notes=await store.notes(release.id),
         at=at,
         observed_in=_observed_in(checklist, seen),
         own_run=run_id,
@@ -241,18 +257,18 @@ async def _until_stored(
 
 async def current_state(checklist: Checklist, store: Store, *, now: Callable[[], datetime] = utcnow) -> State:
     at = now()
-    release_id = await store.release_id(checklist.release.name, checklist.release.version)
-    records = await store.records(release_id)
-    latest = await store.latest_observations(release_id)
+    release = await release_context(checklist, store)
+    records = await store.records(release.id)
+    latest = await store.latest_observations(release.id)
     results = current_results(checklist, {k: v.result for k, v in latest.items()}, records, at)
     return State(
         checklist=checklist,
-        release_id=release_id,
-        run=await store.latest_run(release_id),
+        release_id=release.id,
+        run=await store.latest_run(release.id),
         results=results,
         records=records,
         verdict=decide(checklist, results, records, at),
-        notes=await store.notes(release_id),
+        notes=await store.notes(release.id),
         at=at,
         observed_in=_observed_in(checklist, latest),
     )
@@ -363,9 +379,9 @@ async def confirm_item(
     if evidence_url and not evidence_url.startswith(("http://", "https://")):
         raise UserError(f"evidence must be an http(s) link, not {evidence_url!r}")
     await _may_act_for(checklist, item, user, authorizer)
-    release_id = await store.release_id(checklist.release.name, checklist.release.version)
+    release = await release_context(checklist, store)
     await store.add_confirmation(
-        release_id,
+        release.id,
         # A link copied from a browser may carry a token (`?access_token=…`, a signed URL).
         Confirmation(item_id, user, now(), redact(evidence_url), redact(comment)),
         actor=user,
@@ -411,8 +427,8 @@ async def revoke_sign_off(
 ) -> None:
     _role(checklist, role_id)
     await _approver_check(checklist, role_id, user, authorizer)
-    release_id = await store.release_id(checklist.release.name, checklist.release.version)
-    if not await store.revoke_signoff(release_id, role_id, by=user, at=now()):
+    release = await release_context(checklist, store)
+    if not await store.revoke_signoff(release.id, role_id, by=user, at=now()):
         raise UserError(f"{checklist.role(role_id).title} has no active sign-off to revoke")
 
 
@@ -435,8 +451,8 @@ async def waive_item(
     await _may_act_for(checklist, item, user, authorizer)
     at = now()
     waiver = Waiver(item_id, reason.strip(), user, at, at + timedelta(days=days))
-    release_id = await store.release_id(checklist.release.name, checklist.release.version)
-    await store.add_waiver(release_id, waiver)
+    release = await release_context(checklist, store)
+    await store.add_waiver(release.id, waiver)
     return waiver
 
 
@@ -455,5 +471,5 @@ async def add_note(
     if len(text) > 3000:
         raise UserError(f"a note is at most 3000 characters; this one has {len(text)}")
     await _may_act_for(checklist, None, user, authorizer)
-    release_id = await store.release_id(checklist.release.name, checklist.release.version)
-    await store.add_note(release_id, author=user, text=text, at=now())
+    release = await release_context(checklist, store)
+    await store.add_note(release.id, author=user, text=text, at=now())
