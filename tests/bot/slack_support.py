@@ -23,7 +23,8 @@ from slack_sdk.signature import SignatureVerifier
 from golive.bot.serve.http import http_app
 from golive.bot.serve.process import make_bot
 from golive.bot.serve.settings import Settings
-from golive.bot.slack.app import Bot, build_app
+from golive.bot.slack.app import build_app
+from golive.bot.slack.bot import Bot
 from golive.checks.loader import load
 from golive.storage import Store
 

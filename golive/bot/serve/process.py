@@ -34,8 +34,9 @@ from ..core.publish import close_orphaned_message
 from ..core.scheduler import ReleaseScheduler
 from ..core.surface import LeaderOnly, Surface
 from ..ha.database import DatabaseLease, LeaderElection, LeaseBackend, new_holder, replica_lease
-from ..slack.app import BoltApp, Bot, build_app
+from ..slack.app import BoltApp, build_app
 from ..slack.approvers import SlackApprovers
+from ..slack.bot import Bot
 from ..slack.client import web_client
 from ..slack.link import SlackSocket, checked_token
 from ..slack.requests import refuse_commands
