@@ -26,7 +26,8 @@ from sqlalchemy import insert
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from golive.bot import charts, publish, service  # noqa: E402
+from golive.bot.core import publish, usecases  # noqa: E402
+from golive.bot.render import charts  # noqa: E402
 from golive.checks.conditions import ConditionOutcome  # noqa: E402
 from golive.checks.loader import load  # noqa: E402
 from golive.checks.model import Checklist  # noqa: E402
@@ -126,8 +127,8 @@ async def query_figures(url: str, results: int, checklist: Checklist) -> dict[st
     store = await Store.open(url)
     try:
         await fill(store, checklist, results)
-        state = await service.current_state(checklist, store)
-        status_ms = await timed(lambda: service.current_state(checklist, store))
+        state = await usecases.current_state(checklist, store)
+        status_ms = await timed(lambda: usecases.current_state(checklist, store))
         history_ms = await timed(lambda: publish.load_history(store, state))
     finally:
         await store.close()
@@ -140,7 +141,7 @@ async def chart_figures(checklist: Checklist) -> dict[str, float]:
         store = await Store.open(f"sqlite:///{folder}/charts.db")
         try:
             await fill(store, checklist, len(checklist.items()) * 20)
-            state = await service.current_state(checklist, store)
+            state = await usecases.current_state(checklist, store)
             history = await publish.load_history(store, state)
         finally:
             await store.close()

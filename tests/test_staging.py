@@ -5,7 +5,7 @@ a streaming replica, Redis with a replica, Prometheus and Alertmanager, two dock
 registries (release and mirror) — and wire-faithful fakes where none can (Kubernetes,
 Grafana, GitHub). It is configured only through the environment variables the checklist
 reads, started once for the module, and every run goes through the real path:
-``golive.bot.service`` storing into a ``golive.storage`` Store on SQLite.
+``golive.bot.core.usecases`` storing into a ``golive.storage`` Store on SQLite.
 
 1. The first run: every item the staging answers passes, manual items wait for a person,
    and NO-GO names exactly what is missing.
@@ -37,7 +37,8 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from golive.bot.service import State, confirm_item, current_state, execute_run, sign_off, waive_item
+from golive.bot.core.usecases import confirm_item, current_state, execute_run, sign_off, waive_item
+from golive.bot.state import State
 from golive.checks.loader import load
 from golive.checks.model import Checklist
 from golive.checks.results import ItemResult

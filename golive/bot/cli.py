@@ -26,18 +26,25 @@ from ..checks.results import ItemResult
 from ..checks.schema import checklist_schema
 from ..checks.secrets import redact
 from ..storage import StorageError, Store
-from . import authordoc, render_json, render_text, service
-from .blocks import plain
-from .diff import run_diff_from_store
+from .console import ConsoleSurface
+from .core import usecases
+from .core.diff import run_diff_from_store
+from .core.progress import RunWatch, watch_run
+from .core.publish import publish_run
+from .core.surface import Surface
 from .gate import wait as gate_wait
-from .leader import lease_duration, new_holder, presence
-from .logs import configure_logging
-from .publish import publish_run
-from .report import render_markdown
-from .runwatch import RunWatch, watch_run
-from .server import Settings, web_client
-from .server import serve as run_server
-from .surface import ConsoleSurface, SlackSurface, Surface
+from .ha.database import lease_duration, new_holder, presence
+from .ops.logs import configure_logging
+from .render import authordoc
+from .render import json as render_json
+from .render import text as render_text
+from .render.blocks import plain
+from .render.report import render_markdown
+from .serve.process import serve as run_server
+from .serve.settings import Settings
+from .slack.client import web_client
+from .slack.surface import SlackSurface
+from .state import State
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Decide whether a release may go live.")
 out = Console(highlight=False, soft_wrap=True)
@@ -90,15 +97,15 @@ def _named_checklist(path: Path | None) -> Path | None:
     return path or (Path(os.environ["GOLIVE_CHECKLIST"]) if os.environ.get("GOLIVE_CHECKLIST") else None)
 
 
-def _state_of(path: Path | None, db: str | None) -> service.State:
+def _state_of(path: Path | None, db: str | None) -> State:
     """The current state, of the named checklist or else of the one the newest run used,
     as stored in the database."""
     named = _named_checklist(path)
     loaded = _load(named) if named is not None else None
 
-    async def work(store: Store) -> service.State:
-        checklist = loaded or await service.stored_checklist(store)
-        return await service.current_state(checklist, store)
+    async def work(store: Store) -> State:
+        checklist = loaded or await usecases.stored_checklist(store)
+        return await usecases.current_state(checklist, store)
 
     return _with_store(db, work)
 
@@ -124,7 +131,7 @@ def _with_store(db: str | None, work: Callable[[Store], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(main())
-    except service.UserError as exc:
+    except usecases.UserError as exc:
         _fail(str(exc))
     except StorageError as exc:
         _fail(str(exc))
@@ -191,7 +198,7 @@ def run(
     except ValueError as exc:
         _fail(str(exc))
 
-    async def work(store: Store) -> service.State:
+    async def work(store: Store) -> State:
         # Present while it runs: a `golive serve` sharing the database leaves the run be.
         store.holder = new_holder()
         async with (
@@ -211,15 +218,15 @@ def run(
         out.print()
         for line in render_text.summary(state) + render_text.verdict_lines(state):
             out.print(line)
-    passed = service.automated_blocking_pass(loaded, state.results, phase)
+    passed = usecases.automated_blocking_pass(loaded, state.results, phase)
     raise typer.Exit(EXIT_OK if passed else EXIT_FAILING)
 
 
 async def _run_once(
     checklist: Checklist, store: Store, watch: RunWatch, phase: str | None, format: Format, charts: Path
-) -> tuple[int, service.State]:
+) -> tuple[int, State]:
     if format == Format.json:
-        return await service.execute_run(
+        return await usecases.execute_run(
             checklist, store, phase=phase, trigger="cli", on_start=watch.started, on_result=watch.result
         )
 
@@ -350,7 +357,7 @@ def confirm(
     loaded = _checklist(checklist)
     _with_store(
         db,
-        lambda store: service.confirm_item(
+        lambda store: usecases.confirm_item(
             loaded, store, item, user=by, evidence_url=evidence, comment=comment
         ),
     )
@@ -368,10 +375,10 @@ def signoff(
     """Sign a role off on the current results, or revoke it."""
     loaded = _checklist(checklist)
     if revoke:
-        _with_store(db, lambda store: service.revoke_sign_off(loaded, store, role, user=by))
+        _with_store(db, lambda store: usecases.revoke_sign_off(loaded, store, role, user=by))
         out.print(f"revoked the {role} sign-off")
         return
-    record = _with_store(db, lambda store: service.sign_off(loaded, store, role, user=by))
+    record = _with_store(db, lambda store: usecases.sign_off(loaded, store, role, user=by))
     out.print(f"{role} signed off by {by} on run #{record.run_id} (fingerprint {record.fingerprint})")
 
 
@@ -387,7 +394,7 @@ def waive(
     """Waive a failing item for a number of days."""
     loaded = _checklist(checklist)
     waiver = _with_store(
-        db, lambda store: service.waive_item(loaded, store, item, days=days, reason=reason, user=by)
+        db, lambda store: usecases.waive_item(loaded, store, item, days=days, reason=reason, user=by)
     )
     out.print(f"waived {item} until {waiver.expires_at:%Y-%m-%d %H:%M} UTC")
 
@@ -401,7 +408,7 @@ def note(
 ) -> None:
     """Add a note to the release's report."""
     loaded = _checklist(checklist)
-    _with_store(db, lambda store: service.add_note(loaded, store, user=by, text=text))
+    _with_store(db, lambda store: usecases.add_note(loaded, store, user=by, text=text))
     out.print("noted")
 
 

@@ -20,8 +20,11 @@ import yaml
 from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 
-from golive.bot.server import Settings, http_app, make_bot
-from golive.bot.slack_app import Bot, build_app
+from golive.bot.serve.http import http_app
+from golive.bot.serve.process import make_bot
+from golive.bot.serve.settings import Settings
+from golive.bot.slack.app import build_app
+from golive.bot.slack.bot import Bot
 from golive.checks.loader import load
 from golive.storage import Store
 

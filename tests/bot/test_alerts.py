@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from golive.bot import alerts
-from golive.bot.alerts import AlertDecision
+from golive.bot.core import alert_rules
+from golive.bot.core.alert_rules import AlertDecision
 from golive.checks.loader import loads
 from golive.checks.model import Checklist, Item
 from golive.checks.status import Status
@@ -53,7 +53,7 @@ def checklist() -> Checklist:
 
 
 class Replay:
-    """Feeds statuses through ``alerts.decide`` the way the notifier does: the state it
+    """Feeds statuses through ``alert_rules.decide`` the way the notifier does: the state it
     returns is the next run's previous state, history newest first."""
 
     def __init__(self, item: Item, reminder: timedelta | None = timedelta(hours=4)) -> None:
@@ -67,7 +67,7 @@ class Replay:
         self, status: Status, at: datetime, silenced: bool = False, temporary: bool = False
     ) -> AlertDecision:
         self.history.insert(0, status)
-        decision = alerts.decide(
+        decision = alert_rules.decide(
             self.item,
             self.history,
             self.state,
@@ -193,14 +193,14 @@ def test_claim_keys_follow_the_state_not_the_run(checklist: Checklist) -> None:
     again from the same stored state: same key, so the claim stops a second post."""
     item = checklist.item("plain")
     previous = AlertState("plain", "ok", since=T0)
-    first = alerts.decide(item, [F], previous, now=T0 + minutes(15), reminder=None)
-    again = alerts.decide(item, [F, F], previous, now=T0 + minutes(30), reminder=None)
+    first = alert_rules.decide(item, [F], previous, now=T0 + minutes(15), reminder=None)
+    again = alert_rules.decide(item, [F, F], previous, now=T0 + minutes(30), reminder=None)
     assert first.post is not None and again.post is not None
     assert first.post.key == again.post.key == f"alert:plain:failing:{T0.isoformat()}"
 
 
 def test_silences_and_maintenance_windows(checklist: Checklist) -> None:
-    reason = alerts.silence_reason
+    reason = alert_rules.silence_reason
     config = checklist.alerts
     at = datetime(2026, 3, 2, 10, 30, tzinfo=UTC)
     assert reason(config, "plain", at) is not None
@@ -216,8 +216,8 @@ def test_rollback_trigger_fires_once_after_holding() -> None:
 
     def step(
         previous: AlertState | None, firing: bool, at: datetime, period: int = 0
-    ) -> alerts.TriggerDecision:
-        return alerts.decide_trigger("errors", previous, firing, now=at, hold=hold, period=period)
+    ) -> alert_rules.TriggerDecision:
+        return alert_rules.decide_trigger("errors", previous, firing, now=at, hold=hold, period=period)
 
     seen = step(None, True, T0)
     assert not seen.call and seen.state is not None and seen.state.state == "pending"
@@ -231,7 +231,7 @@ def test_rollback_trigger_fires_once_after_holding() -> None:
     assert not step(fired.state, True, T0 + minutes(12)).call
     next_go = step(fired.state, True, T0 + minutes(12), period=1)
     assert next_go.state is not None and next_go.state.state == "pending", "a new GO starts over"
-    assert alerts.decide_trigger("x", None, True, now=T0, hold=None, period=0).call, "no hold: at once"
+    assert alert_rules.decide_trigger("x", None, True, now=T0, hold=None, period=0).call, "no hold: at once"
 
 
 # -- the notifier, end to end ------------------------------------------------------------
@@ -248,7 +248,7 @@ def alert_posts(w: World, header: str) -> list[str]:
 
 
 async def test_one_alert_reminders_at_their_interval_one_resolution_and_restarts(w: World) -> None:
-    from golive.bot.observability import METRICS
+    from golive.bot.ops.metrics import METRICS
 
     def sent(kind: str) -> float:
         return METRICS.registry.get_sample_value("golive_alerts_sent_total", {"kind": kind}) or 0.0
@@ -369,9 +369,9 @@ async def test_nothing_during_silence_or_maintenance(tmp_path: Path) -> None:
 
 
 async def test_stale_evidence_alerts(w: World) -> None:
-    from golive.bot import service
+    from golive.bot.core import usecases
 
-    await service.confirm_item(
+    await usecases.confirm_item(
         w.checklist, w.store, "runbook", user=OPS, evidence_url="https://wiki.example/rb", now=lambda: T0
     )
     await w.run(T0 + minutes(15))
@@ -413,9 +413,9 @@ async def test_signoff_invalidated_and_go_withdrawn(w: World) -> None:
     # Fixed and signed again: a new GO, announced as such.
     w.target.set("health", 200, "UP")
     await w.run(T0 + minutes(45))
-    from golive.bot import service
+    from golive.bot.core import usecases
 
-    await service.sign_off(w.checklist, w.store, "devops", user=DEVOPS, now=w.clock)
+    await usecases.sign_off(w.checklist, w.store, "devops", user=DEVOPS, now=w.clock)
     assert await w.announce()
     assert len(w.posts(":rocket: GO for Shop")) == 2
     assert not await w.announce()
@@ -424,7 +424,7 @@ async def test_signoff_invalidated_and_go_withdrawn(w: World) -> None:
 async def test_two_processes_post_each_alert_once(w: World) -> None:
     """Two notifiers (two processes' stores on one database) handling the same run: the
     notification claims let one post, the other stays silent."""
-    from golive.bot import service
+    from golive.bot.core import usecases
 
     await w.reach_go(T0)
     first = w.notifier
@@ -432,7 +432,7 @@ async def test_two_processes_post_each_alert_once(w: World) -> None:
     second = w.notifier
     w.target.set("health", 500, "DOWN")
     w.at = T0 + minutes(15)
-    run_id, state = await service.execute_run(w.checklist, w.store, now=w.clock)
+    run_id, state = await usecases.execute_run(w.checklist, w.store, now=w.clock)
     await asyncio.gather(first.after_run(run_id, state), second.after_run(run_id, state))
     assert len(w.posts("Regression")) == 1
     assert len(w.posts("sign-off no longer holds")) == 1

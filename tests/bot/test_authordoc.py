@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from golive.bot import authordoc
+from golive.bot.render import authordoc
 from golive.checks.probe import all_probe_types
 
 ROOT = Path(__file__).resolve().parents[2]

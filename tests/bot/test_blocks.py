@@ -11,9 +11,9 @@ from pathlib import Path
 
 import yaml
 
-from golive.bot import blocks
-from golive.bot.messages import DE, EN
-from golive.bot.service import State
+from golive.bot.render import blocks
+from golive.bot.render.messages import DE, EN
+from golive.bot.state import State
 from golive.checks.loader import loads
 from golive.checks.probe import Evidence
 from golive.checks.results import ItemResult, Records

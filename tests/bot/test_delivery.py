@@ -14,10 +14,10 @@ import aiohttp
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from golive.bot.blocks import Message
-from golive.bot.delivery import EVENT_TYPE, LEASE, Delivery, certainly_not_posted, deliver, resume_outbox
-from golive.bot.server import web_client
-from golive.bot.surface import SlackSurface
+from golive.bot.core.delivery import EVENT_TYPE, LEASE, Delivery, deliver, resume_outbox
+from golive.bot.render.blocks import Message
+from golive.bot.slack.client import web_client
+from golive.bot.slack.surface import SlackSurface, certainly_not_posted
 from golive.storage import Store
 from tests.services.postgres import PostgresDatabase
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from golive.bot.diff import diff_message, diff_runs, parse_runs
+from golive.bot.core.diff import diff_message, diff_runs, parse_runs
 from golive.checks.loader import loads
 from golive.checks.results import ItemResult
 from golive.checks.status import Status

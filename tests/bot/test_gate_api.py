@@ -12,10 +12,10 @@ import jsonschema  # type: ignore[import-untyped,unused-ignore]
 import pytest
 from aiohttp import web
 
-from golive.bot import service
+from golive.bot.core import usecases
 from golive.bot.gate.api import RateLimit, install
 from golive.bot.gate.tokens import ApiTokens, parse_tokens
-from golive.bot.server import http_app
+from golive.bot.serve.http import http_app
 from golive.checks.loader import load
 from golive.checks.model import Checklist
 from golive.storage import Store
@@ -67,14 +67,14 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
 
 async def test_without_tokens_the_api_is_off(tmp_path: Path) -> None:
     async for api in serve_api(tmp_path, ApiTokens()):
-        await service.execute_run(api.checklist, api.store)
+        await usecases.execute_run(api.checklist, api.store)
         assert (await api.get("/api/v1/verdict")).status_code == 404
         assert (await api.get("/api/v1/runs/1")).status_code == 404
         assert (await api.get("/healthz", token=None)).status_code == 200
 
 
 async def test_a_missing_or_wrong_token_is_refused(api: Api) -> None:
-    await service.execute_run(api.checklist, api.store)
+    await usecases.execute_run(api.checklist, api.store)
     missing = await api.get("/api/v1/verdict", token=None)
     assert missing.status_code == 401
     assert missing.headers["WWW-Authenticate"].startswith("Bearer")
@@ -89,7 +89,7 @@ async def test_a_missing_or_wrong_token_is_refused(api: Api) -> None:
 async def test_the_verdict_is_the_status_document_and_follows_sign_offs(api: Api) -> None:
     unstored = await api.get("/api/v1/verdict")
     assert unstored.status_code == 503  # nothing to decide on yet: not GO
-    run_id, _ = await service.execute_run(api.checklist, api.store)
+    run_id, _ = await usecases.execute_run(api.checklist, api.store)
     answer = await api.get("/api/v1/verdict")
     assert answer.status_code == 200
     document = answer.json()
@@ -101,7 +101,7 @@ async def test_the_verdict_is_the_status_document_and_follows_sign_offs(api: Api
     schema = json.loads((ROOT / "schema" / "state.schema.json").read_text())
     jsonschema.validate(document, schema)
 
-    await service.sign_off(api.checklist, api.store, "devops", user=DEVOPS)
+    await usecases.sign_off(api.checklist, api.store, "devops", user=DEVOPS)
     signed = (await api.get("/api/v1/verdict")).json()
     assert signed["verdict"] == {"decision": "GO", "go": True, "blockers": []}
     [signoff] = signed["signoffs"]
@@ -110,13 +110,13 @@ async def test_the_verdict_is_the_status_document_and_follows_sign_offs(api: Api
 
 
 async def test_an_unchanged_verdict_is_answered_304(api: Api) -> None:
-    await service.execute_run(api.checklist, api.store)
+    await usecases.execute_run(api.checklist, api.store)
     first = await api.get("/api/v1/verdict")
     tag = first.headers["ETag"]
     again = await api.get("/api/v1/verdict", **{"If-None-Match": tag})
     assert again.status_code == 304
     assert again.content == b""
-    await service.sign_off(api.checklist, api.store, "devops", user=DEVOPS)
+    await usecases.sign_off(api.checklist, api.store, "devops", user=DEVOPS)
     changed = await api.get("/api/v1/verdict", **{"If-None-Match": tag})
     assert changed.status_code == 200
     assert changed.headers["ETag"] != tag
@@ -125,9 +125,9 @@ async def test_an_unchanged_verdict_is_answered_304(api: Api) -> None:
 
 async def test_a_phase_is_go_when_its_own_items_pass(api: Api) -> None:
     api.target.status = 503
-    await service.execute_run(api.checklist, api.store, phase="post")
+    await usecases.execute_run(api.checklist, api.store, phase="post")
     api.target.status = 200
-    await service.execute_run(api.checklist, api.store, phase="pre")
+    await usecases.execute_run(api.checklist, api.store, phase="pre")
     pre = (await api.get("/api/v1/verdict?phase=pre")).json()
     assert pre["phase"] == "pre"
     assert [i["id"] for i in pre["items"]] == ["health"]
@@ -141,9 +141,9 @@ async def test_a_phase_is_go_when_its_own_items_pass(api: Api) -> None:
 
 
 async def test_a_run_is_answered_with_its_own_results(api: Api) -> None:
-    first, _ = await service.execute_run(api.checklist, api.store)
+    first, _ = await usecases.execute_run(api.checklist, api.store)
     api.target.status = 503
-    second, _ = await service.execute_run(api.checklist, api.store)
+    second, _ = await usecases.execute_run(api.checklist, api.store)
     old = (await api.get(f"/api/v1/runs/{first}")).json()
     assert old["run_id"] == first
     assert {i["id"]: i["status"] for i in old["items"] if i["kind"] == "auto"} == {
@@ -162,7 +162,7 @@ async def test_a_run_is_answered_with_its_own_results(api: Api) -> None:
 async def test_requests_beyond_the_rate_are_refused_per_token(tmp_path: Path) -> None:
     tokens = ApiTokens(fixed=parse_tokens(TOKENS.split(","), "test"))
     async for api in serve_api(tmp_path, tokens, RateLimit(rate=0.01, burst=3)):
-        await service.execute_run(api.checklist, api.store)
+        await usecases.execute_run(api.checklist, api.store)
         codes = [(await api.get("/api/v1/verdict")).status_code for _ in range(4)]
         assert codes == [200, 200, 200, 429]
         limited = await api.get("/api/v1/verdict")

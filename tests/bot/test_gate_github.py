@@ -15,12 +15,12 @@ import httpx
 import pytest
 from aiohttp import web
 
-from golive.bot import service
+from golive.bot.console import ConsoleSurface
+from golive.bot.core import usecases
+from golive.bot.core.transitions import announce_change
 from golive.bot.gate import protection
 from golive.bot.gate.github import GitHubApp, GitHubSettings, signature
-from golive.bot.server import http_app
-from golive.bot.surface import ConsoleSurface
-from golive.bot.transitions import announce_change
+from golive.bot.serve.http import http_app
 from golive.checks.loader import load
 from golive.checks.model import Checklist
 from golive.storage import Store
@@ -119,11 +119,11 @@ async def test_the_deploy_waits_for_go_and_is_approved_once(setup: Setup) -> Non
     assert setup.printed.getvalue().count("waiting for GO") == 1
     assert "production deploy of valeo/shop@abc1234 (GitHub) is waiting for GO" in setup.printed.getvalue()
 
-    run_id, _ = await service.execute_run(setup.checklist, setup.store)
+    run_id, _ = await usecases.execute_run(setup.checklist, setup.store)
     assert await setup.answer() == []  # NO-GO: the sign-off is missing
     assert setup.github.answers == []
 
-    await service.sign_off(setup.checklist, setup.store, "devops", user=DEVOPS)
+    await usecases.sign_off(setup.checklist, setup.store, "devops", user=DEVOPS)
     # Two replicas' rounds at once: exactly one answer reaches GitHub.
     both = await asyncio.gather(setup.answer(), setup.answer())
     assert sorted(both, key=len) == [[], [("d-1", True)]]
@@ -148,7 +148,7 @@ async def test_a_deploy_of_another_version_is_rejected_at_once(setup: Setup) -> 
 
 
 async def test_a_deploy_that_waited_too_long_is_rejected(setup: Setup) -> None:
-    await service.execute_run(setup.checklist, setup.store)
+    await usecases.execute_run(setup.checklist, setup.store)
     await setup.deliver("d-3", ref="refs/tags/v2.0.0")
     assert await setup.answer(wait_minutes=0) == [("d-3", False)]
     [sent] = setup.github.answers
@@ -183,8 +183,8 @@ async def test_a_jwt_signed_with_another_key_gets_no_token(setup: Setup) -> None
 
 async def test_the_go_message_names_the_deploys_it_releases(setup: Setup) -> None:
     await setup.deliver("d-6")
-    await service.execute_run(setup.checklist, setup.store)
-    await service.sign_off(setup.checklist, setup.store, "devops", user=DEVOPS)
+    await usecases.execute_run(setup.checklist, setup.store)
+    await usecases.sign_off(setup.checklist, setup.store, "devops", user=DEVOPS)
     changes = await announce_change(
         setup.checklist, setup.store, setup.channel.surface, setup.channel.channel
     )

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from golive.bot import service
-from golive.bot.leader import DatabaseLease, LeaderElection, lease_duration, replica_lease
-from golive.bot.schedule import MAX_ATTEMPTS, ReleaseScheduler
+from golive.bot.core import usecases
+from golive.bot.core.scheduler import MAX_ATTEMPTS, ReleaseScheduler
+from golive.bot.ha.database import DatabaseLease, LeaderElection, lease_duration, replica_lease
 from golive.storage import Store
 from tests.services.postgres import PostgresDatabase, PostgresServer, stoppable_server
 
@@ -214,7 +214,7 @@ async def successor_store(tmp_path: Path) -> AsyncIterator[Store]:
 def successor(h: Harness, store: Store, now: datetime) -> ReleaseScheduler:
     bot = h.bot
     return ReleaseScheduler(
-        bot.checklist, store, bot.surface, CHANNEL, bot.notifier, asyncio.Lock(), now=lambda: now
+        bot.checklist, store, bot.surface, CHANNEL, bot.scheduler.notifier, asyncio.Lock(), now=lambda: now
     )
 
 
@@ -285,7 +285,7 @@ async def test_a_completed_run_gets_the_notifications_its_leader_did_not_send(
     release = await h.store.release_id("Shop", "2.0.0")
     # The leader ran the slot, then died before the alert went out.
     assert await h.store.claim_schedule_slot(release, slot)
-    run_id, _ = await service.execute_run(h.bot.checklist, h.store, trigger="schedule", slot_at=slot)
+    run_id, _ = await usecases.execute_run(h.bot.checklist, h.store, trigger="schedule", slot_at=slot)
     assert await h.store.set_schedule_run(release, run_id, slot=slot, attempt=1)
     before = len(h.slack.ok_calls("chat.postMessage"))
 

@@ -24,8 +24,8 @@ import httpx
 import pytest
 import yaml
 
-from golive.bot.leader import LeaderElection, LeaseUnavailable
-from golive.bot.leader_kube import KubernetesLease
+from golive.bot.ha.database import LeaderElection, LeaseUnavailable
+from golive.bot.ha.kubernetes import KubernetesLease
 from golive.storage import Store
 from tests.checks.http.servers import free_port
 from tests.checks.kubernetes.fake_apiserver import TOKEN, Cluster, FakeApiServer, serving

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import structlog
 
-from golive.bot.logs import configure_logging
+from golive.bot.ops.logs import configure_logging
 from golive.checks.secrets import REDACTOR
 
 SECRET = "s3cr3t-f0r-l0g-test-5e1d"

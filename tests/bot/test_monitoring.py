@@ -18,7 +18,7 @@ import yaml
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
-from golive.bot.server import http_app
+from golive.bot.serve.http import http_app
 from tests.services import require_service
 
 ROOT = Path(__file__).resolve().parents[2]

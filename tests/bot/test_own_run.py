@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from golive.bot import service
-from golive.bot.publish import publish_run
-from golive.bot.surface import ConsoleSurface
+from golive.bot.console import ConsoleSurface
+from golive.bot.core import usecases
+from golive.bot.core.publish import publish_run
 from golive.checks.loader import load
 from golive.checks.results import ItemResult
 from golive.checks.status import Status
@@ -61,7 +61,7 @@ async def test_a_run_reports_its_own_result_when_another_run_stored_a_newer_one(
             await store.record_result(run, failing, phase="p1")
             other.append(run)
 
-        run_id, state = await service.execute_run(checklist, store, on_result=beside)
+        run_id, state = await usecases.execute_run(checklist, store, on_result=beside)
 
         assert other and other[0] != run_id
         health = state.results["health"]
@@ -72,10 +72,10 @@ async def test_a_run_reports_its_own_result_when_another_run_stored_a_newer_one(
         assert state.observed_in["health"] == run_id
         assert state.from_this_run() == ["health"] and state.from_earlier_runs() == {}
         assert "health" not in {b.subject for b in state.verdict.blockers}
-        assert service.automated_blocking_pass(checklist, state.results, None)
+        assert usecases.automated_blocking_pass(checklist, state.results, None)
 
         # The release's current state is the newest observation: the other run's FAIL.
-        current = await service.current_state(checklist, store)
+        current = await usecases.current_state(checklist, store)
         assert current.results["health"].status == Status.FAIL
         assert current.observed_in["health"] == other[0]
         assert "health" in {b.subject for b in current.verdict.blockers}
@@ -114,7 +114,7 @@ async def test_a_run_whose_own_go_is_outdated_by_a_newer_observation_announces_n
 
         assert state.verdict.go  # its own result passes
         assert await store.count_notifications(release, "go:") == 0, printed.getvalue()
-        assert not (await service.current_state(checklist, store)).verdict.go
+        assert not (await usecases.current_state(checklist, store)).verdict.go
     finally:
         await store.close()
 

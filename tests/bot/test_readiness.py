@@ -17,9 +17,13 @@ from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from structlog.testing import capture_logs
 
-from golive.bot.health import Readiness, SlackAuth, SlackSocket
-from golive.bot.server import Settings, http_app, make_bot, web_client
-from golive.bot.slack_app import build_app
+from golive.bot.serve.http import http_app
+from golive.bot.serve.process import make_bot
+from golive.bot.serve.readiness import Readiness
+from golive.bot.serve.settings import Settings
+from golive.bot.slack.app import build_app
+from golive.bot.slack.client import web_client
+from golive.bot.slack.link import SlackAuth, SlackSocket
 from golive.checks.loader import load
 from golive.storage import Store
 from tests.services import require_service

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from golive.bot import schedule as sched
-from golive.bot.leader import DatabaseLease, LeaderElection
-from golive.bot.schedule import RUN_JOB, ReleaseScheduler, grace, slot_at, upcoming
+from golive.bot.core import scheduler as sched
+from golive.bot.core.scheduler import RUN_JOB, ReleaseScheduler, grace, slot_at, upcoming
+from golive.bot.ha.database import DatabaseLease, LeaderElection
 from golive.checks.model import Schedule, Window
 from golive.storage import Store
 
@@ -192,7 +192,7 @@ async def test_a_restart_runs_no_backlog(h: Harness, tmp_path: Path) -> None:
             store,
             h.bot.surface,
             CHANNEL,
-            h.bot.notifier,
+            h.bot.scheduler.notifier,
             asyncio.Lock(),
             now=lambda: berlin(2, 11, 7),
         )
@@ -205,7 +205,7 @@ async def test_a_restart_runs_no_backlog(h: Harness, tmp_path: Path) -> None:
 
 
 async def test_a_run_in_flight_skips_the_slot(h: Harness) -> None:
-    async with h.bot.run_lock:
+    async with h.bot.scheduler.run_lock:
         assert await h.bot.scheduler.run_due(T0 + minutes(30)) is None
     assert await h.bot.scheduler.run_due(T0 + minutes(45)) is not None
 
@@ -255,7 +255,7 @@ async def test_apscheduler_fires_and_a_pause_stops_it(tmp_path: Path) -> None:
                 await asyncio.sleep(0.05)
             assert [r.trigger for r in runs] == ["schedule", "schedule"] and runs[1].status == "complete"
             await scheduler.set_paused(True, OPS)
-            while h.bot.run_lock.locked():
+            while h.bot.scheduler.run_lock.locked():
                 await asyncio.sleep(0.05)
             await asyncio.sleep(1.2)  # a slot a second: one would have started by now
             assert len(await h.store.runs(release)) == 2

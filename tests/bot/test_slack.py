@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from golive.bot import service
+from golive.bot.core import usecases
 
 from .slack_support import CHANNEL, DEVOPS, GROUP_MEMBER, OPS, STRANGER, Harness, harness
 
@@ -225,7 +225,7 @@ async def test_signoff_invalidated_by_a_later_regression(h: Harness) -> None:
     h.target.status = 500
     await h.command("run")
     await h.settle()
-    state = await service.current_state(h.bot.checklist, h.store)
+    state = await usecases.current_state(h.bot.checklist, h.store)
     devops = next(s for s in state.verdict.signoffs if s.role == "devops")
     assert not devops.holds and "health (PASS → FAIL)" in devops.reason
     final = h.slack.ok_calls("chat.update")[-1]

@@ -14,12 +14,13 @@ from typing import Any
 import httpx
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-from golive.bot.health import SlackSocket
-from golive.bot.observability import METRICS
-from golive.bot.server import Settings, make_bot
-from golive.bot.shutdown import bounded
-from golive.bot.slack_app import build_app
-from golive.bot.socket_mode import socket_client
+from golive.bot.ops.metrics import METRICS
+from golive.bot.serve.process import make_bot
+from golive.bot.serve.settings import Settings
+from golive.bot.serve.shutdown import bounded
+from golive.bot.slack.app import build_app
+from golive.bot.slack.link import SlackSocket
+from golive.bot.slack.socket_mode import socket_client
 from golive.checks.loader import load
 from golive.storage import Store
 

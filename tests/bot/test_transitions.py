@@ -16,8 +16,8 @@ import httpx
 import pytest
 import yaml
 
-from golive.bot import service
-from golive.bot.schedule import VERDICT_JOB
+from golive.bot.core import usecases
+from golive.bot.core.scheduler import VERDICT_JOB
 from golive.checks.status import Status
 from golive.storage import Store
 from tests.services.postgres import PostgresDatabase
@@ -145,7 +145,7 @@ async def test_a_waiver_expiring_withdraws_go_on_the_timer_and_says_whose_waiver
     assert len(go_posts(h.slack)) == 1, channel_posts(h.slack)
 
     scheduler = h.bot.scheduler
-    now = service.utcnow()
+    now = usecases.utcnow()
     await scheduler.check_verdict(now + timedelta(hours=11))
     assert withdrawals(h.slack) == [], "the waiver still holds"
     later = now + timedelta(hours=13)
@@ -165,7 +165,7 @@ async def test_a_signoff_expiring_withdraws_go_on_the_timer(tmp_path: Path) -> N
     ]
     async with harness(tmp_path, extra={"signoffs": roles}) as h:
         await reach_go(h)
-        await h.bot.scheduler.check_verdict(service.utcnow() + timedelta(hours=3))
+        await h.bot.scheduler.check_verdict(usecases.utcnow() + timedelta(hours=3))
         withdrawn = withdrawals(h.slack)
         assert len(withdrawn) == 1, channel_posts(h.slack)
         assert "DevOps-Team" in withdrawn[0] and "older than" in withdrawn[0]
@@ -173,7 +173,7 @@ async def test_a_signoff_expiring_withdraws_go_on_the_timer(tmp_path: Path) -> N
 
 async def test_stale_evidence_withdraws_go_on_the_timer(h: Harness) -> None:
     await reach_go(h)
-    await h.bot.scheduler.check_verdict(service.utcnow() + timedelta(hours=25))
+    await h.bot.scheduler.check_verdict(usecases.utcnow() + timedelta(hours=25))
     withdrawn = withdrawals(h.slack)
     assert len(withdrawn) == 1, channel_posts(h.slack)
     assert "Health-Checks erfolgreich (health)" in withdrawn[0] and Status.STALE in withdrawn[0]
@@ -342,16 +342,16 @@ async def test_a_run_that_read_no_go_before_a_click_announced_go_does_not_withdr
     GO: it must not withdraw it."""
     async with world(tmp_path) as w:
         w.at = T0
-        await service.confirm_item(
+        await usecases.confirm_item(
             w.checklist, w.store, "runbook", user=OPS, evidence_url="https://wiki.example/rb", now=w.clock
         )
         await w.run(T0)
-        await service.sign_off(w.checklist, w.store, "devops", user=DEVOPS, now=w.clock)
+        await usecases.sign_off(w.checklist, w.store, "devops", user=DEVOPS, now=w.clock)
         w.at = T0 + timedelta(minutes=15)
-        run_id, state = await service.execute_run(w.checklist, w.store, now=w.clock)
+        run_id, state = await usecases.execute_run(w.checklist, w.store, now=w.clock)
         assert not state.verdict.go
 
-        await service.sign_off(w.checklist, w.store, "ops", user=OPS, now=w.clock)
+        await usecases.sign_off(w.checklist, w.store, "ops", user=OPS, now=w.clock)
         assert await w.announce(), "GO, announced by the replica that took the click"
         await w.notifier.after_run(run_id, state)
 

@@ -16,11 +16,11 @@ from typing import Any
 
 import yaml
 
-from golive.bot import service
-from golive.bot.notify import Notifier
-from golive.bot.publish import announce_if_go
-from golive.bot.server import web_client
-from golive.bot.surface import SlackSurface
+from golive.bot.core import usecases
+from golive.bot.core.notify import Notifier
+from golive.bot.core.publish import announce_if_go
+from golive.bot.slack.client import web_client
+from golive.bot.slack.surface import SlackSurface
 from golive.checks.loader import load
 from golive.checks.model import Checklist
 from golive.storage import Store
@@ -142,7 +142,7 @@ class World:
     async def run(self, at: datetime) -> int:
         """A run at ``at``, then what the bot does after every run."""
         self.at = at
-        run_id, state = await service.execute_run(self.checklist, self.store, now=self.clock)
+        run_id, state = await usecases.execute_run(self.checklist, self.store, now=self.clock)
         await self.notifier.after_run(run_id, state)
         return run_id
 
@@ -155,7 +155,7 @@ class World:
     async def reach_go(self, at: datetime) -> None:
         """Everything passes, the runbook is confirmed, both roles sign, GO is announced."""
         self.at = at
-        await service.confirm_item(
+        await usecases.confirm_item(
             self.checklist,
             self.store,
             "runbook",
@@ -164,12 +164,12 @@ class World:
             now=self.clock,
         )
         await self.run(at)
-        await service.sign_off(self.checklist, self.store, "devops", user=DEVOPS, now=self.clock)
-        await service.sign_off(self.checklist, self.store, "ops", user=OPS, now=self.clock)
+        await usecases.sign_off(self.checklist, self.store, "devops", user=DEVOPS, now=self.clock)
+        await usecases.sign_off(self.checklist, self.store, "ops", user=OPS, now=self.clock)
         await self.announce()
 
     async def announce(self) -> bool:
-        state = await service.current_state(self.checklist, self.store, now=self.clock)
+        state = await usecases.current_state(self.checklist, self.store, now=self.clock)
         return await announce_if_go(self.checklist, self.store, self.notifier.surface, CHANNEL, state)
 
     def posts(self, *needles: str) -> list[Call]:

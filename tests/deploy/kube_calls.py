@@ -35,7 +35,7 @@ from golive.checks.clients.kubernetes import KubeClient, Resource
 Scope = Literal["namespaced", "cluster-wide"]
 VERBS = {"objects": "list", "get": "get"}
 CLIENT_NAME = "kube"
-#: the Kubernetes client's writer: for golive/bot/leader_kube.py, never for a probe.
+#: the Kubernetes client's writer: for golive/bot/ha/kubernetes.py, never for a probe.
 WRITERS = {"KubeObject", "connect_object"}
 
 

@@ -16,7 +16,7 @@ exercised), the RBAC rules must cover exactly the code's calls (nothing missing,
 more), every call the deployed checklist makes must be allowed in its namespace, and
 every RoleBinding must be needed there.
 
-The one writer, the leader-election Lease (golive/bot/leader_kube.py), is proven on the
+The one writer, the leader-election Lease (golive/bot/ha/kubernetes.py), is proven on the
 wire: a KubernetesLease configured as the Deployment configures it takes, renews, loses
 and releases the Lease against the fake API server, and the Role golive-leader-election
 must allow each of those calls, and grant nothing (no verb, no name) they do not use.
@@ -35,7 +35,7 @@ from typing import Any
 import pytest
 import yaml
 
-from golive.bot.leader_kube import KubernetesLease
+from golive.bot.ha.kubernetes import KubernetesLease
 from golive.checks.clients.kubernetes import KubeTarget
 from golive.checks.loader import loads
 from golive.checks.probe import all_probe_types

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from golive.bot import service
+from golive.bot.core import usecases
+from golive.bot.state import State
 from golive.checks.loader import loads
 from golive.checks.results import ItemResult
 from golive.storage import StorageError, Store
@@ -106,7 +107,7 @@ def slow_target() -> Iterator[Target]:
 
 async def _run_with_outage(
     server: PostgresServer, store: Store, url: str, *, store_retry: float, come_back: bool
-) -> tuple[asyncio.Task[tuple[int, service.State]], list[str]]:
+) -> tuple[asyncio.Task[tuple[int, State]], list[str]]:
     """Start a run; stop the database after the first result is stored and, if
     ``come_back``, start it again once every probe is done."""
     checklist = loads(small_checklist(f"{url}/ok", f"{url}/slow-2"), env={})
@@ -121,7 +122,7 @@ async def _run_with_outage(
             everything.set()
 
     run = asyncio.create_task(
-        service.execute_run(checklist, store, on_result=on_result, store_retry=store_retry)
+        usecases.execute_run(checklist, store, on_result=on_result, store_retry=store_retry)
     )
     await first.wait()
     await asyncio.to_thread(stop, server)
@@ -164,7 +165,7 @@ async def test_a_database_that_stays_away_leaves_the_run_incomplete_and_says_so(
         await store.close()
     await asyncio.to_thread(restart, postgres)
     async with await Store.open(postgres.url("golive")) as reopened:
-        aborted = await reopened.abort_orphaned_runs(at=service.utcnow())
+        aborted = await reopened.abort_orphaned_runs(at=usecases.utcnow())
         assert len(aborted) == 1
         assert set(await reopened.run_results(aborted[0])) == {"fast"}, "what was stored stays"
         info = await reopened.run(aborted[0])

@@ -19,7 +19,7 @@ import httpx
 import pytest
 import yaml
 
-from golive.bot import service
+from golive.bot.core import usecases
 from golive.checks.loader import load
 from golive.storage import Store
 from tests.services import free_port
@@ -112,9 +112,9 @@ async def test_a_killed_run_is_marked_aborted_and_nothing_recorded_is_lost(
     checklist = load(write_checklist(tmp_path, slow.url), env={})
     store = await Store.open(f"sqlite:///{tmp_path / 'golive.db'}")
     # Before: a complete run to sign on, a confirmation and a sign-off.
-    await service.execute_run(checklist, store, phase="p1")
-    await service.confirm_item(checklist, store, "runbook", user=OPS, evidence_url="https://wiki.example/rb")
-    await service.sign_off(checklist, store, "devops", user=DEVOPS)
+    await usecases.execute_run(checklist, store, phase="p1")
+    await usecases.confirm_item(checklist, store, "runbook", user=OPS, evidence_url="https://wiki.example/rb")
+    await usecases.sign_off(checklist, store, "devops", user=DEVOPS)
 
     running = golive("run", "--format", "json", folder=tmp_path, wait=False, GOLIVE_LEASE_SECONDS=LEASE)
     try:
@@ -145,7 +145,7 @@ async def test_a_killed_run_is_marked_aborted_and_nothing_recorded_is_lost(
         assert [(s.role, s.user) for s in await store.signoffs(release) if s.revoked_at is None] == [
             ("devops", DEVOPS)
         ]
-        state = await service.current_state(checklist, store)
+        state = await usecases.current_state(checklist, store)
         devops = next(r for r in state.verdict.signoffs if r.role == "devops")
         assert devops.holds, devops.reason
     finally:

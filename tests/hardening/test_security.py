@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import pytest
 
-from golive.bot.messages import text
+from golive.bot.render.messages import text
 from tests.bot.fake_slack import BOT_TOKEN
 from tests.bot.slack_support import (
     CHANNEL,
@@ -384,7 +384,7 @@ def test_a_library_logging_a_keyword_dsn_is_masked(monkeypatch: pytest.MonkeyPat
 
     import structlog
 
-    from golive.bot.logs import configure_logging
+    from golive.bot.ops.logs import configure_logging
 
     monkeypatch.delenv("GOLIVE_LOG_LEVEL", raising=False)
     root = logging.getLogger()

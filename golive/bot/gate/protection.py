@@ -26,11 +26,12 @@ from aiohttp import web
 
 from ...checks.model import Checklist
 from ...storage import PendingDeployment, StorageError, Store
-from .. import service
-from ..blocks import Message, mrkdwn_escape
-from ..delivery import deliver
-from ..messages import text
-from ..surface import Surface
+from ..core import usecases
+from ..core.delivery import deliver
+from ..core.surface import Surface
+from ..render.blocks import Message, mrkdwn_escape
+from ..render.messages import text
+from ..state import State
 from .github import (
     GitHubApp,
     GitHubError,
@@ -60,7 +61,7 @@ def install_webhook(
     checklist: Checklist,
     secret: bytes,
     channel: Callable[[], Channel | None],
-    now: Callable[[], datetime] = service.utcnow,
+    now: Callable[[], datetime] = usecases.utcnow,
 ) -> None:
     async def webhook(request: web.Request) -> web.Response:
         body = await request.read()
@@ -127,7 +128,7 @@ async def tell(
 ) -> None:
     """One channel notice per deploy and step, claimed like every notification."""
     key = f"deploy-{what}:{deployment.id}"
-    if not await store.claim_notification(deployment.release_id, key, at=service.utcnow()):
+    if not await store.claim_notification(deployment.release_id, key, at=usecases.utcnow()):
         return
     message = text(
         checklist.release.language,
@@ -145,7 +146,7 @@ async def tell(
 
 def decision(
     checklist: Checklist,
-    state: service.State,
+    state: State,
     deployment: PendingDeployment,
     now: datetime,
     wait_minutes: float,
@@ -185,14 +186,14 @@ async def answer_pending(
     wait_minutes: float,
     channel: Channel | None = None,
     leading: Callable[[], bool] = lambda: True,
-    now: Callable[[], datetime] = service.utcnow,
+    now: Callable[[], datetime] = usecases.utcnow,
 ) -> list[tuple[PendingDeployment, bool]]:
     """Answer every deploy that can be answered now; the answers this call sent."""
     release_id = await store.release_id(checklist.release.name, checklist.release.version)
     waiting = await store.unanswered_deployments(release_id)
     if not waiting:
         return []
-    state = await service.current_state(checklist, store, now=now)
+    state = await usecases.current_state(checklist, store, now=now)
     sent: list[tuple[PendingDeployment, bool]] = []
     for deployment in waiting:
         decided = decision(checklist, state, deployment, state.at, wait_minutes)

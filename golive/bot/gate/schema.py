@@ -12,7 +12,7 @@ import json
 import sys
 from typing import Any
 
-from ..render_json import FORMAT_VERSION
+from ..render.json import FORMAT_VERSION
 
 SCHEMA_ID = "https://golive.example/schema/state.schema.json"
 

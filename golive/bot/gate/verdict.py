@@ -20,7 +20,9 @@ from typing import Any
 
 from ...checks.verdict import current_results, decide
 from ...storage import Store
-from .. import render_json, service
+from ..core import usecases
+from ..render import json as render_json
+from ..state import State
 
 #: Fields that change on every evaluation without changing what a reader acts on.
 VOLATILE = ("evaluated_at",)
@@ -34,12 +36,12 @@ async def verdict_document(
     store: Store,
     *,
     phase: str | None = None,
-    now: Callable[[], datetime] = service.utcnow,
+    now: Callable[[], datetime] = usecases.utcnow,
 ) -> dict[str, Any]:
     """The release's current state, of the checklist the newest run used.
-    ``service.UserError`` when nothing is stored yet; UnknownPhase names the phases."""
-    checklist = await service.stored_checklist(store)
-    state = await service.current_state(checklist, store, now=now)
+    ``usecases.UserError`` when nothing is stored yet; UnknownPhase names the phases."""
+    checklist = await usecases.stored_checklist(store)
+    state = await usecases.current_state(checklist, store, now=now)
     document = render_json.state_document(state)
     if phase is None:
         return document
@@ -70,19 +72,19 @@ def phase_document(document: dict[str, Any], phase: str) -> dict[str, Any]:
 
 
 async def run_document(
-    store: Store, run_id: int, *, now: Callable[[], datetime] = service.utcnow
+    store: Store, run_id: int, *, now: Callable[[], datetime] = usecases.utcnow
 ) -> dict[str, Any] | None:
     """A run's own results, decided on what people recorded, as of the run's finish
     (or now, while it runs). None when there is no such run."""
     run = await store.run(run_id)
     if run is None:
         return None
-    checklist = await service.stored_checklist(store, run_id=run_id)
+    checklist = await usecases.stored_checklist(store, run_id=run_id)
     records = await store.records(run.release_id)
     observed = await store.run_results(run_id)
     at = run.finished_at or now()
     results = current_results(checklist, observed, records, at)
-    state = service.State(
+    state = State(
         checklist=checklist,
         release_id=run.release_id,
         run=run,

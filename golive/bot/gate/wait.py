@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from ...storage import StorageError, Store
-from .. import service
+from ..core import usecases
 from .verdict import UnknownPhase, verdict_document
 
 EXIT_GO, EXIT_NO_GO, EXIT_ERROR = 0, 1, 2
@@ -101,7 +101,7 @@ def store_source(store: Store, phase: str | None) -> Source:
             return await verdict_document(store, phase=phase)
         except UnknownPhase as exc:
             raise GateError(str(exc)) from None
-        except service.UserError as exc:  # nothing stored yet
+        except usecases.UserError as exc:  # nothing stored yet
             raise Unavailable(str(exc)) from None
         except StorageError as exc:
             raise Unavailable(str(exc)) from None

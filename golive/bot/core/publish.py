@@ -1,0 +1,181 @@
+"""A run, published: one message edited in place, then phase summaries and charts in its
+thread, then the GO announcement when the verdict turns GO.
+
+Slack's limits shape it: ``chat.update`` is Tier 3 (about 50 a minute), so progress edits
+are batched to at most one per ``edit_interval`` seconds whatever the number of probes;
+``chat.postMessage`` is about one a second per channel, so the thread gets one message
+per phase (more only when a phase's problems exceed a message).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from ...checks.model import Checklist
+from ...checks.results import ItemResult
+from ...checks.runner import select_items
+from ...storage import RunInfo, Store
+from ..render import blocks, charts
+from ..state import State
+from . import transitions, usecases
+from .surface import Surface
+
+HISTORY_RUNS = 20
+log = logging.getLogger(__name__)
+
+
+async def _to_slack(what: str, call: Awaitable[Any]) -> Any:
+    """One post or edit. Slack failing (after the client's own retries) must not stop a
+    run or lose its stored results: the failure is logged and the run goes on."""
+    try:
+        return await call
+    except Exception as exc:  # the surface's transport: Slack API errors, timeouts, resets
+        log.warning("could not %s: %s: %s", what, type(exc).__name__, exc)
+        return None
+
+
+async def publish_run(
+    checklist: Checklist,
+    store: Store,
+    surface: Surface,
+    channel: str,
+    *,
+    phase: str | None = None,
+    trigger: str = "slack",
+    edit_interval: float = 2.0,
+    on_result: Callable[[ItemResult], Awaitable[None]] | None = None,
+    on_start: Callable[[int], Awaitable[None]] | None = None,
+    on_posted: Callable[[int, str], Awaitable[None]] | None = None,
+    slot_at: datetime | None = None,
+) -> tuple[int, State]:
+    """``on_posted(run_id, ts)``: the run message is in Slack (its ts is stored too, so that
+    a replica taking over can edit it if this process goes away mid-run)."""
+    selected = select_items(checklist, phase)
+    before = await usecases.current_state(checklist, store)
+    total = len(selected)
+    decided: dict[str, ItemResult] = {}
+    changed = asyncio.Event()
+    started = time.perf_counter()
+    where: dict[str, Any] = {}
+    editors: list[asyncio.Task[None]] = []
+
+    async def started_run(run_id: int) -> None:
+        if on_start is not None:
+            await on_start(run_id)
+        # Posted once the run has its id and before any probe result arrives.
+        where["run"] = run_id
+        message = blocks.run_message(before, run_id, 0, total, False, 0.0)
+        where["ts"] = await _to_slack("post the run message", surface.post(channel, message))
+        if where["ts"] is None:
+            return  # no message to edit; the final state is posted when the run is done
+        await _posted(store, run_id, channel, where["ts"], on_posted)
+        # Created here, not earlier, so the editor's task inherits what on_start put in
+        # the context (the run id its log lines carry).
+        editors.append(asyncio.create_task(edit_loop()))
+
+    async def record(result: ItemResult) -> None:
+        decided[result.item_id] = result
+        changed.set()
+        if on_result is not None:
+            await on_result(result)
+
+    async def edit_loop() -> None:
+        while True:
+            await changed.wait()
+            changed.clear()
+            progress = replace(before, results={**before.results, **decided})
+            message = blocks.run_message(progress, where["run"], len(decided), total, False, 0.0)
+            await _to_slack("edit the run message", surface.update(channel, where["ts"], message))
+            await asyncio.sleep(edit_interval)
+
+    try:
+        run_id, state = await usecases.execute_run(
+            checklist,
+            store,
+            phase=phase,
+            trigger=trigger,
+            on_result=record,
+            on_start=started_run,
+            slot_at=slot_at,
+        )
+    finally:
+        for editor in editors:
+            editor.cancel()
+        await asyncio.gather(*editors, return_exceptions=True)
+    seconds = time.perf_counter() - started
+    ts = where["ts"]
+    final = blocks.run_message(state, run_id, total, total, True, seconds)
+    if ts is None:
+        ts = await _to_slack("post the run message", surface.post(channel, final))
+    else:
+        await _to_slack("edit the run message", surface.update(channel, ts, final))
+    phases = [checklist.phase(phase)] if phase else checklist.phases
+    history = await load_history(store, state)
+    for chosen in phases:
+        for message in blocks.phase_summary(state, chosen):
+            await _to_slack("post a phase summary", surface.post(channel, message, thread_ts=ts))
+        for chart in await asyncio.to_thread(charts.phase_charts, checklist, chosen, history):
+            await _to_slack("upload a chart", surface.upload(channel, ts, chart))
+    # The run message is the run's own; GO is announced on the release's current verdict,
+    # its newest observations, which a run beside this one may have made since.
+    await announce_if_go(checklist, store, surface, channel, await usecases.release_state(state, store))
+    return run_id, state
+
+
+async def _posted(
+    store: Store, run_id: int, channel: str, ts: str, then: Callable[[int, str], Awaitable[None]] | None
+) -> None:
+    await store.set_run_message(run_id, channel=channel, ts=ts)
+    if then is not None:
+        await then(run_id, ts)
+
+
+async def close_orphaned_message(
+    checklist: Checklist,
+    surface: Surface,
+    run: RunInfo,
+    *,
+    rerun: tuple[int, str, str] | None = None,
+) -> None:
+    """Edit the message of a run whose replica went away mid-run to its final state, and
+    say the same in its thread: stopped, and ``rerun`` (run id, channel, ts of its
+    message) stands for it. Left as it was, it would read "n of m decided" forever."""
+    if run.message_channel is None or run.message_ts is None:
+        return  # never posted: nothing half-said
+    link = None
+    if rerun is not None:
+        rerun_id, rerun_channel, rerun_ts = rerun
+        url = await _to_slack("link to the re-run", surface.permalink(rerun_channel, rerun_ts))
+        link = f"<{url}|#{rerun_id}>" if url else f"#{rerun_id}"
+    channel, ts = run.message_channel, run.message_ts
+    final = blocks.orphaned_run_message(checklist, run.id, link)
+    await _to_slack("edit an orphaned run message", surface.update(channel, ts, final))
+    note = blocks.orphaned_run_note(checklist, link)
+    await _to_slack("post in an orphaned run's thread", surface.post(channel, note, thread_ts=ts))
+
+
+async def load_history(store: Store, state: State) -> list[tuple[int, dict[str, ItemResult]]]:
+    runs = await store.runs(state.release_id, limit=HISTORY_RUNS)
+    history = []
+    for run in reversed(runs):
+        history.append((run.id, await store.run_results(run.id)))
+    return history
+
+
+async def announce_if_go(
+    checklist: Checklist, store: Store, surface: Surface, channel: str, state: State
+) -> bool:
+    """Post GO with the rollback plan once per GO, if the verdict as of ``state.at`` is GO
+    (read afresh: see :mod:`golive.bot.core.transitions`, which numbers and claims GOs). If
+    Slack certainly did not post it, the claim is released and the next change or timer
+    round announces it (:mod:`golive.bot.core.delivery`)."""
+    told = await transitions.announce_change(
+        checklist, store, surface, channel, now=lambda: state.at, withdraw=False
+    )
+    return transitions.Change.GO in told

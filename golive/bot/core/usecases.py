@@ -1,0 +1,477 @@
+"""The application's use cases, shared by every surface (CLI, console, Slack).
+
+A surface parses input and renders output; what happens in between lives here: run the
+checklist and store every result as it arrives, read back the current state with the
+verdict, record confirmations, sign-offs, waivers and notes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from ...checks.errors import ChecklistError
+from ...checks.loader import loads
+from ...checks.model import Checklist, Item, SignoffRole
+from ...checks.probe import probe_type
+from ...checks.results import Confirmation, ItemResult, SignoffRecord, Waiver, fingerprint
+from ...checks.runner import run_checklist, select_items
+from ...checks.secrets import redact
+from ...checks.verdict import current_results, decide
+from ...storage import Observation, RunInfo, StorageError, Store
+from ..state import ChecklistChange, State
+
+log = logging.getLogger(__name__)
+#: How long a run that could not store its results waits, after its last probe, for the
+#: database to come back. Results are kept in memory meanwhile and every probe still runs.
+STORE_RETRY_SECONDS = 60.0
+
+
+class UserError(Exception):
+    """Something a person asked for that cannot be done; the message says why and what to do."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Release:
+    """The release a use case acts on: its checklist, the store, and the release's id
+    there. Every use case that reads or writes the release starts from one."""
+
+    checklist: Checklist
+    store: Store
+    id: int
+
+
+async def release_context(checklist: Checklist, store: Store) -> Release:
+    """The checklist's release in ``store`` (recorded there the first time)."""
+    release_id = await store.release_id(checklist.release.name, checklist.release.version)
+    return Release(checklist, store, release_id)
+
+
+async def execute_run(
+    checklist: Checklist,
+    store: Store,
+    *,
+    phase: str | None = None,
+    trigger: str = "cli",
+    on_result: Callable[[ItemResult], Awaitable[None]] | None = None,
+    on_start: Callable[[int], Awaitable[None]] | None = None,
+    now: Callable[[], datetime] = utcnow,
+    store_retry: float = STORE_RETRY_SECONDS,
+    slot_at: datetime | None = None,
+) -> tuple[int, State]:
+    """Run (a phase of) the checklist, storing each result the moment it is known.
+
+    When the database fails mid-run, results are kept in order and stored once it
+    answers again; if it has not come back ``store_retry`` seconds after the last probe,
+    StorageError says how many results were not stored, and the run stays unfinished
+    (the next ``golive serve`` marks it aborted).
+    """
+    selected = select_items(checklist, phase)  # ValueError for an unknown phase, before anything is stored
+    release = await release_context(checklist, store)
+    records = await store.records(release.id)
+    previous = current_results(checklist, await store.latest_results(release.id), records, now())
+    # Stored masked: a checklist that writes a credential into a URL (rather than as a
+    # reference) must not carry it into the database. The digest is of the file as written.
+    await store.store_checklist(checklist.digest, redact(checklist.content), at=now())
+    change = await _checklist_change(checklist, store, await store.latest_run(release.id))
+    run_id = await store.start_run(
+        release.id,
+        trigger=trigger,
+        phase=phase,
+        checklist_digest=checklist.digest,
+        started_at=now(),
+        slot_at=slot_at,
+    )
+    if on_start is not None:
+        await on_start(run_id)
+
+    unsaved: list[ItemResult] = []
+    writing = asyncio.Lock()  # one writer, so results are stored once and in order
+
+    async def store_unsaved() -> None:
+        async with writing:
+            while unsaved:
+                result = unsaved[0]
+                await store.record_result(run_id, result, phase=checklist.item(result.item_id).phase)
+                unsaved.pop(0)
+
+    async def record(result: ItemResult) -> None:
+        unsaved.append(result)
+        try:
+            await store_unsaved()
+        except StorageError as exc:
+            log.warning("run %s: %d result(s) kept until the database answers: %s", run_id, len(unsaved), exc)
+        if on_result is not None:
+            await on_result(result)
+
+    outcome = await run_checklist(
+        checklist, phase=phase, records=records, previous=previous, on_result=record, now=now
+    )
+    own = {r.item_id: Observation(run_id, r) for r in outcome.results.values()}
+    selected_ids = {i.id for i in selected}
+    decided: list[State] = []
+
+    async def finish() -> None:
+        await store_unsaved()
+        # Decided as of the finish, on the sign-offs, confirmations and waivers stored
+        # now: the verdict stored with the run is the one it reports.
+        state = await _run_state(checklist, store, run_id, own, selected_ids, outcome.finished_at, change)
+        await store.finish_run(
+            run_id,
+            finished_at=outcome.finished_at,
+            verdict=state.verdict.decision,
+            fingerprint=fingerprint(outcome.results),
+        )
+        decided.append(state)
+
+    await _until_stored(
+        finish, store_retry, lambda: f"run #{run_id} not stored ({len(unsaved)} result(s) pending)"
+    )
+    return run_id, replace(decided[-1], run=await store.run(run_id))
+
+
+async def _run_state(
+    checklist: Checklist,
+    store: Store,
+    run_id: int,
+    own: Mapping[str, Observation],
+    selected: set[str],
+    at: datetime,
+    change: ChecklistChange | None,
+) -> State:
+    """What a run reports: its own results (for a phase run, the other items' latest ones
+    too), with the sign-offs, confirmations and waivers stored when it finished, decided
+    as of its finish. Never another run's results for the items it probed, even when a
+    run beside it stored newer ones meanwhile."""
+    release = await release_context(checklist, store)
+    records = await store.records(release.id)
+    others = {k: v for k, v in (await store.latest_observations(release.id)).items() if k not in selected}
+    seen = {**others, **own}
+    results = current_results(checklist, {k: v.result for k, v in seen.items()}, records, at)
+    return State(
+        checklist=checklist,
+        release_id=release.id,
+        run=None,  # the caller's, once the run is finished
+        results=results,
+        records=records,
+        verdict=decide(checklist, results, records, at),
+        notes=await store.notes(release.id),
+        at=at,
+        observed_in=_observed_in(checklist, seen),
+        own_run=run_id,
+        checklist_change=change,
+    )
+
+
+def _observed_in(checklist: Checklist, seen: Mapping[str, Observation]) -> dict[str, int]:
+    probed = {i.id for i in checklist.items() if probe_type(i.probe_type).kind not in ("manual", "derived")}
+    return {item: observation.run_id for item, observation in seen.items() if item in probed}
+
+
+async def _checklist_change(
+    checklist: Checklist, store: Store, previous: RunInfo | None
+) -> ChecklistChange | None:
+    if previous is None or not previous.checklist_digest or previous.checklist_digest == checklist.digest:
+        return None
+    return await checklist_change(store, previous.checklist_digest, checklist.digest)
+
+
+async def checklist_change(store: Store, before: str, after: str) -> ChecklistChange:
+    """The items the checklist ``after`` added and removed against ``before`` (digests)."""
+    old, new = await _stored_items(store, before), await _stored_items(store, after)
+    if old is None or new is None:
+        return ChecklistChange(before, after)
+    return ChecklistChange(
+        before,
+        after,
+        added=tuple(i for i in new if i not in set(old)),
+        removed=tuple(i for i in old if i not in set(new)),
+    )
+
+
+async def _stored_items(store: Store, digest: str) -> list[str] | None:
+    content = await store.checklist_content(digest)
+    if content is None:
+        return None
+    try:
+        return [i.id for i in loads(content, source=f"stored checklist {digest[:12]}").items()]
+    except ChecklistError:
+        return None
+
+
+async def stored_checklist(store: Store, *, run_id: int | None = None) -> Checklist:
+    """The checklist a run used (by default the newest run), read back from the database:
+    what ``status``, ``report`` and ``diff`` show when no checklist file is named."""
+    run = await store.newest_run() if run_id is None else await store.run(run_id)
+    if run is None:
+        if run_id is not None:
+            raise UserError(f"there is no run #{run_id}")
+        raise UserError("nothing stored yet: run the checklist first, or pass --checklist FILE")
+    content = await store.checklist_content(run.checklist_digest)
+    if content is None:
+        raise UserError(
+            f"the checklist of run #{run.id} is not stored (the run predates stored checklists): "
+            "pass --checklist FILE"
+        )
+    source = f"the checklist of run #{run.id} (sha256 {run.checklist_digest[:12]})"
+    try:
+        checklist = loads(content, source=source)
+    except ChecklistError as exc:
+        raise UserError(f"{exc}; pass --checklist FILE") from None
+    stored = await store.release_of(run.release_id)
+    if stored is not None and (checklist.release.name, checklist.release.version) != stored:
+        # The file names its release through variables set otherwise here: the run's
+        # release is the one it ran for.
+        release = checklist.release.model_copy(update={"name": stored[0], "version": stored[1]})
+        checklist = checklist.model_copy(update={"release": release})
+    return checklist
+
+
+async def _until_stored(
+    write: Callable[[], Awaitable[None]], patience: float, lost: Callable[[], str]
+) -> None:
+    """Retry ``write`` with backoff while the database fails, for ``patience`` seconds."""
+    deadline = time.monotonic() + patience
+    delay = 0.25
+    while True:
+        try:
+            await write()
+            return
+        except StorageError as exc:
+            if time.monotonic() + delay > deadline:
+                raise StorageError(
+                    f"{lost()}; the database did not come back within {patience:g}s, so the run "
+                    f"stays incomplete: {exc}"
+                ) from None
+            log.warning("%s yet; retrying in %gs: %s", lost(), delay, exc)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 5.0)
+
+
+async def current_state(checklist: Checklist, store: Store, *, now: Callable[[], datetime] = utcnow) -> State:
+    at = now()
+    release = await release_context(checklist, store)
+    records = await store.records(release.id)
+    latest = await store.latest_observations(release.id)
+    results = current_results(checklist, {k: v.result for k, v in latest.items()}, records, at)
+    return State(
+        checklist=checklist,
+        release_id=release.id,
+        run=await store.latest_run(release.id),
+        results=results,
+        records=records,
+        verdict=decide(checklist, results, records, at),
+        notes=await store.notes(release.id),
+        at=at,
+        observed_in=_observed_in(checklist, latest),
+    )
+
+
+async def release_state(run_state: State, store: Store) -> State:
+    """The release's current state when a run has finished: each item's newest observation,
+    whichever run made it. What announcements, alerts and the gauges follow, while the
+    run reports its own results."""
+    return await current_state(run_state.checklist, store, now=lambda: run_state.at)
+
+
+def automated_blocking_pass(checklist: Checklist, results: dict[str, ItemResult], phase: str | None) -> bool:
+    """The ``golive run`` exit code rule: every blocking automated item selected passes."""
+    from ...checks.verdict import item_ok
+
+    for item in select_items(checklist, phase):
+        if not item.blocking or probe_type(item.probe_type).kind != "auto":
+            continue
+        result = results.get(item.id)
+        if result is None or not item_ok(item, result.status):
+            return False
+    return True
+
+
+class Authorizer(Protocol):
+    """Decides whether a user may act for a sign-off role (sign, confirm, waive)."""
+
+    async def is_approver(self, role: SignoffRole, user: str) -> bool: ...
+
+
+class ListedApprovers:
+    """Approvers named by user ID in the checklist; user groups need Slack to resolve."""
+
+    async def is_approver(self, role: SignoffRole, user: str) -> bool:
+        return user in role.approvers.users
+
+
+LISTED = ListedApprovers()
+
+
+class NotApprover(UserError):
+    def __init__(self, role: SignoffRole, user: str) -> None:
+        self.role = role
+        groups = f"; members of {', '.join(role.approvers.usergroups)}" if role.approvers.usergroups else ""
+        super().__init__(
+            f"{user} is not an approver of {role.title}; approvers: "
+            f"{', '.join(role.approvers.users) or 'none listed'}{groups}"
+        )
+
+
+async def _may_act_for(checklist: Checklist, item: Item | None, user: str, authorizer: Authorizer) -> None:
+    """An item's own role decides who may confirm or waive it. What no role owns (an item
+    without owner, a note) any role's approver may do; anyone, when there are no roles."""
+    if item is not None and item.responsible is not None:
+        await _approver_check(checklist, item.responsible, user, authorizer)
+        return
+    if not checklist.signoffs:
+        return
+    for role in checklist.signoffs:
+        if await authorizer.is_approver(role, user):
+            return
+    titles = ", ".join(role.title for role in checklist.signoffs)
+    raise UserError(f"{user} is not an approver of any sign-off role ({titles})")
+
+
+def _item(checklist: Checklist, item_id: str) -> Item:
+    try:
+        return checklist.item(item_id)
+    except KeyError:
+        raise UserError(f"no item {item_id!r} in the checklist") from None
+
+
+def _role(checklist: Checklist, role_id: str) -> SignoffRole:
+    try:
+        return checklist.role(role_id)
+    except KeyError:
+        roles = ", ".join(r.id for r in checklist.signoffs)
+        raise UserError(f"no sign-off role {role_id!r}; roles: {roles}") from None
+
+
+async def _approver_check(checklist: Checklist, role_id: str, user: str, authorizer: Authorizer) -> None:
+    role = checklist.role(role_id)
+    if not await authorizer.is_approver(role, user):
+        raise NotApprover(role, user)
+
+
+async def confirm_item(
+    checklist: Checklist,
+    store: Store,
+    item_id: str,
+    *,
+    user: str,
+    evidence_url: str | None,
+    comment: str | None = None,
+    now: Callable[[], datetime] = utcnow,
+    authorizer: Authorizer = LISTED,
+) -> None:
+    item = _item(checklist, item_id)
+    kind = probe_type(item.probe_type)
+    if kind.kind != "manual":
+        raise UserError(
+            f"{item_id} is decided by its {item.probe_type} probe; only manual items are confirmed"
+        )
+    config = item.config
+    if getattr(config, "evidence_required", False) and not evidence_url:
+        raise UserError(f"{item_id} needs an evidence link: pass --evidence URL")
+    if evidence_url and not evidence_url.startswith(("http://", "https://")):
+        raise UserError(f"evidence must be an http(s) link, not {evidence_url!r}")
+    await _may_act_for(checklist, item, user, authorizer)
+    release = await release_context(checklist, store)
+    await store.add_confirmation(
+        release.id,
+        # A link copied from a browser may carry a token (`?access_token=…`, a signed URL).
+        Confirmation(item_id, user, now(), redact(evidence_url), redact(comment)),
+        actor=user,
+    )
+
+
+async def sign_off(
+    checklist: Checklist,
+    store: Store,
+    role_id: str,
+    *,
+    user: str,
+    now: Callable[[], datetime] = utcnow,
+    authorizer: Authorizer = LISTED,
+) -> SignoffRecord:
+    """Sign a role off on the current results. Raises UserError when not allowed or already signed."""
+    role = _role(checklist, role_id)
+    await _approver_check(checklist, role_id, user, authorizer)
+    state = await current_state(checklist, store, now=now)
+    if state.run is None:
+        raise UserError("nothing to sign yet: run the checklist first")
+    record = SignoffRecord(
+        role=role.id,
+        user=user,
+        signed_at=now(),
+        run_id=state.run.id,
+        approved={item_id: r.status for item_id, r in state.results.items()},
+        fingerprint=fingerprint(state.results),
+    )
+    if not await store.add_signoff(state.release_id, record):
+        raise UserError(f"{role.title} is already signed off; revoke it first to sign again")
+    return record
+
+
+async def revoke_sign_off(
+    checklist: Checklist,
+    store: Store,
+    role_id: str,
+    *,
+    user: str,
+    now: Callable[[], datetime] = utcnow,
+    authorizer: Authorizer = LISTED,
+) -> None:
+    _role(checklist, role_id)
+    await _approver_check(checklist, role_id, user, authorizer)
+    release = await release_context(checklist, store)
+    if not await store.revoke_signoff(release.id, role_id, by=user, at=now()):
+        raise UserError(f"{checklist.role(role_id).title} has no active sign-off to revoke")
+
+
+async def waive_item(
+    checklist: Checklist,
+    store: Store,
+    item_id: str,
+    *,
+    days: float,
+    reason: str,
+    user: str,
+    now: Callable[[], datetime] = utcnow,
+    authorizer: Authorizer = LISTED,
+) -> Waiver:
+    item = _item(checklist, item_id)
+    if not 0 < days <= 90:
+        raise UserError("a waiver lasts between a few hours and 90 days: pass --days 0.5 … 90")
+    if len(reason.strip()) < 5:
+        raise UserError("say why the item is waived: --reason 'ticket or explanation'")
+    await _may_act_for(checklist, item, user, authorizer)
+    at = now()
+    waiver = Waiver(item_id, reason.strip(), user, at, at + timedelta(days=days))
+    release = await release_context(checklist, store)
+    await store.add_waiver(release.id, waiver)
+    return waiver
+
+
+async def add_note(
+    checklist: Checklist,
+    store: Store,
+    *,
+    user: str,
+    text: str,
+    now: Callable[[], datetime] = utcnow,
+    authorizer: Authorizer = LISTED,
+) -> None:
+    text = text.strip()
+    if not text:
+        raise UserError("a note needs some text")
+    if len(text) > 3000:
+        raise UserError(f"a note is at most 3000 characters; this one has {len(text)}")
+    await _may_act_for(checklist, None, user, authorizer)
+    release = await release_context(checklist, store)
+    await store.add_note(release.id, author=user, text=text, at=now())

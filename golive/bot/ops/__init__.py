@@ -1,0 +1,1 @@
+"""Operating golive: Prometheus metrics and JSON logs."""

@@ -1,0 +1,175 @@
+"""Block Kit for what the bot posts on its own: regression alerts, sign-off pings, the
+rollback call, and the schedule's state. Pure functions, like :mod:`golive.bot.render.blocks`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from ...checks.durations import format_duration
+from ...checks.model import Checklist, Item, RollbackTrigger, SignoffRole
+from ...checks.results import ItemResult
+from ...checks.timing import zone
+from ...storage import ScheduleState
+from ..state import Post, PostKind
+from .blocks import (
+    Message,
+    clip,
+    header,
+    mentions,
+    mrkdwn_escape,
+    owner_mentions,
+    paginate,
+    rollback_blocks,
+    section,
+    split_text,
+)
+from .messages import text
+
+#: Blockers named in a GO withdrawal's reason.
+REASONS_SHOWN = 5
+_MESSAGE_LIMIT = 300
+
+
+def _release(checklist: Checklist) -> str:
+    return f"{checklist.release.name} v{checklist.release.version}"
+
+
+def when(at: datetime) -> str:
+    return f"{at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def alert_line(
+    checklist: Checklist,
+    item: Item,
+    result: ItemResult,
+    post: Post,
+    run_id: int,
+    previous_run: int | None,
+) -> str:
+    """One item's alert: what it is now (the value seen against its limit, in the
+    result's message), whose it is, the evidence, and where to look."""
+    language = checklist.release.language
+    values = {
+        "title": mrkdwn_escape(item.title),
+        "item": item.id,
+        "status": result.status,
+        "run": run_id,
+        "message": mrkdwn_escape(clip(result.message, _MESSAGE_LIMIT)),
+        "since": when(post.since),
+    }
+    line = text(language, f"alert_{post.kind}", **values)
+    extras = []
+    if post.kind in ("failing", "reminder") and item.responsible:
+        # Only the failing tier calls people; a degraded item names its owner quietly.
+        extras.append(text(language, "owner", owner=owner_mentions(checklist, item.responsible)))
+    elif item.responsible:
+        extras.append(text(language, "owner", owner=checklist.role(item.responsible).title))
+    if result.evidence is not None and result.evidence.link and post.kind != "resolved":
+        extras.append(text(language, "evidence", link=result.evidence.link))
+    if post.kind == "failing" and previous_run is not None:
+        extras.append(text(language, "alert_compare", before=previous_run, run=run_id))
+    return line + ("\n    " + " · ".join(extras) if extras else "")
+
+
+def alert_messages(checklist: Checklist, kind: PostKind, lines: Sequence[str]) -> list[Message]:
+    if not lines:
+        return []
+    language = checklist.release.language
+    title = text(language, f"alert_header_{kind}", release=_release(checklist))
+    blocks = [section(part) for part in split_text("\n".join(lines))]
+    # The fallback is what a notification shows: the first item, readable without markup.
+    first = lines[0].split("\n", 1)[0].replace("*", "")
+    more = f" (+{len(lines) - 1})" if len(lines) > 1 else ""
+    return paginate(title, blocks, clip(f"{title}: {first}{more}", 600), language)
+
+
+def signoff_invalidated(checklist: Checklist, role: SignoffRole, reason: str) -> Message:
+    message = text(
+        checklist.release.language,
+        "signoff_invalidated",
+        role=role.title,
+        reason=mrkdwn_escape(reason),
+        mentions=mentions(role) or role.title,
+    )
+    return Message(message.replace("*", ""), [section(message)])
+
+
+def held_for(delta: timedelta) -> str:
+    seconds = max(1, round(delta.total_seconds()))
+    return format_duration(timedelta(seconds=seconds if seconds < 120 else seconds - seconds % 60))
+
+
+def rollback_call(checklist: Checklist, trigger: RollbackTrigger, held: timedelta) -> Message:
+    headline = text(
+        checklist.release.language,
+        "rollback_call",
+        release=_release(checklist),
+        trigger=mrkdwn_escape(trigger.name),
+        description=mrkdwn_escape(trigger.description),
+        condition=mrkdwn_escape(clip(trigger.condition or "", 500)),
+        held=held_for(held),
+    )
+    return Message(headline.replace("*", ""), [section(headline), *rollback_blocks(checklist)][:50])
+
+
+@dataclass(frozen=True)
+class ScheduleView:
+    """What ``/golive schedule`` shows."""
+
+    state: ScheduleState
+    upcoming: Sequence[datetime]
+    #: With several replicas: the one that runs the schedule ("" for none), and whether
+    #: it is the replica answering. None: not known (no election in this process).
+    leader: str | None = None
+    leader_here: bool = False
+
+
+def schedule_message(checklist: Checklist, view: ScheduleView | None) -> Message:
+    language = checklist.release.language
+    title = text(language, "schedule_header", release=_release(checklist))
+    schedule = checklist.schedule
+    if schedule is None or view is None:
+        return Message(text(language, "schedule_none"), [section(text(language, "schedule_none"))])
+    if schedule.interval is not None:
+        how = text(language, "schedule_every", interval=format_duration(schedule.interval))
+    else:
+        how = text(language, "schedule_cron", cron=schedule.cron, timezone=schedule.zone_name)
+    if schedule.window is not None:
+        window = schedule.window
+        how += " " + text(
+            language, "schedule_window", start=window.start, end=window.end, timezone=window.timezone
+        )
+    state = view.state
+    if state.paused:
+        status = text(
+            language,
+            "schedule_paused",
+            user=state.changed_by or "?",
+            date=when(state.changed_at) if state.changed_at else "?",
+        )
+    else:
+        status = text(language, "schedule_running")
+    lines = [f"{how}.", status]
+    if view.leader is not None:
+        if view.leader:
+            here = text(language, "schedule_leader_here") if view.leader_here else ""
+            lines.append(text(language, "schedule_leader", holder=view.leader, here=here))
+        else:
+            lines.append(text(language, "schedule_no_leader"))
+    if state.last_run_id is not None:
+        lines.append(text(language, "schedule_last", run=state.last_run_id))
+    if view.upcoming:
+        # In the schedule's own zone: that is how the release team thinks of its window.
+        tz = zone(schedule.zone_name)
+        runs = "\n".join(f"• {at.astimezone(tz):%a %Y-%m-%d %H:%M %Z}" for at in view.upcoming)
+        lines.append(text(language, "schedule_next", runs=runs))
+    else:
+        lines.append(text(language, "schedule_no_next"))
+    return Message(f"{title}: {status}", [header(title), section("\n".join(lines))])
+
+
+def notice(message: str) -> Message:
+    """A one-line post to the channel (pause, resume)."""
+    return Message(message.replace("*", ""), [section(message)])

@@ -1,0 +1,562 @@
+"""Block Kit rendering: pure functions from state to Slack messages.
+
+Slack's limits shape everything here: at most 50 blocks a message, 3000 characters a
+section, 150 a header, 75 a button label. Long content continues in further messages
+(the caller posts them in the thread), never silently cut. Every message carries a
+plain-text fallback.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...checks.model import Checklist, Item, Phase, SignoffRole
+from ...checks.probe import probe_type
+from ...checks.results import ItemResult
+from ...checks.status import Status
+from ...checks.verdict import item_ok
+from ...storage import PendingDeployment
+from ..state import ChecklistChange, State
+from .messages import text
+
+SECTION_LIMIT = 3000
+HEADER_LIMIT = 150
+BUTTON_LIMIT = 75
+BLOCKS_LIMIT = 50
+#: Slack rejects messages whose blocks add up to roughly 13k characters (msg_blocks_too_long).
+MESSAGE_CHARACTERS = 11000
+MAX_BLOCKERS_SHOWN = 15
+
+EMOJI = {
+    Status.PASS: ":white_check_mark:",
+    Status.WARN: ":warning:",
+    Status.FAIL: ":x:",
+    Status.ERROR: ":boom:",
+    Status.STALE: ":hourglass:",
+    Status.PENDING: ":hourglass_flowing_sand:",
+    Status.WAIVED: ":no_entry_sign:",
+    Status.SKIPPED: ":fast_forward:",
+}
+PROBLEMS = (Status.FAIL, Status.ERROR, Status.STALE, Status.WARN, Status.SKIPPED)
+
+
+@dataclass(frozen=True)
+class Message:
+    text: str
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _lang(checklist: Checklist) -> str:
+    return checklist.release.language
+
+
+def _release(checklist: Checklist) -> str:
+    return f"{checklist.release.name} v{checklist.release.version}"
+
+
+def clip(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def mrkdwn_escape(value: str) -> str:
+    """Slack's three control characters; everything else is shown as written."""
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def header(value: str) -> dict[str, Any]:
+    return {
+        "type": "header",
+        "text": {"type": "plain_text", "text": clip(value, HEADER_LIMIT), "emoji": True},
+    }
+
+
+def section(value: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": value}, **extra}
+
+
+def context(*elements: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": e} for e in elements[:10]]}
+
+
+def button(label: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": clip(label, BUTTON_LIMIT), "emoji": True},
+        "action_id": action_id,
+        "value": value,
+    }
+    if style:
+        element["style"] = style
+    return element
+
+
+def split_text(value: str, limit: int = SECTION_LIMIT) -> list[str]:
+    """Split at line ends where possible, inside a line only when it alone is too long."""
+    parts: list[str] = []
+    current = ""
+    for whole_line in value.split("\n"):
+        line = whole_line
+        while len(line) > limit:
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            parts.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        parts.append(current)
+    return parts
+
+
+def paginate(title: str, blocks: list[dict[str, Any]], fallback: str, language: str) -> list[Message]:
+    """Spread blocks over as many messages as Slack's limits need, each marked as a part."""
+    pages: list[list[dict[str, Any]]] = [[]]
+    size = 0
+    for block in blocks:
+        block_size = len(json.dumps(block, ensure_ascii=False))
+        if len(pages[-1]) >= BLOCKS_LIMIT - 2 or (pages[-1] and size + block_size > MESSAGE_CHARACTERS):
+            pages.append([])
+            size = 0
+        pages[-1].append(block)
+        size += block_size
+    if len(pages) == 1:
+        return [Message(fallback, [header(title), *pages[0]])]
+    messages = []
+    for number, page in enumerate(pages, 1):
+        more = text(language, "continued", part=number, parts=len(pages))
+        messages.append(Message(f"{fallback} {more}", [header(f"{title} {more}"), *page]))
+    return messages
+
+
+def counts_line(results: Iterable[ItemResult | None], language: str) -> str:
+    counts: dict[Status, int] = {}
+    missing = 0
+    for result in results:
+        if result is None:
+            missing += 1
+        else:
+            counts[result.status] = counts.get(result.status, 0) + 1
+    ordered = sorted(counts.items(), key=lambda kv: -kv[0].severity)
+    parts = [f"{EMOJI[status]} {number} {status}" for status, number in ordered]
+    if missing:
+        parts.append(f"{missing} {text(language, 'not_run')}")
+    return " · ".join(parts) or text(language, "not_run")
+
+
+def _items(phase: Phase) -> list[Item]:
+    return [item for section_ in phase.sections for item in section_.items]
+
+
+def item_line(checklist: Checklist, item: Item, result: ItemResult | None) -> str:
+    language = _lang(checklist)
+    status = result.status if result else None
+    line = text(
+        language,
+        "item_line",
+        mark=EMOJI[status] if status else ":grey_question:",
+        title=mrkdwn_escape(item.title),
+        item=item.id,
+        status=status or "NOT RUN",
+        message=mrkdwn_escape(result.message if result else text(language, "not_run")),
+    )
+    extras = []
+    if item.responsible:
+        extras.append(text(language, "owner", owner=_owner_mentions(checklist, item.responsible)))
+    if result is not None and result.evidence is not None and result.evidence.link:
+        extras.append(text(language, "evidence", link=result.evidence.link))
+    return line + ("\n    " + " · ".join(extras) if extras else "")
+
+
+def _owner_mentions(checklist: Checklist, role_id: str) -> str:
+    role = checklist.role(role_id)
+    people = mentions(role)
+    return f"{role.title} ({people})" if people else role.title
+
+
+def owner_mentions(checklist: Checklist, role_id: str) -> str:
+    """The role's title with its approvers mentioned: ``DevOps-Team (<@U…>, <!subteam^S…>)``."""
+    return _owner_mentions(checklist, role_id)
+
+
+def mentions(role: SignoffRole) -> str:
+    """The role's approvers as Slack mentions (users, then user groups), comma-separated."""
+    return ", ".join(
+        [f"<@{u}>" for u in role.approvers.users] + [f"<!subteam^{g}>" for g in role.approvers.usergroups]
+    )
+
+
+def verdict_blocks(state: State) -> list[dict[str, Any]]:
+    language = _lang(state.checklist)
+    verdict = state.verdict
+    if verdict.go:
+        return [section(text(language, "verdict_go"))]
+    lines = [text(language, "verdict_no_go", count=len(verdict.blockers))]
+    for blocker in verdict.blockers[:MAX_BLOCKERS_SHOWN]:
+        lines.append(
+            text(
+                language,
+                "blocker_line",
+                subject=blocker.subject,
+                title=mrkdwn_escape(blocker.title),
+                status=blocker.status,
+                reason=mrkdwn_escape(clip(blocker.reason, 300)),
+            )
+        )
+    if len(verdict.blockers) > MAX_BLOCKERS_SHOWN:
+        lines.append(text(language, "more_blockers", count=len(verdict.blockers) - MAX_BLOCKERS_SHOWN))
+    return [section(part) for part in split_text("\n".join(lines))]
+
+
+def status_message(state: State, phase: str | None = None) -> list[Message]:
+    """``/golive status``: counts per phase, the problems of one phase if asked, the verdict."""
+    checklist = state.checklist
+    language = _lang(checklist)
+    title = text(language, "status_header", release=_release(checklist))
+    blocks: list[dict[str, Any]] = []
+    if state.run is None:
+        blocks.append(section(text(language, "status_no_run")))
+    phases = [checklist.phase(phase)] if phase else checklist.phases
+    lines = [
+        text(
+            language,
+            "phase_summary",
+            phase=mrkdwn_escape(p.title),
+            counts=counts_line((state.result(i) for i in _items(p)), language),
+        )
+        for p in phases
+    ]
+    blocks += [section(part) for part in split_text("\n".join(lines))]
+    if phase:
+        blocks += _problem_blocks(state, checklist.phase(phase))
+    blocks.append({"type": "divider"})
+    blocks += verdict_blocks(state)
+    fallback = f"{title}: {state.verdict.decision}"
+    return paginate(title, blocks, fallback, language)
+
+
+def run_message(state: State, run_id: int, done: int, total: int, finished: bool, seconds: float) -> Message:
+    """The one message per run, edited in place as phases finish."""
+    checklist = state.checklist
+    language = _lang(checklist)
+    title = text(language, "run_header", run=run_id, release=_release(checklist))
+    lines = [
+        text(
+            language,
+            "phase_summary",
+            phase=mrkdwn_escape(p.title),
+            counts=counts_line((state.result(i) for i in _items(p)), language),
+        )
+        for p in checklist.phases
+    ]
+    progress = (
+        text(language, "run_finished", run=run_id, seconds=seconds)
+        if finished
+        else text(language, "run_progress", done=done, total=total)
+    )
+    blocks = [header(title), context(progress)]
+    blocks += [section(part) for part in split_text("\n".join(lines))]
+    if state.checklist_change is not None:
+        blocks.append(context(checklist_change_line(checklist, state.checklist_change)))
+    if finished:
+        blocks.append({"type": "divider"})
+        blocks += verdict_blocks(state)
+    fallback = f"{title}: {progress}" + (f" — {state.verdict.decision}" if finished else "")
+    return Message(fallback, blocks[:BLOCKS_LIMIT])
+
+
+def orphaned_run_note(checklist: Checklist, rerun: str | None) -> Message:
+    """For the thread of a run whose replica went away mid-run: ``rerun`` is the run that
+    stands for it (its number, linked when Slack gave a link), if one does."""
+    language = _lang(checklist)
+    stopped = (
+        text(language, "run_orphaned_rerun", rerun=rerun) if rerun else text(language, "run_orphaned")
+    )
+    return Message(stopped, [section(stopped)])
+
+
+def orphaned_run_message(checklist: Checklist, run_id: int, rerun: str | None) -> Message:
+    """That run's message, in its final state."""
+    title = text(_lang(checklist), "run_header", run=run_id, release=_release(checklist))
+    note = orphaned_run_note(checklist, rerun)
+    return Message(f"{title}: {note.text}", [header(title), *note.blocks])
+
+
+def checklist_change_line(checklist: Checklist, change: ChecklistChange) -> str:
+    """'Checklist changed since the previous run: items added: a, b; items removed: c'."""
+    language = _lang(checklist)
+    parts = []
+    if change.added:
+        parts.append(text(language, "checklist_items_added", items=", ".join(change.added)))
+    if change.removed:
+        parts.append(text(language, "checklist_items_removed", items=", ".join(change.removed)))
+    changes = "; ".join(parts) or text(language, "checklist_items_same")
+    return text(language, "checklist_changed", digest=change.digest[:12], changes=mrkdwn_escape(changes))
+
+
+def _problem_blocks(state: State, phase: Phase) -> list[dict[str, Any]]:
+    checklist = state.checklist
+    lines = [
+        item_line(checklist, item, state.result(item))
+        for item in _items(phase)
+        if (result := state.result(item)) is not None and result.status in PROBLEMS
+    ]
+    return [section(part) for part in split_text("\n".join(lines))] if lines else []
+
+
+def phase_summary(state: State, phase: Phase) -> list[Message]:
+    """Per-phase summary for the run's thread: counts, then every problem item in full."""
+    checklist = state.checklist
+    language = _lang(checklist)
+    items = _items(phase)
+    results = [state.result(i) for i in items]
+    counts = counts_line(results, language)
+    blocks = [section(text(language, "phase_summary", phase=mrkdwn_escape(phase.title), counts=counts))]
+    problems = _problem_blocks(state, phase)
+    if problems:
+        blocks += problems
+    else:
+        blocks.append(context(text(language, "phase_all_green", total=len(items))))
+    return paginate(phase.title, blocks, f"{phase.title}: {counts}", language)
+
+
+def signoff_card(state: State) -> Message:
+    checklist = state.checklist
+    language = _lang(checklist)
+    title = text(language, "signoff_header", release=_release(checklist))
+    blocks: list[dict[str, Any]] = [header(title)]
+    if state.run is not None:
+        from ...checks.results import fingerprint
+
+        blocks.append(
+            context(text(language, "signoff_intro", run=state.run.id, fingerprint=fingerprint(state.results)))
+        )
+    for signoff in state.verdict.signoffs:
+        record = signoff.record
+        if signoff.holds and record is not None:
+            line = text(
+                language,
+                "signoff_role_held",
+                role=signoff.title,
+                user=record.user,
+                date=f"{record.signed_at:%Y-%m-%d %H:%M} UTC",
+            )
+            accessory = button(
+                text(language, "revoke_button", role=signoff.title), "golive_revoke", signoff.role, "danger"
+            )
+        else:
+            line = text(
+                language, "signoff_role_pending", role=signoff.title, reason=mrkdwn_escape(signoff.reason)
+            )
+            accessory = button(
+                text(language, "signoff_button", role=signoff.title),
+                "golive_signoff",
+                signoff.role,
+                "primary",
+            )
+        # A new block_id per state: Slack keeps stale button state on edits with the same id.
+        version = str(int(record.signed_at.timestamp())) if record else "none"
+        blocks.append(
+            section(
+                line, accessory=accessory, block_id=f"signoff:{signoff.role}:{version}:{int(signoff.holds)}"
+            )
+        )
+    blocks += verdict_blocks(state)
+    held = sum(1 for s in state.verdict.signoffs if s.holds)
+    return Message(f"{title}: {held}/{len(state.verdict.signoffs)}", blocks[:BLOCKS_LIMIT])
+
+
+def confirm_cards(state: State) -> list[Message]:
+    checklist = state.checklist
+    language = _lang(checklist)
+    title = text(language, "confirm_header", release=_release(checklist))
+    blocks: list[dict[str, Any]] = []
+    for item in checklist.items():
+        if probe_type(item.probe_type).kind != "manual":
+            continue
+        result = state.result(item)
+        confirmation = state.records.confirmation(item.id)
+        if result is not None and item_ok(item, result.status) and confirmation is not None:
+            line = text(
+                language,
+                "confirm_item_done",
+                title=mrkdwn_escape(item.title),
+                user=confirmation.user,
+                link=confirmation.evidence_url or "—",
+            )
+            blocks.append(section(line))
+        else:
+            owner = _owner_mentions(checklist, item.responsible) if item.responsible else "—"
+            line = text(
+                language, "confirm_item_pending", title=mrkdwn_escape(item.title), item=item.id, owner=owner
+            )
+            blocks.append(
+                section(
+                    line,
+                    accessory=button(text(language, "confirm_button"), "golive_confirm", item.id),
+                    block_id=f"confirm:{item.id}",
+                )
+            )
+    return paginate(title, blocks, title, language)
+
+
+def confirm_modal(checklist: Checklist, item: Item, channel: str) -> dict[str, Any]:
+    language = _lang(checklist)
+    instructions = getattr(item.config, "instructions", None) or ""
+    return {
+        "type": "modal",
+        "callback_id": "golive_confirm_modal",
+        "private_metadata": json.dumps({"item": item.id, "channel": channel}),
+        "title": {"type": "plain_text", "text": clip(text(language, "confirm_modal_title"), 24)},
+        "submit": {"type": "plain_text", "text": clip(text(language, "confirm_modal_submit"), 24)},
+        "blocks": [
+            section(f"*{mrkdwn_escape(item.title)}*\n{mrkdwn_escape(instructions)}"),
+            {
+                "type": "input",
+                "block_id": "evidence",
+                "label": {"type": "plain_text", "text": text(language, "confirm_modal_evidence")},
+                "element": {"type": "url_text_input", "action_id": "url"},
+            },
+            {
+                "type": "input",
+                "block_id": "comment",
+                "optional": True,
+                "label": {"type": "plain_text", "text": text(language, "confirm_modal_comment")},
+                "element": {"type": "plain_text_input", "action_id": "text", "max_length": 500},
+            },
+        ],
+    }
+
+
+def rollback_blocks(checklist: Checklist) -> list[dict[str, Any]]:
+    language = _lang(checklist)
+    plan = checklist.rollback
+    missing = text(language, "rollback_missing")
+    steps = "\n".join(f"{n}. {mrkdwn_escape(step)}" for n, step in enumerate(plan.procedure, 1))
+    procedure = " ".join(
+        x for x in (plan.procedure_url and f"<{plan.procedure_url}>", steps and f"\n{steps}") if x
+    )
+    triggers = "\n".join(
+        f"• *{mrkdwn_escape(t.name)}* — {mrkdwn_escape(t.description)}" for t in plan.triggers
+    )
+    roles = "\n".join(
+        f"• {mrkdwn_escape(r.role)}: " + ", ".join(_person(p) for p in r.people) for r in plan.roles
+    )
+    contacts = "\n".join(f"• {_person(c)}" for c in plan.contacts)
+    lines = [
+        text(language, "rollback_procedure", procedure=procedure or missing),
+        text(language, "rollback_revision", revision=plan.known_good_revision or "?"),
+        text(language, "rollback_triggers", triggers=triggers or missing),
+        text(language, "rollback_roles", roles=roles or missing),
+        text(language, "rollback_contacts", contacts=contacts or missing),
+        text(
+            language, "rollback_communication", plan=mrkdwn_escape(plan.communication_plan or "") or missing
+        ),
+    ]
+    return [header(text(language, "rollback_header"))] + [section(p) for p in split_text("\n\n".join(lines))]
+
+
+def _person(person: Any) -> str:
+    reach = ", ".join(x for x in (person.phone, person.email) if x)
+    mention = f" <@{person.slack}>" if person.slack else ""
+    return f"{mrkdwn_escape(person.name)}{mention}" + (f" ({mrkdwn_escape(reach)})" if reach else "")
+
+
+def go_announcement(state: State, known_good_revision: str | None = None) -> Message:
+    checklist = state.checklist
+    language = _lang(checklist)
+    headline = text(language, "go_announcement", release=_release(checklist))
+    blocks = [section(headline), *rollback_blocks(checklist)]
+    if known_good_revision and not checklist.rollback.known_good_revision:
+        blocks.append(context(text(language, "rollback_revision", revision=known_good_revision)))
+    return Message(headline.replace("*", ""), blocks[:BLOCKS_LIMIT])
+
+
+def deploy_line(language: str, deployment: PendingDeployment) -> str:
+    """A deploy a forge holds until GO, as one line of Slack mrkdwn."""
+    return text(
+        language,
+        "deploy_line",
+        environment=mrkdwn_escape(deployment.environment),
+        repository=mrkdwn_escape(deployment.repository),
+        sha=mrkdwn_escape(deployment.sha[:7]),
+        forge=deployment.forge,
+        since=f"{deployment.received_at:%Y-%m-%d %H:%M}",
+    )
+
+
+def unblocked_context(language: str, deployments: Sequence[PendingDeployment]) -> dict[str, Any]:
+    """The GO message's line naming the deploys this GO releases."""
+    names = ", ".join(
+        text(
+            language,
+            "deploy_name",
+            environment=mrkdwn_escape(d.environment),
+            repository=mrkdwn_escape(d.repository),
+            sha=mrkdwn_escape(d.sha[:7]),
+            forge=d.forge,
+        )
+        for d in deployments
+    )
+    return context(text(language, "go_unblocked", deploys=names))
+
+
+def waiting_deploys_message(language: str, deployments: Sequence[PendingDeployment]) -> Message:
+    lines = [text(language, "deploys_waiting"), *(f"• {deploy_line(language, d)}" for d in deployments)]
+    return Message("\n".join(lines).replace("*", ""), [section("\n".join(lines))])
+
+
+def no_go_announcement(state: State, reason: str) -> Message:
+    """``reason``: Slack mrkdwn, what people wrote in it already escaped (it may mention
+    a user, ``<@U…>``)."""
+    language = _lang(state.checklist)
+    headline = text(language, "no_go_announcement", release=_release(state.checklist), reason=reason)
+    return Message(headline.replace("*", ""), [section(headline), *verdict_blocks(state)][:BLOCKS_LIMIT])
+
+
+_CONSOLE_EMOJI = {
+    ":white_check_mark:": "✔",
+    ":warning:": "⚠",
+    ":x:": "✘",
+    ":boom:": "✹",
+    ":hourglass:": "⌛",
+    ":hourglass_flowing_sand:": "…",
+    ":no_entry_sign:": "~",
+    ":fast_forward:": "↷",
+    ":rocket:": "🚀",
+    ":no_entry:": "⛔",
+    ":grey_question:": "?",
+}
+
+
+def _console(value: str) -> str:
+    for code, symbol in _CONSOLE_EMOJI.items():
+        value = value.replace(code, symbol)
+    return value.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def plain(message: Message) -> str:
+    """A readable text rendering of a message's blocks, for the console surface."""
+    lines: list[str] = []
+    for block in message.blocks:
+        kind = block.get("type")
+        if kind == "header":
+            title = block["text"]["text"]
+            lines += [title, "=" * min(len(title), 80)]
+        elif kind == "section":
+            lines.append(block["text"]["text"])
+            accessory = block.get("accessory")
+            if accessory and accessory.get("type") == "button":
+                lines.append(f"    [{accessory['text']['text']}]")
+        elif kind == "context":
+            lines.append("  " + " · ".join(e.get("text", "") for e in block["elements"]))
+        elif kind == "divider":
+            lines.append("-" * 40)
+    return _console("\n".join(lines) if lines else message.text)

@@ -1,0 +1,1 @@
+"""The ``golive serve`` process: its wiring, HTTP routes, settings, readiness and shutdown."""
