@@ -4,7 +4,7 @@ Knows nothing of Slack or of probes' internals; it stores the records that
 :mod:`golive.checks` produces and hands them back. See :class:`Store`.
 """
 
-from .entries import AlertState, AuditEntry, LeaseState, Note, RunInfo, ScheduleState
+from .entries import AlertState, AuditEntry, ChartPoint, LeaseState, Note, PhaseRun, RunInfo, ScheduleState
 from .errors import StorageError
 from .outbox import OutboxEntry
 from .store import Store
@@ -12,9 +12,11 @@ from .store import Store
 __all__ = [
     "AlertState",
     "AuditEntry",
+    "ChartPoint",
     "LeaseState",
     "Note",
     "OutboxEntry",
+    "PhaseRun",
     "RunInfo",
     "ScheduleState",
     "StorageError",

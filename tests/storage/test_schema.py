@@ -26,6 +26,7 @@ TABLES = {
     "notifications",
     "releases",
     "outbox",
+    "chart_points",
     "leases",
     "results",
     "runs",
