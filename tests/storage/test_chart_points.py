@@ -26,7 +26,10 @@ async def test_a_finished_run_stores_each_phase_it_observed(store: Store) -> Non
         store,
         release,
         0,
-        ("p1", result("p1.api", observed={"RESPONSE_TIME": 840, "UP": True, "NAME": "x", "NAN": float("nan")})),
+        (
+            "p1",
+            result("p1.api", observed={"RESPONSE_TIME": 840, "UP": True, "NAME": "x", "NAN": float("nan")}),
+        ),
         ("p1", result("p1.db", Status.FAIL)),
         ("p2", result("p2.docs", Status.PENDING, observed={})),
     )

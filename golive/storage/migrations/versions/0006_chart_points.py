@@ -23,7 +23,9 @@ depends_on: str | Sequence[str] | None = None
 
 # Typeless columns where a value is only copied (started_at → run_at), so it is written
 # back exactly as the backend stored it; JSON where the document is read.
-_runs = sa.table("runs", sa.column("id"), sa.column("release_id"), sa.column("started_at"), sa.column("status"))
+_runs = sa.table(
+    "runs", sa.column("id"), sa.column("release_id"), sa.column("started_at"), sa.column("status")
+)
 _results = sa.table(
     "results",
     sa.column("id"),
@@ -54,7 +56,9 @@ def upgrade() -> None:
         sa.Column("phase", sa.Text(), nullable=False),
         sa.Column("run_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("points", sa.JSON(), nullable=False),
-        sa.ForeignKeyConstraint(["release_id"], ["releases.id"], name=op.f("fk_chart_points_release_id_releases")),
+        sa.ForeignKeyConstraint(
+            ["release_id"], ["releases.id"], name=op.f("fk_chart_points_release_id_releases")
+        ),
         sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name=op.f("fk_chart_points_run_id_runs")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_chart_points")),
         sa.UniqueConstraint("run_id", "phase", name=op.f("uq_chart_points_run_id_phase")),
