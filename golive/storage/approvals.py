@@ -30,7 +30,9 @@ _ACTIVE = (SignoffRow.revoked_at.is_(None), SignoffRow.invalidated_at.is_(None))
 class RecordStore(StoreBase):
     # -- confirmations ---------------------------------------------------------------
 
-    async def add_confirmation(self, release_id: int, confirmation: Confirmation, *, actor: str) -> None:
+    async def add_confirmation(
+        self, release_id: int, confirmation: Confirmation, *, actor: str
+    ) -> None:
         c = confirmation
         async with self._transaction() as session:
             label = await self._release_label(session, release_id)
@@ -54,7 +56,9 @@ class RecordStore(StoreBase):
                 at=c.confirmed_at,
             )
 
-    async def revoke_confirmation(self, release_id: int, item_id: str, *, by: str, at: datetime) -> bool:
+    async def revoke_confirmation(
+        self, release_id: int, item_id: str, *, by: str, at: datetime
+    ) -> bool:
         """Revoke every standing confirmation of the item, so it is pending again."""
         change = (
             update(ConfirmationRow)
@@ -112,7 +116,9 @@ class RecordStore(StoreBase):
             )
             return row.id
 
-    async def revoke_waiver(self, release_id: int, waiver_id: int, *, by: str, at: datetime) -> bool:
+    async def revoke_waiver(
+        self, release_id: int, waiver_id: int, *, by: str, at: datetime
+    ) -> bool:
         change = (
             update(WaiverRow)
             .where(
@@ -190,7 +196,9 @@ class RecordStore(StoreBase):
             at=at,
         )
 
-    async def invalidate_signoff(self, release_id: int, role: str, *, reason: str, at: datetime) -> bool:
+    async def invalidate_signoff(
+        self, release_id: int, role: str, *, reason: str, at: datetime
+    ) -> bool:
         """golive's own doing: a check the role owns regressed after it signed."""
         return await self._end_signoff(
             release_id,
@@ -228,7 +236,9 @@ class RecordStore(StoreBase):
                     actor=actor,
                     action=action,
                     subject=f"{label}: {role}",
-                    details={"release_id": release_id, "role": role, "signoff_id": signoff_id, **details},
+                    details={
+                        "release_id": release_id, "role": role, "signoff_id": signoff_id, **details
+                    },
                     at=at,
                 )
         return signoff_id is not None
@@ -300,7 +310,9 @@ class RecordStore(StoreBase):
     async def notes(self, release_id: int) -> list[Note]:
         """The release's notes, oldest first, as a report lists them."""
         query = (
-            select(NoteRow).where(NoteRow.release_id == release_id).order_by(NoteRow.created_at, NoteRow.id)
+            select(NoteRow)
+            .where(NoteRow.release_id == release_id)
+            .order_by(NoteRow.created_at, NoteRow.id)
         )
         async with self._transaction() as session:
             rows = (await session.scalars(query)).all()
@@ -319,7 +331,10 @@ class RecordStore(StoreBase):
         query = select(AuditRow).order_by(AuditRow.at.desc(), AuditRow.id.desc()).limit(limit)
         async with self._transaction() as session:
             rows = (await session.scalars(query)).all()
-        return [AuditEntry(r.id, r.at, r.actor, r.action, r.subject, decode_details(r.details)) for r in rows]
+        return [
+            AuditEntry(r.id, r.at, r.actor, r.action, r.subject, decode_details(r.details))
+            for r in rows
+        ]
 
 
 async def _signoffs(session: AsyncSession, release_id: int) -> list[SignoffRecord]:

@@ -102,7 +102,12 @@ def decode_evidence(document: Mapping[str, Any] | None) -> Evidence | None:
 
 def encode_conditions(outcomes: tuple[ConditionOutcome, ...]) -> dict[str, Any]:
     return _document(
-        {"outcomes": [{"condition": o.condition, "passed": o.passed, "message": o.message} for o in outcomes]}
+        {
+            "outcomes": [
+                {"condition": o.condition, "passed": o.passed, "message": o.message}
+                for o in outcomes
+            ]
+        }
     )
 
 

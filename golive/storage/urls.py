@@ -72,7 +72,9 @@ def _sqlite(url: URL) -> DatabaseURLs:
     if database in ("", ":memory:") or "mode=memory" in str(url.query):
         # Alembic migrates over its own connection; an in-memory database would be a
         # different, empty one for the app.
-        raise StorageError("in-memory SQLite cannot be used: give a file, e.g. sqlite:///golive.db")
+        raise StorageError(
+            "in-memory SQLite cannot be used: give a file, e.g. sqlite:///golive.db"
+        )
     # Absolute, so the store keeps using the same file if the process changes directory.
     absolute = str(Path(database).expanduser().absolute())
     return DatabaseURLs(

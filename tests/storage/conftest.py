@@ -23,7 +23,9 @@ class Backend:
     postgres: PostgresDatabase | None = None
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)]
+)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     if request.param == "sqlite":
         return Backend("sqlite", f"sqlite:///{tmp_path / 'golive.db'}")
@@ -41,3 +43,5 @@ async def store(backend: Backend) -> AsyncIterator[Store]:
     await store.close()
     if backend.postgres is not None:
         assert server_connections(backend.postgres) == 0, "close() left connections open"
+
+

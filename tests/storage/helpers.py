@@ -67,3 +67,4 @@ async def new_run(
     for item_phase, item_result in results:
         await store.record_result(run_id, item_result, phase=item_phase)
     return run_id
+

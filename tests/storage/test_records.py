@@ -52,18 +52,12 @@ async def test_confirmations_are_recorded_revoked_and_audited(store: Store) -> N
 
     log = await store.audit_log()
     assert [e.action for e in log] == [
-        "confirmation.revoke",
-        "confirmation.add",
-        "confirmation.add",
-        "confirmation.add",
+        "confirmation.revoke", "confirmation.add", "confirmation.add", "confirmation.add",
     ]
     assert (log[0].actor, log[0].at, log[0].subject) == ("U-erin", at, "r 1: runbook")
     assert log[-1].details == {
-        "release_id": release,
-        "item_id": "runbook",
-        "user": "U-bob",
-        "evidence_url": "https://wiki.example/runbook",
-        "comment": "reviewed",
+        "release_id": release, "item_id": "runbook", "user": "U-bob",
+        "evidence_url": "https://wiki.example/runbook", "comment": "reviewed",
     }
     # The actor clicked for someone else: both are kept.
     assert any(e.actor == "U-dave" and e.details["user"] == "U-carol" for e in log)
@@ -117,7 +111,7 @@ async def test_the_database_allows_one_active_signoff_per_role(store: Store) -> 
     release = await store.release_id("r", "1")
     assert await store.add_signoff(release, signoff())
     insert = text(
-        'INSERT INTO signoffs (release_id, role, "user", signed_at, approved, fingerprint) '
+        "INSERT INTO signoffs (release_id, role, \"user\", signed_at, approved, fingerprint) "
         "VALUES (:release, 'devops', 'U-mallory', :at, '{}', 'x')"
     )
     with pytest.raises(IntegrityError):
@@ -144,7 +138,8 @@ async def test_revoke_then_sign_again(store: Store) -> None:
     ]
     assert await actions(store) == ["signoff.add", "signoff.revoke", "signoff.add", "signoff.add"]
     revoke = (await store.audit_log())[1]
-    assert (revoke.actor, revoke.subject, revoke.details["role"]) == ("U-alice", "r 1: devops", "devops")
+    assert (revoke.actor, revoke.subject, revoke.details["role"]) == ("U-alice", "r 1: devops",
+                                                                      "devops")
 
 
 async def test_an_invalidated_signoff_is_history_and_the_role_may_sign_again(
@@ -163,7 +158,9 @@ async def test_an_invalidated_signoff_is_history_and_the_role_may_sign_again(
     assert (invalidated.invalidated_at, invalidated.invalidated_reason) == (at, reason)
     assert invalidated.revoked_at is None
     entry = (await store.audit_log())[0]
-    assert (entry.action, entry.actor, entry.details["reason"]) == ("signoff.invalidate", "golive", reason)
+    assert (entry.action, entry.actor, entry.details["reason"]) == (
+        "signoff.invalidate", "golive", reason
+    )
     assert await store.add_signoff(release, signoff(minutes=90))
     assert len(await store.signoffs(release)) == 2
 
@@ -191,11 +188,8 @@ async def test_notes_are_listed_oldest_first(store: Store) -> None:
 async def test_audit_log_is_newest_first_and_limited(store: Store) -> None:
     for minute in range(3):
         await store.audit(
-            actor="U-ops",
-            action="run.start",
-            subject="r 1",
-            details={"minute": minute, "when": T0},
-            at=T0 + timedelta(minutes=minute),
+            actor="U-ops", action="run.start", subject="r 1",
+            details={"minute": minute, "when": T0}, at=T0 + timedelta(minutes=minute),
         )
     entries = await store.audit_log(limit=2)
     assert [e.details["minute"] for e in entries] == [2, 1]
@@ -218,9 +212,9 @@ async def test_a_change_and_its_audit_entry_commit_together(store: Store) -> Non
     release = await store.release_id("r", "1")
     refuse = {
         "sqlite": "CREATE TRIGGER refuse BEFORE INSERT ON audit_log "
-        "BEGIN SELECT RAISE(ABORT, 'audit refused'); END",
+                  "BEGIN SELECT RAISE(ABORT, 'audit refused'); END",
         "postgresql": "CREATE TRIGGER refuse BEFORE INSERT ON audit_log "
-        "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
+                      "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
     }[store.engine.dialect.name]
     async with store.engine.begin() as connection:
         await connection.execute(text(refuse))
@@ -255,7 +249,9 @@ async def test_alert_state_is_set_and_replaced(store: Store) -> None:
 
 async def test_a_notification_is_claimed_once_even_by_concurrent_callers(store: Store) -> None:
     release = await store.release_id("r", "1")
-    claims = await asyncio.gather(*(store.claim_notification(release, "go:0", at=T0) for _ in range(4)))
+    claims = await asyncio.gather(
+        *(store.claim_notification(release, "go:0", at=T0) for _ in range(4))
+    )
     assert sorted(claims) == [False, False, False, True]
     assert await store.claim_notification(release, "go:1", at=T0)
     assert await store.claim_notification(await store.release_id("r", "2"), "go:0", at=T0)

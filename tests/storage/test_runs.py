@@ -44,9 +44,8 @@ async def test_item_result_round_trips_exactly(store: Store) -> None:
             "BODY": {"status": "grün", "items": [1, "two", None, False, {"deep": [0.5]}]},
         },
         # A probe may report its source's time in another zone; it is the same instant.
-        evidence=Evidence(
-            "k6/summary.json", datetime(2026, 3, 2, 11, 0, 1, 5, tzinfo=CEST), "https://ci.example/run/7"
-        ),
+        evidence=Evidence("k6/summary.json", datetime(2026, 3, 2, 11, 0, 1, 5, tzinfo=CEST),
+                          "https://ci.example/run/7"),
         conditions=(
             ConditionOutcome("[P95_MS] < 500", False, "P95_MS = 612.2 ms, limit < 500 ms"),
             ConditionOutcome("[COUNT] > 0", True, "COUNT = 3, limit > 0"),
@@ -93,10 +92,7 @@ async def test_naive_datetimes_are_refused(store: Store) -> None:
     release = await store.release_id("r", "1")
     with pytest.raises(StatementError, match="naive datetime"):
         await store.start_run(
-            release,
-            trigger="cli",
-            phase=None,
-            checklist_digest="d",
+            release, trigger="cli", phase=None, checklist_digest="d",
             started_at=datetime(2026, 3, 2, 9, 0),
         )
     assert await store.runs(release) == []
@@ -105,7 +101,9 @@ async def test_naive_datetimes_are_refused(store: Store) -> None:
 async def test_times_come_back_in_utc(store: Store) -> None:
     release = await store.release_id("r", "1")
     local = datetime(2026, 3, 2, 11, 0, tzinfo=CEST)
-    run = await store.start_run(release, trigger="cli", phase=None, checklist_digest="d", started_at=local)
+    run = await store.start_run(
+        release, trigger="cli", phase=None, checklist_digest="d", started_at=local
+    )
     info = await store.run(run)
     assert info is not None
     assert info.started_at == local
@@ -118,33 +116,25 @@ async def test_latest_results_take_the_newest_of_each_item_across_runs_and_phase
     release = await store.release_id("r", "1")
     other = await store.release_id("r", "2")
     full = await new_run(
-        store,
-        release,
-        T0,
-        ("P1", result("a", at=T0)),
-        ("P2", result("b", at=T0)),
-        ("P3", result("c", at=T0)),
+        store, release, T0,
+        ("P1", result("a", at=T0)), ("P2", result("b", at=T0)), ("P3", result("c", at=T0)),
     )
     await store.finish_run(full, finished_at=T0, verdict="GO", fingerprint="f1")
     later = T0 + timedelta(minutes=15)
-    phase_run = await new_run(store, release, later, ("P2", result("b", Status.FAIL, at=later)), phase="P2")
+    phase_run = await new_run(
+        store, release, later, ("P2", result("b", Status.FAIL, at=later)), phase="P2"
+    )
     latest = T0 + timedelta(minutes=30)
     # A run that crashed after its first result: what it saw still counts.
     await new_run(store, release, latest, ("P1", result("a", Status.WARN, at=latest)))
     # Another release's newer results must not leak in.
-    await new_run(
-        store,
-        other,
-        latest + timedelta(hours=1),
-        ("P3", result("c", Status.ERROR, at=latest + timedelta(hours=1))),
-    )
+    await new_run(store, other, latest + timedelta(hours=1),
+                  ("P3", result("c", Status.ERROR, at=latest + timedelta(hours=1))))
 
     found = await store.latest_results(release)
 
     assert {item: r.status for item, r in found.items()} == {
-        "a": Status.WARN,
-        "b": Status.FAIL,
-        "c": Status.PASS,
+        "a": Status.WARN, "b": Status.FAIL, "c": Status.PASS,
     }
     assert found["b"] == (await store.run_results(phase_run))["b"]
     assert (await store.latest_results(other))["c"].status == Status.ERROR
@@ -172,9 +162,8 @@ async def test_item_history_is_newest_first_and_limited(store: Store) -> None:
     runs = []
     for minute, status in enumerate([Status.PASS, Status.FAIL, Status.PASS]):
         at = T0 + timedelta(minutes=15 * minute)
-        runs.append(
-            await new_run(store, release, at, ("P1", result("a", status, at=at)), ("P1", result("b", at=at)))
-        )
+        runs.append(await new_run(store, release, at, ("P1", result("a", status, at=at)),
+                                  ("P1", result("b", at=at))))
 
     history = await store.item_history(release, "a")
 
@@ -204,26 +193,15 @@ async def test_finish_run_records_the_outcome(store: Store) -> None:
     )
     running = await store.run(run)
     assert running == RunInfo(
-        id=run,
-        release_id=release,
-        started_at=T0,
-        finished_at=None,
-        status="running",
-        trigger="schedule",
-        phase="P2",
-        verdict=None,
-        fingerprint=None,
-        checklist_digest="abc",
+        id=run, release_id=release, started_at=T0, finished_at=None, status="running",
+        trigger="schedule", phase="P2", verdict=None, fingerprint=None, checklist_digest="abc",
     )
     done_at = T0 + timedelta(seconds=42)
     await store.finish_run(run, finished_at=done_at, verdict="NO-GO", fingerprint="f00d")
     finished = await store.run(run)
     assert finished is not None
     assert (finished.status, finished.finished_at, finished.verdict, finished.fingerprint) == (
-        "complete",
-        done_at,
-        "NO-GO",
-        "f00d",
+        "complete", done_at, "NO-GO", "f00d"
     )
     assert await store.run(run + 1000) is None
 
@@ -239,7 +217,8 @@ async def test_aborting_orphans_marks_only_running_ones(store: Store) -> None:
     release = await store.release_id("r", "1")
     done = await new_run(store, release, T0, ("P1", result("a")))
     await store.finish_run(done, finished_at=T0, verdict="GO", fingerprint="f")
-    crashed = [await new_run(store, release, T0 + timedelta(minutes=m), ("P1", result("b"))) for m in (1, 2)]
+    crashed = [await new_run(store, release, T0 + timedelta(minutes=m), ("P1", result("b")))
+               for m in (1, 2)]
     at = T0 + timedelta(hours=1)
 
     assert await store.abort_orphaned_runs(at=at) == crashed

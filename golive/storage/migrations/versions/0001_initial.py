@@ -99,7 +99,9 @@ def upgrade() -> None:
         _text("checklist_digest"),
         _text("verdict", nullable=True),
         _text("fingerprint", nullable=True),
-        sa.CheckConstraint("status IN ('running', 'complete', 'aborted')", name=op.f("ck_runs_status")),
+        sa.CheckConstraint(
+            "status IN ('running', 'complete', 'aborted')", name=op.f("ck_runs_status")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_runs")),
     )
     op.create_index(op.f("ix_runs_release_id_started_at"), "runs", ["release_id", "started_at"])
@@ -153,7 +155,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name=op.f("fk_signoffs_run_id_runs")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_signoffs")),
     )
-    op.create_index(op.f("ix_signoffs_release_id_signed_at"), "signoffs", ["release_id", "signed_at"])
+    op.create_index(
+        op.f("ix_signoffs_release_id_signed_at"), "signoffs", ["release_id", "signed_at"]
+    )
     op.create_index(
         "uq_signoffs_active_role",
         "signoffs",
@@ -175,7 +179,9 @@ def upgrade() -> None:
         _text("revoked_by", nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_confirmations")),
     )
-    op.create_index(op.f("ix_confirmations_release_id_item_id"), "confirmations", ["release_id", "item_id"])
+    op.create_index(
+        op.f("ix_confirmations_release_id_item_id"), "confirmations", ["release_id", "item_id"]
+    )
     op.create_table(
         "waivers",
         _id(),
@@ -240,14 +246,7 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION audit_log_append_only()")
     for table in (
-        "notifications",
-        "alert_state",
-        "notes",
-        "waivers",
-        "confirmations",
-        "signoffs",
-        "results",
-        "runs",
+        "notifications", "alert_state", "notes", "waivers", "confirmations", "signoffs", "results", "runs",
         "releases",
     ):
         op.drop_table(table)
