@@ -13,11 +13,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from ..checks.model import Checklist
+from ..checks.model import Checklist, Phase
 from ..checks.results import ItemResult
 from ..checks.runner import select_items
 from ..storage import Store
@@ -110,22 +111,35 @@ async def publish_run(
     else:
         await _to_slack("edit the run message", surface.update(channel, ts, final))
     phases = [checklist.phase(phase)] if phase else checklist.phases
-    history = await load_history(store, state)
-    for chosen in phases:
+    # Drawing starts for every phase at once (in the bounded chart pool) while the
+    # summaries are posted; each chart follows its phase's summary in the thread.
+    drawn = [
+        asyncio.create_task(phase_chart(checklist, store, state.release_id, chosen)) for chosen in phases
+    ]
+    for chosen, drawing in zip(phases, drawn, strict=True):
         for message in blocks.phase_summary(state, chosen):
             await _to_slack("post a phase summary", surface.post(channel, message, thread_ts=ts))
-        for chart in await asyncio.to_thread(charts.phase_charts, checklist, chosen, history):
+        chart = await drawing
+        if chart is not None:  # a phase with nothing to show posts no empty picture
             await _to_slack("upload a chart", surface.upload(channel, ts, chart))
     await announce_if_go(checklist, store, surface, channel, state)
     return run_id, state
 
 
-async def load_history(store: Store, state: service.State) -> list[tuple[int, dict[str, ItemResult]]]:
-    runs = await store.runs(state.release_id, limit=HISTORY_RUNS)
-    history = []
-    for run in reversed(runs):
-        history.append((run.id, await store.run_results(run.id)))
-    return history
+#: Charts are drawn in their own small pool, off the event loop: a burst of runs queues
+#: its charts here instead of taking every core from the process that must acknowledge
+#: Slack within 3 s.
+CHART_WORKERS = 1
+_chart_pool = ThreadPoolExecutor(max_workers=CHART_WORKERS, thread_name_prefix="golive-charts")
+
+
+async def phase_chart(
+    checklist: Checklist, store: Store, release_id: int, phase: Phase
+) -> charts.Chart | None:
+    """The phase's chart over the last runs that observed it, drawn in the chart pool."""
+    history = await store.chart_history(release_id, phase.id, limit=HISTORY_RUNS)
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_chart_pool, charts.phase_chart, checklist, phase, history)
 
 
 async def announce_if_go(
