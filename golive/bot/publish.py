@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -139,7 +140,15 @@ CHART_WORKERS = 1
 
 @functools.cache
 def chart_pool() -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=CHART_WORKERS, mp_context=get_context("spawn"))
+    return ProcessPoolExecutor(
+        max_workers=CHART_WORKERS, mp_context=get_context("spawn"), initializer=_behind_acknowledgements
+    )
+
+
+def _behind_acknowledgements() -> None:
+    """The chart worker yields the CPU to this process: a picture may come a moment later,
+    an acknowledgement may not."""
+    os.nice(10)
 
 
 async def phase_chart(
