@@ -221,13 +221,20 @@ async def serve(checklist: Path, folder: str, slack: FakeSlack) -> tuple[subproc
         stderr=subprocess.DEVNULL,
     )
     client = Client(f"http://127.0.0.1:{port}", slack.url)
-    for _ in range(200):
-        try:
-            if (await client.http.get(f"{client.url}/healthz")).status_code == 200:
-                break
-        except httpx.TransportError:
-            await asyncio.sleep(0.05)
-    await client.command("help")  # warm-up: auth.test, first imports
+    try:
+        deadline = time.perf_counter() + 60  # a loaded machine starts it slowly
+        while time.perf_counter() < deadline:
+            try:
+                if (await client.http.get(f"{client.url}/healthz")).status_code == 200:
+                    break
+            except httpx.TransportError:
+                await asyncio.sleep(0.1)
+        await client.command("help")  # warm-up: auth.test, first imports
+    except BaseException:
+        bot.terminate()
+        bot.wait(30)
+        await client.http.aclose()
+        raise
     return bot, client
 
 

@@ -406,6 +406,20 @@ def phase_chart(checklist: Checklist, phase: Phase, history: Sequence[PhaseRun])
     for point in latest.values():
         counts[point.status] += 1
     summary = ", ".join(f"{count} {status}" for status, count in counts.items() if count)
+    panels = [
+        text(language, key)
+        for key, drawn in (
+            ("chart_alt_latency", drawing.latency),
+            ("chart_alt_shares", drawing.shares),
+            ("chart_alt_grid", drawing.grid),
+        )
+        if drawn is not None
+    ]
+    described = (
+        ", ".join(panels[:-1]) + f" {text(language, 'chart_alt_and')} {panels[-1]}"
+        if len(panels) > 1
+        else panels[0]
+    )
     key = "chart_alt_one" if len(history) == 1 else "chart_alt_many"
-    alt = text(language, key, phase=phase.title, runs=len(history), latest=summary)
+    alt = text(language, key, phase=phase.title, runs=len(history), panels=described, latest=summary)
     return Chart(f"{phase.id}.png", _title(language, phase, len(history)), alt, png(drawing))

@@ -189,4 +189,7 @@ def test_titles_and_alt_text_count_runs_grammatically(
     assert one in single.title and "1 run" not in single.alt_text and "1 Läufe" not in single.alt_text
     assert three in several.title
     assert "1 FAIL" in several.alt_text
+    if language == "en":  # it describes the panels drawn: no rates or lags here
+        assert "red crosses and a status grid of items by run" in several.alt_text
+        assert "share" not in several.alt_text
     assert several.png.startswith(b"\x89PNG") and several.filename == "p2.png"
