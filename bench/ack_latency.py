@@ -81,6 +81,163 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
+#: Few probes per phase: the local target answers a few connections at a time, and the
+#: figure here is what drawing eight charts does to acknowledgements.
+ITEMS_PER_PHASE = 3
+
+
+def eight_phases(target_port: int) -> dict[str, object]:
+    """Eight phases of HTTP items, each with a response-time limit: a run draws eight
+    charts, like the bundled checklist."""
+    return {
+        "phases": [
+            {
+                "id": f"p{phase}",
+                "title": f"P{phase}",
+                "owner": "devops",
+                "sections": [
+                    {
+                        "id": f"p{phase}-checks",
+                        "title": "Checks",
+                        "items": [
+                            {
+                                "id": f"p{phase}-item{item}",
+                                "title": f"Check {item}",
+                                "probe": {"type": "http", "url": f"http://127.0.0.1:{target_port}/health"},
+                                "conditions": ["[STATUS] == 200", "[RESPONSE_TIME] < 1000"],
+                            }
+                            for item in range(ITEMS_PER_PHASE)
+                        ],
+                    }
+                ],
+            }
+            for phase in range(1, 9)
+        ]
+    }
+
+
+async def measure_drawing(commands: int = 50, history: int = 6) -> dict[str, float]:
+    """Ack latencies (ms) while a run's eight charts (20 runs of history at most) are drawn,
+    beside the idle bot in the same run. ``history`` runs come first, so the charts have
+    lines to draw."""
+    slack = await FakeSlack().start()
+    target = Target(("127.0.0.1", 0), _Handler)
+    threading.Thread(target=target.serve_forever, daemon=True).start()
+    with tempfile.TemporaryDirectory() as folder:
+        checklist = checklist_file(
+            Path(folder), target.server_address[1], extra=eight_phases(target.server_address[1])
+        )
+        bot, client = await serve(checklist, folder, slack)
+        try:
+            baseline = [await client.command("help") for _ in range(20)]
+            # The same burst with nothing drawn: what concurrency alone costs.
+            idle_burst = list(await asyncio.gather(*(client.command("status") for _ in range(commands))))
+            for number in range(1, history + 1):
+                await start_run(client, slack)
+                await slack.wait_for("files.completeUploadExternal", 8 * number, timeout=120)
+            threads_before = len([c for c in slack.ok_calls("chat.postMessage") if c.params.get("thread_ts")])
+            await start_run(client, slack)
+            # The first phase summary is posted once the run is done, and every phase's
+            # chart is being drawn from then on.
+            while (  # noqa: ASYNC110  (the fake Slack records calls; nothing to wait on)
+                len([c for c in slack.ok_calls("chat.postMessage") if c.params.get("thread_ts")])
+                <= threads_before
+            ):
+                await asyncio.sleep(0.005)
+            uploads_before = len(slack.ok_calls("files.completeUploadExternal"))
+            loaded = list(await asyncio.gather(*(client.command("status") for _ in range(commands))))
+            uploads_during = len(slack.ok_calls("files.completeUploadExternal")) - uploads_before
+            await slack.wait_for("files.completeUploadExternal", 8 * (history + 1), timeout=120)
+        finally:
+            bot.terminate()
+            bot.wait(30)
+            await client.http.aclose()
+            target.shutdown()
+            await slack.stop()
+    if uploads_before >= 8 * (history + 1):
+        raise SystemExit("every chart was uploaded before the commands: they did not overlap drawing")
+    return {
+        "idle_p50_ms": statistics.median(baseline),
+        "idle_p99_ms": percentile(baseline, 0.99),
+        "idle_burst_p50_ms": percentile(idle_burst, 0.5),
+        "idle_burst_p99_ms": percentile(idle_burst, 0.99),
+        "p50_ms": percentile(loaded, 0.5),
+        "p99_ms": percentile(loaded, 0.99),
+        "charts_left_at_start": 8 * (history + 1) - uploads_before,
+        "charts_during": uploads_during,
+    }
+
+
+def run_messages(slack: FakeSlack) -> int:
+    """Run messages posted so far (not alerts, which are top-level posts too)."""
+    return len(
+        [
+            c
+            for c in slack.ok_calls("chat.postMessage")
+            if not c.params.get("thread_ts") and "Go-live run #" in str(c.params.get("text", ""))
+        ]
+    )
+
+
+async def start_run(client: Client, slack: FakeSlack) -> None:
+    """`/golive run`, again until accepted: the previous run holds the run lock until it
+    has finished publishing and alerting, a moment after its last upload."""
+    runs = run_messages(slack)
+    for _ in range(100):
+        await client.command("run")
+        await asyncio.sleep(0.2)
+        if run_messages(slack) > runs:
+            return
+    raise SystemExit("the bot did not start a run")
+
+
+async def serve(checklist: Path, folder: str, slack: FakeSlack) -> tuple[subprocess.Popen[bytes], Client]:
+    """`golive serve` on the checklist, healthy and warmed up."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "GOLIVE_CHANNEL": CHANNEL,
+        "GOLIVE_SHUTDOWN_GRACE": "2",  # work left at the end is not measured
+    }
+    env.pop("SLACK_APP_TOKEN", None)
+    bot = subprocess.Popen(  # noqa: ASYNC220  (started once, before measuring)
+        [
+            sys.executable,
+            "-m",
+            "golive",
+            "serve",
+            "--checklist",
+            str(checklist),
+            "--db",
+            f"sqlite:///{folder}/golive.db",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    client = Client(f"http://127.0.0.1:{port}", slack.url)
+    try:
+        deadline = time.perf_counter() + 60  # a loaded machine starts it slowly
+        while time.perf_counter() < deadline:
+            try:
+                if (await client.http.get(f"{client.url}/healthz")).status_code == 200:
+                    break
+            except httpx.TransportError:
+                await asyncio.sleep(0.1)
+        await client.command("help")  # warm-up: auth.test, first imports
+    except BaseException:
+        bot.terminate()
+        bot.wait(30)
+        await client.http.aclose()
+        raise
+    return bot, client
+
+
 async def measure(commands: int = 50) -> dict[str, float]:
     """Ack latencies (ms) idle and under load, and the bot's resident memory (MiB)."""
     slack = await FakeSlack().start()
@@ -88,41 +245,8 @@ async def measure(commands: int = 50) -> dict[str, float]:
     threading.Thread(target=target.serve_forever, daemon=True).start()
     with tempfile.TemporaryDirectory() as folder:
         checklist = checklist_file(Path(folder), target.server_address[1])
-        port = free_port()
-        env = {
-            **os.environ,
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": slack.api_url,
-            "PORT": str(port),
-            "HOST": "127.0.0.1",
-            "GOLIVE_CHANNEL": CHANNEL,
-        }
-        env.pop("SLACK_APP_TOKEN", None)
-        bot = subprocess.Popen(  # noqa: ASYNC220  (started once, before measuring)
-            [
-                sys.executable,
-                "-m",
-                "golive",
-                "serve",
-                "--checklist",
-                str(checklist),
-                "--db",
-                f"sqlite:///{folder}/golive.db",
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = Client(f"http://127.0.0.1:{port}", slack.url)
+        bot, client = await serve(checklist, folder, slack)
         try:
-            for _ in range(200):
-                try:
-                    if (await client.http.get(f"{client.url}/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.05)
-            await client.command("help")  # warm-up: auth.test, first imports
             baseline = [await client.command("help") for _ in range(20)]
             idle_rss = rss_mib(bot.pid)
             target.delay = 2.0
@@ -131,12 +255,10 @@ async def measure(commands: int = 50) -> dict[str, float]:
             sampler = asyncio.create_task(peak_rss(bot.pid, 3.0))
             loaded = list(await asyncio.gather(*(client.command("status") for _ in range(commands))))
             run_rss = await sampler
-            runs_posted = len(
-                [c for c in slack.ok_calls("chat.postMessage") if not c.params.get("thread_ts")]
-            )
+            runs_posted = run_messages(slack)
         finally:
             bot.terminate()
-            bot.wait(10)
+            bot.wait(30)
             await client.http.aclose()
             target.shutdown()
             await slack.stop()
@@ -168,6 +290,14 @@ async def peak_rss(pid: int, seconds: float) -> float:
 
 
 async def main(commands: int) -> None:
+    drawing = await measure_drawing(commands)
+    print(
+        f"ack while charts are drawn p50 {drawing['p50_ms']:7.1f} ms   p99 {drawing['p99_ms']:7.1f} ms"
+        f"   (same burst idle p50 {drawing['idle_burst_p50_ms']:.1f} ms,"
+        f" p99 {drawing['idle_burst_p99_ms']:.1f} ms;"
+        f" {drawing['charts_left_at_start']:.0f} charts still to draw,"
+        f" {drawing['charts_during']:.0f} uploaded meanwhile)"
+    )
     figures = await measure(commands)
     print(f"concurrent commands        {commands}, sent while a run was in flight")
     print(f"baseline ack, idle bot     p50 {figures['idle_p50_ms']:7.1f} ms")

@@ -26,15 +26,21 @@ from sqlalchemy import insert
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from golive.bot.core import publish, usecases  # noqa: E402
+from golive.bot.core import usecases  # noqa: E402
 from golive.bot.render import charts  # noqa: E402
 from golive.checks.conditions import ConditionOutcome  # noqa: E402
 from golive.checks.loader import load  # noqa: E402
 from golive.checks.model import Checklist  # noqa: E402
 from golive.checks.probe import Evidence  # noqa: E402
-from golive.storage import Store  # noqa: E402
-from golive.storage.codec import encode_conditions, encode_evidence, encode_observed  # noqa: E402
-from golive.storage.models import ResultRow, RunRow  # noqa: E402
+from golive.checks.status import Status  # noqa: E402
+from golive.storage import ChartPoint, Store  # noqa: E402
+from golive.storage.codec import (  # noqa: E402
+    encode_chart_points,
+    encode_conditions,
+    encode_evidence,
+    encode_observed,
+)
+from golive.storage.models import ChartPointRow, ResultRow, RunRow  # noqa: E402
 
 CHECKLIST = ROOT / "checklists" / "valeo-neuroerp-1.1.0.yaml"
 CHUNK = 20_000
@@ -51,6 +57,7 @@ async def fill(store: Store, checklist: Checklist, results: int) -> int:
     )
     run_rows: list[dict[str, Any]] = []
     result_rows: list[dict[str, Any]] = []
+    point_rows: list[dict[str, Any]] = []
     first_run_id = 1 + (await _max_run_id(store))
 
     async def flush() -> None:
@@ -59,8 +66,11 @@ async def fill(store: Store, checklist: Checklist, results: int) -> int:
                 await connection.execute(insert(RunRow), run_rows)
             if result_rows:
                 await connection.execute(insert(ResultRow), result_rows)
+            if point_rows:
+                await connection.execute(insert(ChartPointRow), point_rows)
         run_rows.clear()
         result_rows.clear()
+        point_rows.clear()
 
     for number in range(runs):
         at = start + timedelta(minutes=15 * number)
@@ -79,8 +89,16 @@ async def fill(store: Store, checklist: Checklist, results: int) -> int:
                 "fingerprint": "f" * 16,
             }
         )
+        # What finish_run stores for the charts: one row per phase of the run.
+        points: dict[str, dict[str, ChartPoint]] = {}
         for index, item in enumerate(items):
             status = "FAIL" if (number + index) % 17 == 0 else "PASS"
+            points.setdefault(item.phase, {})[item.id] = ChartPoint(
+                Status(status),
+                5.0 + (index * 7 + number) % 400,
+                {"STATUS": 200.0, "P95_MS": 300.0 + number % 250},
+                f"https://staging.example/{item.id}",
+            )
             result_rows.append(
                 {
                     "run_id": run_id,
@@ -98,6 +116,16 @@ async def fill(store: Store, checklist: Checklist, results: int) -> int:
                     "conditions": condition,
                 }
             )
+        point_rows.extend(
+            {
+                "run_id": run_id,
+                "release_id": release_id,
+                "phase": phase,
+                "run_at": at,
+                "points": encode_chart_points(p),
+            }
+            for phase, p in points.items()
+        )
         if len(result_rows) >= CHUNK:
             await flush()
     await flush()
@@ -129,23 +157,27 @@ async def query_figures(url: str, results: int, checklist: Checklist) -> dict[st
         await fill(store, checklist, results)
         state = await usecases.current_state(checklist, store)
         status_ms = await timed(lambda: usecases.current_state(checklist, store))
-        history_ms = await timed(lambda: publish.load_history(store, state))
+        history_ms = await timed(lambda: histories(store, checklist, state.release_id))
     finally:
         await store.close()
     return {"status_ms": status_ms, "history_ms": history_ms}
 
 
+async def histories(store: Store, checklist: Checklist, release_id: int) -> list[Any]:
+    """What one run of every phase reads for its charts: each phase's last 20 runs."""
+    return [await store.chart_history(release_id, phase.id, limit=20) for phase in checklist.phases]
+
+
 async def chart_figures(checklist: Checklist) -> dict[str, float]:
-    """Rendering both charts of the largest phase: 20 runs of history vs 1."""
+    """Rendering the chart of the largest phase (both panels): 20 runs of history vs 1."""
     with tempfile.TemporaryDirectory() as folder:
         store = await Store.open(f"sqlite:///{folder}/charts.db")
         try:
-            await fill(store, checklist, len(checklist.items()) * 20)
-            state = await usecases.current_state(checklist, store)
-            history = await publish.load_history(store, state)
+            release_id = await fill(store, checklist, len(checklist.items()) * 20)
+            phase = max(checklist.phases, key=lambda p: sum(len(s.items) for s in p.sections))
+            history = await store.chart_history(release_id, phase.id, limit=20)
         finally:
             await store.close()
-    phase = max(checklist.phases, key=lambda p: sum(len(s.items) for s in p.sections))
     full = statistics.median(_render(checklist, phase, history) for _ in range(3))
     single = statistics.median(_render(checklist, phase, history[-1:]) for _ in range(3))
     return {"chart_ms": full, "chart_one_run_ms": single}
@@ -153,7 +185,7 @@ async def chart_figures(checklist: Checklist) -> dict[str, float]:
 
 def _render(checklist: Checklist, phase: Any, history: Any) -> float:
     started = time.perf_counter()
-    charts.phase_charts(checklist, phase, history)
+    charts.phase_chart(checklist, phase, history)
     return (time.perf_counter() - started) * 1000
 
 

@@ -5,7 +5,17 @@ Knows nothing of Slack or of probes' internals; it stores the records that
 """
 
 from .deployments import PendingDeployment
-from .entries import AlertState, AuditEntry, LeaseState, Note, Observation, RunInfo, ScheduleState
+from .entries import (
+    AlertState,
+    AuditEntry,
+    ChartPoint,
+    LeaseState,
+    Note,
+    Observation,
+    PhaseRun,
+    RunInfo,
+    ScheduleState,
+)
 from .errors import RunAborted, StorageError
 from .outbox import OutboxEntry
 from .store import Store
@@ -13,11 +23,13 @@ from .store import Store
 __all__ = [
     "AlertState",
     "AuditEntry",
+    "ChartPoint",
     "LeaseState",
     "Note",
     "Observation",
     "OutboxEntry",
     "PendingDeployment",
+    "PhaseRun",
     "RunAborted",
     "RunInfo",
     "ScheduleState",

@@ -20,6 +20,7 @@ from golive.checks.probe import Evidence
 from golive.checks.status import Status
 
 from .columns import utc
+from .entries import ChartPoint
 from .errors import StorageError
 
 VERSION = 1
@@ -133,3 +134,40 @@ def encode_details(details: Mapping[str, Any]) -> dict[str, Any]:
 def decode_details(document: Mapping[str, Any]) -> dict[str, Any]:
     data: dict[str, Any] = from_json(_body(document, "details")["data"])
     return data
+
+
+def numeric_values(observed: Mapping[str, Any]) -> dict[str, float]:
+    """The finite numbers among observed values: what a chart can draw."""
+    return {
+        name: float(value)
+        for name, value in observed.items()
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    }
+
+
+def encode_chart_points(points: Mapping[str, ChartPoint]) -> dict[str, Any]:
+    return _document(
+        {
+            "items": {
+                item_id: {
+                    "status": str(point.status),
+                    "duration_ms": point.duration_ms,
+                    "values": dict(point.values),
+                    "source": point.source,
+                }
+                for item_id, point in points.items()
+            }
+        }
+    )
+
+
+def decode_chart_points(document: Mapping[str, Any]) -> dict[str, ChartPoint]:
+    return {
+        item_id: ChartPoint(
+            status=Status(point["status"]),
+            duration_ms=float(point["duration_ms"]),
+            values=point["values"],
+            source=point["source"],
+        )
+        for item_id, point in _body(document, "chart points")["items"].items()
+    }

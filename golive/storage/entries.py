@@ -43,6 +43,27 @@ class Observation:
 
 
 @dataclass(frozen=True)
+class ChartPoint:
+    """One item's observation in one run, as the charts draw it."""
+
+    status: Status
+    duration_ms: float
+    #: The numeric observed values (``P95_MS``, ``ERROR_RATE`` …); other values are left out.
+    values: Mapping[str, float]
+    #: Where the evidence came from (a URL or file), to name a series shared by items.
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class PhaseRun:
+    """A finished run as one phase's charts see it: its items' points, by item id."""
+
+    run_id: int
+    at: datetime
+    points: Mapping[str, ChartPoint]
+
+
+@dataclass(frozen=True)
 class Note:
     id: int
     author: str

@@ -154,6 +154,31 @@ class ResultRow(Base):
     conditions: Mapped[dict[str, Any]]
 
 
+class ChartPointRow(Base):
+    """What the phase charts need of one run, one row per phase the run observed, written
+    when the run finishes: status, duration, numeric observed values and evidence source
+    per item, in one small document.
+
+    The charts read the newest twenty rows of one phase through
+    ``ix_chart_points_release_id_phase_run_id``: twenty index entries and twenty small
+    documents, however many results the release has stored, instead of decoding every
+    result (messages, conditions, evidence) of twenty runs.
+    """
+
+    __tablename__ = "chart_points"
+    __table_args__ = (
+        UniqueConstraint("run_id", "phase"),
+        Index(None, "release_id", "phase", "run_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"))
+    phase: Mapped[str]
+    run_at: Mapped[datetime]
+    points: Mapped[dict[str, Any]]
+
+
 class SignoffRow(Base):
     __tablename__ = "signoffs"
     __table_args__ = (

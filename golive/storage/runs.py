@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import BindParameter, Integer, Select, bindparam, func, select, update
+from sqlalchemy import BindParameter, Integer, Select, bindparam, delete, func, select, update
 from sqlalchemy.orm import aliased
 
 from golive.checks.results import ItemResult
@@ -14,16 +14,19 @@ from golive.checks.status import Status
 
 from .base import StoreBase
 from .codec import (
+    decode_chart_points,
     decode_conditions,
     decode_evidence,
     decode_observed,
+    encode_chart_points,
     encode_conditions,
     encode_evidence,
     encode_observed,
+    numeric_values,
 )
-from .entries import Observation, RunInfo, RunStatus
+from .entries import ChartPoint, Observation, PhaseRun, RunInfo, RunStatus
 from .errors import RunAborted
-from .models import ChecklistRow, ReleaseRow, ResultRow, RunRow
+from .models import ChartPointRow, ChecklistRow, ReleaseRow, ResultRow, RunRow
 
 
 class RunStore(StoreBase):
@@ -118,13 +121,41 @@ class RunStore(StoreBase):
             update(RunRow)
             .where(RunRow.id == run_id, RunRow.status == "running")
             .values(finished_at=finished_at, status="complete", verdict=verdict, fingerprint=fingerprint)
-            .returning(RunRow.id)
+            .returning(RunRow.release_id, RunRow.started_at)
         )
         async with self._transaction() as session:
-            if (await session.scalar(change)) is None:
+            finished = (await session.execute(change)).one_or_none()
+            if finished is None:
                 if await session.get(RunRow, run_id) is None:
                     raise LookupError(f"no run with id {run_id}")
                 raise RunAborted(run_id)
+            # What the charts need of this run, stored once now rather than decoded from
+            # every result each time a chart is drawn (see ChartPointRow).
+            rows = (await session.scalars(select(ResultRow).where(ResultRow.run_id == run_id))).all()
+            await session.execute(delete(ChartPointRow).where(ChartPointRow.run_id == run_id))
+            for phase, points in _points_by_phase(rows).items():
+                session.add(
+                    ChartPointRow(
+                        run_id=run_id,
+                        release_id=finished.release_id,
+                        phase=phase,
+                        run_at=finished.started_at,
+                        points=encode_chart_points(points),
+                    )
+                )
+
+    async def chart_history(self, release_id: int, phase: str, limit: int = 20) -> list[PhaseRun]:
+        """The newest ``limit`` finished runs that observed ``phase``, oldest first: a
+        phase-only run of another phase is not among them, so a phase's line has no gaps."""
+        query = (
+            select(ChartPointRow)
+            .where(ChartPointRow.release_id == release_id, ChartPointRow.phase == phase)
+            .order_by(ChartPointRow.run_id.desc())
+            .limit(limit)
+        )
+        async with self._transaction() as session:
+            rows = (await session.scalars(query)).all()
+        return [PhaseRun(row.run_id, row.run_at, decode_chart_points(row.points)) for row in reversed(rows)]
 
     async def abort_runs(self, run_ids: Collection[int], *, at: datetime) -> list[int]:
         """Mark these runs aborted if they are still ``running``; returns those it marked.
@@ -255,6 +286,19 @@ def _latest_per_item() -> Select[ResultRow]:
 
 
 _LATEST_PER_ITEM = _latest_per_item()
+
+
+def _points_by_phase(rows: Sequence[ResultRow]) -> dict[str, dict[str, ChartPoint]]:
+    by_phase: dict[str, dict[str, ChartPoint]] = {}
+    for row in sorted(rows, key=lambda r: r.id):  # an item recorded twice: the last one
+        evidence = decode_evidence(row.evidence)
+        by_phase.setdefault(row.phase, {})[row.item_id] = ChartPoint(
+            status=Status(row.status),
+            duration_ms=row.duration_ms,
+            values=numeric_values(decode_observed(row.observed)),
+            source=evidence.source if evidence else None,
+        )
+    return by_phase
 
 
 def _item_result(row: ResultRow) -> ItemResult:

@@ -58,7 +58,7 @@ async def test_a_run_from_slack_shows_in_metrics_and_in_json_logs_with_its_run_i
             # Retry-After, and logs that through the standard library, inside the run.
             slack.fail_next("chat.update", "429")
             assert (await command(http, served, "run")).status_code == 200
-            await slack.wait_for("files.completeUploadExternal", 2, timeout=60)
+            await slack.wait_for("files.completeUploadExternal", 1, timeout=60)  # one phase, one chart
             await _wait_for_log(served, "run completed")
             # Help's private answer fails three times (two retries, then the error).
             slack.fail_next("chat.postEphemeral", "500", "500", "500")

@@ -27,6 +27,7 @@ TABLES = {
     "notifications",
     "releases",
     "outbox",
+    "chart_points",
     "pending_deployments",
     "leases",
     "results",

@@ -10,14 +10,18 @@ per phase (more only when a phase's problems exceed a message).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from datetime import datetime
+from multiprocessing import get_context
 from typing import Any
 
-from ...checks.model import Checklist
+from ...checks.model import Checklist, Phase
 from ...checks.results import ItemResult
 from ...checks.runner import select_items
 from ...storage import RunInfo, Store
@@ -116,16 +120,29 @@ async def publish_run(
     else:
         await _to_slack("edit the run message", surface.update(channel, ts, final))
     phases = [checklist.phase(phase)] if phase else checklist.phases
-    history = await load_history(store, state)
-    for chosen in phases:
-        for message in blocks.phase_summary(state, chosen):
-            await _to_slack("post a phase summary", surface.post(channel, message, thread_ts=ts))
-        for chart in await asyncio.to_thread(charts.phase_charts, checklist, chosen, history):
-            await _to_slack("upload a chart", surface.upload(channel, ts, chart))
+    await _post_phases(store, surface, channel, ts, state, phases)
     # The run message is the run's own; GO is announced on the release's current verdict,
     # its newest observations, which a run beside this one may have made since.
     await announce_if_go(checklist, store, surface, channel, await usecases.release_state(state, store))
     return run_id, state
+
+
+async def _post_phases(
+    store: Store, surface: Surface, channel: str, ts: str | None, state: State, phases: list[Phase]
+) -> None:
+    """Each phase's summary, then its chart, in the run message's thread."""
+    # Drawing starts for every phase at once (in the bounded chart pool) while the
+    # summaries are posted; each chart follows its phase's summary in the thread.
+    drawn = [
+        asyncio.create_task(phase_chart(state.checklist, store, state.release_id, chosen))
+        for chosen in phases
+    ]
+    for chosen, drawing in zip(phases, drawn, strict=True):
+        for message in blocks.phase_summary(state, chosen):
+            await _to_slack("post a phase summary", surface.post(channel, message, thread_ts=ts))
+        chart = await drawing
+        if chart is not None:  # a phase with nothing to show posts no empty picture
+            await _to_slack("upload a chart", surface.upload(channel, ts, chart))
 
 
 async def _posted(
@@ -160,12 +177,41 @@ async def close_orphaned_message(
     await _to_slack("post in an orphaned run's thread", surface.post(channel, note, thread_ts=ts))
 
 
-async def load_history(store: Store, state: State) -> list[tuple[int, dict[str, ItemResult]]]:
-    runs = await store.runs(state.release_id, limit=HISTORY_RUNS)
-    history = []
-    for run in reversed(runs):
-        history.append((run.id, await store.run_results(run.id)))
-    return history
+#: Charts are drawn in one worker process at a lower priority, not in a thread of this
+#: one: drawing is Python work that holds the interpreter lock and takes a core, and the
+#: event loop must acknowledge Slack within 3 s. On 2 shared cores, 50 concurrent
+#: commands sent while a run's eight charts were drawn were acknowledged at p99 > 1 s with
+#: a drawing thread or an equal-priority worker, and as fast as without drawing with this
+#: one (bench/ack_latency.py). One worker bounds what a burst of runs takes from the
+#: machine; their charts queue. Spawned, not forked: this process runs threads and an
+#: event loop. Started on the first chart.
+CHART_WORKERS = 1
+
+
+@functools.cache
+def chart_pool() -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(
+        max_workers=CHART_WORKERS, mp_context=get_context("spawn"), initializer=_behind_acknowledgements
+    )
+
+
+def _behind_acknowledgements() -> None:
+    """The chart worker yields the CPU to this process: a picture may come a moment later,
+    an acknowledgement may not."""
+    os.nice(10)
+
+
+async def phase_chart(
+    checklist: Checklist, store: Store, release_id: int, phase: Phase
+) -> charts.Chart | None:
+    """The phase's chart over the last runs that observed it, drawn in the chart worker."""
+    history = await store.chart_history(release_id, phase.id, limit=HISTORY_RUNS)
+    loop = asyncio.get_running_loop()
+    try:
+        return await loop.run_in_executor(chart_pool(), charts.phase_chart, checklist, phase, history)
+    except Exception as exc:  # a picture that cannot be drawn must not stop the GO announcement
+        log.warning("could not draw the chart of %s: %s: %s", phase.id, type(exc).__name__, exc)
+        return None
 
 
 async def announce_if_go(

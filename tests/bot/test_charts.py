@@ -1,0 +1,195 @@
+"""The phase chart, looked at pixel by pixel: rendered PNGs, decoded, and the colour at the
+place where a limit line, a failure cross or a status cell must be."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.axes import Axes
+from PIL import Image
+
+from golive.bot.render import charts
+from golive.checks.loader import load
+from golive.checks.model import Checklist
+from golive.checks.status import Status
+from golive.storage import ChartPoint, PhaseRun
+
+ROOT = Path(__file__).resolve().parents[2]
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+HEALTH = "health-checks"  # [STATUS] == 200, [RESPONSE_TIME] < 1000
+REPLICATION = "postgres-replication"  # [MAX_REPLAY_LAG_BYTES] < 16777216
+
+
+@pytest.fixture(scope="module")
+def checklist() -> Checklist:
+    return load(ROOT / "checklists" / "valeo-neuroerp-1.1.0.yaml", env={})
+
+
+def english(checklist: Checklist) -> Checklist:
+    return checklist.model_copy(update={"release": checklist.release.model_copy(update={"language": "en"})})
+
+
+def run(run_id: int, **points: ChartPoint) -> PhaseRun:
+    return PhaseRun(run_id, T0 + timedelta(minutes=15 * run_id), points)
+
+
+def health(status: Status, response_ms: float) -> ChartPoint:
+    return ChartPoint(status, response_ms + 3, {"STATUS": 200, "RESPONSE_TIME": response_ms}, "https://x")
+
+
+def pixels(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+
+
+def at(drawing: charts.Drawing, axes: Axes, x: float, y: float) -> tuple[int, int]:
+    """(row, column) of a data point in the rendered image."""
+    column, row_from_bottom = axes.transData.transform((x, y))
+    height = round(drawing.figure.get_figheight() * drawing.figure.dpi)
+    return height - round(row_from_bottom), round(column)
+
+
+def rgb(colour: str) -> np.ndarray:
+    return np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)])
+
+
+def near(image: np.ndarray, where: tuple[int, int], colour: str, radius: int = 3) -> bool:
+    row, column = where
+    patch = image[row - radius : row + radius + 1, column - radius : column + radius + 1]
+    return bool((np.abs(patch - rgb(colour)).sum(axis=2) <= 60).any())
+
+
+def share_of_row(image: np.ndarray, row: int, columns: range, colour: str) -> float:
+    band = image[row - 1 : row + 2, columns.start : columns.stop]
+    hits = (np.abs(band - rgb(colour)).sum(axis=2) <= 60).any(axis=0)
+    return float(hits.mean())
+
+
+def render(
+    checklist: Checklist, history: list[PhaseRun], phase: str = "p2"
+) -> tuple[charts.Drawing, np.ndarray]:
+    drawing = charts.draw(checklist, checklist.phase(phase), history)
+    assert drawing is not None
+    return drawing, pixels(charts.png(drawing))
+
+
+def test_a_limit_is_a_line_in_its_items_colour_and_failures_are_crossed(checklist: Checklist) -> None:
+    # An outage answers fast: 45 ms 503s must not read as an improvement.
+    history = [
+        run(1, **{HEALTH: health(Status.PASS, 420)}),
+        run(2, **{HEALTH: health(Status.FAIL, 45)}),
+        run(3, **{HEALTH: health(Status.PASS, 4000)}),
+        run(4, **{HEALTH: health(Status.PASS, 380)}),
+    ]
+    drawing, image = render(checklist, history)
+    assert drawing.latency is not None
+    colour = drawing.colours[HEALTH]
+    left = at(drawing, drawing.latency, -0.4, 1000)
+    right = at(drawing, drawing.latency, 3.4, 1000)
+    # Dashed: most, not all, of the row at 1000 ms is the item's colour; a row well away
+    # from the limit and from the line is not.
+    assert share_of_row(image, left[0], range(left[1], right[1]), colour) > 0.4
+    clear = at(drawing, drawing.latency, 0, 2500)
+    assert share_of_row(image, clear[0], range(left[1], right[1]), colour) < 0.1
+
+    assert near(image, at(drawing, drawing.latency, 1, 45), charts.FAILURE_MARK)
+    for passed in ((0, 420), (2, 4000), (3, 380)):
+        assert not near(image, at(drawing, drawing.latency, *passed), charts.FAILURE_MARK)
+
+    # Headroom: the 4,000 ms spike is drawn inside the frame, below its top edge.
+    spike_row, _ = at(drawing, drawing.latency, 2, 4000)
+    top_row, _ = at(drawing, drawing.latency, 2, drawing.latency.get_ylim()[1])
+    assert spike_row - top_row > 10
+
+
+def test_a_lag_is_drawn_against_its_limit_as_a_share(checklist: Checklist) -> None:
+    lag = 16777216
+    history = [
+        run(n, **{REPLICATION: ChartPoint(status, 10, {"MAX_REPLAY_LAG_BYTES": value})})
+        for n, status, value in (
+            (1, Status.PASS, lag * 0.2),
+            (2, Status.FAIL, lag * 1.5),
+            (3, Status.PASS, 0),
+        )
+    ]
+    drawing, image = render(checklist, history)
+    assert drawing.shares is not None
+    colour = drawing.colours[REPLICATION]
+    left, right = at(drawing, drawing.shares, -0.4, 100), at(drawing, drawing.shares, 2.4, 100)
+    assert share_of_row(image, left[0], range(left[1], right[1]), colour) > 0.4
+    assert near(image, at(drawing, drawing.shares, 1, 150), charts.FAILURE_MARK)
+    assert near(image, at(drawing, drawing.shares, 0, 20), colour)
+
+
+def test_every_status_has_its_colour_in_its_cell(checklist: Checklist) -> None:
+    phase = checklist.phase("p2")
+    items = [item.id for section in phase.sections for item in section.items]
+    statuses = list(Status)
+    # Run r gives item i the status (i + r) mod 8: every status in every run and row.
+    history = [
+        run(
+            10 + r,
+            **{item: ChartPoint(statuses[(i + r) % len(statuses)], 20.0, {}) for i, item in enumerate(items)},
+        )
+        for r in range(3)
+    ]
+    drawing, image = render(checklist, history)
+    assert drawing.grid_items == items
+    for r in range(3):
+        for i in range(len(items)):
+            row, column = at(drawing, drawing.grid, r, i)
+            expected = rgb(charts.STATUS_COLOURS[statuses[(i + r) % len(statuses)]])
+            assert (np.abs(image[row, column] - expected) <= 3).all(), (items[i], r)
+
+
+def test_a_phase_only_run_leaves_no_gap_in_another_phase(checklist: Checklist) -> None:
+    # Runs 1, 5 and 9 observed P2 (runs between were phase-only runs of other phases):
+    # they sit side by side and the line joins them.
+    history = [run(n, **{HEALTH: health(Status.PASS, 300)}) for n in (1, 5, 9)]
+    drawing, image = render(checklist, history)
+    assert drawing.runs == [1, 5, 9]
+    assert drawing.latency is not None
+    assert near(image, at(drawing, drawing.latency, 0.5, 300), drawing.colours[HEALTH], radius=1)
+    assert [label.get_text() for label in drawing.grid.get_xticklabels()] == ["1", "5", "9"]
+
+
+def test_a_single_run_is_drawn_whole(checklist: Checklist) -> None:
+    drawing, image = render(checklist, [run(7, **{HEALTH: health(Status.PASS, 300)})])
+    assert drawing.latency is not None
+    row, column = at(drawing, drawing.latency, 0, 300)
+    left_edge = at(drawing, drawing.latency, drawing.latency.get_xlim()[0], 300)[1]
+    assert column - left_edge > 20  # the marker is well inside the frame
+    assert near(image, (row, column), drawing.colours[HEALTH], radius=1)
+
+
+def test_a_phase_nobody_observed_has_no_chart(checklist: Checklist) -> None:
+    assert charts.phase_chart(checklist, checklist.phase("p2"), []) is None
+    only_p1 = [run(1, **{"some-p1-item": health(Status.PASS, 1)})]
+    assert charts.phase_chart(checklist, checklist.phase("p2"), only_p1) is None
+
+
+@pytest.mark.parametrize(
+    ("language", "one", "three"),
+    [
+        ("en", "of the last run", "of the last 3 runs"),
+        ("de", "des letzten Laufs", "der letzten 3 Läufe"),
+    ],
+)
+def test_titles_and_alt_text_count_runs_grammatically(
+    checklist: Checklist, language: str, one: str, three: str
+) -> None:
+    chosen = english(checklist) if language == "en" else checklist
+    history = [run(n, **{HEALTH: health(Status.FAIL if n == 3 else Status.PASS, 300)}) for n in (1, 2, 3)]
+    single = charts.phase_chart(chosen, chosen.phase("p2"), history[-1:])
+    several = charts.phase_chart(chosen, chosen.phase("p2"), history)
+    assert single is not None and several is not None
+    assert one in single.title and "1 run" not in single.alt_text and "1 Läufe" not in single.alt_text
+    assert three in several.title
+    assert "1 FAIL" in several.alt_text
+    if language == "en":  # it describes the panels drawn: no rates or lags here
+        assert "red crosses and a status grid of items by run" in several.alt_text
+        assert "share" not in several.alt_text
+    assert several.png.startswith(b"\x89PNG") and several.filename == "p2.png"
