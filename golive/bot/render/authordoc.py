@@ -92,6 +92,18 @@ Report probes read the files as the tools write them.
   `P95_MS`, `ERROR_RATE` or `RPS` are decided by the measured values. A value a report
   does not carry is "(not observed)", never 0, and fails any condition over it.
 
+## A failed configuration reload
+
+Prometheus and Alertmanager keep serving the previous rules and routes when a reload
+fails, so what they show looks healthy. `prometheus_rules` and `prometheus_targets` read
+`/api/v1/status/runtimeinfo` (`reloadConfigSuccess`, `lastConfigTime`); `alertmanager`
+reads its `/metrics` (`alertmanager_config_last_reload_successful`). After a failed
+reload `CONFIG_RELOAD_OK` is false and the default condition `[CONFIG_RELOAD_OK] != false`
+fails the item: "the last configuration reload failed (seen at …); the rules shown are
+from the configuration loaded at …". Write the condition under `warn_conditions` to make
+it a WARN. A server that does not report it (a proxy answering 401, 403 or 404 there)
+leaves the value unobserved, and the condition passes.
+
 ## Probe types
 
 @INDEX@
