@@ -221,7 +221,12 @@ def test_every_item_comes_out_knowing_its_place_config_and_conditions() -> None:
         [{"id": "a", "title": "A", "probe": {"type": "sleep", "value": "${V}"}}],
         [
             {"id": "b", "title": "B", "probe": {"type": "sleep", "value": 7}, "conditions": ["[VALUE] > 1"]},
-            {"id": "c", "title": "C", "probe": {"type": "sleep", "value": "${UNSET_HERE}"}, "owner": "devops"},
+            {
+                "id": "c",
+                "title": "C",
+                "probe": {"type": "sleep", "value": "${UNSET_HERE}"},
+                "owner": "devops",
+            },
         ],
     )
     checklist = loads(text, env={"V": "3"})
@@ -253,9 +258,7 @@ def test_items_are_named_wherever_the_rest_of_the_checklist_fails() -> None:
     assert "item #2 of section images: id: required field is missing" in found
     assert "item b: probe.secnds: unknown parameter for probe type 'sleep'" in found
     assert "item c: title: required field is missing" in found
-    assert (
-        "item c: colour: unknown field (check the spelling; see schema/checklist.schema.json)" in found
-    )
+    assert "item c: colour: unknown field (check the spelling; see schema/checklist.schema.json)" in found
     assert len(found) == 5, found
 
 
