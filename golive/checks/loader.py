@@ -171,13 +171,17 @@ def _problems_from(exc: ValidationError) -> list[Problem]:
     ]
 
 
-def _message(error: ErrorDetails, probe_type: str | None = None) -> str:
+def _message(error: ErrorDetails) -> str:
     if error["type"] == "extra_forbidden":
-        if probe_type is not None:
-            return f"unknown parameter for probe type {probe_type!r}"
         return "unknown field (check the spelling; see schema/checklist.schema.json)"
     if error["type"] == "missing":
         return "required field is missing"
+    return error["msg"]
+
+
+def _probe_message(error: ErrorDetails, probe_type: str) -> str:
+    if error["type"] == "extra_forbidden":
+        return f"unknown parameter for probe type {probe_type!r}"
     return error["msg"]
 
 
@@ -288,7 +292,7 @@ class _Binder:
                 # At an unset variable's place, or at the list it emptied: reported at run time.
                 if any(loc[: len(path)] == path or path[: len(loc)] == loc for path in unconfigured):
                     continue
-                message = _message(error, probe_type.name)
+                message = _probe_message(error, probe_type.name)
                 self.problems.append(Problem(where, _dotted(("probe", *loc)), message))
         if config is not None:
             for path, host in disallowed(config, self._allowed_hosts):
