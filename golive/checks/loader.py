@@ -13,20 +13,24 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from .conditions import Condition, ConditionSyntaxError, check_placeholders, parse
 from .errors import ChecklistError, Problem
 from .hosts import disallowed, host_allowed, url_host
 from .interpolate import interpolate, references
-from .model import Checklist, Item
-from .probe import all_probe_types
+from .model import REPORTED_BY_BINDER, Binding, Checklist, Item, Origin
+from .probe import ProbeConfig, all_probe_types
+from .schema import probe_configs
 
 _ITEM_KEYS_INTERPOLATED = ("probe", "conditions", "warn_conditions")
 #: A checklist holds a few thousand values, a dozen levels deep. Far more values means
@@ -73,36 +77,25 @@ def loads(
         raise ChecklistError(source, [too_big])
 
     problems: list[Problem] = []
-    item_unset: dict[int, tuple[set[str], Any]] = {}
-    document = _interpolate_document(document, env, problems, item_unset)
-
+    document = _interpolate_document(document, env, problems)
+    binder = _Binder(
+        env,
+        _raw_allowed_hosts(document),
+        Origin(source, hashlib.sha256(raw_bytes).hexdigest(), raw_bytes.decode("utf-8", errors="replace")),
+    )
     try:
-        checklist = Checklist.model_validate(document)
+        checklist = Checklist.model_validate(document, context=binder)
     except ValidationError as exc:
-        problems.extend(_problems_from(exc, document))
-        # Still check the probe parameters and conditions of every item that is fine on
-        # its own, so one run of `golive validate` shows everything there is to fix.
-        for index, raw in enumerate(_raw_items(document)):
-            try:
-                item = Item.model_validate(raw)
-            except ValidationError:
-                continue
-            problems.extend(
-                _bind_item(item, *item_unset.get(index, (set(), None)), _raw_allowed_hosts(document))
-            )
+        problems.extend(binder.problems)
+        problems.extend(_problems_from(exc))
         problems.extend(_cross_check(document))
         raise ChecklistError(source, problems) from None
 
-    for index, item in enumerate(checklist.items()):
-        problems.extend(_bind_item(item, *item_unset.get(index, (set(), None)), checklist.allowed_hosts))
+    problems.extend(binder.problems)
     problems.extend(_rollback_hosts(checklist))
-    _annotate_positions(checklist)
     problems.extend(_cross_check(document))
     if problems:
         raise ChecklistError(source, problems)
-    checklist._source = source
-    checklist._digest = hashlib.sha256(raw_bytes).hexdigest()
-    checklist._content = raw_bytes.decode("utf-8", errors="replace")
     return checklist
 
 
@@ -146,27 +139,15 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _raw_items(document: dict[str, Any]) -> list[Any]:
-    """Items in document order, counted the way ``_interpolate_document`` counts them."""
-    found: list[Any] = []
-    for phase in _list(document.get("phases")):
-        if isinstance(phase, dict) and isinstance(phase.get("sections"), list):
-            for section in phase["sections"]:
-                if isinstance(section, dict) and isinstance(section.get("items"), list):
-                    found.extend(section["items"])
-    return found
-
-
 def _interpolate_document(
     document: dict[str, Any],
     env: Mapping[str, str],
     problems: list[Problem],
-    item_unset: dict[int, tuple[set[str], Any]],
 ) -> dict[str, Any]:
-    """Interpolate the document; unset variables outside item probes are problems.
+    """Interpolate the document outside its phases; unset variables there are problems.
 
-    Within phases only the items' probe parameters and conditions are interpolated:
-    titles are the seed's words and stay as written.
+    Within phases the binder interpolates each item's probe parameters and conditions as
+    the item validates; titles are the seed's words and stay as written.
     """
     result = copy.deepcopy(document)
     for key, value in document.items():
@@ -178,49 +159,30 @@ def _interpolate_document(
             places = _paths_with_unset(value, {name}, (key,)) or [(key,)]
             field = ", ".join(".".join(map(str, place)) for place in places)
             problems.append(Problem("checklist", field, f"${{{name}}} is not set and has no default"))
-    for index, item in enumerate(_raw_items(result)):
-        if isinstance(item, dict):
-            unset = set()
-            raw_probe = item.get("probe")
-            for key in _ITEM_KEYS_INTERPOLATED:
-                if key in item:
-                    item[key] = interpolate(item[key], env, unset)
-            item_unset[index] = (unset, raw_probe)
     return result
 
 
-def _item_name(document: dict[str, Any], loc: tuple[int | str, ...]) -> tuple[str, int]:
-    """For a loc inside an item, ('item <id>', length of the loc prefix naming the item)."""
-    try:
-        phase = document["phases"][loc[1]]
-        section = phase["sections"][loc[3]]
-        item = section["items"][loc[5]]
-    except (KeyError, IndexError, TypeError):
-        return "checklist", 0
-    item_id = item.get("id") if isinstance(item, dict) else None
-    label = (
-        f"item {item_id}"
-        if isinstance(item_id, str)
-        else (f"item #{int(loc[5]) + 1} of section {section.get('id', loc[3])}")
-    )
-    return label, 6
+def _problems_from(exc: ValidationError) -> list[Problem]:
+    """Problems outside items (the binder reported those under the item's name)."""
+    return [
+        Problem("checklist", _dotted(tuple(error["loc"])), _message(error))
+        for error in exc.errors()
+        if error["type"] != REPORTED_BY_BINDER
+    ]
 
 
-def _problems_from(exc: ValidationError, document: dict[str, Any]) -> list[Problem]:
-    problems = []
-    for error in exc.errors():
-        loc = tuple(error["loc"])
-        where, used = "checklist", 0
-        if len(loc) > 6 and loc[0] == "phases" and loc[2] == "sections" and loc[4] == "items":
-            where, used = _item_name(document, loc)
-        field = _dotted(loc[used:])
-        message = error["msg"]
-        if error["type"] == "extra_forbidden":
-            message = "unknown field (check the spelling; see schema/checklist.schema.json)"
-        elif error["type"] == "missing":
-            message = "required field is missing"
-        problems.append(Problem(where, field, message))
-    return problems
+def _message(error: ErrorDetails) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown field (check the spelling; see schema/checklist.schema.json)"
+    if error["type"] == "missing":
+        return "required field is missing"
+    return error["msg"]
+
+
+def _probe_message(error: ErrorDetails, probe_type: str) -> str:
+    if error["type"] == "extra_forbidden":
+        return f"unknown parameter for probe type {probe_type!r}"
+    return error["msg"]
 
 
 def _dotted(loc: tuple[int | str, ...]) -> str:
@@ -236,50 +198,127 @@ def _raw_allowed_hosts(document: dict[str, Any]) -> list[str] | None:
     return None
 
 
-def _bind_item(
-    item: Item, unset: set[str], raw_probe: Any, allowed_hosts: Sequence[str] | None = None
-) -> list[Problem]:
-    """Validate the item's probe config and conditions; store them on the item."""
-    where = f"item {item.id}"
-    types = all_probe_types()
-    probe_type = types.get(item.probe_type)
-    if probe_type is None:
-        known = ", ".join(sorted(types))
-        return [Problem(where, "probe.type", f"unknown probe type {item.probe_type!r}; known: {known}")]
-    problems: list[Problem] = []
-    item._unset = tuple(sorted(unset))
-    try:
-        item._config = probe_type.config_model.model_validate(item.probe)
-    except ValidationError as exc:
-        unconfigured = _paths_with_unset(raw_probe, unset)
-        for error in exc.errors():
-            loc = tuple(error["loc"])
-            # At an unset variable's place, or at the list it emptied: reported at run time.
-            if any(loc[: len(path)] == path or path[: len(loc)] == loc for path in unconfigured):
-                continue
-            message = error["msg"]
-            if error["type"] == "extra_forbidden":
-                message = f"unknown parameter for probe type {probe_type.name!r}"
-            problems.append(Problem(where, _dotted(("probe", *loc)), message))
-    if item._config is not None:
-        for path, host in disallowed(item._config, allowed_hosts):
-            listed = ", ".join(allowed_hosts or []) or "none"
-            message = f"host {host} is not in allowed_hosts ({listed})"
-            problems.append(Problem(where, f"probe.{path}", message))
-    if unset:
-        item._config = None
+@dataclass
+class _Place:
+    id: str
+    owner: str | None
+    items_seen: int = 0
 
-    conditions = item.conditions if item.conditions is not None else list(probe_type.default_conditions)
-    warn_conditions = item.warn_conditions
-    if item.conditions is None and not item.warn_conditions:
-        warn_conditions = list(probe_type.default_warn_conditions)
-    item._conditions = tuple(_parse_all(conditions, "conditions", item, probe_type.known_values(), problems))
-    item._warn_conditions = tuple(
-        _parse_all(warn_conditions, "warn_conditions", item, probe_type.known_values(), problems)
-    )
-    if probe_type.kind != "auto" and (item.conditions or item.warn_conditions):
-        problems.append(Problem(where, "conditions", f"a {probe_type.name} item takes no conditions"))
-    return problems
+
+@dataclass(frozen=True)
+class _Prepared:
+    unset: frozenset[str]
+    raw_probe: Any
+
+
+class _Binder:
+    """Completes each item while the checklist validates (see :class:`model.Binder`);
+    keeps every problem found, named by item and field."""
+
+    def __init__(self, env: Mapping[str, str], allowed_hosts: Sequence[str] | None, origin: Origin) -> None:
+        self._env = env
+        self._allowed_hosts = allowed_hosts
+        self._origin = origin
+        self._types = all_probe_types()
+        self._configs = probe_configs(self._types.values()) if self._types else None
+        self._phase = _Place("", None)
+        self._section = _Place("", None)
+        self.problems: list[Problem] = []
+
+    @contextmanager
+    def within(self, kind: Literal["phase", "section"], data: Any) -> Iterator[None]:
+        raw = data if isinstance(data, dict) else {}
+        place = _Place(_text(raw.get("id")) or "", _text(raw.get("owner")))
+        outer = self._phase if kind == "phase" else self._section
+        self._set(kind, place)
+        try:
+            yield
+        finally:
+            self._set(kind, outer)
+
+    def _set(self, kind: str, place: _Place) -> None:
+        if kind == "phase":
+            self._phase = place
+        else:
+            self._section = place
+
+    def prepare_item(self, data: Any) -> tuple[Any, _Prepared]:
+        self._section.items_seen += 1
+        if not isinstance(data, dict):
+            return data, _Prepared(frozenset(), None)
+        unset: set[str] = set()
+        prepared = dict(data)
+        for key in _ITEM_KEYS_INTERPOLATED:
+            if key in prepared:
+                prepared[key] = interpolate(prepared[key], self._env, unset)
+        return prepared, _Prepared(frozenset(unset), data.get("probe"))
+
+    def item_rejected(self, data: Any, error: ValidationError) -> bool:
+        if not isinstance(data, dict):
+            return False
+        item_id = data.get("id")
+        where = (
+            f"item {item_id}"
+            if isinstance(item_id, str)
+            else f"item #{self._section.items_seen} of section {self._section.id}"
+        )
+        self.problems.extend(Problem(where, _dotted(tuple(e["loc"])), _message(e)) for e in error.errors())
+        return True
+
+    def bind_item(self, item: Item, token: Any) -> Binding:
+        prepared: _Prepared = token
+        unset = set(prepared.unset)
+        where = f"item {item.id}"
+        probe_type = self._types.get(item.probe_type)
+        place = Binding(
+            unset=tuple(sorted(unset)),
+            phase=self._phase.id,
+            section=self._section.id,
+            responsible=item.owner or self._section.owner or self._phase.owner,
+        )
+        if probe_type is None or self._configs is None:
+            known = ", ".join(sorted(self._types))
+            message = f"unknown probe type {item.probe_type!r}; known: {known}"
+            self.problems.append(Problem(where, "probe.type", message))
+            return place
+        config: ProbeConfig | None = None
+        try:
+            config = self._configs.validate_python(item.probe)
+        except ValidationError as exc:
+            unconfigured = _paths_with_unset(prepared.raw_probe, unset)
+            tagged = len(self._types) > 1  # a union's errors start with the type's name
+            for error in exc.errors():
+                loc = tuple(error["loc"])[1 if tagged else 0 :]
+                # At an unset variable's place, or at the list it emptied: reported at run time.
+                if any(loc[: len(path)] == path or path[: len(loc)] == loc for path in unconfigured):
+                    continue
+                message = _probe_message(error, probe_type.name)
+                self.problems.append(Problem(where, _dotted(("probe", *loc)), message))
+        if config is not None:
+            for path, host in disallowed(config, self._allowed_hosts):
+                listed = ", ".join(self._allowed_hosts or []) or "none"
+                message = f"host {host} is not in allowed_hosts ({listed})"
+                self.problems.append(Problem(where, f"probe.{path}", message))
+        conditions = item.conditions if item.conditions is not None else list(probe_type.default_conditions)
+        warn_conditions = item.warn_conditions
+        if item.conditions is None and not item.warn_conditions:
+            warn_conditions = list(probe_type.default_warn_conditions)
+        known_values = probe_type.known_values()
+        parsed = tuple(_parse_all(conditions, "conditions", item, known_values, self.problems))
+        parsed_warn = tuple(_parse_all(warn_conditions, "warn_conditions", item, known_values, self.problems))
+        if probe_type.kind != "auto" and (item.conditions or item.warn_conditions):
+            message = f"a {probe_type.name} item takes no conditions"
+            self.problems.append(Problem(where, "conditions", message))
+        return replace(
+            place, config=None if unset else config, conditions=parsed, warn_conditions=parsed_warn
+        )
+
+    def origin(self) -> Origin:
+        return self._origin
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _parse_all(
@@ -306,15 +345,6 @@ def _paths_with_unset(value: Any, unset: set[str], path: tuple[Any, ...] = ()) -
     if isinstance(value, list):
         return [p for i, v in enumerate(value) for p in _paths_with_unset(v, unset, (*path, i))]
     return [path] if references(value) & unset else []
-
-
-def _annotate_positions(checklist: Checklist) -> None:
-    for phase in checklist.phases:
-        for section in phase.sections:
-            for item in section.items:
-                item._phase = phase.id
-                item._section = section.id
-                item._responsible = item.owner or section.owner or phase.owner
 
 
 def _cross_check(document: dict[str, Any]) -> list[Problem]:

@@ -1,14 +1,18 @@
 """The checklist as code: the pydantic model of the checklist YAML.
 
-The raw ``probe:`` mapping of each item is validated against its probe type's own config
-model by :mod:`golive.checks.loader`, which also interpolates ``${VAR}`` references, parses
-conditions and checks the references between items.
+Validated with a :class:`Binder` as the validation context (what :mod:`golive.checks.loader`
+passes), every item comes out complete in the same pass: its ``${VAR}`` references
+interpolated, its ``probe:`` mapping validated against its probe type's config model, its
+conditions parsed, its place in the checklist known. Without a binder the models validate
+the YAML's shape only (the JSON Schema, and nothing else, needs that).
 """
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Protocol, Self, runtime_checkable
 
 from pydantic import (
     AfterValidator,
@@ -17,9 +21,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
     PrivateAttr,
+    ValidationError,
+    ValidationInfo,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from .conditions import Condition
 from .durations import Duration
@@ -29,6 +37,64 @@ from .timing import Bounds, check_cron, parse_window, zone
 IDENTIFIER = r"^[a-z0-9][a-z0-9._-]*$"
 SLACK_USER = r"^[UW][A-Z0-9]{2,}$"
 SLACK_USERGROUP = r"^S[A-Z0-9]{2,}$"
+
+
+#: The error type an item's validation raises once the binder has reported its problems
+#: under the item's name; whoever converts the ValidationError skips it.
+REPORTED_BY_BINDER = "reported_by_binder"
+
+
+@dataclass(frozen=True)
+class Binding:
+    """What the loader completes an item with, besides the fields written in the YAML."""
+
+    #: The validated probe config; None while a referenced variable is unset.
+    config: ProbeConfig | None = None
+    unset: tuple[str, ...] = ()
+    conditions: tuple[Condition, ...] = ()
+    warn_conditions: tuple[Condition, ...] = ()
+    phase: str = ""
+    section: str = ""
+    #: The owning sign-off role: the item's own owner, else its section's or phase's.
+    responsible: str | None = None
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The file a checklist was loaded from."""
+
+    source: str = ""
+    digest: str = ""
+    content: str = ""
+
+
+@runtime_checkable
+class Binder(Protocol):
+    """The validation context that completes items while the checklist validates.
+
+    Pydantic validates phases, sections and items in document order; the binder hears
+    where it is (:meth:`within`), prepares each item's raw mapping (interpolation) and
+    binds each valid item. Problems it finds it keeps, named by item and field.
+    """
+
+    def within(self, kind: Literal["phase", "section"], data: Any) -> AbstractContextManager[None]: ...
+
+    def prepare_item(self, data: Any) -> tuple[Any, Any]:
+        """(the mapping to validate, a token :meth:`bind_item` gets back)."""
+        ...
+
+    def bind_item(self, item: Item, token: Any) -> Binding: ...
+
+    def item_rejected(self, data: Any, error: ValidationError) -> bool:
+        """Report the item's validation errors under its name; False leaves them to
+        the caller (data that is no item at all)."""
+        ...
+
+    def origin(self) -> Origin: ...
+
+
+def _binder(info: ValidationInfo) -> Binder | None:
+    return info.context if isinstance(info.context, Binder) else None
 
 
 class Strict(BaseModel):
@@ -87,19 +153,29 @@ class Item(Strict):
     description: str | None = None
     alert: AlertPolicy = AlertPolicy()
 
-    # Filled in by the loader.
-    _config: ProbeConfig | None = PrivateAttr(default=None)
-    _unset: tuple[str, ...] = PrivateAttr(default=())
-    _conditions: tuple[Condition, ...] = PrivateAttr(default=())
-    _warn_conditions: tuple[Condition, ...] = PrivateAttr(default=())
-    _phase: str = PrivateAttr(default="")
-    _section: str = PrivateAttr(default="")
-    _responsible: str | None = PrivateAttr(default=None)
+    # Set while the item validates, from the binder in the validation context.
+    _binding: Binding = PrivateAttr(default=Binding())
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _complete(cls, data: Any, handler: ModelWrapValidatorHandler[Self], info: ValidationInfo) -> Self:
+        binder = _binder(info)
+        if binder is None:
+            return handler(data)
+        data, token = binder.prepare_item(data)
+        try:
+            item = handler(data)
+        except ValidationError as exc:
+            if not binder.item_rejected(data, exc):
+                raise
+            raise PydanticCustomError(REPORTED_BY_BINDER, "reported under the item's name") from None
+        item._binding = binder.bind_item(item, token)
+        return item
 
     @property
     def responsible(self) -> str | None:
         """The owning sign-off role: the item's own owner, else its section's or phase's."""
-        return self._responsible
+        return self._binding.responsible
 
     @property
     def probe_type(self) -> str:
@@ -108,27 +184,27 @@ class Item(Strict):
     @property
     def config(self) -> ProbeConfig | None:
         """The validated probe config; None while a referenced variable is unset."""
-        return self._config
+        return self._binding.config
 
     @property
     def unset_variables(self) -> tuple[str, ...]:
-        return self._unset
+        return self._binding.unset
 
     @property
     def parsed_conditions(self) -> tuple[Condition, ...]:
-        return self._conditions
+        return self._binding.conditions
 
     @property
     def parsed_warn_conditions(self) -> tuple[Condition, ...]:
-        return self._warn_conditions
+        return self._binding.warn_conditions
 
     @property
     def phase(self) -> str:
-        return self._phase
+        return self._binding.phase
 
     @property
     def section(self) -> str:
-        return self._section
+        return self._binding.section
 
 
 class Section(Strict):
@@ -137,12 +213,30 @@ class Section(Strict):
     owner: str | None = None
     items: list[Item] = Field(min_length=1)
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _place(cls, data: Any, handler: ModelWrapValidatorHandler[Self], info: ValidationInfo) -> Self:
+        binder = _binder(info)
+        if binder is None:
+            return handler(data)
+        with binder.within("section", data):
+            return handler(data)
+
 
 class Phase(Strict):
     id: str = Field(pattern=IDENTIFIER, max_length=64)
     title: str = Field(min_length=1)
     owner: str | None = None
     sections: list[Section] = Field(min_length=1)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _place(cls, data: Any, handler: ModelWrapValidatorHandler[Self], info: ValidationInfo) -> Self:
+        binder = _binder(info)
+        if binder is None:
+            return handler(data)
+        with binder.within("phase", data):
+            return handler(data)
 
 
 def _split_ids(value: Any) -> Any:
@@ -330,24 +424,30 @@ class Checklist(Strict):
     #: redirect. Unset: any host.
     allowed_hosts: list[HostPattern] | None = None
 
-    _source: str = PrivateAttr(default="")
-    _digest: str = PrivateAttr(default="")
-    _content: str = PrivateAttr(default="")
+    # Set while the checklist validates, from the binder in the validation context.
+    _origin: Origin = PrivateAttr(default=Origin())
+
+    @model_validator(mode="after")
+    def _note_origin(self, info: ValidationInfo) -> Self:
+        binder = _binder(info)
+        if binder is not None:
+            self._origin = binder.origin()
+        return self
 
     @property
     def source(self) -> str:
-        return self._source
+        return self._origin.source
 
     @property
     def digest(self) -> str:
         """sha256 of the checklist file; stored with each run."""
-        return self._digest
+        return self._origin.digest
 
     @property
     def content(self) -> str:
         """The file as written (``${VAR}`` references, not their values); stored once per
         digest so that status and reports can be read without the file."""
-        return self._content
+        return self._origin.content
 
     def items(self) -> list[Item]:
         return [item for phase in self.phases for section in phase.sections for item in section.items]

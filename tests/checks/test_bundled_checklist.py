@@ -84,3 +84,31 @@ def test_schema_describes_every_probe_type() -> None:
     schema = checklist_schema()
     probe = schema["$defs"]["Item"]["properties"]["probe"]
     assert set(probe["discriminator"]["mapping"]) == set(all_probe_types())
+
+
+def test_mistakes_in_the_bundled_checklist_are_named_by_item_and_field() -> None:
+    import yaml
+
+    from golive.checks.errors import ChecklistError
+    from golive.checks.loader import loads
+
+    document = yaml.safe_load(BUNDLED.read_text())
+    del document["phases"][0]["title"]
+    first, second, third, fourth = [
+        item for phase in document["phases"] for section in phase["sections"] for item in section["items"]
+    ][:4]
+    del first["title"]
+    del second["id"]
+    third["probe"]["bogus"] = 1
+    fourth["conditions"] = ["[NOPE] == 1"]
+    with pytest.raises(ChecklistError) as raised:
+        loads(yaml.safe_dump(document, allow_unicode=True), env={})
+    found = {str(problem) for problem in raised.value.problems}
+    section = document["phases"][0]["sections"][0]["id"]
+    probe_type = third["probe"]["type"]
+    assert "checklist: phases.0.title: required field is missing" in found
+    assert f"item {first['id']}: title: required field is missing" in found
+    assert f"item #2 of section {section}: id: required field is missing" in found
+    assert f"item {third['id']}: probe.bogus: unknown parameter for probe type {probe_type!r}" in found
+    assert any(p.startswith(f"item {fourth['id']}: conditions[0]: unknown value '[NOPE]'") for p in found)
+    assert len(found) == 5, found

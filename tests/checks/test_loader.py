@@ -187,3 +187,86 @@ def test_a_registry_built_by_the_test_is_used_inside_its_block_only() -> None:
     with using(ProbeRegistry([SLEEP])):
         assert loads(document, env={}).item("a").probe_type == "sleep"
     assert "sleep" not in REGISTRY.types(), "the families' registry is never changed"
+
+
+def two_phases(first: list[dict[str, object]], second: list[dict[str, object]], **top: object) -> str:
+    import yaml
+
+    document: dict[str, object] = {
+        "release": {"name": "Demo", "version": "1.0.0"},
+        "signoffs": [
+            {"id": "devops", "title": "DevOps", "approvers": {"users": ["U0001"]}},
+            {"id": "qa", "title": "QA", "approvers": {"users": ["U0002"]}},
+        ],
+        "phases": [
+            {
+                "id": "build",
+                "title": "Build",
+                "owner": "devops",
+                "sections": [{"id": "images", "title": "Images", "items": first}],
+            },
+            {
+                "id": "test",
+                "title": "Test",
+                "sections": [{"id": "load", "title": "Load", "owner": "qa", "items": second}],
+            },
+        ],
+    }
+    document.update(top)
+    return yaml.safe_dump(document, allow_unicode=True)
+
+
+def test_every_item_comes_out_knowing_its_place_config_and_conditions() -> None:
+    text = two_phases(
+        [{"id": "a", "title": "A", "probe": {"type": "sleep", "value": "${V}"}}],
+        [
+            {"id": "b", "title": "B", "probe": {"type": "sleep", "value": 7}, "conditions": ["[VALUE] > 1"]},
+            {
+                "id": "c",
+                "title": "C",
+                "probe": {"type": "sleep", "value": "${UNSET_HERE}"},
+                "owner": "devops",
+            },
+        ],
+    )
+    checklist = loads(text, env={"V": "3"})
+    a, b, c = checklist.item("a"), checklist.item("b"), checklist.item("c")
+    assert (a.phase, a.section, a.responsible) == ("build", "images", "devops")
+    assert (b.phase, b.section, b.responsible) == ("test", "load", "qa")
+    assert c.responsible == "devops", "the item's own owner comes before its section's"
+    assert a.config is not None and a.config.model_dump()["value"] == 3.0
+    assert [x.text for x in a.parsed_conditions] == ["[VALUE] < 100"], "the probe's default"
+    assert [x.text for x in b.parsed_conditions] == ["[VALUE] > 1"]
+    assert c.config is None and c.unset_variables == ("UNSET_HERE",)
+    assert checklist.source == "<checklist>" and checklist.content == text
+
+
+def test_items_are_named_wherever_the_rest_of_the_checklist_fails() -> None:
+    text = two_phases(
+        [
+            {"id": "a", "title": "A", "probe": {"type": "sleep"}},
+            {"title": "no id", "probe": {"type": "sleep"}},
+        ],
+        [
+            {"id": "b", "title": "B", "probe": {"type": "sleep", "secnds": 1}},
+            {"id": "c", "probe": {"type": "sleep"}, "colour": "red"},
+        ],
+        release={"name": "Demo"},
+    )
+    found = problems(text)
+    assert "checklist: release.version: required field is missing" in found
+    assert "item #2 of section images: id: required field is missing" in found
+    assert "item b: probe.secnds: unknown parameter for probe type 'sleep'" in found
+    assert "item c: title: required field is missing" in found
+    assert "item c: colour: unknown field (check the spelling; see schema/checklist.schema.json)" in found
+    assert len(found) == 5, found
+
+
+def test_a_registry_of_one_probe_type_names_its_parameters_too() -> None:
+    from golive.checks.probe import ProbeRegistry, using
+
+    from .probes_for_tests import SLEEP
+
+    document = checklist_yaml([{"id": "a", "title": "A", "probe": {"type": "sleep", "secnds": 1}}])
+    with using(ProbeRegistry([SLEEP])):
+        assert problems(document) == ["item a: probe.secnds: unknown parameter for probe type 'sleep'"]
