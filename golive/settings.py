@@ -19,7 +19,7 @@ import logging
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
@@ -40,7 +40,7 @@ class SettingsError(ValueError):
     """A variable golive cannot use: the message names it, and what to set instead."""
 
 
-def _env(name: str, description: str) -> dict[str, object]:
+def _env(name: str, description: str) -> dict[str, Any]:
     """Field arguments for the variable ``name`` (read exactly so spelled)."""
     return {"validation_alias": AliasChoices(name), "description": description}
 
@@ -48,9 +48,7 @@ def _env(name: str, description: str) -> dict[str, object]:
 class Settings(BaseSettings):
     """The process's settings from the environment, grouped as the operators' guide shows them."""
 
-    model_config = SettingsConfigDict(
-        case_sensitive=True, env_ignore_empty=True, extra="ignore", frozen=True
-    )
+    model_config = SettingsConfigDict(case_sensitive=True, env_ignore_empty=True, extra="ignore", frozen=True)
 
     # -- what to check, where to store it
     checklist: Path | None = Field(
@@ -75,7 +73,7 @@ class Settings(BaseSettings):
         None,
         **_env(
             "GOLIVE_LOG_LEVEL",
-            "Log level: DEBUG, INFO, WARNING or ERROR (default INFO for serve, WARNING for one-shot commands).",
+            "Log level: DEBUG, INFO, WARNING or ERROR (default INFO for serve, else WARNING).",
         ),
     )
 
@@ -84,7 +82,7 @@ class Settings(BaseSettings):
         None, **_env("SLACK_BOT_TOKEN", "Bot token (xoxb-…); without it `golive serve` runs headless.")
     )
     slack_signing_secret: SecretStr | None = Field(
-        None, **_env("SLACK_SIGNING_SECRET", "Signing secret: Slack's requests over HTTP are checked with it.")
+        None, **_env("SLACK_SIGNING_SECRET", "Signing secret: checks the requests Slack sends over HTTP.")
     )
     slack_app_token: SecretStr | None = Field(
         None, **_env("SLACK_APP_TOKEN", "App-level token (xapp-…): Socket Mode instead of HTTP requests.")
@@ -144,7 +142,7 @@ class Settings(BaseSettings):
         None, **_env("GOLIVE_API_TOKEN", "Token `golive gate --url` sends to the verdict API.")
     )
     api_tokens: SecretStr | None = Field(
-        None, **_env("GOLIVE_API_TOKENS", "Verdict API tokens the server accepts: name=token, comma-separated.")
+        None, **_env("GOLIVE_API_TOKENS", "Verdict API tokens the server takes: name=token, comma-separated.")
     )
     api_tokens_file: Path | None = Field(
         None, **_env("GOLIVE_API_TOKENS_FILE", "File of name=token lines, re-read when it changes.")
@@ -240,6 +238,19 @@ def variable(field: str) -> str:
     return str(alias.choices[0])
 
 
+def field_for(name: str) -> str:
+    """The field of :class:`Settings` that reads the environment variable ``name``."""
+    return next(f for f in Settings.model_fields if variable(f) == name)
+
+
+def text_of(settings: Settings, name: str) -> str | None:
+    """The value of the variable ``name`` as text (a secret revealed), None when unset."""
+    value = getattr(settings, field_for(name))
+    if value is None:
+        return None
+    return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+
+
 def load_settings() -> Settings:
     """The settings in the environment; :class:`SettingsError` names a bad variable, its
     value (never a secret's) and what to give instead."""
@@ -252,12 +263,12 @@ def load_settings() -> Settings:
 def _described(error: object) -> str:
     assert isinstance(error, dict)
     name = str(error["loc"][0]) if error.get("loc") else "environment"
-    field = next((f for f in Settings.model_fields if variable(f) == name), None)
-    secret = field is not None and _is_secret(Settings.model_fields[field])
+    fields = [f for f in Settings.model_fields if variable(f) == name]
+    secret = bool(fields) and _is_secret(Settings.model_fields[fields[0]])
     shown = name if secret else f"{name}={error.get('input')!r}"
     context = error.get("ctx") or {}
     message = str(context["error"]) if "error" in context else str(error["msg"])
-    return f"{shown}: {message}"
+    return f"{shown} {message}" if message.startswith("is ") else f"{shown}: {message}"
 
 
 def _is_secret(info: FieldInfo) -> bool:
@@ -268,9 +279,7 @@ def operators_table() -> str:
     """The Markdown table of every variable, as ``docs/operators.md`` shows it."""
     lines = ["| Variable | Type | Default | What it sets |", "| --- | --- | --- | --- |"]
     for field, info in Settings.model_fields.items():
-        lines.append(
-            f"| `{variable(field)}` | {_type_name(info)} | {_default(info)} | {info.description} |"
-        )
+        lines.append(f"| `{variable(field)}` | {_type_name(info)} | {_default(info)} | {info.description} |")
     return "\n".join(lines) + "\n"
 
 

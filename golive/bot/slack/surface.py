@@ -17,7 +17,6 @@ HISTORY_PAGES = 5
 HISTORY_PAGE = 200
 
 
-
 class SlackSurface:
     """The Slack Web API. The client carries the retry handlers (429, 5xx, connection)."""
 
