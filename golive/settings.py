@@ -52,7 +52,7 @@ class Settings(BaseSettings):
 
     # -- what to check, where to store it
     checklist: Path | None = Field(
-        None, **_env("GOLIVE_CHECKLIST", "Checklist YAML, when `--checklist` is not given.")
+        None, **_env("GOLIVE_CHECKLIST", "The checklist YAML, when `--checklist` is not given (the image bundles one).")
     )
     db_url: SecretStr | None = Field(
         None,
@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     )
     charts_dir: Path = Field(
         Path("golive-out"),
-        **_env("GOLIVE_CHARTS_DIR", "Folder where `golive serve` writes the charts it posts."),
+        **_env("GOLIVE_CHARTS_DIR", "Where charts go when there is no Slack token (`golive run`, and `golive serve` headless)."),
     )
     log_level: str | None = Field(
         None,
@@ -91,7 +91,7 @@ class Settings(BaseSettings):
         DEFAULT_SLACK_API_URL, **_env("SLACK_API_URL", "Slack Web API base URL (a test server's, say).")
     )
     channel: str | None = Field(
-        None, **_env("GOLIVE_CHANNEL", "Channel for scheduled runs, verdict changes and alerts.")
+        None, **_env("GOLIVE_CHANNEL", "The release channel (default: the checklist's `release.channel`).")
     )
 
     # -- the HTTP server
@@ -111,7 +111,7 @@ class Settings(BaseSettings):
     )
     lease: timedelta = Field(
         DEFAULT_LEASE,
-        **_env("GOLIVE_LEASE_SECONDS", "Seconds the leader lease stands unrenewed (at least 1)."),
+        **_env("GOLIVE_LEASE_SECONDS", "Seconds the leader lease and each process's lease stand unrenewed (at least 1)."),
     )
     lease_namespace: str | None = Field(
         None,
@@ -127,7 +127,8 @@ class Settings(BaseSettings):
         DEFAULT_VERDICT_INTERVAL,
         **_env(
             "GOLIVE_VERDICT_SECONDS",
-            "Seconds between the leader's verdict re-evaluations: how late an expiry is told (at least 1).",
+            "Seconds between the leader's verdict re-evaluations, so that an expiring sign-off or waiver, "
+            "or stale evidence, withdraws GO without waiting for a run (at least 1).",
         ),
     )
     kubeconfig: str | None = Field(
@@ -142,7 +143,7 @@ class Settings(BaseSettings):
         None, **_env("GOLIVE_API_TOKEN", "Token `golive gate --url` sends to the verdict API.")
     )
     api_tokens: SecretStr | None = Field(
-        None, **_env("GOLIVE_API_TOKENS", "Verdict API tokens the server takes: name=token, comma-separated.")
+        None, **_env("GOLIVE_API_TOKENS", "Verdict API tokens, name=token, comma-separated (unset, with no file: the API is off).")
     )
     api_tokens_file: Path | None = Field(
         None, **_env("GOLIVE_API_TOKENS_FILE", "File of name=token lines, re-read when it changes.")
@@ -286,6 +287,19 @@ def operators_table() -> str:
 _TYPE_NAMES = {"Path": "path", "str": "text", "int": "integer", "float": "seconds", "timedelta": "seconds"}
 
 
+DOC_BEGIN = "<!-- settings: generated from golive/settings.py (python -m golive.settings docs/operators.md) -->"
+DOC_END = "<!-- end of settings -->"
+
+
+def with_table(document: str) -> str:
+    """``document`` with the text between the settings markers replaced by the current table."""
+    head, begin, rest = document.partition(DOC_BEGIN)
+    _, end, tail = rest.partition(DOC_END)
+    if not begin or not end:
+        raise ValueError(f"the document has no section between {DOC_BEGIN} and {DOC_END}")
+    return f"{head}{DOC_BEGIN}\n{operators_table()}{DOC_END}{tail}"
+
+
 def _type_name(info: FieldInfo) -> str:
     text = str(info.annotation).replace(" | None", "")
     choices = re.findall(r"'([a-z]+)'", text) if "Literal" in text else []
@@ -302,3 +316,10 @@ def _default(info: FieldInfo) -> str:
     if isinstance(value, timedelta):
         return f"`{value.total_seconds():g}`"
     return f"`{value}`"
+
+
+if __name__ == "__main__":  # python -m golive.settings docs/operators.md: rewrite its table
+    import sys
+
+    target = Path(sys.argv[1])
+    target.write_text(with_table(target.read_text(encoding="utf-8")), encoding="utf-8")
