@@ -424,7 +424,11 @@ def gate(
     ] = None,
     token: Annotated[
         str | None,
-        typer.Option("--token", help="The verdict API token for --url.", envvar=variable("api_token")),
+        typer.Option(
+            "--token",
+            help="Verdict API token for --url; set GOLIVE_API_TOKEN rather than type it in a command.",
+            envvar=variable("api_token"),
+        ),
     ] = None,
     db: DbOption = None,
     phase: Annotated[str | None, typer.Option(help="Wait for this phase only (its id).")] = None,

@@ -42,7 +42,7 @@ def test_every_variable_the_process_reads_is_in_the_model() -> None:
     assert named - VARIABLES == set()
 
 
-def test_defaults_and_values_come_typed_and_an_empty_variable_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_values_come_typed_and_an_empty_variable_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     loaded = settings.load_settings()
     assert (loaded.port, loaded.lease, loaded.channel) == (3000, timedelta(seconds=15), None)
     monkeypatch.setenv("PORT", "8080")

@@ -276,7 +276,9 @@ def orphaned_run_note(checklist: Checklist, rerun: str | None) -> Message:
     """For the thread of a run whose replica went away mid-run: ``rerun`` is the run that
     stands for it (its number, linked when Slack gave a link), if one does."""
     language = _lang(checklist)
-    stopped = text(language, "run_orphaned_rerun", rerun=rerun) if rerun else text(language, "run_orphaned")
+    stopped = (
+        text(language, "run_orphaned_rerun", rerun=rerun) if rerun else text(language, "run_orphaned")
+    )
     return Message(stopped, [section(stopped)])
 
 

@@ -56,3 +56,5 @@ def register(app: AsyncApp, bot: Bot) -> None:
     app.action("golive_revoke")(actions.revoke(bot))
     app.action("golive_confirm")(actions.open_confirm(bot))
     app.view("golive_confirm_modal")(actions.submit_confirm(bot))
+
+

@@ -51,7 +51,6 @@ class Bot:
 
     def background(self, work: Any) -> None:
         """Run after the ack; keep a reference so the task is not collected mid-flight."""
-
         async def limited() -> None:
             async with self.work_slots:
                 await work

@@ -57,7 +57,6 @@ POSTING = frozenset(
 #: inside :func:`looked_up_when_in_doubt`.
 CHECKED_POSTS = frozenset({"chat.postMessage"})
 
-
 def api_method(request: HttpRequest) -> str:
     return request.url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
 

@@ -17,6 +17,7 @@ HISTORY_PAGES = 5
 HISTORY_PAGE = 200
 
 
+
 class SlackSurface:
     """The Slack Web API. The client carries the retry handlers (429, 5xx, connection)."""
 
