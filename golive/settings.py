@@ -33,7 +33,7 @@ DEFAULT_VERDICT_INTERVAL = timedelta(seconds=30)
 DEFAULT_SHUTDOWN_GRACE = 25.0
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
 DEFAULT_GITHUB_WAIT = "1h"
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+ELECTIONS = ("database", "kubernetes")
 
 
 class SettingsError(ValueError):
@@ -185,6 +185,13 @@ class Settings(BaseSettings):
     @classmethod
     def _with_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("leader_election", mode="before")
+    @classmethod
+    def _election(cls, value: object) -> object:
+        if isinstance(value, str) and value not in ELECTIONS:
+            raise ValueError(f"is not one of {', '.join(ELECTIONS)} (default: database)")
+        return value
 
     @field_validator("github_api_url")
     @classmethod

@@ -59,7 +59,7 @@ def test_values_come_typed_and_an_empty_variable_is_unset(monkeypatch: pytest.Mo
     [
         ("PORT", "http", "PORT='http' is not a port number"),
         ("GOLIVE_VERDICT_SECONDS", "0.5", "GOLIVE_VERDICT_SECONDS='0.5' is too short"),
-        ("GOLIVE_LEADER_ELECTION", "etcd", "GOLIVE_LEADER_ELECTION='etcd': Input should be 'database' or"),
+        ("GOLIVE_LEADER_ELECTION", "etcd", "GOLIVE_LEADER_ELECTION='etcd' is not one of database"),
         ("GOLIVE_LOG_LEVEL", "LOUD", "GOLIVE_LOG_LEVEL='LOUD' is not a log level"),
         ("GOLIVE_SHUTDOWN_GRACE", "-1", "GOLIVE_SHUTDOWN_GRACE='-1': give the seconds"),
     ],

@@ -7,10 +7,16 @@ from datetime import timedelta
 
 from pydantic import SecretStr
 
-from ...settings import DEFAULT_LEASE, DEFAULT_SLACK_API_URL, DEFAULT_VERDICT_INTERVAL, load_settings
+from ...settings import (
+    DEFAULT_LEASE,
+    DEFAULT_SLACK_API_URL,
+    DEFAULT_VERDICT_INTERVAL,
+    ELECTIONS,
+    load_settings,
+)
 
 DEFAULT_API_URL = DEFAULT_SLACK_API_URL
-ELECTIONS = ("database", "kubernetes")
+__all__ = ["DEFAULT_API_URL", "ELECTIONS", "Settings"]
 
 
 @dataclass(frozen=True)
