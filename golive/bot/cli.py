@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -25,6 +24,7 @@ from ..checks.model import Checklist
 from ..checks.results import ItemResult
 from ..checks.schema import checklist_schema
 from ..checks.secrets import redact
+from ..settings import DEFAULT_DB_URL, variable
 from ..storage import StorageError, Store
 from .console import ConsoleSurface
 from .core import usecases
@@ -65,10 +65,13 @@ class ReportFormat(StrEnum):
 
 ChecklistOption = Annotated[
     Path | None,
-    typer.Option("--checklist", "-c", help="Checklist YAML (default: $GOLIVE_CHECKLIST)."),
+    typer.Option("--checklist", "-c", help="Checklist YAML.", envvar=variable("checklist")),
 ]
 DbOption = Annotated[
-    str | None, typer.Option("--db", help="Database URL (default: $GOLIVE_DB_URL, else sqlite:///golive.db).")
+    str | None,
+    typer.Option(
+        "--db", help=f"Database URL (default: {DEFAULT_DB_URL}).", envvar=variable("db_url"), show_envvar=True
+    ),
 ]
 ByOption = Annotated[str, typer.Option("--by", help="Your Slack user ID (e.g. U012ABCDEF).")]
 
@@ -94,7 +97,8 @@ def _checklist(path: Path | None) -> Checklist:
 
 
 def _named_checklist(path: Path | None) -> Path | None:
-    return path or (Path(os.environ["GOLIVE_CHECKLIST"]) if os.environ.get("GOLIVE_CHECKLIST") else None)
+    """The checklist named by --checklist, which typer fills from GOLIVE_CHECKLIST."""
+    return path
 
 
 def _state_of(path: Path | None, db: str | None) -> State:
@@ -418,6 +422,14 @@ def gate(
         str | None,
         typer.Option("--url", help="A running golive, e.g. http://golive:3000 (token: $GOLIVE_API_TOKEN)."),
     ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            help="Verdict API token for --url; set GOLIVE_API_TOKEN rather than type it in a command.",
+            envvar=variable("api_token"),
+        ),
+    ] = None,
     db: DbOption = None,
     phase: Annotated[str | None, typer.Option(help="Wait for this phase only (its id).")] = None,
     timeout: Annotated[str, typer.Option(help="Give up after this long (e.g. 30m, 2h).")] = "30m",
@@ -441,7 +453,7 @@ def gate(
     code = asyncio.run(
         gate_wait.gate(
             url=url,
-            token=os.environ.get("GOLIVE_API_TOKEN") or None,
+            token=token or None,
             db=db,
             phase=phase,
             say=say,

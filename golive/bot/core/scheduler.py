@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -55,6 +54,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from ...checks.model import Checklist, Schedule, Window
 from ...checks.timing import cron_fields, zone
+from ...settings import DEFAULT_VERDICT_INTERVAL, load_settings
 from ...storage import RunAborted, RunInfo, ScheduleState, Store
 from ..ops.metrics import METRICS
 from . import transitions, usecases
@@ -75,21 +75,12 @@ MISFIRE_GRACE = timedelta(seconds=60)
 WATCH_INTERVAL = timedelta(seconds=60)
 VERDICT_JOB = "golive-verdict-watch"
 #: How often the leader re-evaluates the verdict: how late, at most, an expiry is told.
-VERDICT_INTERVAL = timedelta(seconds=30)
+VERDICT_INTERVAL = DEFAULT_VERDICT_INTERVAL
 
 
 def verdict_interval() -> timedelta:
     """``GOLIVE_VERDICT_SECONDS`` (default 30): how often the leader re-evaluates the verdict."""
-    raw = os.environ.get("GOLIVE_VERDICT_SECONDS") or ""
-    if not raw:
-        return VERDICT_INTERVAL
-    try:
-        seconds = float(raw)
-    except ValueError:
-        raise ValueError(f"GOLIVE_VERDICT_SECONDS={raw!r} is not a number of seconds (e.g. 30)") from None
-    if seconds < 1:
-        raise ValueError(f"GOLIVE_VERDICT_SECONDS={raw!r} is too short; give at least 1 second")
-    return timedelta(seconds=seconds)
+    return load_settings().verdict_interval
 
 
 #: Fire times looked at when listing upcoming runs (a window may be far ahead).

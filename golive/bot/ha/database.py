@@ -40,15 +40,16 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
+from ...settings import DEFAULT_LEASE, MIN_LEASE, load_settings
 from ...storage import LeaseState, StorageError, Store
 from ..ops.metrics import METRICS
 
 log = logging.getLogger(__name__)
 
 LEADER_LEASE = "golive-leader"
-DEFAULT_DURATION = timedelta(seconds=15)
+DEFAULT_DURATION = DEFAULT_LEASE
 #: Shortest lease: renewals (a third of it) must fit a slow database round trip.
-MIN_DURATION = timedelta(seconds=1)
+MIN_DURATION = MIN_LEASE
 #: Seconds giving the leases up may take at shutdown.
 RESIGN_WAIT = 1.0
 
@@ -64,17 +65,8 @@ def new_holder() -> str:
 
 
 def lease_duration() -> timedelta:
-    """``GOLIVE_LEASE_SECONDS`` (default 15)."""
-    raw = os.environ.get("GOLIVE_LEASE_SECONDS") or ""
-    if not raw:
-        return DEFAULT_DURATION
-    try:
-        seconds = float(raw)
-    except ValueError:
-        raise ValueError(f"GOLIVE_LEASE_SECONDS={raw!r} is not a number of seconds (e.g. 15)") from None
-    if seconds < MIN_DURATION.total_seconds():
-        raise ValueError(f"GOLIVE_LEASE_SECONDS={raw!r} is too short; give at least 1 second")
-    return timedelta(seconds=seconds)
+    """``GOLIVE_LEASE_SECONDS`` (default 15); SettingsError (a ValueError) names a bad value."""
+    return load_settings().lease
 
 
 class LeaseBackend(Protocol):

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from ...checks.clients.kubernetes import (
     connect_object,
 )
 from ...checks.errors import ProbeError
+from ...settings import load_settings, text_of
 from ...storage import LeaseState
 from .database import LEADER_LEASE, LeaseUnavailable
 
@@ -187,7 +187,7 @@ class KubernetesLease:
             253,
             "lowercase letters, digits, '-' and '.' (e.g. golive-leader)",
         )
-        context = (os.environ.get("GOLIVE_LEASE_CONTEXT") or "").strip() or None
+        context = (load_settings().lease_context or "").strip() or None
         return cls(
             namespace=namespace or _pod_namespace(service_account_dir),
             name=name or LEADER_LEASE,
@@ -332,7 +332,7 @@ class KubernetesLease:
 
 
 def _setting(variable: str, pattern: re.Pattern[str], longest: int, allowed: str) -> str | None:
-    raw = os.environ.get(variable) or ""
+    raw = text_of(load_settings(), variable) or ""
     value = raw.strip()
     if not value:
         return None

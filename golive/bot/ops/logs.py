@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import re
 import sys
 from collections.abc import Mapping
@@ -25,6 +24,7 @@ import structlog
 from structlog.typing import EventDict, Processor
 
 from ...checks.secrets import REDACTOR
+from ...settings import load_settings, text_of
 from ...storage import StorageError
 from ...storage.urls import passwords, resolve
 
@@ -78,8 +78,9 @@ def _unknown(value: Any) -> str:
 def register_process_secrets(db_url: str | None = None) -> None:
     """Tell the redactor about the secrets golive itself holds: Slack tokens, the signing
     secret, the database password. From then on no log line shows them."""
+    settings = load_settings()
     for name in PROCESS_SECRETS:
-        value = os.environ.get(name)
+        value = text_of(settings, name)
         if value:
             REDACTOR.register(value)
     with contextlib.suppress(StorageError):
@@ -101,7 +102,7 @@ def configure_logging(
 
     Replaces the root logger's handlers: after this, one formatter writes every line.
     """
-    level = _level(os.environ.get(LEVEL_ENV) or default_level)
+    level = _level(load_settings().log_level or default_level)
     register_process_secrets(db_url)
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,

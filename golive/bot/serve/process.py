@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any
 from aiohttp import web
 
 from ...checks.model import Checklist
+from ...settings import load_settings
 from ...storage import Store
 from ..console import LoggedSurface
 from ..core.notify import Notifier
@@ -128,7 +128,7 @@ async def serve(checklist: Checklist, store: Store, settings: Settings, stop: as
     gates = gate_serving.install(application, checklist, store, _release_channel(bot))
     runner = web.AppRunner(application)
     await runner.setup()
-    site = web.TCPSite(runner, host=os.environ.get("HOST", "0.0.0.0"), port=settings.port)  # noqa: S104
+    site = web.TCPSite(runner, host=load_settings().host, port=settings.port)
     await site.start()
     log.info("listening on port %s", settings.port)
     election = _election(
@@ -269,4 +269,4 @@ def _lease_backend(store: Store, settings: Settings) -> LeaseBackend:
 
 
 def charts_folder() -> Path:
-    return Path(os.environ.get("GOLIVE_CHARTS_DIR") or "golive-out")
+    return load_settings().charts_dir

@@ -1,16 +1,22 @@
-"""The settings of ``golive serve``, from the environment."""
+"""The settings of ``golive serve``, taken from the process's settings model."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import timedelta
 
-from ..core.scheduler import VERDICT_INTERVAL, verdict_interval
-from ..ha.database import DEFAULT_DURATION, lease_duration
+from pydantic import SecretStr
 
-DEFAULT_API_URL = "https://slack.com/api/"
-ELECTIONS = ("database", "kubernetes")
+from ...settings import (
+    DEFAULT_LEASE,
+    DEFAULT_SLACK_API_URL,
+    DEFAULT_VERDICT_INTERVAL,
+    ELECTIONS,
+    load_settings,
+)
+
+DEFAULT_API_URL = DEFAULT_SLACK_API_URL
+__all__ = ["DEFAULT_API_URL", "ELECTIONS", "Settings"]
 
 
 @dataclass(frozen=True)
@@ -22,30 +28,28 @@ class Settings:
     port: int
     channel: str | None
     #: How long the leader lease (and each process's replica lease) stands unrenewed.
-    lease: timedelta = DEFAULT_DURATION
+    lease: timedelta = DEFAULT_LEASE
     #: Where the leader lease lives: "database" or "kubernetes".
     election: str = "database"
     #: How often the leader re-evaluates the verdict (expiries withdraw GO).
-    verdict_interval: timedelta = VERDICT_INTERVAL
+    verdict_interval: timedelta = DEFAULT_VERDICT_INTERVAL
 
     @classmethod
     def from_env(cls) -> Settings:
         """The settings in the environment; ValueError names a bad one and how to fix it."""
-        api_url = os.environ.get("SLACK_API_URL") or DEFAULT_API_URL
-        election = os.environ.get("GOLIVE_LEADER_ELECTION") or "database"
-        if election not in ELECTIONS:
-            choices = ", ".join(ELECTIONS)
-            raise ValueError(
-                f"GOLIVE_LEADER_ELECTION={election!r} is not one of {choices} (default: database)"
-            )
+        env = load_settings()
         return cls(
-            bot_token=os.environ.get("SLACK_BOT_TOKEN") or None,
-            signing_secret=os.environ.get("SLACK_SIGNING_SECRET") or None,
-            app_token=os.environ.get("SLACK_APP_TOKEN") or None,
-            api_url=api_url if api_url.endswith("/") else api_url + "/",
-            port=int(os.environ.get("PORT") or 3000),
-            channel=os.environ.get("GOLIVE_CHANNEL") or None,
-            lease=lease_duration(),
-            election=election,
-            verdict_interval=verdict_interval(),
+            bot_token=_revealed(env.slack_bot_token),
+            signing_secret=_revealed(env.slack_signing_secret),
+            app_token=_revealed(env.slack_app_token),
+            api_url=env.slack_api_url,
+            port=env.port,
+            channel=env.channel,
+            lease=env.lease,
+            election=env.leader_election,
+            verdict_interval=env.verdict_interval,
         )
+
+
+def _revealed(secret: SecretStr | None) -> str | None:
+    return secret.get_secret_value() if secret is not None else None

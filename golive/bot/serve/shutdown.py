@@ -15,19 +15,19 @@ manifests/base). Between the two:
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 
+from ...settings import DEFAULT_SHUTDOWN_GRACE, SettingsError, load_settings
 from ...storage import StorageError, Store
 from ..core.progress import runs_in_flight
 
 log = structlog.get_logger(__name__)
 GRACE_ENV = "GOLIVE_SHUTDOWN_GRACE"
-DEFAULT_GRACE = 25.0
+DEFAULT_GRACE = DEFAULT_SHUTDOWN_GRACE
 #: Seconds cancelled work gets to record that its run was aborted (twice at most: the
 #: runs themselves, then this process for them).
 CANCEL_WAIT = 1.0
@@ -36,17 +36,13 @@ CANCEL_WAIT = 1.0
 #: closing 0.5 s: 25 s + 3.5 s stays inside Kubernetes' 30 s.
 CLOSE_WAIT = 0.25
 
+
 def grace_seconds() -> float:
-    text = os.environ.get(GRACE_ENV)
-    if not text:
-        return DEFAULT_GRACE
+    """``GOLIVE_SHUTDOWN_GRACE`` (default 25): seconds a run in flight may take to finish."""
     try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < 3600:
-        raise SystemExit(f"{GRACE_ENV}={text!r}: give the seconds a run may take to finish, e.g. 25")
-    return value
+        return load_settings().shutdown_grace
+    except SettingsError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 async def bounded(what: str, step: Awaitable[Any], seconds: float = CLOSE_WAIT) -> None:
@@ -61,9 +57,7 @@ async def bounded(what: str, step: Awaitable[Any], seconds: float = CLOSE_WAIT) 
         log.warning("shutting down: step failed", step=what, error=f"{type(exc).__name__}: {exc}")
 
 
-async def finish_work(
-    pending: Callable[[], set[asyncio.Task[Any]]], store: Store, grace: float
-) -> None:
+async def finish_work(pending: Callable[[], set[asyncio.Task[Any]]], store: Store, grace: float) -> None:
     """Let ``pending()`` tasks (asked again as they finish: a click may add one) and the
     runs in flight finish within ``grace`` seconds; then cancel and abort the rest."""
     loop = asyncio.get_running_loop()
