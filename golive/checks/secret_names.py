@@ -1,11 +1,11 @@
 """Does a name say its value is a credential? One word list, one variant per kind of name.
 
-golive masks or refuses a value by its *name* in four places: a query parameter or a
+golive masks or refuses a value by its *name* in five places: a query parameter or a
 ``name=value`` pair in a text (:mod:`golive.checks.redaction`, the database URL), an
 environment variable a checklist writes inline (the command probe) or a container
-declares (the Kubernetes pod policies), and a header a checklist writes inline (the HTTP
-probe). All of them ask this module, and all read :data:`SECRET_WORDS`. The variants
-differ only where the kind of name does:
+declares (the Kubernetes pod policies), a header a checklist writes inline (the HTTP
+probe), and a field of a log line (the bot's logs). All of them ask this module, and all
+read :data:`SECRET_WORDS`. The variants differ only where the kind of name does:
 
 - :func:`is_secret_parameter`: any word of the name counts. ``X-Amz-Signature``,
   ``access_token``, ``sslpassword``: a query parameter or a connection keyword carries
@@ -18,6 +18,10 @@ differ only where the kind of name does:
 - :func:`is_secret_header`: like a variable name, plus the credential headers HTTP names
   itself (``Authorization``, ``Cookie``), and a bare ``key`` does not count
   (``Idempotency-Key`` is not a credential; ``X-Api-Key`` is, by its glued ``apikey``).
+- :func:`is_secret_field`: a key of structured data (a log line's field, a mapping in
+  it): any word counts, plural or not, as a header's words do, and the credential
+  header names as words (``bot_token``, ``db_passwords``, ``set_cookie``). Masking a
+  harmless field costs a log little; a secret shown cannot be taken back.
 """
 
 from __future__ import annotations
@@ -74,6 +78,7 @@ _GLUED_ENDINGS = tuple(
 )
 #: HTTP's own credential headers: their names say "credential" without a word from the list.
 _CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+_CREDENTIAL_HEADER_WORDS = frozenset({"authorization", "cookie"})
 #: The shell's working directory, not a password.
 _NOT_SECRET_VARIABLES = frozenset({"PWD"})
 
@@ -99,6 +104,15 @@ def is_secret_header(name: str) -> bool:
     if name.strip().lower() in _CREDENTIAL_HEADERS:
         return True
     return _last_word_says_secret(name, _HEADER_WORDS)
+
+
+def is_secret_field(name: str) -> bool:
+    """A key of a log line's fields, or of a mapping inside one."""
+    words = _words(name)
+    singular = {word.removesuffix("s") for word in words}
+    return bool((set(words) | singular) & (_HEADER_WORDS | _CREDENTIAL_HEADER_WORDS)) or "".join(
+        words
+    ).endswith(_GLUED_ENDINGS)
 
 
 def _words(name: str) -> list[str]:
