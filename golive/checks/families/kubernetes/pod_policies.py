@@ -305,7 +305,8 @@ KUBE_SECRET_REFS = register(
         default_conditions=("[PODS] > 0", "len([SECRET_LITERALS]) == 0"),
         reading=(
             (
-                "Only literal `env` values are judged: by the variable's name (PASSWORD, TOKEN, KEY, …) "
+                "Only literal `env` values are judged: by the last word of the variable's name "
+                "(DB_PASSWORD, API_TOKEN, SIGNING_KEY, …; not TOKEN_URL) "
                 "or a URL with a password; `$(OTHER)` references and `secretKeyRef`/`envFrom` are fine. "
                 "Values never appear in results."
             ),
