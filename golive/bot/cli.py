@@ -29,6 +29,7 @@ from ..storage import StorageError, Store
 from .console import ConsoleSurface
 from .core import usecases
 from .core.diff import run_diff_from_store
+from .core.errors import UserError
 from .core.progress import RunWatch, watch_run
 from .core.publish import publish_run
 from .core.surface import Surface
@@ -135,7 +136,7 @@ def _with_store(db: str | None, work: Callable[[Store], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(main())
-    except usecases.UserError as exc:
+    except UserError as exc:
         _fail(str(exc))
     except StorageError as exc:
         _fail(str(exc))

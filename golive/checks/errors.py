@@ -1,33 +1,14 @@
-"""The one error tree of golive: every error the code raises on purpose is one of these.
+"""The checks' errors: a checklist that cannot load, a probe that could not decide.
 
-::
-
-    Exception
-    ├── ChecklistError            configuration: the checklist is invalid (golive.checks.errors)
-    │                             raised at load with every Problem at once, each naming the
-    │                             item and the field; never raised while running
-    ├── ProbeError                a probe could not decide: the item is ERROR with the message
-    │   ├── TemporaryProbeError   trying again may help: unreachable, timed out, HTTP 5xx, rate
-    │   │                         limited, a server still starting. The runner tries again
-    │   │                         within the item's timeout budget; the result is stored with
-    │   │                         TEMPORARY, and one temporary error alone is no alert
-    │   └── PermanentProbeError   the target or the checklist must change: not authorised,
-    │       │                     TLS, not found, a malformed answer or report, a file missing
-    │       └── NotConfigured     an environment variable the checklist reads is not set
-    ├── UserError                 what a person asked cannot be done (golive.bot: shown to
-    │                             them in their language from the message catalogue)
-    └── StorageError              the database failed or refused (golive.storage.errors);
-                                  nothing was recorded, the caller says so
-
-Subclasses that carry more for their callers stay under their kind (the Kubernetes and
-forge clients' not-found, forbidden, conflict and status errors). A probe raises the
-kind it means; a client that adds context to an error it caught keeps its kind with
-:func:`reworded`.
+Their place in golive's one error tree, and what each kind means to the runner and the
+alerts, is drawn in :mod:`golive.errors`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from ..errors import GoliveError
 
 
 @dataclass(frozen=True)
@@ -43,7 +24,7 @@ class Problem:
         return f"{self.where}:{field} {self.message}"
 
 
-class ChecklistError(Exception):
+class ChecklistError(GoliveError):
     def __init__(self, source: str, problems: list[Problem]) -> None:
         self.source = source
         self.problems = problems
@@ -51,7 +32,7 @@ class ChecklistError(Exception):
         super().__init__(f"{source}: {len(problems)} problem(s)\n{lines}")
 
 
-class ProbeError(Exception):
+class ProbeError(GoliveError):
     """A probe could not decide; raise one of the two kinds below, catch this."""
 
     def __init__(self, message: str) -> None:

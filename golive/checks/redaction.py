@@ -6,7 +6,8 @@ a database URL given on the command line, a token an HTTP client logs as part of
 URL it requested, a libpq connection string in a driver's error. Three shapes:
 
 - the password of a URL's userinfo: ``postgresql://golive:PASSWORD@db/golive``;
-- the value of a parameter whose *name* says secret, in a query string or a libpq
+- the value of a parameter whose *name* says secret
+  (:func:`golive.checks.secret_names.is_secret_parameter`), in a query string or a libpq
   keyword string: ``?password=…``, ``&access_token=…``, ``X-Amz-Signature=…``,
   ``password=… host=db``;
 - nothing else: a parameter named ``code``, ``id`` or ``state`` is left alone, so an
@@ -16,43 +17,15 @@ URL it requested, a libpq connection string in a driver's error. Three shapes:
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote_plus, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
+
+from .secret_names import is_secret_parameter
 
 #: Replaces a secret in free text.
 MASK = "[REDACTED]"
 #: Replaces a secret inside a URL: still a valid URL, so a link stays a link.
 URL_MASK = "REDACTED"
 
-#: Words of a parameter name that say its value is a credential. A name is split at
-#: every character that is not a letter or a digit (``X-Amz-Signature`` → x, amz,
-#: signature) and is secret if one of its words is here.
-SECRET_WORDS = frozenset(
-    {
-        "password",
-        "passwd",
-        "pwd",
-        "passphrase",
-        "sslpassword",
-        "token",
-        "accesstoken",
-        "refreshtoken",
-        "idtoken",
-        "authtoken",
-        "apikey",
-        "key",
-        "secret",
-        "clientsecret",
-        "sig",
-        "signature",
-        "credential",
-        "credentials",
-        "auth",
-        "session",
-        "sessionid",
-        "jwt",
-    }
-)
-_WORD_BREAK = re.compile(r"[^a-z0-9]+")
 
 #: ``scheme://user:password@``; the password stops where userinfo must stop. Bounded,
 #: and anchored where a scheme can begin, so a long run of dots or words (a body, a
@@ -68,12 +41,6 @@ _PARAMETER = re.compile(
     r"(?<![\w.%-])(?P<name>[A-Za-z_][\w.-]{0,63})(?P<equals>[ \t]*=[ \t]*)(?!=)"
     r"(?P<value>'(?:[^'\\\n]|\\.){0,1024}'|[^\s&#;'\"]+)"
 )
-
-
-def is_secret_name(name: str) -> bool:
-    """Does the name of a parameter, header part or key say its value is a credential?"""
-    words = _WORD_BREAK.split(unquote_plus(name).lower())
-    return any(word in SECRET_WORDS for word in words)
 
 
 def redact_text(text: str) -> str:
@@ -92,7 +59,7 @@ def _mask_userinfo(match: re.Match[str]) -> str:
 
 
 def _mask_parameter(match: re.Match[str]) -> str:
-    if not is_secret_name(match["name"]) or match["value"] in (URL_MASK, MASK, "***"):
+    if not is_secret_parameter(match["name"]) or match["value"] in (URL_MASK, MASK, "***"):
         return match[0]
     # Spaces around '=' only occur in libpq keyword strings, never in a URL.
     mask = URL_MASK if match.start() > 0 and match.string[match.start() - 1] in "?&" else MASK
@@ -109,5 +76,5 @@ def public_url(url: str) -> str:
     fields = []
     for field in parts.query.split("&") if parts.query else []:
         name, equals, _ = field.partition("=")
-        fields.append(f"{name}{equals}{URL_MASK}" if equals and is_secret_name(name) else field)
+        fields.append(f"{name}{equals}{URL_MASK}" if equals and is_secret_parameter(name) else field)
     return urlunsplit((parts.scheme, netloc, parts.path, "&".join(fields), ""))

@@ -1,4 +1,4 @@
-"""The one error the storage layer raises on purpose.
+"""The errors the storage layer raises on purpose (their place: :mod:`golive.errors`).
 
 ``StorageError`` means the database cannot be used: the URL is not one golive
 understands, the server cannot be reached (at open or later), SQLite stayed locked past
@@ -12,12 +12,14 @@ forbids (touching the audit log), SQLAlchemy's ``IntegrityError``.
 
 from __future__ import annotations
 
-
-class StorageError(Exception):
-    pass
+from ..errors import GoliveError
 
 
-class RunAborted(Exception):
+class StorageError(GoliveError):
+    """The database cannot be used; nothing was recorded."""
+
+
+class RunAborted(GoliveError):
     """A run was marked aborted while it ran (its process was taken for dead, or gave up
     on it): it takes no more results and is not completed. Another run stands for it."""
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from ..checks.redaction import URL_MASK, is_secret_name
+from ..checks.redaction import URL_MASK
+from ..checks.secret_names import is_secret_parameter
 from .errors import StorageError
 
 ENV_VAR = "GOLIVE_DB_URL"
@@ -44,9 +45,7 @@ class DatabaseURLs:
 def safe(url: URL) -> str:
     """The URL as ``postgresql://golive:***@db/golive``: no driver, no password, whether
     in the userinfo or in the query (``?password=…``, which libpq accepts too)."""
-    query = {
-        name: (URL_MASK if is_secret_name(name) else value) for name, value in url.query.items()
-    }
+    query = {name: (URL_MASK if is_secret_parameter(name) else value) for name, value in url.query.items()}
     shown = url.set(drivername=url.get_backend_name(), query=query)
     return shown.render_as_string(hide_password=True)
 
@@ -55,7 +54,7 @@ def passwords(url: URL) -> list[str]:
     """The URL's password, in the userinfo or as ``?password=`` (libpq takes either)."""
     found = [str(url.password)] if url.password else []
     for name, value in url.query.items():
-        if is_secret_name(name):
+        if is_secret_parameter(name):
             found.extend(v for v in ((value,) if isinstance(value, str) else value) if v)
     return found
 
@@ -88,9 +87,7 @@ def _sqlite(url: URL) -> DatabaseURLs:
     if database in ("", ":memory:") or "mode=memory" in str(url.query):
         # Alembic migrates over its own connection; an in-memory database would be a
         # different, empty one for the app.
-        raise StorageError(
-            "in-memory SQLite cannot be used: give a file, e.g. sqlite:///golive.db"
-        )
+        raise StorageError("in-memory SQLite cannot be used: give a file, e.g. sqlite:///golive.db")
     # Absolute, so the store keeps using the same file if the process changes directory.
     absolute = str(Path(database).expanduser().absolute())
     return DatabaseURLs(

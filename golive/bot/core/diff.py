@@ -31,7 +31,8 @@ from ..render.blocks import (
 )
 from ..render.messages import text
 from ..state import ChecklistChange
-from .usecases import UserError, checklist_change, release_context, stored_checklist
+from .errors import UserError
+from .usecases import checklist_change, release_context, stored_checklist
 
 _SHOWN_VALUE = 80
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
+from ...errors import GoliveError
 from ..render.blocks import Message
 from ..render.charts import Chart
 
@@ -45,7 +46,7 @@ class Surface(Protocol):
         ...
 
 
-class NotLeading(Exception):
+class NotLeading(GoliveError):
     """A leader's message refused: this replica's lease may have lapsed, so another may
     lead and have said otherwise."""
 

@@ -25,15 +25,12 @@ from ...checks.secrets import redact
 from ...checks.verdict import current_results, decide
 from ...storage import Observation, RunInfo, StorageError, Store
 from ..state import ChecklistChange, State
+from .errors import NotApprover, UserError
 
 log = logging.getLogger(__name__)
 #: How long a run that could not store its results waits, after its last probe, for the
 #: database to come back. Results are kept in memory meanwhile and every probe still runs.
 STORE_RETRY_SECONDS = 60.0
-
-
-class UserError(Exception):
-    """Something a person asked for that cannot be done; the message says why and what to do."""
 
 
 def utcnow() -> datetime:
@@ -310,16 +307,6 @@ class ListedApprovers:
 
 
 LISTED = ListedApprovers()
-
-
-class NotApprover(UserError):
-    def __init__(self, role: SignoffRole, user: str) -> None:
-        self.role = role
-        groups = f"; members of {', '.join(role.approvers.usergroups)}" if role.approvers.usergroups else ""
-        super().__init__(
-            f"{user} is not an approver of {role.title}; approvers: "
-            f"{', '.join(role.approvers.users) or 'none listed'}{groups}"
-        )
 
 
 async def _may_act_for(checklist: Checklist, item: Item | None, user: str, authorizer: Authorizer) -> None:

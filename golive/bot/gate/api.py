@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from ...storage import StorageError, Store
-from ..core import usecases
+from ..core.errors import UserError
 from .tokens import ApiTokens
 from .verdict import UnknownPhase, etag, matches, run_document, verdict_document
 
@@ -127,7 +127,7 @@ def install(
             document = await verdict_document(store, phase=request.query.get("phase") or None)
         except UnknownPhase as exc:
             return _error(400, str(exc))
-        except usecases.UserError as exc:  # nothing stored yet: not GO, ask again later
+        except UserError as exc:  # nothing stored yet: not GO, ask again later
             return _error(503, str(exc), {"Retry-After": "30"})
         except StorageError:
             log.exception("verdict API: the database cannot be read")
@@ -144,7 +144,7 @@ def install(
             return _error(400, "a run id is a number, e.g. /api/v1/runs/42")
         try:
             document = await run_document(store, run_id)
-        except usecases.UserError as exc:
+        except UserError as exc:
             return _error(404, str(exc))
         except StorageError:
             log.exception("verdict API: the database cannot be read")

@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from ...checks.durations import parse_duration
+from ...errors import GoliveError
 
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_WAIT = timedelta(hours=1)
@@ -46,7 +47,7 @@ TOKEN_MARGIN = timedelta(minutes=5)
 COMMENT_CHARS = 1000
 
 
-class GitHubError(Exception):
+class GitHubError(GoliveError):
     """GitHub refused or could not be reached; the message names the call, never a token."""
 
 

@@ -39,7 +39,7 @@ async def verdict_document(
     now: Callable[[], datetime] = usecases.utcnow,
 ) -> dict[str, Any]:
     """The release's current state, of the checklist the newest run used.
-    ``usecases.UserError`` when nothing is stored yet; UnknownPhase names the phases."""
+    ``UserError`` when nothing is stored yet; UnknownPhase names the phases."""
     checklist = await usecases.stored_checklist(store)
     state = await usecases.current_state(checklist, store, now=now)
     document = render_json.state_document(state)

@@ -23,8 +23,9 @@ from typing import Any
 
 import httpx
 
+from ...errors import GoliveError
 from ...storage import StorageError, Store
-from ..core import usecases
+from ..core.errors import UserError
 from .verdict import UnknownPhase, verdict_document
 
 EXIT_GO, EXIT_NO_GO, EXIT_ERROR = 0, 1, 2
@@ -36,11 +37,11 @@ BACKOFF = 1.5
 BLOCKERS_SHOWN = 10
 
 
-class GateError(Exception):
+class GateError(GoliveError):
     """Waiting will not help: say so and exit 2."""
 
 
-class Unavailable(Exception):
+class Unavailable(GoliveError):
     """golive cannot be asked right now: keep trying until the timeout."""
 
 
@@ -101,7 +102,7 @@ def store_source(store: Store, phase: str | None) -> Source:
             return await verdict_document(store, phase=phase)
         except UnknownPhase as exc:
             raise GateError(str(exc)) from None
-        except usecases.UserError as exc:  # nothing stored yet
+        except UserError as exc:  # nothing stored yet
             raise Unavailable(str(exc)) from None
         except StorageError as exc:
             raise Unavailable(str(exc)) from None

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
+from ...errors import GoliveError
 from ...settings import DEFAULT_LEASE, MIN_LEASE, load_settings
 from ...storage import LeaseState, StorageError, Store
 from ..ops.metrics import METRICS
@@ -106,7 +107,7 @@ class DatabaseLease:
 Hook = Callable[[int], Awaitable[None]]
 
 
-class LeaseUnavailable(Exception):
+class LeaseUnavailable(GoliveError):
     """The backend could not answer (unreachable, refused, malformed); the message says
     which and why, without credentials."""
 

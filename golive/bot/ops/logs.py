@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import sys
 from collections.abc import Mapping
 from typing import Any, TextIO
@@ -23,6 +22,7 @@ from typing import Any, TextIO
 import structlog
 from structlog.typing import EventDict, Processor
 
+from ...checks.secret_names import is_secret_field
 from ...checks.secrets import REDACTOR
 from ...settings import load_settings, text_of
 from ...storage import StorageError
@@ -30,8 +30,6 @@ from ...storage.urls import passwords, resolve
 
 LEVEL_ENV = "GOLIVE_LOG_LEVEL"
 MASK = "[REDACTED]"
-#: Keys whose values are masked wherever they appear, whatever the value.
-SENSITIVE_KEY = re.compile(r"token|passw|secret|authorization|api[-_]?key|cookie|credential", re.IGNORECASE)
 #: Environment variables holding secrets the process itself uses (not the checklist's,
 #: which are registered with the redactor when a probe reads them).
 PROCESS_SECRETS = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "PGPASSWORD")
@@ -42,7 +40,7 @@ CHATTY = ("httpx", "httpcore", "aiohttp.access", "apscheduler.executors")
 
 
 def _masked(key: Any, value: Any) -> Any:
-    if isinstance(key, str) and SENSITIVE_KEY.search(key) and value not in (None, ""):
+    if isinstance(key, str) and is_secret_field(key) and value not in (None, ""):
         return MASK
     if isinstance(value, str):
         return REDACTOR.redact(value)

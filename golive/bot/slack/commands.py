@@ -11,9 +11,9 @@ import logging
 from typing import Any
 
 from ..core import diff, usecases
+from ..core.errors import UserError
 from ..core.progress import watch_run
 from ..core.publish import publish_run
-from ..core.usecases import UserError
 from ..render import blocks
 from ..render.alert_blocks import ScheduleView, notice, schedule_message
 from ..render.blocks import Message
@@ -134,7 +134,7 @@ async def _dispatch(bot: Bot, sub: str, rest: str, user: str, channel: str) -> N
 def _phase(bot: Bot, rest: str) -> str | None:
     phase = rest.split(maxsplit=1)[0] if rest.split() else None
     if phase is not None and phase not in [p.id for p in bot.checklist.phases]:
-        raise usecases.UserError(
+        raise UserError(
             f"no phase {phase!r}; phases: {', '.join(p.id for p in bot.checklist.phases)}"
         )
     return phase

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 from ...storage import StorageError
-from ..core.usecases import NotApprover, UserError
+from ..core.errors import NotApprover, UserError
 
 log = logging.getLogger(__name__)
 

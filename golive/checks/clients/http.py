@@ -6,7 +6,7 @@
   machine; ``ssl.SSLContext`` may be shared).
 - Target URLs: :func:`checked_url` (absolute http(s), no credentials in it),
   :func:`public_url` (what messages and evidence show).
-- Auth: :class:`HttpAuth` (bearer or basic, by reference), :func:`is_sensitive_header`,
+- Auth: :class:`HttpAuth` (bearer or basic, by reference),
   :func:`strip_on_cross_origin` (credentials do not follow a redirect elsewhere).
 - Errors: :func:`transport_error` maps a failed request to the one diagnosis (TLS:
   permanent; unreachable or broken connection: temporary); :func:`shorten` cuts a
@@ -107,24 +107,6 @@ def checked_url(value: str, expected: str, auth_hint: str, *, base_only: bool = 
     if base_only and (url.query or url.fragment):
         raise ValueError("write the base URL only, without ?query or #fragment")
     return value
-
-
-_SENSITIVE_HEADERS = frozenset(
-    {
-        "authorization",
-        "proxy-authorization",
-        "cookie",
-        "x-api-key",
-        "api-key",
-        "private-token",
-        "x-auth-token",
-    }
-)
-_SENSITIVE_HEADER_SUFFIXES = ("-token", "-api-key", "-apikey", "-secret", "-password")
-
-def is_sensitive_header(name: str) -> bool:
-    lowered = name.strip().lower()
-    return lowered in _SENSITIVE_HEADERS or lowered.endswith(_SENSITIVE_HEADER_SUFFIXES)
 
 
 class _Strict(BaseModel):
@@ -249,5 +231,3 @@ def transport_error(exc: BaseException, target: str) -> ProbeError:
         return TemporaryProbeError(f"{target}: {type(exc).__name__}: {exc}")
     reason = connect_failure_reason(exc) or str(exc) or type(exc).__name__
     return TemporaryProbeError(f"cannot connect to {target}: {reason}")
-
-

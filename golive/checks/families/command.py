@@ -32,6 +32,7 @@ from pydantic import Field, field_validator, model_validator
 from ..clients.http import resolve_path, shorten
 from ..errors import PermanentProbeError
 from ..probe import Evidence, Observation, ProbeConfig, ProbeContext, ProbeType, Value, register
+from ..secret_names import is_secret_env_name
 from ..secrets import SecretRef
 from ..status import Status
 
@@ -42,16 +43,6 @@ _STATUS_TEXT_LIMIT = 4 * 1024
 _INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
 _DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_SECRET_ENV_SUFFIXES = (
-    "PASSWORD",
-    "PASSWD",
-    "SECRET",
-    "TOKEN",
-    "API_KEY",
-    "APIKEY",
-    "PRIVATE_KEY",
-    "CREDENTIALS",
-)
 _EXIT_STATUS = {0: Status.PASS, 1: Status.WARN, 2: Status.FAIL, 3: Status.ERROR}
 _EXIT_NAMES = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
 
@@ -76,7 +67,7 @@ class CommandConfig(ProbeConfig):
     @field_validator("env")
     @classmethod
     def _plain_env(cls, value: dict[str, str]) -> dict[str, str]:
-        secret_like = [name for name in value if name.upper().endswith(_SECRET_ENV_SUFFIXES)]
+        secret_like = [name for name in value if is_secret_env_name(name)]
         if secret_like:
             raise ValueError(
                 f"{', '.join(secret_like)} looks like a secret and must not be written inline; "

@@ -34,7 +34,6 @@ from ..clients.http import (
     HttpAuth,
     checked_url,
     failure_target,
-    is_sensitive_header,
     public_url,
     resolve_path,
     ssl_context,
@@ -45,6 +44,7 @@ from ..clients.http import (
 from ..errors import PermanentProbeError, TemporaryProbeError
 from ..hosts import redirect_guard
 from ..probe import Evidence, Observation, ProbeConfig, ProbeContext, ProbeType, Value, register
+from ..secret_names import is_secret_header
 from ..secrets import REDACTOR, SecretRef
 
 
@@ -81,7 +81,7 @@ class HttpConfig(ProbeConfig):
     @field_validator("headers")
     @classmethod
     def _no_credentials_in_headers(cls, value: dict[str, str]) -> dict[str, str]:
-        sensitive = [name for name in value if is_sensitive_header(name)]
+        sensitive = [name for name in value if is_secret_header(name)]
         if sensitive:
             raise ValueError(
                 f"header {', '.join(sensitive)} carries credentials and must not be written "

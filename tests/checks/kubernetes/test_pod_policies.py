@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from golive.checks.families.kubernetes.pod_policies import looks_secret
+from golive.checks.secret_names import is_secret_env_name as looks_secret
 from golive.checks.status import Status
 
 from .support import Kube, run_one
@@ -70,7 +70,7 @@ async def test_literal_secrets_are_named_never_shown(kube: Kube) -> None:
     assert result.observed["SECRET_LITERALS"] == [
         "deployment/worker container worker: env DATABASE_URL (URL with a password)",
         "deployment/worker container worker: env DB_PASSWORD",
-        "deployment/worker container worker: env PUBLIC_KEY_URL",
+        "deployment/worker container worker: env PUBLIC_KEY",
     ]
     everything = json.dumps([result.message, dict(result.observed)])
     assert "hunter2" not in everything
@@ -79,9 +79,9 @@ async def test_literal_secrets_are_named_never_shown(kube: Kube) -> None:
 
 async def test_allow_list_for_names_that_only_look_secret(kube: Kube) -> None:
     result = await run_one(
-        kube.probe("kube_secret_refs", "broken", namespace="valeo", allow=["PUBLIC_KEY_URL"])
+        kube.probe("kube_secret_refs", "broken", namespace="valeo", allow=["PUBLIC_KEY"])
     )
-    assert "deployment/worker container worker: env PUBLIC_KEY_URL" not in result.observed["SECRET_LITERALS"]
+    assert "deployment/worker container worker: env PUBLIC_KEY" not in result.observed["SECRET_LITERALS"]
     assert len(result.observed["SECRET_LITERALS"]) == 2
 
 

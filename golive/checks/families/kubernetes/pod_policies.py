@@ -40,6 +40,7 @@ from ...clients.kubernetes import PODS, KubeClient, KubeTarget, Obj
 from ...clients.kubernetes import connect as kube_connect
 from ...formats.kubernetes import containers, field, items, mapping, owner
 from ...probe import Evidence, Observation, ProbeContext, ProbeType, Value, register
+from ...secret_names import is_secret_env_name
 from .pod_security import all_containers, container_findings, pod_findings
 
 Rule = Literal[
@@ -63,11 +64,6 @@ LIMITED_RESOURCES: tuple[LimitedResource, ...] = ("cpu", "memory")
 _LINUX_ONLY = frozenset(
     {"run_as_non_root", "read_only_root_filesystem", "not_privileged", "no_privilege_escalation"}
 )
-_SECRET_WORDS = frozenset(
-    {"PASSWORD", "PASSWD", "PWD", "PASS", "SECRET", "TOKEN", "KEY", "APIKEY", "CREDENTIAL", "CREDENTIALS"}
-)
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_WORD_SPLIT = re.compile(r"[^A-Za-z0-9]+")
 _URL_WITH_PASSWORD = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/@:\s]*:[^/@\s]+@")
 _ONLY_REFERENCES = re.compile(r"^(\$\([A-Za-z_][A-Za-z0-9_]*\))+$")
 
@@ -100,7 +96,7 @@ class KubePodSecurityConfig(_PodsConfig):
 
 class KubeSecretRefsConfig(_PodsConfig):
     type: Literal["kube_secret_refs"] = "kube_secret_refs"
-    #: Variable names that look secret but are not (``PUBLIC_KEY_URL``).
+    #: Variable names that look secret but are not (``PUBLIC_KEY``).
     allow: list[str] = Field(default_factory=list)
 
 
@@ -133,11 +129,6 @@ def container_violations(
     ]
 
 
-def looks_secret(variable: str) -> bool:
-    words = {w.upper() for part in _WORD_SPLIT.split(variable) for w in _CAMEL.split(part) if w}
-    return bool(words & _SECRET_WORDS) or variable.upper().endswith(("PASSWORD", "TOKEN", "SECRET", "APIKEY"))
-
-
 def literal_secrets(container: Obj, allow: set[str]) -> list[str]:
     found = []
     for variable in items(container, "env"):
@@ -146,7 +137,7 @@ def literal_secrets(container: Obj, allow: set[str]) -> list[str]:
             continue
         if _URL_WITH_PASSWORD.match(value):
             found.append(f"env {env_name} (URL with a password)")
-        elif looks_secret(env_name):
+        elif is_secret_env_name(env_name):
             found.append(f"env {env_name}")
     return found
 
@@ -314,7 +305,8 @@ KUBE_SECRET_REFS = register(
         default_conditions=("[PODS] > 0", "len([SECRET_LITERALS]) == 0"),
         reading=(
             (
-                "Only literal `env` values are judged: by the variable's name (PASSWORD, TOKEN, KEY, …) "
+                "Only literal `env` values are judged: by the last word of the variable's name "
+                "(DB_PASSWORD, API_TOKEN, SIGNING_KEY, …; not TOKEN_URL) "
                 "or a URL with a password; `$(OTHER)` references and `secretKeyRef`/`envFrom` are fine. "
                 "Values never appear in results."
             ),
