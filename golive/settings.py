@@ -281,6 +281,21 @@ def load_settings() -> Settings:
         raise SettingsError("; ".join(_described(error) for error in exc.errors())) from None
 
 
+def as_environment(settings: Settings) -> dict[str, str]:
+    """The variables that are set (or have a default), as checked by the model, in their
+    text form: for readers that take a mapping of variables (the deploy gate's, which
+    tests give one of their own)."""
+    variables = {}
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        variables[variable(name)] = str(value)
+    return variables
+
+
 def _described(error: object) -> str:
     assert isinstance(error, dict)
     name = str(error["loc"][0]) if error.get("loc") else "environment"

@@ -173,7 +173,7 @@ async def test_requests_beyond_the_rate_are_refused_per_token(tmp_path: Path) ->
 def test_tokens_file_is_reread_when_it_changes(tmp_path: Path) -> None:
     path = tmp_path / "tokens"
     path.write_text(f"# pipelines\nci={CI_TOKEN}\n")
-    tokens = ApiTokens.from_env({"GOLIVE_API_TOKENS_FILE": str(path)})
+    tokens = ApiTokens.from_variables({"GOLIVE_API_TOKENS_FILE": str(path)})
     assert tokens.holder(CI_TOKEN) == "ci"
     path.write_text(f"argo={ARGO_TOKEN}\n")  # ci revoked
     assert tokens.holder(CI_TOKEN) is None
@@ -184,11 +184,11 @@ def test_tokens_file_is_reread_when_it_changes(tmp_path: Path) -> None:
 
 def test_malformed_tokens_are_named_without_their_secret() -> None:
     with pytest.raises(ValueError, match="entry 2 is not name=token") as bad:
-        ApiTokens.from_env({"GOLIVE_API_TOKENS": f"ci={CI_TOKEN},{ARGO_TOKEN}"})
+        ApiTokens.from_variables({"GOLIVE_API_TOKENS": f"ci={CI_TOKEN},{ARGO_TOKEN}"})
     assert ARGO_TOKEN not in str(bad.value)
     with pytest.raises(ValueError, match=r"\(ci\): the token has 5 characters"):
-        ApiTokens.from_env({"GOLIVE_API_TOKENS": "ci=short"})
-    assert not ApiTokens.from_env({}).enabled
+        ApiTokens.from_variables({"GOLIVE_API_TOKENS": "ci=short"})
+    assert not ApiTokens.from_variables({}).enabled
 
 
 def test_the_rate_limit_refills_and_forgets_idle_clients(monkeypatch: pytest.MonkeyPatch) -> None:

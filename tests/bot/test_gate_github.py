@@ -65,7 +65,7 @@ async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
     key = private_key()
     (tmp_path / "app.pem").write_bytes(pem(key))
     github = await FakeGitHub(key.public_key()).start()
-    settings = GitHubSettings.from_env(
+    settings = GitHubSettings.from_variables(
         {
             "GOLIVE_GITHUB_APP_ID": APP_ID,
             "GOLIVE_GITHUB_PRIVATE_KEY_FILE": str(tmp_path / "app.pem"),

@@ -20,7 +20,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -124,9 +123,8 @@ class GitHubSettings:
     wait: timedelta = DEFAULT_WAIT
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> GitHubSettings | None:
+    def from_variables(cls, env: Mapping[str, str]) -> GitHubSettings | None:
         """None when no App is configured; ValueError names what is missing or wrong."""
-        env = os.environ if environ is None else environ
         app_id = env.get("GOLIVE_GITHUB_APP_ID")
         if not app_id:
             return None

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from ...checks.model import Checklist
+from ...settings import as_environment, load_settings
 from ...storage import Store
 from . import api, protection
 from .github import GitHubSettings
@@ -42,12 +43,14 @@ def install(
 ) -> Gates:
     """Add the verdict API and, with a GitHub App configured, its webhook. A malformed
     setting stops the start (SystemExit naming it)."""
+    # Read through the settings model: the variables as it checked them.
+    environment = as_environment(load_settings())
     try:
-        tokens = ApiTokens.from_env()
+        tokens = ApiTokens.from_variables(environment)
     except (OSError, ValueError) as exc:
         raise SystemExit(f"verdict API: {exc}") from None
     try:
-        github = GitHubSettings.from_env()
+        github = GitHubSettings.from_variables(environment)
     except (OSError, ValueError) as exc:
         raise SystemExit(f"GitHub App: {exc}") from None
     api.install(application, store, tokens)

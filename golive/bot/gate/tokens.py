@@ -10,7 +10,6 @@ a token's name is ever logged or shown.
 from __future__ import annotations
 
 import hmac
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,9 +53,8 @@ class ApiTokens:
     _file_stamp: tuple[float, int] | None = None
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> ApiTokens:
+    def from_variables(cls, env: Mapping[str, str]) -> ApiTokens:
         """ValueError names a malformed setting and how to fix it."""
-        env = os.environ if environ is None else environ
         fixed = parse_tokens((env.get(TOKENS_ENV) or "").split(","), TOKENS_ENV)
         path = Path(env[TOKENS_FILE_ENV]) if env.get(TOKENS_FILE_ENV) else None
         tokens = cls(fixed=fixed, path=path)
