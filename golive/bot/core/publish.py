@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import importlib
 import logging
 import os
 import time
@@ -198,16 +197,8 @@ def chart_pool() -> ProcessPoolExecutor:
 
 def _behind_acknowledgements() -> None:
     """The chart worker yields the CPU to this process: a picture may come a moment later,
-    an acknowledgement may not. Drawing's imports (matplotlib) are paid here, when the
-    worker starts, not by the first run's charts."""
+    an acknowledgement may not."""
     os.nice(10)
-    importlib.import_module(charts.__name__)
-
-
-def start_chart_worker() -> None:
-    """Start the chart worker now (``golive serve`` does at start): a worker spawned by a
-    run's first chart would hold that run, and the schedule's next slot, for seconds."""
-    chart_pool().submit(os.getpid)
 
 
 async def phase_chart(
