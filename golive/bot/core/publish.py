@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import importlib
 import logging
 import os
 import time
@@ -197,8 +198,28 @@ def chart_pool() -> ProcessPoolExecutor:
 
 def _behind_acknowledgements() -> None:
     """The chart worker yields the CPU to this process: a picture may come a moment later,
-    an acknowledgement may not."""
+    an acknowledgement may not. Drawing's imports (matplotlib) are paid here, when the
+    worker starts, not by the first run's charts."""
     os.nice(10)
+    importlib.import_module(charts.__name__)
+
+
+def stop_chart_worker() -> None:
+    """Stop the chart worker at once, a drawing in progress or not: a shutdown must fit
+    its grace, and a picture is not worth a SIGKILL."""
+    if chart_pool.cache_info().currsize == 0:
+        return  # never started
+    pool = chart_pool()
+    workers = list((pool._processes or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for worker in workers:
+        worker.terminate()
+
+
+def start_chart_worker() -> None:
+    """Start the chart worker now (``golive serve`` does at start): a worker spawned by a
+    run's first chart would hold that run, and the schedule's next slot, for seconds."""
+    chart_pool().submit(os.getpid)
 
 
 async def phase_chart(

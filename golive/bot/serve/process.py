@@ -31,7 +31,7 @@ from ...storage import Store
 from ..console import LoggedSurface
 from ..core.notify import Notifier
 from ..core.progress import publish_stored_state
-from ..core.publish import close_orphaned_message
+from ..core.publish import close_orphaned_message, start_chart_worker, stop_chart_worker
 from ..core.scheduler import ReleaseScheduler
 from ..core.surface import LeaderOnly, Surface
 from ..gate import protection
@@ -115,6 +115,7 @@ async def serve(checklist: Checklist, store: Store, settings: Settings, stop: as
     await store.acquire_lease(replica_lease(holder), holder, settings.lease)
     log.info("replica %s; leader election on the %s", holder, settings.election)
     await publish_stored_state(checklist, store)
+    start_chart_worker()
     readiness = Readiness(store=store)
     background: list[asyncio.Task[None]] = []
     bot, bolt, socket_handler = await _connect_slack(checklist, store, settings, readiness, background)
@@ -159,6 +160,7 @@ async def serve(checklist: Checklist, store: Store, settings: Settings, stop: as
         if socket_handler is not None:
             await bounded("close the Socket Mode connection", socket_handler.close())
         await bounded("stop the HTTP server", runner.cleanup())
+        stop_chart_worker()
 
 
 async def _connect_slack(
