@@ -73,6 +73,11 @@ class FakeSlack:
     _last_us: int = 0
     _runner: web.AppRunner | None = None
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Calls held by the ``"held"`` fault wait for this: a request a paused sender had
+    #: already made, which reaches Slack when the sender wakes.
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+    #: How many calls are held now.
+    holding: int = 0
     url: str = ""
 
     async def start(self) -> FakeSlack:
@@ -126,7 +131,9 @@ class FakeSlack:
         """``"429"``, ``"500"``, ``"hang"``: answered in order, then normally again.
         ``"error:<code>"``: Slack's refusal, ``{"ok": false, "error": "<code>"}``.
         ``"applied-500"``, ``"applied-hang"``, ``"applied-reset"``: the call takes effect,
-        then it is answered with 500, not answered, or its connection is closed."""
+        then it is answered with 500, not answered, or its connection is closed.
+        ``"held"``: the call waits until ``released`` is set, then takes effect and is
+        answered normally."""
         self.faults.setdefault(method, []).extend(faults)
 
     def fail_next_with(self, method: str, needle: str, *faults: str) -> None:
@@ -181,6 +188,11 @@ class FakeSlack:
             self.calls.append(Call(method, params, 200))
             return web.json_response({"ok": False, "error": "invalid_auth"})
         fault = self._fault_for(method, params)
+        if fault == "held":
+            self.holding += 1
+            await self.released.wait()
+            self.holding -= 1
+            fault = None
         if fault is not None:
             if fault == "429":
                 self.calls.append(Call(method, params, 429))

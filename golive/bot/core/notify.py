@@ -129,9 +129,7 @@ class Notifier:
             if pending:
                 await self._post_alerts(state.release_id, kind, pending)
 
-    async def _post_alerts(
-        self, release_id: int, kind: PostKind, pending: list[_Pending]
-    ) -> None:
+    async def _post_alerts(self, release_id: int, kind: PostKind, pending: list[_Pending]) -> None:
         messages = alert_blocks.alert_messages(self.checklist, kind, [p.line for p in pending])
         keys = [p.key for p in pending]
         what = f"the {kind} alert"

@@ -25,11 +25,11 @@ from typing import Any
 from ...checks.model import Checklist, Phase
 from ...checks.results import ItemResult
 from ...checks.runner import select_items
-from ...storage import RunInfo, Store
+from ...storage import RunAborted, RunInfo, StorageError, Store
 from ..render import blocks, charts
 from ..state import State
 from . import transitions, usecases
-from .surface import Surface
+from .surface import Surface, restoring
 
 HISTORY_RUNS = 20
 log = logging.getLogger(__name__)
@@ -97,8 +97,15 @@ async def publish_run(
             progress = replace(before, results={**before.results, **decided})
             message = blocks.run_message(progress, where["run"], len(decided), total, False, 0.0)
             await _to_slack("edit the run message", surface.update(channel, where["ts"], message))
+            # Asked after the edit, not before: an edit this process made before a pause
+            # past its lease may reach Slack only when it wakes, after the replica that took
+            # over wrote "Stopped". Aborted by then means this edit may have covered that.
+            if await _taken_over(store, where["run"]):
+                await restore_stopped_message(checklist, store, surface, where["run"])
+                return
             await asyncio.sleep(edit_interval)
 
+    taken_over = False
     try:
         run_id, state = await usecases.execute_run(
             checklist,
@@ -109,23 +116,32 @@ async def publish_run(
             on_start=started_run,
             slot_at=slot_at,
         )
+    except RunAborted:
+        taken_over = True
+        raise
     finally:
         for editor in editors:
             editor.cancel()
         await asyncio.gather(*editors, return_exceptions=True)
-    seconds = time.perf_counter() - started
-    ts = where["ts"]
-    final = blocks.run_message(state, run_id, total, total, True, seconds)
-    if ts is None:
-        ts = await _to_slack("post the run message", surface.post(channel, final))
-    else:
-        await _to_slack("edit the run message", surface.update(channel, ts, final))
+        if taken_over and where.get("ts") is not None:
+            await restore_stopped_message(checklist, store, surface, where["run"])
+    final = blocks.run_message(state, run_id, total, total, True, time.perf_counter() - started)
+    ts = await _final_message(surface, channel, where["ts"], final)
     phases = [checklist.phase(phase)] if phase else checklist.phases
     await _post_phases(store, surface, channel, ts, state, phases)
     # The run message is the run's own; GO is announced on the release's current verdict,
     # its newest observations, which a run beside this one may have made since.
     await announce_if_go(checklist, store, surface, channel, await usecases.release_state(state, store))
     return run_id, state
+
+
+async def _final_message(surface: Surface, channel: str, ts: str | None, final: blocks.Message) -> str | None:
+    """The run message in its final state: edited, or posted if the first post failed."""
+    if ts is None:
+        posted: str | None = await _to_slack("post the run message", surface.post(channel, final))
+        return posted
+    await _to_slack("edit the run message", surface.update(channel, ts, final))
+    return ts
 
 
 async def _post_phases(
@@ -154,16 +170,59 @@ async def _posted(
         await then(run_id, ts)
 
 
+async def _taken_over(store: Store, run_id: int) -> bool:
+    try:
+        run = await store.run(run_id)
+    except StorageError:
+        return False  # the database will say so at the run's next result
+    return run is not None and run.status == "aborted"
+
+
+async def restore_stopped_message(checklist: Checklist, store: Store, surface: Surface, run_id: int) -> None:
+    """Put back the "Stopped" message the replica that took this run over wrote, which an
+    edit of this process, late because the process was paused, may have covered. The
+    same text as the successor's (:func:`close_orphaned_message`, with the run that
+    re-ran the slot once its message is posted; until then the successor's own edit,
+    still to come, links it), and no second note in the thread."""
+    try:
+        run = await store.run(run_id)
+        if run is None or run.status != "aborted":
+            return
+        rerun = await _rerun_of(store, run)
+    except StorageError as exc:
+        log.warning("could not restore the message of run %s: %s", run_id, exc)
+        return
+    await close_orphaned_message(checklist, restoring(surface), run, rerun=rerun, note=False)
+
+
+async def _rerun_of(store: Store, run: RunInfo) -> tuple[int, str, str] | None:
+    """The run that re-ran an aborted scheduled run's slot, once its message is posted."""
+    if run.slot_at is None:
+        return None
+    later = [
+        r
+        for r in await store.runs(run.release_id, limit=HISTORY_RUNS)
+        if r.slot_at == run.slot_at and r.id > run.id and r.message_channel and r.message_ts
+    ]
+    if not later:
+        return None
+    first = min(later, key=lambda r: r.id)
+    assert first.message_channel is not None and first.message_ts is not None
+    return first.id, first.message_channel, first.message_ts
+
+
 async def close_orphaned_message(
     checklist: Checklist,
     surface: Surface,
     run: RunInfo,
     *,
     rerun: tuple[int, str, str] | None = None,
+    note: bool = True,
 ) -> None:
     """Edit the message of a run whose replica went away mid-run to its final state, and
-    say the same in its thread: stopped, and ``rerun`` (run id, channel, ts of its
-    message) stands for it. Left as it was, it would read "n of m decided" forever."""
+    say the same in its thread (unless ``note`` is False): stopped, and ``rerun`` (run id,
+    channel, ts of its message) stands for it. Left as it was, it would read "n of m
+    decided" forever."""
     if run.message_channel is None or run.message_ts is None:
         return  # never posted: nothing half-said
     link = None
@@ -174,8 +233,9 @@ async def close_orphaned_message(
     channel, ts = run.message_channel, run.message_ts
     final = blocks.orphaned_run_message(checklist, run.id, link)
     await _to_slack("edit an orphaned run message", surface.update(channel, ts, final))
-    note = blocks.orphaned_run_note(checklist, link)
-    await _to_slack("post in an orphaned run's thread", surface.post(channel, note, thread_ts=ts))
+    if note:
+        said = blocks.orphaned_run_note(checklist, link)
+        await _to_slack("post in an orphaned run's thread", surface.post(channel, said, thread_ts=ts))
 
 
 #: Charts are drawn in one worker process at a lower priority, not in a thread of this

@@ -94,3 +94,10 @@ class LeaderOnly:
 
     async def permalink(self, channel: str, ts: str) -> str | None:
         return await self.surface.permalink(channel, ts)
+
+
+def restoring(surface: Surface) -> Surface:
+    """The surface to put back what the leader wrote, which a late edit of this process
+    covered: LeaderOnly would refuse it, since this process no longer leads, yet the text
+    it writes is the leader's own, not a side effect of leading."""
+    return surface.surface if isinstance(surface, LeaderOnly) else surface
