@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from golive.bot.core import usecases
+from golive.bot.slack.workspace import served
 
 from .slack_support import CHANNEL, DEVOPS, DM, OPS, TEAM, Harness, harness
 
@@ -157,3 +158,27 @@ async def test_a_listed_workspace_of_the_organisation_is_served(tmp_path: Path) 
         await h.settle()
         release = await h.store.release_id("Shop", "2.0.0")
         assert [n.text for n in await h.store.notes(release)] == ["from the sister workspace"]
+
+
+@pytest.mark.parametrize(
+    ("team", "enterprise", "own_enterprise", "listed", "expected"),
+    [
+        ("T0TEST", None, None, (), True),
+        ("T0OTHER", None, None, (), False),
+        ("T0TEST", "E0OTHER", None, (), False),  # the same id in another organisation
+        ("T0TEST", "E0GRID", "E0GRID", (), True),
+        ("T0SISTER", "E0GRID", "E0GRID", (), False),  # the organisation alone admits no workspace
+        ("T0SISTER", "E0GRID", "E0GRID", ("T0SISTER",), True),
+        (None, "E0GRID", "E0GRID", (), True),  # organisation-wide, no workspace named
+        (None, "E0OTHER", "E0GRID", (), False),
+        (None, None, None, (), False),
+    ],
+)
+def test_which_workspace_is_served(
+    team: str | None,
+    enterprise: str | None,
+    own_enterprise: str | None,
+    listed: tuple[str, ...],
+    expected: bool,
+) -> None:
+    assert served(team, enterprise, "T0TEST", own_enterprise, listed) is expected

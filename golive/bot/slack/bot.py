@@ -76,7 +76,10 @@ class Bot:
         task.add_done_callback(self.tasks.discard)
 
     def in_release_channel(self, asked: Asked) -> bool:
-        """Whether ``asked`` came from the release channel (configured by id or by name)."""
+        """Whether ``asked`` came from the release channel (configured by id or by name;
+        with none configured, the bot posts where it is asked)."""
+        if not self.channel:
+            return True
         configured = self.channel.lstrip("#")
         return asked.channel == self.channel or (
             bool(asked.channel_name) and asked.channel_name == configured
