@@ -135,15 +135,28 @@ async def test_requests_from_another_workspace_are_refused_and_record_nothing(tm
         await h.settle()
         await h.action("golive_signoff", "devops", DEVOPS)
         await h.settle()
+        await h.action("golive_confirm", "runbook", OPS)
+        modal = (await h.slack.wait_for("views.open"))[-1].params["view"]
+        await h.settle()
         release = await h.store.release_id("Shop", "2.0.0")
         calls = len(h.slack.calls)
+        evidence = {"evidence": {"url": {"type": "url_text_input", "value": "https://wiki.example/runbook"}}}
+        confirm = await h.submit_view(modal, evidence, OPS, team="T0OTHER")
         note = await h.command("note from elsewhere", team="T0OTHER")
         grid = await h.command("note from another organisation", team=TEAM, enterprise="E0OTHER")
         revoke = await h.action("golive_revoke", "devops", DEVOPS, team="T0OTHER")
         sign = await h.action("golive_signoff", "ops", OPS, team="T0OTHER")
         await h.settle()
-        assert [note.status_code, grid.status_code, revoke.status_code, sign.status_code] == [403] * 4
+        statuses = [
+            confirm.status_code,
+            note.status_code,
+            grid.status_code,
+            revoke.status_code,
+            sign.status_code,
+        ]
+        assert statuses == [403] * 5
         assert await h.store.notes(release) == []
+        assert (await h.store.records(release)).confirmations == ()
         signoffs = await h.store.signoffs(release)
         assert [(s.role, s.revoked_at) for s in signoffs] == [("devops", None)]
         assert h.slack.calls[calls:] == []
