@@ -195,3 +195,16 @@ def test_which_workspace_is_served(
     expected: bool,
 ) -> None:
     assert served(team, enterprise, "T0TEST", own_enterprise, listed) is expected
+
+
+async def test_a_modal_slack_will_not_open_is_told_not_logged_as_a_crash(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with harness(tmp_path) as h:
+        h.slack.fail_next("views.open", "error:trigger_expired")
+        assert (await h.action("golive_confirm", "runbook", OPS)).status_code == 200
+        await h.slack.wait_for("chat.postEphemeral")  # the listener goes on after the ack
+        answer = h.slack.answers(OPS)
+        assert answer and "trigger_expired" in answer[-1].params["text"]
+    assert "Traceback" not in caplog.text

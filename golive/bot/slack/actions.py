@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
+
 from ...checks.probe import probe_type
 from ..core import usecases
 from ..render import blocks
@@ -129,7 +131,13 @@ def open_confirm(bot: Bot) -> Any:
             )
             return
         # trigger_id expires three seconds after the click: open the modal now, not later.
-        await bot.client.views_open(trigger_id=trigger_id, view=view)
+        try:
+            await bot.client.views_open(trigger_id=trigger_id, view=view)
+        except SlackApiError as exc:
+            # Slack's refusal (trigger_expired after a slow click, trigger_exchanged after a
+            # double click): the person clicks again; nothing was recorded.
+            error = str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
+            bot.background(bot.tell(Asked(user, channel), bot.t("modal_not_opened", error=error)))
 
     return handle
 
