@@ -38,6 +38,7 @@ async def test_help_and_unknown_subcommand(h: Harness) -> None:
     await h.settle()
     ephemeral = h.slack.answers()
     assert len(ephemeral) == 1 and "/golive run" in ephemeral[0].params["text"]
+    assert ephemeral[0].method == "response_url" and ephemeral[0].params["response_type"] == "ephemeral"
     await h.command("frobnicate")
     await h.settle()
     text = h.slack.answers()[-1].params["text"]
