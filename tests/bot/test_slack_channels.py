@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import gc
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from golive.bot.core import usecases
+from golive.bot.render.blocks import split_text
+from golive.bot.render.report import render_markdown
 from golive.bot.slack.workspace import served
 
 from .slack_support import CHANNEL, DEVOPS, DM, OPS, TEAM, Harness, harness
@@ -208,3 +211,28 @@ async def test_a_modal_slack_will_not_open_is_told_not_logged_as_a_crash(
         answer = h.slack.answers(OPS)
         assert answer and "trigger_expired" in answer[-1].params["text"]
     assert "Traceback" not in caplog.text
+
+
+async def test_a_report_longer_than_five_answers_in_a_dm_says_where_to_read_the_rest(tmp_path: Path) -> None:
+    """A response_url takes 5 answers; a DM takes no ephemeral post. The part that does
+    not fit is not dropped without a word: the last answer says how much is left and
+    where to ask for it."""
+    async with harness(tmp_path) as h:
+        await h.command("run")
+        await h.settle()
+        release = await h.store.release_id("Shop", "2.0.0")
+        for number in range(8):
+            await h.store.add_note(
+                release, author=DEVOPS, text=f"note {number} " + "x" * 2800, at=datetime.now(UTC)
+            )
+        state = await usecases.current_state(h.bot.checklist, h.store)
+        count = len(split_text(render_markdown(state), 2900))
+        assert count > 5
+        since = len(h.slack.calls)
+        await h.command("report", channel=DM)
+        await h.settle()
+        answers = told(h, since, DEVOPS)
+        assert len(answers) == 5
+        assert "Pre-go-live checklist" in answers[0]
+        assert answers[-1].startswith(f"{count - 4} more message(s)") and f"<#{CHANNEL}>" in answers[-1]
+        assert not [c for c in h.slack.calls[since:] if c.error or c.status != 200]

@@ -24,7 +24,7 @@ from ..render import blocks
 from ..render.blocks import Message
 from ..render.messages import text
 from .approvers import SlackApprovers
-from .respond import Asked, respond
+from .respond import RESPONSE_URL_USES, Asked, respond
 
 log = structlog.get_logger(__name__)
 
@@ -86,9 +86,23 @@ class Bot:
         )
 
     async def tell(self, asked: Asked, message: str) -> None:
-        # Replies quote errors (the database's among them), which may name a URL with a password.
-        message = redact(message)
-        await self.answer(asked, Message(message, [blocks.section(message)]))
+        await self.answer(asked, as_message(message))
+
+    async def answer_all(self, asked: Asked, messages: list[Message]) -> None:
+        """Several answers to one request. A response_url takes a few; the rest would be
+        ephemeral posts, which a conversation the bot is not in refuses. So outside the
+        release channel, when they do not all fit, the last answer that fits says how
+        many are left and where to ask for all of it."""
+        fits = RESPONSE_URL_USES - asked.uses
+        if asked.response_url is None or len(messages) <= fits or self.in_release_channel(asked):
+            for message in messages:
+                await self.answer(asked, message)
+            return
+        shown = messages[: max(fits - 1, 0)]
+        for message in shown:
+            await self.answer(asked, message)
+        where = f"<#{self.channel}>" if self.channel[:1] in ("C", "G") else self.channel
+        await self.tell(asked, self.t("answers_left", count=len(messages) - len(shown), channel=where))
 
     async def answer(self, asked: Asked, message: Message) -> None:
         """Tell the person who asked, privately: through the response_url, which works in
@@ -112,6 +126,13 @@ class Bot:
         if link:
             return link
         return f"<#{channel}>" if channel[:1] in ("C", "G") else channel
+
+
+def as_message(text: str) -> Message:
+    """A private answer of text."""
+    # Replies quote errors (the database's among them), which may name a URL with a password.
+    text = redact(text)
+    return Message(text, [blocks.section(text)])
 
 
 async def announce_change(bot: Bot, channel: str) -> None:

@@ -26,7 +26,7 @@ from ..render import blocks
 from ..render.alert_blocks import ScheduleView, notice, schedule_message
 from ..render.blocks import Message
 from ..render.report import render_markdown
-from .bot import Bot, announce_change
+from .bot import Bot, announce_change, as_message
 from .replies import errors_told
 from .respond import Asked
 
@@ -77,8 +77,7 @@ async def diff_command(bot: Bot, rest: str, asked: Asked) -> None:
     runs = diff.parse_runs(rest)
     if runs is None:
         raise UserError(bot.t("diff_usage"))
-    for message in await diff.run_diff(bot.checklist, bot.store, *runs):
-        await bot.answer(asked, message)
+    await bot.answer_all(asked, list(await diff.run_diff(bot.checklist, bot.store, *runs)))
 
 
 def command(bot: Bot) -> Any:
@@ -115,12 +114,11 @@ async def _dispatch(bot: Bot, sub: str, rest: str, asked: Asked) -> None:
         elif sub == "status":
             state = await usecases.current_state(bot.checklist, bot.store)
             phase = _phase(bot, rest)
-            for message in blocks.status_message(state, phase):
-                await bot.answer(asked, message)
+            answers = list(blocks.status_message(state, phase))
             held = await bot.store.unanswered_deployments(state.release_id)
             if held:
-                waiting = blocks.waiting_deploys_message(bot.checklist.release.language, held)
-                await bot.answer(asked, waiting)
+                answers.append(blocks.waiting_deploys_message(bot.checklist.release.language, held))
+            await bot.answer_all(asked, answers)
         elif sub == "run":
             await _run(bot, _phase(bot, rest), asked)
         elif sub == "signoff":
@@ -157,8 +155,9 @@ async def _dispatch(bot: Bot, sub: str, rest: str, asked: Asked) -> None:
         elif sub == "report":
             state = await usecases.current_state(bot.checklist, bot.store)
             body = render_markdown(state)
-            for part in blocks.split_text(body, 2900):
-                await bot.tell(asked, f"```{part}```")
+            await bot.answer_all(
+                asked, [as_message(f"```{part}```") for part in blocks.split_text(body, 2900)]
+            )
         else:
             await bot.tell(
                 asked,
