@@ -232,7 +232,7 @@ DE: dict[str, str] = {
     "confirm_done": "{title} bestätigt von <@{user}>.",
     "evidence_invalid": "Bitte einen http(s)-Link zum Nachweis angeben.",
     "note_saved": "Notiz gespeichert.",
-    "answers_left": "{count} weitere Nachricht(en) passten hier nicht hin; frag im Kanal {channel} erneut, dort wird alles gezeigt.",
+    "answers_left": "{count} weitere Nachricht(en) passten hier nicht hin; bitte im Kanal {channel} erneut fragen, dort wird alles gezeigt.",
     "modal_not_opened": "Das Nachweis-Formular ging nicht auf (Slack meldete `{error}`); bitte den Knopf erneut klicken.",
     "note_announced": ":memo: Notiz von <@{user}> für den Bericht: {text}",
     "elsewhere_posted": "Erledigt; im Release-Kanal gepostet, wo das Team es sieht: {link}",
