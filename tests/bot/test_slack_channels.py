@@ -87,12 +87,13 @@ async def test_a_note_from_a_channel_the_bot_is_not_in_is_announced_and_linked(t
     async with harness(tmp_path) as h:
         h.slack.not_member.add("C0ELSEWHERE")
         since = len(h.slack.calls)
-        await h.command("note CAB approved", channel="C0ELSEWHERE")
+        await h.command("note CAB approved <!channel>", channel="C0ELSEWHERE")
         await h.settle()
         release = await h.store.release_id("Shop", "2.0.0")
-        assert [n.text for n in await h.store.notes(release)] == ["CAB approved"]
+        assert [n.text for n in await h.store.notes(release)] == ["CAB approved <!channel>"]
         announced = h.slack.channel_posts(CHANNEL, "CAB approved")
         assert len(announced) == 1
+        assert "<!channel>" not in announced[0]["text"], "the note's text is shown, not a mention"
         assert any(f"archives/{CHANNEL}/p" in text for text in told(h, since, DEVOPS))
 
 

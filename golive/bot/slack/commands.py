@@ -145,7 +145,9 @@ async def _dispatch(bot: Bot, sub: str, rest: str, asked: Asked) -> None:
             else:
                 # A note goes into the report the team signs off on: given elsewhere, the
                 # release channel learns of it.
-                await post_for(bot, asked, Message(bot.t("note_announced", user=user, text=rest)))
+                await post_for(
+                    bot, asked, Message(bot.t("note_announced", user=user, text=blocks.mrkdwn_escape(rest)))
+                )
         elif sub == "waive":
             await _waive(bot, rest, asked)
         elif sub == "schedule":
