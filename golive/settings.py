@@ -99,6 +99,14 @@ class Settings(BaseSettings):
     channel: str | None = Field(
         None, **_env("GOLIVE_CHANNEL", "The release channel (default: the checklist's `release.channel`).")
     )
+    slack_allowed_teams: str | None = Field(
+        None,
+        **_env(
+            "GOLIVE_SLACK_ALLOWED_TEAMS",
+            "Enterprise Grid: further workspace (T…) or organisation (E…) ids served, comma-separated; "
+            "the bot token's own workspace is always served, any other refused with 403.",
+        ),
+    )
 
     # -- the HTTP server
     host: str = Field("0.0.0.0", **_env("HOST", "Address `golive serve` listens on."))  # noqa: S104
@@ -186,6 +194,17 @@ class Settings(BaseSettings):
     def _with_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
 
+    @field_validator("slack_allowed_teams")
+    @classmethod
+    def _teams(cls, value: str | None) -> str | None:
+        if value is not None:
+            wrong = [t for t in team_ids(value) if not re.fullmatch(r"[TE][A-Z0-9]+", t)]
+            if wrong:
+                raise ValueError(
+                    f"{wrong[0]!r} is not a workspace (T…) or organisation (E…) id; e.g. T0123,T0456"
+                )
+        return value
+
     @field_validator("leader_election", mode="before")
     @classmethod
     def _election(cls, value: object) -> object:
@@ -237,6 +256,11 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError("is not a port number (e.g. 3000)") from None
         return value
+
+
+def team_ids(value: str | None) -> tuple[str, ...]:
+    """The ids in ``GOLIVE_SLACK_ALLOWED_TEAMS``: comma-separated, blanks ignored."""
+    return tuple(t.strip() for t in (value or "").split(",") if t.strip())
 
 
 def _seconds(value: object, *, example: str) -> object:

@@ -8,6 +8,12 @@ Slack took the post and the answer was lost. Channels keep their top-level messa
 ``conversations.history`` (newest first, ``oldest``/``latest``, cursor pages; message
 ``metadata`` only with ``include_all_metadata``). The real ``slack_sdk`` client makes
 real HTTP requests to it.
+
+Answers to a request's ``response_url`` (``POST {url}/webhook/...``, JSON) are recorded as
+calls of the method ``"response_url"``, with the user and channel the URL was issued for
+(:meth:`FakeSlack.response_url`), good 5 times as Slack's are. The bot is in no DM
+(``D…``) and in no channel of :attr:`FakeSlack.not_member`: posting there is refused with
+``channel_not_found``, as Slack refuses it. ``auth.test`` names the workspace ``T0TEST``.
 """
 
 from __future__ import annotations
@@ -25,6 +31,10 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 BOT_TOKEN = "xoxb-test-bot-token-0123456789"
+#: Methods Slack refuses with ``channel_not_found`` where the bot is not a member.
+MEMBERS_ONLY = frozenset(
+    {"chat.postMessage", "chat.postEphemeral", "chat.update", "files.completeUploadExternal"}
+)
 APP_TOKEN = "xapp-1-test-app-token-0123456789"
 
 
@@ -67,6 +77,13 @@ class FakeSlack:
     refuse_sockets: int = 0
     #: (monotonic time, ticket, accepted) of every connection attempt.
     socket_attempts: list[tuple[float, str, bool]] = field(default_factory=list)
+    #: Channels the bot is not a member of (besides every DM): posts there are refused.
+    not_member: set[str] = field(default_factory=set)
+    #: The workspace (and Enterprise Grid organisation) the bot token belongs to.
+    team_id: str = "T0TEST"
+    enterprise_id: str | None = None
+    #: response_url path -> (user, channel, uses so far).
+    _response_urls: dict[str, list[Any]] = field(default_factory=dict)
     _tickets: dict[str, float] = field(default_factory=dict)
     _sockets: set[web.WebSocketResponse] = field(default_factory=set)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -86,6 +103,8 @@ class FakeSlack:
         app.router.add_get("/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/link", self._socket)
+        app.router.add_post("/webhook", self._webhook)
+        app.router.add_post("/webhook/{key}", self._webhook)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -123,6 +142,28 @@ class FakeSlack:
             if call.method == "chat.postMessage" and thread in found:
                 found[thread].thread.append(str(call.params.get("text")))
         return found
+
+    def response_url(self, user: str, channel: str) -> str:
+        """A fresh response_url for a request by ``user`` in ``channel``, as Slack issues one
+        per slash command or click."""
+        key = f"R{next(self._ts):08d}"
+        self._response_urls[key] = [user, channel, 0]
+        return f"{self.url}/webhook/{key}"
+
+    def answers(self, user: str | None = None) -> list[Call]:
+        """What the bot told people privately, in order: ephemeral posts and answers through
+        a response_url that are not ``in_channel``."""
+        return [
+            c
+            for c in self.calls
+            if c.status == 200
+            and c.error is None
+            and (
+                c.method == "chat.postEphemeral"
+                or (c.method == "response_url" and c.params.get("response_type") != "in_channel")
+            )
+            and (user is None or c.params.get("user") == user)
+        ]
 
     def all_text(self) -> str:
         return json.dumps([c.params for c in self.calls], ensure_ascii=False)
@@ -187,6 +228,11 @@ class FakeSlack:
         if token != expected:
             self.calls.append(Call(method, params, 200))
             return web.json_response({"ok": False, "error": "invalid_auth"})
+        if method in MEMBERS_ONLY and not self.is_member(
+            str(params.get("channel") or params.get("channel_id") or "")
+        ):
+            self.calls.append(Call(method, params, 200, "channel_not_found"))
+            return web.json_response({"ok": False, "error": "channel_not_found"})
         fault = self._fault_for(method, params)
         if fault == "held":
             self.holding += 1
@@ -227,6 +273,42 @@ class FakeSlack:
         posted = answer.get("ts") if method == "chat.postMessage" else None
         self.calls.append(Call(method, params, 200, ts=posted))
         return web.json_response(answer)
+
+    def is_member(self, channel: str) -> bool:
+        return not channel.startswith("D") and channel not in self.not_member
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        """A response_url: JSON in, ``ok`` out; 404 ``used_url`` after 5 uses, as Slack's."""
+        key = request.match_info.get("key", "")
+        user, channel, uses = self._response_urls.get(key, ["", "", 0])
+        try:
+            payload = await request.json()
+        except ValueError:
+            payload = None
+        params = {
+            **(payload if isinstance(payload, dict) else {}),
+            "user": user,
+            "channel": channel,
+            "url": key,
+        }
+        fault = self._fault_for("response_url", params)
+        if fault == "500":
+            self.calls.append(Call("response_url", params, 500))
+            return web.Response(status=500, text="internal error")
+        if not isinstance(payload, dict) or request.content_type != "application/json":
+            self.calls.append(Call("response_url", params, 400, "invalid_payload"))
+            return web.Response(status=400, text="invalid_payload")
+        if key not in self._response_urls:
+            self.calls.append(Call("response_url", params, 404, "expired_url"))
+            return web.Response(status=404, text="expired_url")
+        if uses >= 5:
+            self.calls.append(Call("response_url", params, 404, "used_url"))
+            return web.Response(status=404, text="used_url")
+        self._response_urls[key][2] = uses + 1
+        self.calls.append(Call("response_url", params, 200))
+        if payload.get("response_type") == "in_channel":
+            self._post({**payload, "channel": channel})
+        return web.Response(text="ok")
 
     async def _hang(self) -> None:
         with contextlib.suppress(TimeoutError):
@@ -301,7 +383,8 @@ class FakeSlack:
                 "url": "https://test.slack.com/",
                 "team": "Test",
                 "user": "golive",
-                "team_id": "T0TEST",
+                "team_id": self.team_id,
+                "enterprise_id": self.enterprise_id,
                 "user_id": "U0BOT",
                 "bot_id": "B0BOT",
             }

@@ -32,6 +32,10 @@ from .fake_slack import BOT_TOKEN, FakeSlack
 
 SIGNING_SECRET = "test-signing-secret-4f1c2a"
 CHANNEL = "C0RELEASE"
+#: The workspace the bot token belongs to (the fake Slack's auth.test answers it).
+TEAM = "T0TEST"
+#: A direct message between a person and the bot's user: the bot is a member of none.
+DM = "D0DIRECT"
 DEVOPS = "U0DEVOPS"
 OPS = "U00OPS"
 GROUP_MEMBER = "U0GROUPIE"
@@ -148,35 +152,54 @@ class Harness:
             "content-type": content_type,
         }
 
-    async def command(self, text: str, user: str = DEVOPS, **signing: Any) -> httpx.Response:
-        body = urlencode(
-            {
-                "token": "legacy-unused",
-                "team_id": "T0TEST",
-                "team_domain": "test",
-                "channel_id": CHANNEL,
-                "channel_name": "release",
-                "user_id": user,
-                "user_name": user.lower(),
-                "command": "/golive",
-                "text": text,
-                "api_app_id": "A0TEST",
-                "response_url": f"{self.slack.url}/webhook",
-                "trigger_id": "1337.42.abcd",
-            }
-        )
+    async def command(
+        self,
+        text: str,
+        user: str = DEVOPS,
+        *,
+        channel: str = CHANNEL,
+        team: str = TEAM,
+        enterprise: str | None = None,
+        **signing: Any,
+    ) -> httpx.Response:
+        """``/golive text`` by ``user`` in ``channel`` (a DM's id starts with D), sent by
+        the workspace ``team`` (of the Enterprise Grid organisation ``enterprise``)."""
+        fields = {
+            "token": "legacy-unused",
+            "team_id": team,
+            "team_domain": "test",
+            "channel_id": channel,
+            "channel_name": "release" if channel == CHANNEL else "directmessage",
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": "/golive",
+            "text": text,
+            "api_app_id": "A0TEST",
+            "response_url": self.slack.response_url(user, channel),
+            "trigger_id": "1337.42.abcd",
+        }
+        if enterprise is not None:
+            fields["enterprise_id"] = enterprise
+        body = urlencode(fields)
         return await self.http.post(
             f"{self.url}/slack/events", content=body, headers=self.signed(body, **signing)
         )
 
     async def action(
-        self, action_id: str, value: str, user: str, message_ts: str = "1700000000.000001", **signing: Any
+        self,
+        action_id: str,
+        value: str,
+        user: str,
+        message_ts: str = "1700000000.000001",
+        *,
+        team: str = TEAM,
+        **signing: Any,
     ) -> httpx.Response:
         payload = {
             "type": "block_actions",
-            "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"},
+            "user": {"id": user, "username": user.lower(), "team_id": team},
             "api_app_id": "A0TEST",
-            "team": {"id": "T0TEST", "domain": "test"},
+            "team": {"id": team, "domain": "test"},
             "container": {
                 "type": "message",
                 "message_ts": message_ts,
@@ -185,7 +208,7 @@ class Harness:
             },
             "channel": {"id": CHANNEL, "name": "release"},
             "trigger_id": "1337.42.efgh",
-            "response_url": f"{self.slack.url}/webhook",
+            "response_url": self.slack.response_url(user, CHANNEL),
             "message": {"ts": message_ts, "text": ""},
             "actions": [
                 {
@@ -202,11 +225,13 @@ class Harness:
             f"{self.url}/slack/events", content=body, headers=self.signed(body, **signing)
         )
 
-    async def submit_view(self, view: dict[str, Any], values: dict[str, Any], user: str) -> httpx.Response:
+    async def submit_view(
+        self, view: dict[str, Any], values: dict[str, Any], user: str, *, team: str = TEAM
+    ) -> httpx.Response:
         payload = {
             "type": "view_submission",
-            "team": {"id": "T0TEST", "domain": "test"},
-            "user": {"id": user, "username": user.lower(), "team_id": "T0TEST"},
+            "team": {"id": team, "domain": "test"},
+            "user": {"id": user, "username": user.lower(), "team_id": team},
             "api_app_id": "A0TEST",
             "trigger_id": "1337.42.ijkl",
             "view": {**view, "id": "V0001", "state": {"values": values}},
@@ -225,10 +250,15 @@ class Harness:
 
 @asynccontextmanager
 async def harness(
-    folder: Path, language: str = "en", extra: dict[str, Any] | None = None, db_url: str | None = None
+    folder: Path,
+    language: str = "en",
+    extra: dict[str, Any] | None = None,
+    db_url: str | None = None,
+    allowed_teams: tuple[str, ...] = (),
 ) -> AsyncIterator[Harness]:
     """``extra``: top-level checklist keys to add or replace (schedule, alerts, …);
-    ``db_url``: another database than a SQLite file in ``folder``."""
+    ``db_url``: another database than a SQLite file in ``folder``; ``allowed_teams``:
+    workspaces served besides the bot token's own."""
     slack = await FakeSlack(groups={"S0DEVOPS": [GROUP_MEMBER]}).start()
     target = Target(("127.0.0.1", 0), _Handler)
     threading.Thread(target=target.serve_forever, daemon=True).start()
@@ -241,6 +271,7 @@ async def harness(
         api_url=slack.api_url,
         port=0,
         channel=CHANNEL,
+        allowed_teams=allowed_teams,
     )
     bot = make_bot(checklist, store, settings)
     app = build_app(bot, SIGNING_SECRET)

@@ -110,13 +110,13 @@ async def test_diff_command_and_an_alert_from_a_slash_run(tmp_path: Path) -> Non
 
         await h.command("diff 1 2")
         await h.settle()
-        shown = h.slack.ok_calls("chat.postEphemeral")[-1]
+        shown = h.slack.answers()[-1]
         blocks = json.dumps(shown.params["blocks"], ensure_ascii=False)
         assert "Newly failing (1)" in blocks and "`health`" in blocks and "STATUS: 200 → 503" in blocks
 
         await h.command("diff 1 99")
         await h.settle()
-        assert "no run #99" in h.slack.ok_calls("chat.postEphemeral")[-1].params["text"]
+        assert "no run #99" in h.slack.answers()[-1].params["text"]
         await h.command("diff 1")
         await h.settle()
-        assert "Usage: `/golive diff" in h.slack.ok_calls("chat.postEphemeral")[-1].params["text"]
+        assert "Usage: `/golive diff" in h.slack.answers()[-1].params["text"]

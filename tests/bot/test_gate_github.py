@@ -210,7 +210,7 @@ async def test_slack_status_lists_the_deploys_waiting(tmp_path: Path) -> None:
         )
         await h.command("status")
         await h.settle()
-        texts = [c.params["text"] for c in h.slack.ok_calls("chat.postEphemeral")]
+        texts = [c.params["text"] for c in h.slack.answers()]
         assert texts[-1] == (
             "Deploys waiting for GO\n"
             "• production deploy of valeo/shop@abc1234 (GitHub), waiting since 2026-12-07 09:30"

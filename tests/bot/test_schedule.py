@@ -125,14 +125,14 @@ async def test_pause_and_resume_from_slack(h: Harness) -> None:
     scheduler = h.bot.scheduler
     await h.command("schedule")
     await h.settle()
-    shown = h.slack.ok_calls("chat.postEphemeral")[-1]
+    shown = h.slack.answers()[-1]
     blocks = json.dumps(shown.params["blocks"])
     assert "Runs every 15m" in blocks and "09:30" in blocks and "Running" in blocks
     assert "Mon 2026-03-02 09:30 CET" in blocks and "Mon 2026-03-02 09:45 CET" in blocks, "in the window"
 
     await h.command("schedule pause", user=STRANGER)
     await h.settle()
-    assert "Only approvers" in h.slack.ok_calls("chat.postEphemeral")[-1].params["text"]
+    assert "Only approvers" in h.slack.answers()[-1].params["text"]
     assert not (await scheduler.state()).paused
 
     await h.command("schedule pause", user=OPS)
@@ -141,10 +141,10 @@ async def test_pause_and_resume_from_slack(h: Harness) -> None:
     assert await scheduler.run_due(T0 + minutes(30)) is None, "paused"
     await h.command("schedule pause", user=OPS)
     await h.settle()
-    assert "already paused" in h.slack.ok_calls("chat.postEphemeral")[-1].params["text"]
+    assert "already paused" in h.slack.answers()[-1].params["text"]
     await h.command("schedule")
     await h.settle()
-    assert f"Paused by <@{OPS}>" in json.dumps(h.slack.ok_calls("chat.postEphemeral")[-1].params["blocks"])
+    assert f"Paused by <@{OPS}>" in json.dumps(h.slack.answers()[-1].params["blocks"])
 
     await h.command("schedule resume", user=GROUP_MEMBER)  # a DevOps user group member
     await h.settle()
@@ -155,14 +155,14 @@ async def test_pause_and_resume_from_slack(h: Harness) -> None:
 
     await h.command("schedule sometimes")
     await h.settle()
-    assert "Usage: `/golive schedule" in h.slack.ok_calls("chat.postEphemeral")[-1].params["text"]
+    assert "Usage: `/golive schedule" in h.slack.answers()[-1].params["text"]
 
 
 async def test_schedule_says_which_replica_leads(h: Harness) -> None:
     async def shown() -> str:
         await h.command("schedule")
         await h.settle()
-        return json.dumps(h.slack.ok_calls("chat.postEphemeral")[-1].params["blocks"])
+        return json.dumps(h.slack.answers()[-1].params["blocks"])
 
     assert "leader" not in (await shown()).lower(), "no election in this process: nothing said"
 
@@ -214,10 +214,10 @@ async def test_without_a_schedule(tmp_path: Path) -> None:
     async with harness(tmp_path) as h:
         await h.command("schedule")
         await h.settle()
-        assert "No schedule" in h.slack.ok_calls("chat.postEphemeral")[-1].params["text"]
+        assert "No schedule" in h.slack.answers()[-1].params["text"]
         await h.command("schedule pause", user=OPS)
         await h.settle()
-        assert "No schedule" in h.slack.ok_calls("chat.postEphemeral")[-1].params["text"]
+        assert "No schedule" in h.slack.answers()[-1].params["text"]
         assert await h.bot.scheduler.run_due() is None
 
 

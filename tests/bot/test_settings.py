@@ -62,6 +62,11 @@ def test_values_come_typed_and_an_empty_variable_is_unset(monkeypatch: pytest.Mo
         ("GOLIVE_LEADER_ELECTION", "etcd", "GOLIVE_LEADER_ELECTION='etcd' is not one of database"),
         ("GOLIVE_LOG_LEVEL", "LOUD", "GOLIVE_LOG_LEVEL='LOUD' is not a log level"),
         ("GOLIVE_SHUTDOWN_GRACE", "-1", "GOLIVE_SHUTDOWN_GRACE='-1': give the seconds"),
+        (
+            "GOLIVE_SLACK_ALLOWED_TEAMS",
+            "T0SISTER,#general",
+            "GOLIVE_SLACK_ALLOWED_TEAMS='T0SISTER,#general': '#general' is not a workspace",
+        ),
     ],
 )
 def test_a_bad_value_is_named_with_what_to_give(
@@ -87,3 +92,9 @@ def test_the_cli_takes_the_checklist_from_the_model_s_variable() -> None:
     unset = CliRunner().invoke(app, ["validate"], env={"GOLIVE_CHECKLIST": ""})
     assert unset.exit_code != 0
     assert "GOLIVE_CHECKLIST" in unset.output
+
+
+def test_the_allowed_workspaces_reach_the_slack_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert ServeSettings.from_env().allowed_teams == ()
+    monkeypatch.setenv("GOLIVE_SLACK_ALLOWED_TEAMS", " T0SISTER, E0GRID ,")
+    assert ServeSettings.from_env().allowed_teams == ("T0SISTER", "E0GRID")

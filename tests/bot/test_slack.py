@@ -36,11 +36,12 @@ async def test_help_and_unknown_subcommand(h: Harness) -> None:
     response = await h.command("help")
     assert response.status_code == 200
     await h.settle()
-    ephemeral = h.slack.ok_calls("chat.postEphemeral")
+    ephemeral = h.slack.answers()
     assert len(ephemeral) == 1 and "/golive run" in ephemeral[0].params["text"]
+    assert ephemeral[0].method == "response_url" and ephemeral[0].params["response_type"] == "ephemeral"
     await h.command("frobnicate")
     await h.settle()
-    text = h.slack.ok_calls("chat.postEphemeral")[-1].params["text"]
+    text = h.slack.answers()[-1].params["text"]
     assert "`frobnicate`" in text and "/golive status" in text
 
 
@@ -87,7 +88,7 @@ async def test_command_is_acknowledged_fast_while_a_run_is_in_flight(h: Harness)
     assert second.status_code == 200
     await h.settle()
     assert len([p for p in h.slack.ok_calls("chat.postMessage") if not p.params.get("thread_ts")]) == 1
-    assert any("already in flight" in c.params["text"] for c in h.slack.ok_calls("chat.postEphemeral"))
+    assert any("already in flight" in c.params["text"] for c in h.slack.answers())
 
 
 async def test_rate_limited_post_is_retried_once_without_duplicates(h: Harness) -> None:
@@ -109,7 +110,7 @@ async def test_non_approver_click_is_refused_and_not_recorded(h: Harness) -> Non
     response = await h.action("golive_signoff", "devops", STRANGER)
     assert response.status_code == 200
     await h.settle()
-    refusal = h.slack.ok_calls("chat.postEphemeral")[-1]
+    refusal = h.slack.answers()[-1]
     assert refusal.params["user"] == STRANGER and "Only approvers of DevOps-Team" in refusal.params["text"]
     release = await h.store.release_id("Shop", "2.0.0")
     assert await h.store.signoffs(release) == []
@@ -126,7 +127,7 @@ async def test_usergroup_member_may_sign_and_double_click_records_once(h: Harnes
     release = await h.store.release_id("Shop", "2.0.0")
     records = await h.store.signoffs(release)
     assert len(records) == 1 and records[0].user == GROUP_MEMBER and records[0].run_id is not None
-    texts = [c.params["text"] for c in h.slack.ok_calls("chat.postEphemeral")]
+    texts = [c.params["text"] for c in h.slack.answers()]
     assert sum("signed off by" in t for t in texts) == 1
     assert sum("already signed off" in t for t in texts) == 1
     card = h.slack.ok_calls("chat.update")[-1]
@@ -144,7 +145,7 @@ async def test_signer_can_revoke(h: Harness) -> None:
     release = await h.store.release_id("Shop", "2.0.0")
     records = await h.store.signoffs(release)
     assert len(records) == 1 and records[0].revoked_at is not None
-    assert "revoked" in h.slack.ok_calls("chat.postEphemeral")[-1].params["text"]
+    assert "revoked" in h.slack.answers()[-1].params["text"]
 
 
 async def confirm_runbook(h: Harness, url: str = "https://wiki.example/runbook") -> None:
@@ -166,7 +167,7 @@ async def test_manual_item_confirmed_through_the_modal(h: Harness) -> None:
     await h.action("golive_confirm", "runbook", STRANGER)
     await h.settle()
     assert h.slack.ok_calls("views.open") == []
-    assert "Only approvers of Operations" in h.slack.ok_calls("chat.postEphemeral")[-1].params["text"]
+    assert "Only approvers of Operations" in h.slack.answers()[-1].params["text"]
     await h.action("golive_confirm", "runbook", OPS)
     opened = await h.slack.wait_for("views.open")
     view = opened[-1].params["view"]
@@ -240,7 +241,7 @@ async def test_note_and_waive_and_status(h: Harness) -> None:
     await h.settle()
     await h.command("waive health 2 INC-7 known flaky upstream", user=STRANGER)
     await h.settle()
-    assert "Only approvers of DevOps-Team" in h.slack.ok_calls("chat.postEphemeral")[-1].params["text"]
+    assert "Only approvers of DevOps-Team" in h.slack.answers()[-1].params["text"]
     await h.command("waive health 2 INC-7 known flaky upstream", user=DEVOPS)
     await h.settle()
     await h.command("status p1")
@@ -248,5 +249,5 @@ async def test_note_and_waive_and_status(h: Harness) -> None:
     release = await h.store.release_id("Shop", "2.0.0")
     assert [n.text for n in await h.store.notes(release)] == ["Freigabe im CAB"]
     assert [w.reason for w in (await h.store.records(release)).waivers] == ["INC-7 known flaky upstream"]
-    status = h.slack.ok_calls("chat.postEphemeral")[-1]
+    status = h.slack.answers()[-1]
     assert "WAIVED" in json.dumps(status.params["blocks"])

@@ -46,7 +46,7 @@ async def test_slash_command_over_socket_mode_is_acked_and_answered(tmp_path: Pa
                 "command": "/golive",
                 "text": "help",
                 "api_app_id": "A0TEST",
-                "response_url": f"{slack.url}/webhook",
+                "response_url": slack.response_url(DEVOPS, CHANNEL),
                 "trigger_id": "1.2.3",
             },
         }
@@ -67,13 +67,13 @@ async def test_slash_command_over_socket_mode_is_acked_and_answered(tmp_path: Pa
     try:
         await handler.connect_async()  # type: ignore[no-untyped-call]
         for _ in range(200):
-            if slack.socket_acks and slack.ok_calls("chat.postEphemeral"):
+            if slack.socket_acks and slack.answers():
                 break
             await asyncio.sleep(0.05)
         assert {"envelope_id": "env-1"} in [{"envelope_id": a.get("envelope_id")} for a in slack.socket_acks]
         assert len(slack.ok_calls("apps.connections.open")) == 1
-        help_text = slack.ok_calls("chat.postEphemeral")[0].params["text"]
-        assert "/golive run" in help_text
+        answer = slack.answers()[0]
+        assert answer.method == "response_url" and "/golive run" in answer.params["text"]
     finally:
         await handler.close_async()  # type: ignore[no-untyped-call]
         await asyncio.gather(*list(bot.tasks), return_exceptions=True)
@@ -244,3 +244,37 @@ async def test_serve_answers_while_slack_refuses_the_socket_at_start_then_gets_r
     assert not_ready and not_ready[0]["reason"] == "the Socket Mode connection is down", not_ready
     tickets = [ticket for _, ticket, _ in slack.socket_attempts]
     assert len(set(tickets)) == 4, tickets
+
+
+async def test_envelopes_from_another_workspace_are_acked_and_ignored(tmp_path: Path) -> None:
+    """Over the socket as over HTTP: a command from a workspace other than the token's is
+    refused before any listener (acked, so that Slack does not send it again) and records
+    nothing; the installed workspace's own command is served."""
+    slack = await FakeSlack().start()
+    for envelope_id, team, text in (
+        ("env-other", "T0OTHER", "note from elsewhere"),
+        ("env-own", "T0TEST", "note ours"),
+    ):
+        envelope = _envelope(envelope_id, slack)
+        envelope["payload"].update(team_id=team, text=text, response_url=slack.response_url(DEVOPS, CHANNEL))
+        slack.socket_envelopes.append(envelope)
+    store = await Store.open(f"sqlite:///{tmp_path / 'golive.db'}")
+    checklist = load(checklist_file(tmp_path, 9), env={})
+    bot = make_bot(checklist, store, Settings(BOT_TOKEN, None, APP_TOKEN, slack.api_url, 0, CHANNEL))
+    client = socket_client(build_app(bot, None), APP_TOKEN, bot.client)
+    try:
+        await client.connect()
+
+        async def both_acked() -> bool:
+            return await _acked(slack, "env-other") and await _acked(slack, "env-own")
+
+        await _until("both envelopes acked", both_acked, 10)
+        await asyncio.gather(*list(bot.tasks), return_exceptions=True)
+        release = await store.release_id("Shop", "2.0.0")
+        assert [n.text for n in await store.notes(release)] == ["ours"]
+        assert [c.params["text"] for c in slack.answers()] == ["Note saved."]
+    finally:
+        await bounded("close the socket", client.close())
+        await asyncio.gather(*list(bot.tasks), return_exceptions=True)
+        await store.close()
+        await slack.stop()

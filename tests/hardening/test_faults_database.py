@@ -188,7 +188,7 @@ async def test_a_click_while_the_database_is_down_is_answered_and_can_be_repeate
     response = await h.action("golive_signoff", "devops", DEVOPS)
     assert response.status_code == 200
     await h.settle()
-    told = h.slack.ok_calls("chat.postEphemeral")[-1].params
+    told = h.slack.answers()[-1].params
     assert told["user"] == DEVOPS and "Nothing was recorded" in told["text"]
     await asyncio.to_thread(restart, postgres)
     await h.action("golive_signoff", "devops", DEVOPS)

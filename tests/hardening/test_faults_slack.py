@@ -52,11 +52,14 @@ async def test_rate_limits_on_edits_and_uploads_are_waited_out(h: Harness) -> No
 
 
 async def test_server_errors_are_retried_once_each(h: Harness) -> None:
+    # Help's response_url fails; the ephemeral post it falls back to is retried once.
+    h.slack.fail_next("response_url", "500")
     h.slack.fail_next("chat.postEphemeral", "500")
     h.slack.fail_next("chat.update", "500", "500")
     await h.command("help", user=STRANGER)
     await h.command("run")
     await h.settle()
+    assert [c.status for c in h.slack.calls if c.method == "response_url"] == [500]
     assert [c.status for c in h.slack.calls if c.method == "chat.postEphemeral"] == [500, 200]
     assert len(top_level_posts(h)) == 1
     assert h.slack.ok_calls("chat.update"), "the run message was edited after the 500s"

@@ -164,7 +164,7 @@ async def test_every_state_changing_request_is_authorised(h: Harness) -> None:
             calls = len(h.slack.calls)
             await send(h, guarded.kind, guarded.payload, user)
             assert await all_rows(h.store) == before, f"{guarded.name} by {user} recorded something"
-            told = [c for c in h.slack.calls[calls:] if c.method == "chat.postEphemeral"]
+            told = [c for c in h.slack.calls[calls:] if c.method in ("chat.postEphemeral", "response_url")]
             assert told and told[-1].params["user"] == user, f"{guarded.name}: {user} was not told"
             assert not [c for c in h.slack.calls[calls:] if c.method == "views.open"]
         for user in guarded.allowed:
@@ -431,7 +431,11 @@ async def test_a_database_outage_shows_no_password_in_readyz_or_slack(
             await h.action("golive_signoff", "devops", DEVOPS)
             await h.command("note deployed behind the flag")
             await h.settle()
-            told = [c.params["text"] for c in h.slack.calls[calls:] if c.method == "chat.postEphemeral"]
+            told = [
+                c.params["text"]
+                for c in h.slack.calls[calls:]
+                if c.method in ("chat.postEphemeral", "response_url")
+            ]
             sent = h.slack.all_text()
             await asyncio.to_thread(server.start, init=False)
     assert ready.status_code == 503
@@ -560,8 +564,18 @@ async def test_a_configured_secret_is_masked_before_its_probe_reads_it(
         checklist.write_text(yaml.safe_dump(document))
         done = await asyncio.to_thread(
             subprocess.run,
-            [sys.executable, "-m", "golive", "run", "--phase", "p1", "--checklist", str(checklist),
-             "--db", postgres_database.url],
+            [
+                sys.executable,
+                "-m",
+                "golive",
+                "run",
+                "--phase",
+                "p1",
+                "--checklist",
+                str(checklist),
+                "--db",
+                postgres_database.url,
+            ],
             cwd=tmp_path,
             env={**env, "GOLIVE_LOG_LEVEL": "debug", "GOLIVE_TEST_P2": value},
             capture_output=True,

@@ -79,6 +79,7 @@ def make_bot(checklist: Checklist, store: Store, settings: Settings) -> Bot:
         approvers=SlackApprovers(client),
         surface=surface,
         scheduler=release_scheduler(checklist, store, settings, surface),
+        allowed_teams=settings.allowed_teams,
     )
 
 

@@ -13,6 +13,7 @@ from ...settings import (
     DEFAULT_VERDICT_INTERVAL,
     ELECTIONS,
     load_settings,
+    team_ids,
 )
 
 DEFAULT_API_URL = DEFAULT_SLACK_API_URL
@@ -33,6 +34,8 @@ class Settings:
     election: str = "database"
     #: How often the leader re-evaluates the verdict (expiries withdraw GO).
     verdict_interval: timedelta = DEFAULT_VERDICT_INTERVAL
+    #: Workspaces or Grid organisations served besides the bot token's own.
+    allowed_teams: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -48,6 +51,7 @@ class Settings:
             lease=env.lease,
             election=env.leader_election,
             verdict_interval=env.verdict_interval,
+            allowed_teams=team_ids(env.slack_allowed_teams),
         )
 
 

@@ -1,17 +1,22 @@
 """The buttons and the modal: sign off, revoke a sign-off, confirm a manual item with its
 evidence. Each acknowledges at once and does the work after the ack; errors become
-ephemeral replies (:mod:`golive.bot.slack.replies`)."""
+ephemeral replies (:mod:`golive.bot.slack.replies`). The cards live in the release
+channel (the bot posted them there, so it is a member): answers go to the clicker
+ephemerally in the card's channel."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
+
 from ...checks.probe import probe_type
 from ..core import usecases
 from ..render import blocks
 from .bot import Bot, announce_change
 from .replies import errors_told
+from .respond import Asked
 
 
 def _field(value: Any, *path: str) -> str:
@@ -48,16 +53,16 @@ async def _sign(bot: Bot, role_id: str, user: str, channel: str, ts: str | None)
     try:
         role = bot.checklist.role(role_id)
     except KeyError:
-        await bot.tell(channel, user, bot.t("error", reason=f"unknown role {role_id!r}"))
+        await bot.tell(Asked(user, channel), bot.t("error", reason=f"unknown role {role_id!r}"))
         return
-    async with errors_told(bot, channel, user, "sign-off") as told:
+    async with errors_told(bot, Asked(user, channel), "sign-off") as told:
         record = await usecases.sign_off(
             bot.checklist, bot.store, role_id, user=user, authorizer=bot.approvers
         )
     if told.failed:
         return
     await _refresh_card(bot, channel, ts)
-    await bot.tell(channel, user, bot.t("signoff_done", role=role.title, user=user, run=record.run_id))
+    await bot.tell(Asked(user, channel), bot.t("signoff_done", role=role.title, user=user, run=record.run_id))
 
 
 def revoke(bot: Bot) -> Any:
@@ -73,17 +78,17 @@ async def _unsign(bot: Bot, role_id: str, user: str, channel: str, ts: str | Non
     try:
         role = bot.checklist.role(role_id)
     except KeyError:
-        await bot.tell(channel, user, bot.t("error", reason=f"unknown role {role_id!r}"))
+        await bot.tell(Asked(user, channel), bot.t("error", reason=f"unknown role {role_id!r}"))
         return
     nothing_to_revoke = bot.t("signoff_nothing_to_revoke", role=role.title)
     async with errors_told(
-        bot, channel, user, "revoking a sign-off", user_error=lambda _: nothing_to_revoke
+        bot, Asked(user, channel), "revoking a sign-off", user_error=lambda _: nothing_to_revoke
     ) as told:
         await usecases.revoke_sign_off(bot.checklist, bot.store, role_id, user=user, authorizer=bot.approvers)
     if told.failed:
         return
     await _refresh_card(bot, channel, ts)
-    await bot.tell(channel, user, bot.t("signoff_revoked", role=role.title, user=user))
+    await bot.tell(Asked(user, channel), bot.t("signoff_revoked", role=role.title, user=user))
 
 
 async def _refresh_card(bot: Bot, channel: str, ts: str | None) -> None:
@@ -102,16 +107,18 @@ def open_confirm(bot: Bot) -> Any:
         try:
             item = bot.checklist.item(item_id)
         except KeyError:
-            bot.background(bot.tell(channel, user, bot.t("error", reason=f"unknown item {item_id!r}")))
+            bot.background(bot.tell(Asked(user, channel), bot.t("error", reason=f"unknown item {item_id!r}")))
             return
         if probe_type(item.probe_type).kind != "manual":
-            bot.background(bot.tell(channel, user, bot.t("error", reason=f"{item_id} is not a manual item")))
+            bot.background(
+                bot.tell(Asked(user, channel), bot.t("error", reason=f"{item_id} is not a manual item"))
+            )
             return
         if item.responsible and not await bot.approvers.is_approver(
             bot.checklist.role(item.responsible), user
         ):
             role = bot.checklist.role(item.responsible)
-            bot.background(bot.tell(channel, user, bot.t("not_approver", role=role.title)))
+            bot.background(bot.tell(Asked(user, channel), bot.t("not_approver", role=role.title)))
             return
         view = blocks.confirm_modal(bot.checklist, item, channel)
         metadata = json.loads(view["private_metadata"])
@@ -119,10 +126,18 @@ def open_confirm(bot: Bot) -> Any:
         view["private_metadata"] = json.dumps(metadata)
         trigger_id = _field(body, "trigger_id")
         if not trigger_id:
-            bot.background(bot.tell(channel, user, bot.t("error", reason="the click carried no trigger_id")))
+            bot.background(
+                bot.tell(Asked(user, channel), bot.t("error", reason="the click carried no trigger_id"))
+            )
             return
         # trigger_id expires three seconds after the click: open the modal now, not later.
-        await bot.client.views_open(trigger_id=trigger_id, view=view)
+        try:
+            await bot.client.views_open(trigger_id=trigger_id, view=view)
+        except SlackApiError as exc:
+            # Slack's refusal (trigger_expired after a slow click, trigger_exchanged after a
+            # double click): the person clicks again; nothing was recorded.
+            error = str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
+            bot.background(bot.tell(Asked(user, channel), bot.t("modal_not_opened", error=error)))
 
     return handle
 
@@ -158,7 +173,7 @@ def submit_confirm(bot: Bot) -> Any:
 async def _confirm(
     bot: Bot, item_id: str, user: str, channel: str, ts: str | None, url: str, comment: Any
 ) -> None:
-    async with errors_told(bot, channel, user, "confirmation") as told:
+    async with errors_told(bot, Asked(user, channel), "confirmation") as told:
         await usecases.confirm_item(
             bot.checklist,
             bot.store,
@@ -174,5 +189,7 @@ async def _confirm(
     if ts:
         cards = blocks.confirm_cards(state)
         await bot.surface.update(channel, ts, cards[0])
-    await bot.tell(channel, user, bot.t("confirm_done", title=bot.checklist.item(item_id).title, user=user))
+    await bot.tell(
+        Asked(user, channel), bot.t("confirm_done", title=bot.checklist.item(item_id).title, user=user)
+    )
     await announce_change(bot, channel)

@@ -2,7 +2,9 @@
 (:mod:`golive.bot.slack.commands`), the buttons and the evidence modal
 (:mod:`golive.bot.slack.actions`).
 
-Listeners are registered by :func:`register`, not at import. Each acknowledges first
+Requests from any workspace but the installed one are refused first
+(:mod:`golive.bot.slack.workspace`). Listeners are registered by :func:`register`, not
+at import. Each acknowledges first
 (Slack allows 3 seconds) and does the work after; refusals and errors go to the user
 ephemerally, and nothing is recorded for them.
 """
@@ -18,6 +20,7 @@ from slack_bolt.async_app import AsyncApp
 from . import actions, commands
 from .bot import Bot
 from .requests import malformed
+from .workspace import only_installed_workspace
 
 #: The Bolt app, as the process that serves it names it.
 BoltApp = AsyncApp
@@ -51,10 +54,9 @@ def build_app(bot: Bot, signing_secret: str | None) -> AsyncApp:
 
 
 def register(app: AsyncApp, bot: Bot) -> None:
+    app.middleware(only_installed_workspace(bot.allowed_teams))
     app.command("/golive")(commands.command(bot))
     app.action("golive_signoff")(actions.signoff(bot))
     app.action("golive_revoke")(actions.revoke(bot))
     app.action("golive_confirm")(actions.open_confirm(bot))
     app.view("golive_confirm_modal")(actions.submit_confirm(bot))
-
-

@@ -1,8 +1,16 @@
 """The ``/golive`` slash command: acknowledged at once, then dispatched after the ack.
 
-Errors become ephemeral replies (:mod:`golive.bot.slack.replies`). ``/golive schedule``
-shows privately (ephemeral); pausing and resuming is posted to the channel, since it
-changes what everyone gets.
+Where it answers: everything said to the person who asked goes through the command's
+response_url (ephemeral), which reaches them in any conversation, a DM or a private
+channel the bot is not in included. Errors become such answers too
+(:mod:`golive.bot.slack.replies`).
+
+What everyone must see goes to the release channel, wherever the command was given: a
+run (its message, thread and charts), the sign-off and confirmation cards, a waiver, a
+schedule paused or resumed, and a note given outside the release channel. No command
+acts silently: given elsewhere, the person is answered with a link to what was posted.
+None is refused for being given elsewhere, since each of them is visible in the release
+channel as it would be if given there.
 """
 
 from __future__ import annotations
@@ -18,13 +26,15 @@ from ..render import blocks
 from ..render.alert_blocks import ScheduleView, notice, schedule_message
 from ..render.blocks import Message
 from ..render.report import render_markdown
-from .bot import Bot, announce_change
+from .bot import Bot, announce_change, as_message
 from .replies import errors_told
+from .respond import Asked
 
 log = logging.getLogger(__name__)
 
 
-async def schedule_command(bot: Bot, rest: str, user: str, channel: str) -> None:
+async def schedule_command(bot: Bot, rest: str, asked: Asked) -> None:
+    user = asked.user
     action = rest.strip().lower()
     scheduler = bot.scheduler
     if action == "":
@@ -34,24 +44,25 @@ async def schedule_command(bot: Bot, rest: str, user: str, channel: str) -> None
             leader = None if election is None else (election.leader() or "")
             here = election is not None and election.still_leading()
             view = ScheduleView(await scheduler.state(), await scheduler.next_runs(), leader, here)
-        await bot.surface.ephemeral(channel, user, schedule_message(bot.checklist, view))
+        await bot.answer(asked, schedule_message(bot.checklist, view))
         return
     if action not in ("pause", "resume"):
-        await bot.tell(channel, user, bot.t("schedule_usage"))
+        await bot.tell(asked, bot.t("schedule_usage"))
         return
     if bot.checklist.schedule is None:
-        await bot.tell(channel, user, bot.t("schedule_none"))
+        await bot.tell(asked, bot.t("schedule_none"))
         return
     if not await _approver_of_any_role(bot, user):
-        await bot.tell(channel, user, bot.t("schedule_not_approver"))
+        await bot.tell(asked, bot.t("schedule_not_approver"))
         return
     paused = action == "pause"
     if not await scheduler.set_paused(paused, user):
         state = bot.t("schedule_state_paused" if paused else "schedule_state_running")
-        await bot.tell(channel, user, bot.t("schedule_already", state=state))
+        await bot.tell(asked, bot.t("schedule_already", state=state))
         return
     key = "schedule_paused_now" if paused else "schedule_resumed_now"
-    await bot.surface.post(bot.channel or channel, notice(bot.t(key, user=user)))
+    # Posted to the release channel: it changes what everyone gets.
+    await post_for(bot, asked, notice(bot.t(key, user=user)))
 
 
 async def _approver_of_any_role(bot: Bot, user: str) -> bool:
@@ -62,12 +73,11 @@ async def _approver_of_any_role(bot: Bot, user: str) -> bool:
     return False
 
 
-async def diff_command(bot: Bot, rest: str, user: str, channel: str) -> None:
+async def diff_command(bot: Bot, rest: str, asked: Asked) -> None:
     runs = diff.parse_runs(rest)
     if runs is None:
         raise UserError(bot.t("diff_usage"))
-    for message in await diff.run_diff(bot.checklist, bot.store, *runs):
-        await bot.surface.ephemeral(channel, user, message)
+    await bot.answer_all(asked, list(await diff.run_diff(bot.checklist, bot.store, *runs)))
 
 
 def command(bot: Bot) -> Any:
@@ -75,56 +85,84 @@ def command(bot: Bot) -> Any:
         await ack()
         words = str(command.get("text") or "").strip()
         sub, _, rest = words.partition(" ")
-        user = str(command.get("user_id", ""))
-        channel = str(command.get("channel_id") or bot.channel)
-        bot.background(_dispatch(bot, sub.lower(), rest.strip(), user, channel))
+        asked = Asked(
+            user=str(command.get("user_id", "")),
+            channel=str(command.get("channel_id") or bot.channel),
+            response_url=str(command.get("response_url") or "") or None,
+            channel_name=str(command.get("channel_name") or ""),
+        )
+        bot.background(_dispatch(bot, sub.lower(), rest.strip(), asked))
 
     return handle
 
 
-async def _dispatch(bot: Bot, sub: str, rest: str, user: str, channel: str) -> None:
-    async with errors_told(bot, channel, user, f"/golive {sub}"):
+async def post_for(bot: Bot, asked: Asked, message: Message) -> str:
+    """Post ``message`` to the release channel; the person who asked elsewhere is told
+    where, with a link. The message's ts."""
+    release = bot.channel or asked.channel
+    ts = await bot.surface.post(release, message)
+    if not bot.in_release_channel(asked):
+        await bot.tell(asked, bot.t("elsewhere_posted", link=await bot.link_to(release, ts)))
+    return ts
+
+
+async def _dispatch(bot: Bot, sub: str, rest: str, asked: Asked) -> None:
+    user = asked.user
+    async with errors_told(bot, asked, f"/golive {sub}"):
         if sub in ("", "help"):
-            await bot.tell(channel, user, bot.t("help", release=bot.checklist.release.name))
+            await bot.tell(asked, bot.t("help", release=bot.checklist.release.name))
         elif sub == "status":
             state = await usecases.current_state(bot.checklist, bot.store)
             phase = _phase(bot, rest)
-            for message in blocks.status_message(state, phase):
-                await bot.surface.ephemeral(channel, user, message)
+            answers = list(blocks.status_message(state, phase))
             held = await bot.store.unanswered_deployments(state.release_id)
             if held:
-                waiting = blocks.waiting_deploys_message(bot.checklist.release.language, held)
-                await bot.surface.ephemeral(channel, user, waiting)
+                answers.append(blocks.waiting_deploys_message(bot.checklist.release.language, held))
+            await bot.answer_all(asked, answers)
         elif sub == "run":
-            await _run(bot, _phase(bot, rest), user, channel)
+            await _run(bot, _phase(bot, rest), asked)
         elif sub == "signoff":
+            # The card goes to the release channel: its buttons edit it there, and the
+            # approvers of every role find it there.
             state = await usecases.current_state(bot.checklist, bot.store)
-            await bot.surface.post(channel, blocks.signoff_card(state))
+            await post_for(bot, asked, blocks.signoff_card(state))
         elif sub == "confirm":
             state = await usecases.current_state(bot.checklist, bot.store)
+            first: str | None = None
+            release = bot.channel or asked.channel
             for message in blocks.confirm_cards(state):
-                await bot.surface.post(channel, message)
+                ts = await bot.surface.post(release, message)
+                first = first or ts
+            if first is not None and not bot.in_release_channel(asked):
+                await bot.tell(asked, bot.t("elsewhere_posted", link=await bot.link_to(release, first)))
         elif sub == "note":
             if not rest:
-                await bot.tell(channel, user, bot.t("note_usage"))
+                await bot.tell(asked, bot.t("note_usage"))
                 return
             await usecases.add_note(bot.checklist, bot.store, user=user, text=rest, authorizer=bot.approvers)
-            await bot.tell(channel, user, bot.t("note_saved"))
+            if bot.in_release_channel(asked):
+                await bot.tell(asked, bot.t("note_saved"))
+            else:
+                # A note goes into the report the team signs off on: given elsewhere, the
+                # release channel learns of it.
+                await post_for(
+                    bot, asked, Message(bot.t("note_announced", user=user, text=blocks.mrkdwn_escape(rest)))
+                )
         elif sub == "waive":
-            await _waive(bot, rest, user, channel)
+            await _waive(bot, rest, asked)
         elif sub == "schedule":
-            await schedule_command(bot, rest, user, channel)
+            await schedule_command(bot, rest, asked)
         elif sub == "diff":
-            await diff_command(bot, rest, user, channel)
+            await diff_command(bot, rest, asked)
         elif sub == "report":
             state = await usecases.current_state(bot.checklist, bot.store)
             body = render_markdown(state)
-            for part in blocks.split_text(body, 2900):
-                await bot.tell(channel, user, f"```{part}```")
+            await bot.answer_all(
+                asked, [as_message(f"```{part}```") for part in blocks.split_text(body, 2900)]
+            )
         else:
             await bot.tell(
-                channel,
-                user,
+                asked,
                 bot.t("unknown_command", command=sub)
                 + "\n\n"
                 + bot.t("help", release=bot.checklist.release.name),
@@ -134,27 +172,34 @@ async def _dispatch(bot: Bot, sub: str, rest: str, user: str, channel: str) -> N
 def _phase(bot: Bot, rest: str) -> str | None:
     phase = rest.split(maxsplit=1)[0] if rest.split() else None
     if phase is not None and phase not in [p.id for p in bot.checklist.phases]:
-        raise UserError(
-            f"no phase {phase!r}; phases: {', '.join(p.id for p in bot.checklist.phases)}"
-        )
+        raise UserError(f"no phase {phase!r}; phases: {', '.join(p.id for p in bot.checklist.phases)}")
     return phase
 
 
-async def _run(bot: Bot, phase: str | None, user: str, channel: str) -> None:
+async def _run(bot: Bot, phase: str | None, asked: Asked) -> None:
     if bot.scheduler.run_lock.locked():
-        await bot.tell(channel, user, bot.t("run_in_flight", run=bot.running or "?"))
+        await bot.tell(asked, bot.t("run_in_flight", run=bot.running or "?"))
         return
-    trigger = f"slack:{user}"
+    trigger = f"slack:{asked.user}"
+    # A run is the team's: its message, thread and charts go to the release channel
+    # (where GO/NO-GO and alerts go too), wherever it was asked for.
+    release = bot.channel or asked.channel
+
+    async def posted(run_id: int, ts: str) -> None:
+        if not bot.in_release_channel(asked):
+            await bot.tell(asked, bot.t("elsewhere_run", link=await bot.link_to(release, ts)))
+
     async with bot.scheduler.run_lock, watch_run(bot.checklist, bot.store, trigger, phase=phase) as watch:
         run_id, state = await publish_run(
             bot.checklist,
             bot.store,
             bot.surface,
-            channel,
+            release,
             phase=phase,
             trigger=trigger,
             on_start=watch.started,
             on_result=watch.result,
+            on_posted=posted,
         )
         # Gauges, alerts and a GO withdrawal follow the newest observations.
         state = await usecases.release_state(state, bot.store)
@@ -165,26 +210,29 @@ async def _run(bot: Bot, phase: str | None, user: str, channel: str) -> None:
         await bot.scheduler.notifier.after_run(run_id, state)
 
 
-async def _waive(bot: Bot, rest: str, user: str, channel: str) -> None:
+async def _waive(bot: Bot, rest: str, asked: Asked) -> None:
+    user = asked.user
     parts = rest.split(maxsplit=2)
     if len(parts) < 3:
-        await bot.tell(channel, user, bot.t("waive_usage"))
+        await bot.tell(asked, bot.t("waive_usage"))
         return
     item, days_text, reason = parts
     try:
         days = float(days_text)
     except ValueError:
-        await bot.tell(channel, user, bot.t("waive_usage"))
+        await bot.tell(asked, bot.t("waive_usage"))
         return
     waiver = await usecases.waive_item(
         bot.checklist, bot.store, item, days=days, reason=reason, user=user, authorizer=bot.approvers
     )
-    await bot.surface.post(
-        channel,
+    # A waiver changes the verdict: the release channel sees it, wherever it was given.
+    await post_for(
+        bot,
+        asked,
         Message(
             bot.t(
                 "waived", item=item, until=f"{waiver.expires_at:%Y-%m-%d %H:%M} UTC", user=user, reason=reason
             )
         ),
     )
-    await announce_change(bot, channel)
+    await announce_change(bot, asked.channel)

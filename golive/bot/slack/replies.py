@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from ...storage import StorageError
 from ..core.errors import NotApprover, UserError
+from .respond import Asked
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 class Replier(Protocol):
     def t(self, key: str, **values: Any) -> str: ...
 
-    async def tell(self, channel: str, user: str, message: str) -> None: ...
+    async def tell(self, asked: Asked, message: str) -> None: ...
 
 
 class Told:
@@ -32,13 +33,12 @@ class Told:
 @asynccontextmanager
 async def errors_told(
     bot: Replier,
-    channel: str,
-    user: str,
+    asked: Asked,
     what: str,
     *,
     user_error: Callable[[UserError], str] | None = None,
 ) -> AsyncIterator[Told]:
-    """Around the work of ``what`` (for the log): an error becomes the reply to ``user``.
+    """Around the work of ``what`` (for the log): an error becomes the reply to who asked.
     ``user_error`` words a refusal where the generic one would not fit."""
     told = Told()
     try:
@@ -56,4 +56,4 @@ async def errors_told(
     else:
         return
     told.failed = True
-    await bot.tell(channel, user, reply)
+    await bot.tell(asked, reply)

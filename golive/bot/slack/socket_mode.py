@@ -22,6 +22,7 @@ from slack_bolt.adapter.socket_mode.async_internals import run_async_bolt_app, s
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from ..ops.metrics import METRICS
@@ -132,6 +133,11 @@ def socket_client(
     async def handle(socket: SocketModeClient, request: SocketModeRequest) -> None:
         started = time.time()
         response = await run_async_bolt_app(app, request)
+        if response.status == 403:
+            # Refused (another workspace): acked with nothing, so that Slack does not
+            # deliver the envelope again; nothing was done with it.
+            await socket.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
+            return
         await send_async_response(socket, request, response, started)
 
     client.socket_mode_request_listeners.append(handle)  # type: ignore[arg-type]
