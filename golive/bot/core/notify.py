@@ -206,7 +206,7 @@ class Notifier:
                 call = alert_blocks.rollback_call(self.checklist, trigger, at - decision.state.since)
                 what = "the rollback call"
                 posted = await deliver(
-                    self.store, release_id, [claim], what, self.surface, self.channel, [call]
+                    self.store, release_id, [claim], what, self.surface, self.channel, call
                 )
                 if posted is Delivery.NOT_SENT:
                     continue  # the trigger's state stays as it was: called again next round

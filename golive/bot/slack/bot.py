@@ -17,7 +17,6 @@ from ..core.scheduler import ReleaseScheduler
 from ..core.surface import Surface
 from ..ha.database import LeaderElection
 from ..render import blocks
-from ..render.blocks import Message
 from ..render.messages import text
 from .approvers import SlackApprovers
 
@@ -60,9 +59,11 @@ class Bot:
         task.add_done_callback(self.tasks.discard)
 
     async def tell(self, channel: str, user: str, message: str) -> None:
+        """``message`` is mrkdwn with what people wrote in it escaped; a long one is told in
+        as many messages as Slack's limits need."""
         # Replies quote errors (the database's among them), which may name a URL with a password.
-        message = redact(message)
-        await self.surface.ephemeral(channel, user, Message(message, [blocks.section(message)]))
+        for part in blocks.reply(redact(message), self.language):
+            await self.surface.ephemeral(channel, user, part)
 
 
 async def announce_change(bot: Bot, channel: str) -> None:

@@ -16,8 +16,8 @@ from ..core.progress import watch_run
 from ..core.publish import publish_run
 from ..render import blocks
 from ..render.alert_blocks import ScheduleView, notice, schedule_message
-from ..render.blocks import Message
-from ..render.report import render_markdown
+from ..render.mrkdwn import echo, escape, mention
+from ..render.report import report_messages
 from .bot import Bot, announce_change
 from .replies import errors_told
 
@@ -51,7 +51,7 @@ async def schedule_command(bot: Bot, rest: str, user: str, channel: str) -> None
         await bot.tell(channel, user, bot.t("schedule_already", state=state))
         return
     key = "schedule_paused_now" if paused else "schedule_resumed_now"
-    await bot.surface.post(bot.channel or channel, notice(bot.t(key, user=user)))
+    await bot.surface.post(bot.channel or channel, notice(bot.t(key, user=mention(user))))
 
 
 async def _approver_of_any_role(bot: Bot, user: str) -> bool:
@@ -85,7 +85,7 @@ def command(bot: Bot) -> Any:
 async def _dispatch(bot: Bot, sub: str, rest: str, user: str, channel: str) -> None:
     async with errors_told(bot, channel, user, f"/golive {sub}"):
         if sub in ("", "help"):
-            await bot.tell(channel, user, bot.t("help", release=bot.checklist.release.name))
+            await bot.tell(channel, user, bot.t("help", release=escape(bot.checklist.release.name)))
         elif sub == "status":
             state = await usecases.current_state(bot.checklist, bot.store)
             phase = _phase(bot, rest)
@@ -93,8 +93,8 @@ async def _dispatch(bot: Bot, sub: str, rest: str, user: str, channel: str) -> N
                 await bot.surface.ephemeral(channel, user, message)
             held = await bot.store.unanswered_deployments(state.release_id)
             if held:
-                waiting = blocks.waiting_deploys_message(bot.checklist.release.language, held)
-                await bot.surface.ephemeral(channel, user, waiting)
+                for waiting in blocks.waiting_deploys_message(bot.checklist.release.language, held):
+                    await bot.surface.ephemeral(channel, user, waiting)
         elif sub == "run":
             await _run(bot, _phase(bot, rest), user, channel)
         elif sub == "signoff":
@@ -118,25 +118,24 @@ async def _dispatch(bot: Bot, sub: str, rest: str, user: str, channel: str) -> N
             await diff_command(bot, rest, user, channel)
         elif sub == "report":
             state = await usecases.current_state(bot.checklist, bot.store)
-            body = render_markdown(state)
-            for part in blocks.split_text(body, 2900):
-                await bot.tell(channel, user, f"```{part}```")
+            for part in report_messages(state):
+                await bot.surface.ephemeral(channel, user, part)
         else:
             await bot.tell(
                 channel,
                 user,
-                bot.t("unknown_command", command=sub)
+                bot.t("unknown_command", command=echo(sub))
                 + "\n\n"
-                + bot.t("help", release=bot.checklist.release.name),
+                + bot.t("help", release=escape(bot.checklist.release.name)),
             )
 
 
 def _phase(bot: Bot, rest: str) -> str | None:
     phase = rest.split(maxsplit=1)[0] if rest.split() else None
     if phase is not None and phase not in [p.id for p in bot.checklist.phases]:
-        raise UserError(
-            f"no phase {phase!r}; phases: {', '.join(p.id for p in bot.checklist.phases)}"
-        )
+        # The refusal quotes the phase asked for: capped, it stays one short answer.
+        asked = phase if len(phase) <= 40 else phase[:39] + "…"
+        raise UserError(f"no phase {asked!r}; phases: {', '.join(p.id for p in bot.checklist.phases)}")
     return phase
 
 
@@ -179,12 +178,13 @@ async def _waive(bot: Bot, rest: str, user: str, channel: str) -> None:
     waiver = await usecases.waive_item(
         bot.checklist, bot.store, item, days=days, reason=reason, user=user, authorizer=bot.approvers
     )
-    await bot.surface.post(
-        channel,
-        Message(
-            bot.t(
-                "waived", item=item, until=f"{waiver.expires_at:%Y-%m-%d %H:%M} UTC", user=user, reason=reason
-            )
-        ),
+    waived = bot.t(
+        "waived",
+        item=escape(item),
+        until=f"{waiver.expires_at:%Y-%m-%d %H:%M} UTC",
+        user=mention(user),
+        reason=escape(waiver.reason),
     )
+    for message in blocks.reply(waived, bot.language):
+        await bot.surface.post(channel, message)
     await announce_change(bot, channel)
