@@ -18,7 +18,7 @@ from golive.bot.render import alert_blocks, blocks, report
 from golive.bot.render.alert_blocks import ScheduleView
 from golive.bot.render.blocks import Message
 from golive.bot.render.messages import CATALOGUES, text
-from golive.bot.render.mrkdwn import echo, mention
+from golive.bot.render.mrkdwn import echo, escape, link_problem, mention
 from golive.bot.state import ChecklistChange, Post, State
 from golive.checks.loader import loads
 from golive.checks.model import Checklist
@@ -207,7 +207,8 @@ def every_message(value: str, language: str = "en", items: int = 2) -> Iterator[
     for message in blocks.no_go_announcement(state, transitions.regressed_cause([f"regressed{value}"])):
         yield Rendered("NO-GO regressed", message)
     held = [deployment(value)]
-    yield Rendered("deploys waiting", blocks.waiting_deploys_message(language, held))
+    for message in blocks.waiting_deploys_message(language, held):
+        yield Rendered("deploys waiting", message)
     yield Rendered("GO unblocking", Message("GO", [blocks.unblocked_context(language, held)]))
     for kind in ("failing", "reminder", "degraded", "resolved"):
         item = checklist.item("health-0")
@@ -216,7 +217,8 @@ def every_message(value: str, language: str = "en", items: int = 2) -> Iterator[
         for message in alert_blocks.alert_messages(checklist, kind, [line, line]):  # type: ignore[arg-type]
             yield Rendered(f"alert {kind}", message)
     role = checklist.role("ops")
-    yield Rendered("sign-off invalidated", alert_blocks.signoff_invalidated(checklist, role, f"regressed{value}"))
+    for message in alert_blocks.signoff_invalidated(checklist, role, f"regressed{value}"):
+        yield Rendered("sign-off invalidated", message)
     trigger = checklist.rollback.triggers[0]
     for message in alert_blocks.rollback_call(checklist, trigger, timedelta(minutes=5)):
         yield Rendered("rollback call", message)
@@ -235,8 +237,8 @@ def every_message(value: str, language: str = "en", items: int = 2) -> Iterator[
         yield Rendered("report", message)
     # What the bot answers a person, privately: help, usage, refusals quoting the input.
     answers = [
-        text(language, "help", release=checklist.release.name),
-        text(language, "unknown_command", command=echo(value)) + "\n\n" + text(language, "help", release="x"),
+        blocks.help_text(checklist),
+        text(language, "unknown_command", command=echo(value)) + "\n\n" + blocks.help_text(checklist),
         *(text(language, key) for key in ("note_usage", "waive_usage", "diff_usage", "schedule_usage")),
         text(language, "waived", item=echo(value), until="2026-12-01 12:00 UTC", user=mention("U0DEVOPS"),
              reason=echo(f"ticket{value}", 500)),
@@ -249,7 +251,7 @@ def every_message(value: str, language: str = "en", items: int = 2) -> Iterator[
     for answer in answers:
         for message in blocks.reply(answer):
             yield Rendered("reply", message)
-    yield Rendered("help", blocks.reply(text(language, "help", release=checklist.release.name))[0])
+    yield Rendered("help", blocks.reply(blocks.help_text(checklist), language)[0])
 
 
 LANGUAGES = tuple(CATALOGUES)
@@ -262,7 +264,13 @@ _OWN = (
     *(f"@{user}" for user in USERS),
     *(f"!subteam^{group}" for group in GROUPS),
 )
-_OWN_URLS = (GOOD_URL.replace("&", "&amp;"), "https://ci.example/0", "https://ci.example/1")
+_OWN_URLS = (GOOD_URL.replace("&", "&amp;"),)
+
+
+def own_urls(value: str) -> tuple[str, ...]:
+    """The probes' evidence links that are valid URLs with ``value`` in them, escaped."""
+    links = [f"https://ci.example/{n}{value}" for n in range(2)]
+    return tuple(escape(url) for url in links if link_problem(url) is None)
 
 
 def mrkdwn_texts(rendered: Rendered) -> Iterator[tuple[str, str]]:
@@ -286,14 +294,14 @@ def _walk(node: Any, where: str) -> Iterator[tuple[str, str]]:
             yield from _walk(child, f"{where}[{index}]")
 
 
-def foreign_markup(mrkdwn: str) -> list[str]:
-    """The ``<…>`` sequences Slack would act on that the bot did not build itself, and
-    any stray ``<`` or ``>``."""
+def foreign_markup(mrkdwn: str, urls: tuple[str, ...] = ()) -> list[str]:
+    """The ``<…>`` sequences Slack would act on that the bot did not build itself (its
+    mentions, the checklist's link and the valid evidence ``urls``), and any stray ``<`` or ``>``."""
     found = []
     for match in _ANGLE.finditer(mrkdwn):
         inner = match.group(1)
         url, bar, _label = inner.partition("|")
-        if inner in _OWN or url in _OWN_URLS or (not bar and inner in _OWN_URLS):
+        if inner in _OWN or url in (*_OWN_URLS, *urls):
             continue
         found.append(match.group(0))
     rest = _ANGLE.sub("", mrkdwn)

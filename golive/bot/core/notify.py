@@ -173,8 +173,8 @@ class Notifier:
             )
             if ended:
                 role = self.checklist.role(signoff.role)
-                message = alert_blocks.signoff_invalidated(self.checklist, role, reason)
-                await self.surface.post(self.channel, message)
+                for message in alert_blocks.signoff_invalidated(self.checklist, role, reason):
+                    await self.surface.post(self.channel, message)
                 reasons.append(f"{role.title}: {reason}")
         return reasons
 

@@ -27,7 +27,7 @@ from .blocks import (
     split_text,
 )
 from .messages import text
-from .mrkdwn import clip, escape, link, mention
+from .mrkdwn import clip, echo, escape, link, mention
 
 #: Blockers named in a GO withdrawal's reason.
 REASONS_SHOWN = 5
@@ -87,7 +87,7 @@ def alert_messages(checklist: Checklist, kind: PostKind, lines: Sequence[str]) -
     return paginate(title, blocks, clip(f"{escape(title)}: {first}{more}", 600), language)
 
 
-def signoff_invalidated(checklist: Checklist, role: SignoffRole, reason: str) -> Message:
+def signoff_invalidated(checklist: Checklist, role: SignoffRole, reason: str) -> list[Message]:
     message = text(
         checklist.release.language,
         "signoff_invalidated",
@@ -95,7 +95,8 @@ def signoff_invalidated(checklist: Checklist, role: SignoffRole, reason: str) ->
         reason=mrkdwn_escape(reason),
         mentions=mentions(role) or escape(role.title),
     )
-    return Message(fallback_text(message.replace("*", "")), [section(part) for part in split_text(message)])
+    blocks = [section(part) for part in split_text(message)]
+    return pages(blocks, message.replace("*", ""), checklist.release.language)
 
 
 def held_for(delta: timedelta) -> str:
@@ -163,7 +164,7 @@ def schedule_message(checklist: Checklist, view: ScheduleView | None) -> Message
     if view.leader is not None:
         if view.leader:
             here = text(language, "schedule_leader_here") if view.leader_here else ""
-            lines.append(text(language, "schedule_leader", holder=escape(view.leader), here=here))
+            lines.append(text(language, "schedule_leader", holder=echo(view.leader, 200), here=here))
         else:
             lines.append(text(language, "schedule_no_leader"))
     if state.last_run_id is not None:

@@ -41,6 +41,9 @@ MESSAGE_CHARACTERS = 11000
 #: 40,000 characters and advises 4,000; the blocks carry the whole content.
 FALLBACK_LIMIT = 3000
 MAX_BLOCKERS_SHOWN = 15
+#: A title beside a button (a card's line) is shown up to this long, shortened visibly:
+#: such a line is one section, and the title is in full in the status and the report.
+TITLE_SHOWN = 300
 
 EMOJI = {
     Status.PASS: ":white_check_mark:",
@@ -171,6 +174,10 @@ def fits(blocks: list[dict[str, Any]]) -> bool:
     return len(_group(blocks, BLOCKS_LIMIT)) == 1
 
 
+def help_text(checklist: Checklist) -> str:
+    return text(_lang(checklist), "help", release=escape(checklist.release.name))
+
+
 def reply(message: str, language: str = "en") -> list[Message]:
     """An answer in mrkdwn (its user text already escaped), as many messages as it needs."""
     return pages([section(part) for part in split_text(message)], message, language)
@@ -231,7 +238,8 @@ def item_line(checklist: Checklist, item: Item, result: ItemResult | None) -> st
 def _owner_mentions(checklist: Checklist, role_id: str) -> str:
     role = checklist.role(role_id)
     people = mentions(role)
-    return f"{escape(role.title)} ({people})" if people else escape(role.title)
+    title = escape(clip(role.title, TITLE_SHOWN))
+    return f"{title} ({people})" if people else title
 
 
 def owner_mentions(checklist: Checklist, role_id: str) -> str:
@@ -258,7 +266,7 @@ def verdict_blocks(state: State) -> list[dict[str, Any]]:
                 language,
                 "blocker_line",
                 subject=escape(blocker.subject),
-                title=mrkdwn_escape(clip(blocker.title, 200)),
+                title=mrkdwn_escape(clip(blocker.title, TITLE_SHOWN)),
                 status=blocker.status,
                 reason=mrkdwn_escape(clip(blocker.reason, 300)),
             )
@@ -354,7 +362,7 @@ def orphaned_run_message(checklist: Checklist, run_id: int, rerun: str | None) -
     """That run's message, in its final state."""
     title = text(_lang(checklist), "run_header", run=run_id, release=_release(checklist))
     note = orphaned_run_note(checklist, rerun)
-    return Message(f"{escape(title)}: {note.text}", [header(title), *note.blocks])
+    return Message(fallback_text(f"{escape(title)}: {note.text}"), [header(title), *note.blocks])
 
 
 def checklist_change_line(checklist: Checklist, change: ChecklistChange) -> str:
@@ -386,7 +394,8 @@ def phase_summary(state: State, phase: Phase) -> list[Message]:
     items = _items(phase)
     results = [state.result(i) for i in items]
     counts = counts_line(results, language)
-    blocks = [section(text(language, "phase_summary", phase=mrkdwn_escape(phase.title), counts=counts))]
+    summary = text(language, "phase_summary", phase=mrkdwn_escape(phase.title), counts=counts)
+    blocks = [section(part) for part in split_text(summary)]
     problems = _problem_blocks(state, phase)
     if problems:
         blocks += problems
@@ -413,7 +422,7 @@ def signoff_card(state: State) -> Message:
             line = text(
                 language,
                 "signoff_role_held",
-                role=escape(signoff.title),
+                role=escape(clip(signoff.title, TITLE_SHOWN)),
                 user=mention(record.user),
                 date=f"{record.signed_at:%Y-%m-%d %H:%M} UTC",
             )
@@ -424,7 +433,7 @@ def signoff_card(state: State) -> Message:
             line = text(
                 language,
                 "signoff_role_pending",
-                role=escape(signoff.title),
+                role=escape(clip(signoff.title, TITLE_SHOWN)),
                 reason=mrkdwn_escape(clip(signoff.reason, 1000)),
             )
             accessory = button(
@@ -460,7 +469,7 @@ def confirm_cards(state: State) -> list[Message]:
             line = text(
                 language,
                 "confirm_item_done",
-                title=mrkdwn_escape(item.title),
+                title=mrkdwn_escape(clip(item.title, TITLE_SHOWN)),
                 user=mention(confirmation.user),
                 link=link(confirmation.evidence_url, text(language, "evidence"))
                 if confirmation.evidence_url
@@ -472,7 +481,7 @@ def confirm_cards(state: State) -> list[Message]:
             line = text(
                 language,
                 "confirm_item_pending",
-                title=mrkdwn_escape(item.title),
+                title=mrkdwn_escape(clip(item.title, TITLE_SHOWN)),
                 item=escape(item.id),
                 owner=owner,
             )
@@ -553,7 +562,7 @@ def go_announcement(state: State, known_good_revision: str | None = None) -> lis
     checklist = state.checklist
     language = _lang(checklist)
     headline = text(language, "go_announcement", release=escape(_release(checklist)))
-    blocks = [section(headline), *rollback_blocks(checklist)]
+    blocks = [*(section(part) for part in split_text(headline)), *rollback_blocks(checklist)]
     if known_good_revision and not checklist.rollback.known_good_revision:
         blocks.append(context(text(language, "rollback_revision", revision=escape(known_good_revision))))
     return pages(blocks, headline.replace("*", ""), language)

@@ -85,7 +85,7 @@ def command(bot: Bot) -> Any:
 async def _dispatch(bot: Bot, sub: str, rest: str, user: str, channel: str) -> None:
     async with errors_told(bot, channel, user, f"/golive {sub}"):
         if sub in ("", "help"):
-            await bot.tell(channel, user, bot.t("help", release=escape(bot.checklist.release.name)))
+            await bot.tell(channel, user, blocks.help_text(bot.checklist))
         elif sub == "status":
             state = await usecases.current_state(bot.checklist, bot.store)
             phase = _phase(bot, rest)
@@ -126,7 +126,7 @@ async def _dispatch(bot: Bot, sub: str, rest: str, user: str, channel: str) -> N
                 user,
                 bot.t("unknown_command", command=echo(sub))
                 + "\n\n"
-                + bot.t("help", release=escape(bot.checklist.release.name)),
+                + blocks.help_text(bot.checklist),
             )
 
 
