@@ -73,7 +73,9 @@ def checklist_with(value: str, language: str = "en", items: int = 2) -> Checklis
             "procedure_url": GOOD_URL,
             "procedure": [f"helm rollback{value}", "verify"],
             "known_good_revision": f"shop-41{value}",
-            "triggers": [{"name": f"Errors{value}", "description": f"5xx{value}", "condition": f"rate{value}"}],
+            "triggers": [
+                {"name": f"Errors{value}", "description": f"5xx{value}", "condition": f"rate{value}"}
+            ],
             "roles": [
                 {
                     "role": f"Lead{value}",
@@ -149,7 +151,13 @@ def state_with(value: str, language: str = "en", items: int = 2) -> State:
         signoffs=(
             SignoffRecord("devops", f"bob{value}", NOW, 1, {}, "f" * 16),
             SignoffRecord(
-                "ops", USERS[1], NOW - timedelta(hours=1), 1, {}, "f" * 16, invalidated_at=NOW,
+                "ops",
+                USERS[1],
+                NOW - timedelta(hours=1),
+                1,
+                {},
+                "f" * 16,
+                invalidated_at=NOW,
                 invalidated_reason=f"regressed{value}",
             ),
         ),
@@ -158,7 +166,14 @@ def state_with(value: str, language: str = "en", items: int = 2) -> State:
     verdict = decide(checklist, results, records, NOW)
     notes = [Note(1, f"U0DEVOPS{value}", f"note{value}", NOW)]
     return State(
-        checklist, 1, run, results, records, verdict, notes, NOW,
+        checklist,
+        1,
+        run,
+        results,
+        records,
+        verdict,
+        notes,
+        NOW,
         own_run=1,
         checklist_change=ChecklistChange("a" * 64, "b" * 64, (f"new{value}",), ()),
     )
@@ -166,8 +181,17 @@ def state_with(value: str, language: str = "en", items: int = 2) -> State:
 
 def deployment(value: str) -> PendingDeployment:
     return PendingDeployment(
-        1, 1, "github", "d1", f"org/shop{value}", f"prod{value}", f"v2.0.0{value}", f"abc1234{value}", 1,
-        "http://127.0.0.1:9/", NOW,
+        1,
+        1,
+        "github",
+        "d1",
+        f"org/shop{value}",
+        f"prod{value}",
+        f"v2.0.0{value}",
+        f"abc1234{value}",
+        1,
+        "http://127.0.0.1:9/",
+        NOW,
     )
 
 
@@ -199,7 +223,9 @@ def every_message(value: str, language: str = "en", items: int = 2) -> Iterator[
         yield Rendered("status before a run", message)
     for message in blocks.confirm_cards(state):
         yield Rendered("confirm cards", message)
-    yield Rendered("confirm modal", view=blocks.confirm_modal(checklist, checklist.item("runbook"), "C0RELEASE"))
+    yield Rendered(
+        "confirm modal", view=blocks.confirm_modal(checklist, checklist.item("runbook"), "C0RELEASE")
+    )
     for message in blocks.go_announcement(state, f"shop revision 41{value}"):
         yield Rendered("GO", message)
     for message in blocks.no_go_announcement(state, transitions.blockers_cause(state)):
@@ -212,9 +238,9 @@ def every_message(value: str, language: str = "en", items: int = 2) -> Iterator[
     yield Rendered("GO unblocking", Message("GO", [blocks.unblocked_context(language, held)]))
     for kind in ("failing", "reminder", "degraded", "resolved"):
         item = checklist.item("health-0")
-        post = Post(kind, f"{kind}:1", NOW)  # type: ignore[arg-type]
+        post = Post(kind, f"{kind}:1", NOW)
         line = alert_blocks.alert_line(checklist, item, state.results["health-0"], post, 2, 1)
-        for message in alert_blocks.alert_messages(checklist, kind, [line, line]):  # type: ignore[arg-type]
+        for message in alert_blocks.alert_messages(checklist, kind, [line, line]):
             yield Rendered(f"alert {kind}", message)
     role = checklist.role("ops")
     for message in alert_blocks.signoff_invalidated(checklist, role, f"regressed{value}"):
@@ -240,10 +266,18 @@ def every_message(value: str, language: str = "en", items: int = 2) -> Iterator[
         blocks.help_text(checklist),
         text(language, "unknown_command", command=echo(value)) + "\n\n" + blocks.help_text(checklist),
         *(text(language, key) for key in ("note_usage", "waive_usage", "diff_usage", "schedule_usage")),
-        text(language, "waived", item=echo(value), until="2026-12-01 12:00 UTC", user=mention("U0DEVOPS"),
-             reason=echo(f"ticket{value}", 500)),
+        text(
+            language,
+            "waived",
+            item=echo(value),
+            until="2026-12-01 12:00 UTC",
+            user=mention("U0DEVOPS"),
+            reason=echo(f"ticket{value}", 500),
+        ),
         text(language, "error", reason=echo(f"no phase {value!r}", 300)),
-        text(language, "confirm_done", title=echo(checklist.item("runbook").title, 300), user=mention("U00OPS")),
+        text(
+            language, "confirm_done", title=echo(checklist.item("runbook").title, 300), user=mention("U00OPS")
+        ),
         text(language, "signoff_done", role=echo(role.title, 300), user=mention("U00OPS"), run=1),
         text(language, "note_saved"),
         text(language, "evidence_invalid", problem=text(language, "evidence_problem_bar")),
@@ -300,7 +334,7 @@ def foreign_markup(mrkdwn: str, urls: tuple[str, ...] = ()) -> list[str]:
     found = []
     for match in _ANGLE.finditer(mrkdwn):
         inner = match.group(1)
-        url, bar, _label = inner.partition("|")
+        url = inner.partition("|")[0]
         if inner in _OWN or url in (*_OWN_URLS, *urls):
             continue
         found.append(match.group(0))

@@ -5,9 +5,10 @@ records every call, and can be told to answer a method with 429 (``Retry-After``
 or to hang. A post can also be applied (it shows in the channel's history) and then
 answered with 500, not answered, or have its connection closed: what a client sees when
 Slack took the post and the answer was lost. Like Slack, it refuses a message or view
-that breaks Block Kit's rules or limits (``invalid_blocks``, ``msg_too_long``). Channels keep their top-level messages for
-``conversations.history`` (newest first, ``oldest``/``latest``, cursor pages; message
-``metadata`` only with ``include_all_metadata``). The real ``slack_sdk`` client makes
+that breaks Block Kit's rules or limits (``invalid_blocks``, ``msg_too_long``). Channels
+keep their top-level messages for ``conversations.history`` (newest first,
+``oldest``/``latest``, cursor pages; message ``metadata`` only with
+``include_all_metadata``). The real ``slack_sdk`` client makes
 real HTTP requests to it.
 """
 

@@ -117,7 +117,9 @@ async def test_an_evidence_link_must_be_one_valid_url(h: Harness) -> None:
     opened = await h.slack.wait_for("views.open")
     view = opened[-1].params["view"]
     for bad in ("https://x.example/a b<!channel>|click>", "https://x.example/a|b", "ftp://x", "https://"):
-        answer = await h.submit_view(view, {"evidence": {"url": {"type": "url_text_input", "value": bad}}}, OPS)
+        answer = await h.submit_view(
+            view, {"evidence": {"url": {"type": "url_text_input", "value": bad}}}, OPS
+        )
         assert answer.status_code == 200
         errors = answer.json()
         assert errors["response_action"] == "errors" and errors["errors"]["evidence"], bad

@@ -20,7 +20,7 @@ from .every_message import (
 
 fragments = st.one_of(
     st.sampled_from(HOSTILE),
-    st.text(st.characters(blacklist_categories=("Cs",)), max_size=12),
+    st.text(st.characters(exclude_categories=["Cs"]), max_size=12),
 )
 hostile_text = st.lists(fragments, min_size=1, max_size=4).map("".join)
 
@@ -28,7 +28,9 @@ hostile_text = st.lists(fragments, min_size=1, max_size=4).map("".join)
 def assert_no_foreign_markup(value: str, language: str) -> None:
     for rendered in every_message(value, language):
         for where, mrkdwn_text in mrkdwn_texts(rendered):
-            assert foreign_markup(mrkdwn_text, own_urls(value)) == [], f"{where} lets markup through: {mrkdwn_text[:300]!r}"
+            assert foreign_markup(mrkdwn_text, own_urls(value)) == [], (
+                f"{where} lets markup through: {mrkdwn_text[:300]!r}"
+            )
             # Text typed as an entity is shown as typed, not as the character it names.
             assert "<b>" not in displayed(mrkdwn_text), where
 

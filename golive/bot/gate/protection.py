@@ -30,8 +30,8 @@ from ..core import usecases
 from ..core.delivery import deliver
 from ..core.surface import Surface
 from ..render.blocks import Message, mrkdwn_escape
-from ..render.mrkdwn import clip
 from ..render.messages import text
+from ..render.mrkdwn import clip
 from ..state import State
 from .github import (
     GitHubApp,

@@ -528,9 +528,8 @@ def rollback_blocks(checklist: Checklist) -> list[dict[str, Any]]:
     plan = checklist.rollback
     missing = text(language, "rollback_missing")
     steps = "\n".join(f"{n}. {mrkdwn_escape(step)}" for n, step in enumerate(plan.procedure, 1))
-    procedure = " ".join(
-        x for x in (plan.procedure_url and link(plan.procedure_url, plan.procedure_url), steps and f"\n{steps}") if x
-    )
+    url = plan.procedure_url
+    procedure = " ".join(x for x in (url and link(url, url), steps and f"\n{steps}") if x)
     triggers = "\n".join(
         f"• *{mrkdwn_escape(t.name)}* — {mrkdwn_escape(t.description)}" for t in plan.triggers
     )
