@@ -45,7 +45,8 @@ def own(markup: str) -> bool:
     """The bot's own: its approvers' mentions, the checklist's and the evidence links."""
     if markup in (f"<@{DEVOPS}>", f"<@{OPS}>", "<!subteam^S0DEVOPS>"):
         return True
-    return markup.startswith(("<https://wiki.example/", "<https://test.slack.com/")) and " " not in markup
+    own_links = ("<https://wiki.example/", "<https://test.slack.com/", "<http://127.0.0.1:")
+    return markup.startswith(own_links) and " " not in markup
 
 
 def assert_all_accepted_and_markup_free(h: Harness) -> None:
