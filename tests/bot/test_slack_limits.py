@@ -4,15 +4,17 @@ slack_sdk's models check it, and within the limits they do not check."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from golive.bot.render import blocks
+from golive.bot.render import alert_blocks, blocks
 
-from .every_message import HOSTILE, LANGUAGES, Rendered, every_message
+from .every_message import HOSTILE, LANGUAGES, Rendered, every_message, state_with
 
 #: docs.slack.dev: 50 blocks a message, 100 a modal; 40,000 characters of text; 3,000 a
 #: section's text, 2,000 a context element's; msg_blocks_too_long at about 13.2k.
@@ -84,3 +86,30 @@ def test_split_text_never_cuts_an_entity() -> None:
     parts = blocks.split_text(escaped, 3000)
     assert "".join(parts) == escaped
     assert all(part.endswith("&lt;") for part in parts)
+
+
+def test_a_long_rollback_plan_continues_in_further_messages_and_loses_nothing() -> None:
+    steps = [f"step {n}: " + "s" * 400 for n in range(150)]
+    state = state_with("")
+    plan = state.checklist.rollback.model_copy(update={"procedure": steps})
+    state = replace(state, checklist=state.checklist.model_copy(update={"rollback": plan}))
+    for messages in (
+        blocks.go_announcement(state),
+        alert_blocks.rollback_call(state.checklist, plan.triggers[0], timedelta(minutes=5)),
+    ):
+        assert len(messages) > 1
+        shown = "".join(b["text"]["text"] for m in messages for b in m.blocks if b["type"] == "section")
+        for n in range(150):
+            assert f"step {n}: " in shown, f"step {n} was cut"
+        for message in messages:
+            check(Rendered("rollback plan", message))
+        assert "(continued 2/" in json.dumps(messages[1].blocks)
+
+
+def test_a_run_message_too_long_for_one_message_says_where_the_rest_is() -> None:
+    state = state_with("r" * 40_000)
+    message = blocks.run_message(state, 1, 2, 2, True, 1.0)
+    check(Rendered("run", message))
+    shown = json.dumps(message.blocks)
+    assert "this run's thread and `/golive status` show the rest" in shown
+    assert "NO-GO" in shown, "the verdict stays in the message"
