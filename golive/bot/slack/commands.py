@@ -16,7 +16,7 @@ from ..core.progress import watch_run
 from ..core.publish import publish_run
 from ..render import blocks
 from ..render.alert_blocks import ScheduleView, notice, schedule_message
-from ..render.mrkdwn import echo, escape, mention
+from ..render.mrkdwn import clip, echo, escape, mention
 from ..render.report import report_messages
 from .bot import Bot, announce_change
 from .replies import errors_told
@@ -134,8 +134,8 @@ def _phase(bot: Bot, rest: str) -> str | None:
     phase = rest.split(maxsplit=1)[0] if rest.split() else None
     if phase is not None and phase not in [p.id for p in bot.checklist.phases]:
         # The refusal quotes the phase asked for: capped, it stays one short answer.
-        asked = phase if len(phase) <= 40 else phase[:39] + "…"
-        raise UserError(f"no phase {asked!r}; phases: {', '.join(p.id for p in bot.checklist.phases)}")
+        phases = ", ".join(p.id for p in bot.checklist.phases)
+        raise UserError(f"no phase {clip(phase, 40)!r}; phases: {phases}")
     return phase
 
 
