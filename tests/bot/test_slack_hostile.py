@@ -5,12 +5,17 @@ what Slack refuses)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from .every_message import foreign_markup
+from golive.bot.core import usecases
+from golive.bot.core.errors import UserError
+from golive.storage import Store
+
+from .every_message import checklist_with, foreign_markup
 from .fake_slack import Call
 from .slack_support import CHANNEL, DEVOPS, OPS, Harness, harness
 
@@ -135,3 +140,20 @@ async def test_an_evidence_link_must_be_one_valid_url(h: Harness) -> None:
     assert card.params["channel"] == CHANNEL
     assert "<https://wiki.example/runbook?page=1&amp;v=2|" in json.dumps(card.params["blocks"])
     assert_all_accepted_and_markup_free(h)
+
+
+async def test_the_command_line_refuses_the_same_evidence_links(tmp_path: Path) -> None:
+    store = await Store.open(f"sqlite:///{tmp_path / 'golive.db'}")
+    try:
+        checklist = checklist_with("")
+        for bad, problem in (
+            ("https://x.example/a b<!channel>|click>", "no spaces"),
+            ("https://x.example/a|b", "no |"),
+            ("file:///etc/passwd", "http:// or https://"),
+        ):
+            with pytest.raises(UserError, match=re.escape(problem)):
+                await usecases.confirm_item(checklist, store, "runbook", user=OPS, evidence_url=bad)
+        release = await store.release_id("Shop", "2.0.0")
+        assert (await store.records(release)).confirmations == ()
+    finally:
+        await store.close()
