@@ -113,3 +113,11 @@ def test_a_run_message_too_long_for_one_message_says_where_the_rest_is() -> None
     shown = json.dumps(message.blocks)
     assert "this run's thread and `/golive status` show the rest" in shown
     assert "NO-GO" in shown, "the verdict stays in the message"
+
+
+def test_split_text_never_cuts_a_mention_or_a_link() -> None:
+    line = " ".join(["<@U0DEVOPS> <https://x.example/a|evidence>"] * 200)
+    parts = blocks.split_text(line, 3000)
+    assert "".join(parts) == line
+    for part in parts:
+        assert part.count("<") == part.count(">"), part[-60:]

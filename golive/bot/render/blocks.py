@@ -99,9 +99,14 @@ def _clip_mrkdwn(value: str, limit: int) -> str:
 
 
 def _cut_at(value: str, limit: int) -> int:
-    """Where to cut ``value`` at most ``limit`` characters in, not inside an entity (``&lt;``)."""
+    """Where to cut ``value`` at most ``limit`` characters in: not inside an entity
+    (``&lt;``), nor inside a mention or link the bot built (``<@U…>``, ``<url|label>``)."""
     amp = value.rfind("&", max(0, limit - 5), limit)
-    return amp if amp > 0 and ";" not in value[amp:limit] else limit
+    cut = amp if amp > 0 and ";" not in value[amp:limit] else limit
+    opening = value.rfind("<", 0, cut)
+    if opening > 0 and value.rfind(">", 0, cut) < opening:
+        return opening
+    return cut
 
 
 def button(label: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
