@@ -4,9 +4,11 @@ It answers the methods the bot uses with Slack's JSON shapes, checks the bot tok
 records every call, and can be told to answer a method with 429 (``Retry-After``), 500,
 or to hang. A post can also be applied (it shows in the channel's history) and then
 answered with 500, not answered, or have its connection closed: what a client sees when
-Slack took the post and the answer was lost. Channels keep their top-level messages for
-``conversations.history`` (newest first, ``oldest``/``latest``, cursor pages; message
-``metadata`` only with ``include_all_metadata``). The real ``slack_sdk`` client makes
+Slack took the post and the answer was lost. Like Slack, it refuses a message or view
+that breaks Block Kit's rules or limits (``invalid_blocks``, ``msg_too_long``). Channels
+keep their top-level messages for ``conversations.history`` (newest first,
+``oldest``/``latest``, cursor pages; message ``metadata`` only with
+``include_all_metadata``). The real ``slack_sdk`` client makes
 real HTTP requests to it.
 
 Answers to a request's ``response_url`` (``POST {url}/webhook/...``, JSON) are recorded as
@@ -29,6 +31,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import WSMsgType, web
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
 
 BOT_TOKEN = "xoxb-test-bot-token-0123456789"
 #: Methods Slack refuses with ``channel_not_found`` where the bot is not a member.
@@ -269,6 +274,10 @@ class FakeSlack:
                 assert request.transport is not None
                 request.transport.close()
                 return web.Response(status=503, text="closed")
+        refusal = refused(method, params)
+        if refusal is not None:
+            self.calls.append(Call(method, params, 200, refusal))
+            return web.json_response({"ok": False, "error": refusal})
         answer = self._answer(method, params)
         posted = answer.get("ts") if method == "chat.postMessage" else None
         self.calls.append(Call(method, params, 200, ts=posted))
@@ -483,6 +492,50 @@ class FakeSlack:
         finally:
             self._sockets.discard(socket)
         return socket
+
+
+#: docs.slack.dev: 50 blocks a message, 100 a view, 40,000 characters of text, 3,000 a
+#: section's text, 2,000 a context element's; msg_blocks_too_long at about 13.2k.
+_MESSAGE_METHODS = ("chat.postMessage", "chat.postEphemeral", "chat.update")
+
+
+def refused(method: str, params: Mapping[str, Any]) -> str | None:
+    """Slack's error code for a message or view it would not take, else None."""
+    if method in _MESSAGE_METHODS:
+        if len(str(params.get("text") or "")) > 40_000:
+            return "msg_too_long"
+        raw = params.get("blocks") or []
+        if not isinstance(raw, list) or len(raw) > 50:
+            return "invalid_blocks"
+        if len(json.dumps(raw, ensure_ascii=False)) > 13_200:
+            return "msg_blocks_too_long"
+        return None if _valid_blocks(raw) else "invalid_blocks"
+    if method == "views.open":
+        view = params.get("view")
+        try:
+            View(**view).validate_json()  # type: ignore[arg-type]
+        except (SlackObjectFormationError, TypeError):
+            return "invalid_arguments"
+        return None if len(view["blocks"]) <= 100 and _valid_blocks(view["blocks"]) else "invalid_arguments"  # type: ignore[index]
+    return None
+
+
+def _valid_blocks(raw: list[Any]) -> bool:
+    for block in raw:
+        try:
+            parsed = Block.parse(block)
+            if parsed is None:
+                return False
+            parsed.validate_json()
+        except (SlackObjectFormationError, TypeError, KeyError):
+            return False
+        if block.get("type") == "section" and len(block.get("text", {}).get("text", "")) > 3000:
+            return False
+        if block.get("type") == "context" and any(
+            len(e.get("text", "")) > 2000 for e in block.get("elements", [])
+        ):
+            return False
+    return True
 
 
 def _micros(ts: str) -> int:

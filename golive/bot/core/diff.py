@@ -22,7 +22,6 @@ from ...storage import Store
 from ..render.blocks import (
     Message,
     checklist_change_line,
-    clip,
     context,
     mrkdwn_escape,
     paginate,
@@ -30,6 +29,7 @@ from ..render.blocks import (
     split_text,
 )
 from ..render.messages import text
+from ..render.mrkdwn import clip, escape
 from ..state import ChecklistChange
 from .errors import UserError
 from .usecases import checklist_change, release_context, stored_checklist
@@ -141,7 +141,7 @@ def diff_message(
                     language,
                     "diff_line",
                     title=mrkdwn_escape(checklist.item(change.item_id).title),
-                    item=change.item_id,
+                    item=escape(change.item_id),
                     before=change.before,
                     after=change.after,
                     message=mrkdwn_escape(clip(change.message, 200)),
@@ -154,8 +154,8 @@ def diff_message(
             text(
                 language,
                 "diff_value_line",
-                item=v.item_id,
-                name=v.name,
+                item=escape(v.item_id),
+                name=escape(clip(v.name, 200)),
                 before=_shown(v.before),
                 after=_shown(v.after),
             )
@@ -177,7 +177,7 @@ def diff_message(
         f"{len(diff.newly_failing)} newly failing, {len(diff.fixed)} fixed, "
         f"{len(diff.changed)} changed, {len(diff.values)} values"
     )
-    return paginate(title, blocks, f"{title}: {summary}", language)
+    return paginate(title, blocks, f"{escape(title)}: {summary}", language)
 
 
 def parse_runs(words: str) -> tuple[int, int] | None:

@@ -171,8 +171,8 @@ class Notifier:
             )
             if ended:
                 role = self.checklist.role(signoff.role)
-                message = alert_blocks.signoff_invalidated(self.checklist, role, reason)
-                await self.surface.post(self.channel, message)
+                for message in alert_blocks.signoff_invalidated(self.checklist, role, reason):
+                    await self.surface.post(self.channel, message)
                 reasons.append(f"{role.title}: {reason}")
         return reasons
 
@@ -204,7 +204,7 @@ class Notifier:
                 call = alert_blocks.rollback_call(self.checklist, trigger, at - decision.state.since)
                 what = "the rollback call"
                 posted = await deliver(
-                    self.store, release_id, [claim], what, self.surface, self.channel, [call]
+                    self.store, release_id, [claim], what, self.surface, self.channel, call
                 )
                 if posted is Delivery.NOT_SENT:
                     continue  # the trigger's state stays as it was: called again next round

@@ -26,7 +26,7 @@ from ...checks.model import Checklist, Phase
 from ...checks.results import ItemResult
 from ...checks.runner import select_items
 from ...storage import RunAborted, RunInfo, StorageError, Store
-from ..render import blocks, charts
+from ..render import blocks, charts, mrkdwn
 from ..state import State
 from . import transitions, usecases
 from .surface import Surface, restoring
@@ -229,7 +229,7 @@ async def close_orphaned_message(
     if rerun is not None:
         rerun_id, rerun_channel, rerun_ts = rerun
         url = await _to_slack("link to the re-run", surface.permalink(rerun_channel, rerun_ts))
-        link = f"<{url}|#{rerun_id}>" if url else f"#{rerun_id}"
+        link = mrkdwn.link(url, f"#{rerun_id}") if url else f"#{rerun_id}"
     channel, ts = run.message_channel, run.message_ts
     final = blocks.orphaned_run_message(checklist, run.id, link)
     await _to_slack("edit an orphaned run message", surface.update(channel, ts, final))

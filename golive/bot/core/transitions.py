@@ -35,14 +35,15 @@ from ...checks.rollback import previous_good_revision
 from ...checks.verdict import Blocker
 from ...storage import Store
 from ..render.blocks import (
-    BLOCKS_LIMIT,
     Message,
+    fits,
     go_announcement,
     mrkdwn_escape,
     no_go_announcement,
     unblocked_context,
 )
 from ..render.messages import text
+from ..render.mrkdwn import mention
 from ..state import State
 from . import usecases
 from .delivery import Delivery, deliver
@@ -111,19 +112,23 @@ async def _tell(
     state = await usecases.current_state(checklist, store, now=now)  # after the claims
     if state.verdict.go and not standing and go:
         change, key = Change.GO, f"go:{period}"
-        message = go_announcement(state, known_good_revision(state))
+        messages = go_announcement(state, known_good_revision(state))
         held = await store.unanswered_deployments(release.id)
         if held:  # the deploys this GO releases (the leader answers them)
             line = unblocked_context(checklist.release.language, held)
-            message = Message(message.text, [*message.blocks[: BLOCKS_LIMIT - 1], line])
+            last = messages[-1]
+            if fits([*last.blocks, line]):
+                messages[-1] = Message(last.text, [*last.blocks, line])
+            else:
+                messages.append(Message(last.text, [line]))
     elif not state.verdict.go and standing and withdraw:
         change, key = Change.WITHDRAWN, f"withdrawn:{period}"
-        message = no_go_announcement(state, cause or blockers_cause(state))
+        messages = no_go_announcement(state, cause or blockers_cause(state))
     else:
         return None
     if not await store.claim_notification(release.id, key, at=state.at):
         return None
-    delivered = await deliver(store, release.id, [key], change.value, surface, channel, [message])
+    delivered = await deliver(store, release.id, [key], change.value, surface, channel, messages)
     return None if delivered is Delivery.NOT_SENT else change
 
 
@@ -164,11 +169,11 @@ def _blocker_cause(state: State, blocker: Blocker) -> str:
         revoked = _revoked(state, blocker.subject.removeprefix("signoff:"))
         if revoked is not None and revoked.revoked_by is not None and revoked.revoked_at is not None:
             at = f"{revoked.revoked_at:%Y-%m-%d %H:%M}"
-            return text(language, "cause_revoked", role=role, user=revoked.revoked_by, at=at)
+            return text(language, "cause_revoked", role=role, user=mention(revoked.revoked_by), at=at)
         return text(language, "cause_signoff", role=role, reason=reason)
     values = {
         "title": mrkdwn_escape(blocker.title),
-        "item": blocker.subject,
+        "item": mrkdwn_escape(blocker.subject),
         "status": blocker.status,
         "reason": reason,
     }
@@ -187,7 +192,7 @@ def _blocker_cause(state: State, blocker: Blocker) -> str:
         return text(
             language,
             "cause_waiver_expired",
-            user=waiver.created_by,
+            user=mention(waiver.created_by),
             at=f"{waiver.expires_at:%Y-%m-%d %H:%M}",
             **values,
         )

@@ -24,6 +24,7 @@ from ...checks.runner import run_checklist, select_items
 from ...checks.secrets import redact
 from ...checks.verdict import current_results, decide
 from ...storage import Observation, RunInfo, StorageError, Store
+from ..render.mrkdwn import link_problem
 from ..state import ChecklistChange, State
 from .errors import NotApprover, UserError
 
@@ -31,6 +32,20 @@ log = logging.getLogger(__name__)
 #: How long a run that could not store its results waits, after its last probe, for the
 #: database to come back. Results are kept in memory meanwhile and every probe still runs.
 STORE_RETRY_SECONDS = 60.0
+#: The longest text people may record (documented in the README's Slack section): a note,
+#: a waiver's reason, a confirmation's comment. Longer input is refused with its length.
+NOTE_LIMIT = 3000
+REASON_LIMIT = 500
+COMMENT_LIMIT = 500
+#: What is wrong with an evidence link, by :func:`golive.bot.render.mrkdwn.link_problem`.
+EVIDENCE_PROBLEMS = {
+    "long": "at most 2000 characters",
+    "space": "no spaces, line breaks or invisible characters",
+    "bar": "no |",
+    "angle": "no < or >",
+    "scheme": "starting with http:// or https://",
+    "host": "naming a host",
+}
 
 
 def utcnow() -> datetime:
@@ -365,8 +380,14 @@ async def confirm_item(
     config = item.config
     if getattr(config, "evidence_required", False) and not evidence_url:
         raise UserError(f"{item_id} needs an evidence link: pass --evidence URL")
-    if evidence_url and not evidence_url.startswith(("http://", "https://")):
-        raise UserError(f"evidence must be an http(s) link, not {evidence_url!r}")
+    problem = link_problem(evidence_url) if evidence_url else None
+    if problem is not None:
+        raise UserError(
+            f"evidence must be one http(s) link ({EVIDENCE_PROBLEMS[problem]}), "
+            "e.g. https://wiki.example/runbook"
+        )
+    if comment is not None and len(comment) > COMMENT_LIMIT:
+        raise UserError(f"a comment is at most {COMMENT_LIMIT} characters; this one has {len(comment)}")
     await _may_act_for(checklist, item, user, authorizer)
     release = await release_context(checklist, store)
     await store.add_confirmation(
@@ -437,6 +458,10 @@ async def waive_item(
         raise UserError("a waiver lasts between a few hours and 90 days: pass --days 0.5 … 90")
     if len(reason.strip()) < 5:
         raise UserError("say why the item is waived: --reason 'ticket or explanation'")
+    if len(reason.strip()) > REASON_LIMIT:
+        raise UserError(
+            f"a waiver reason is at most {REASON_LIMIT} characters; this one has {len(reason.strip())}"
+        )
     await _may_act_for(checklist, item, user, authorizer)
     at = now()
     waiver = Waiver(item_id, reason.strip(), user, at, at + timedelta(days=days))
@@ -457,8 +482,8 @@ async def add_note(
     text = text.strip()
     if not text:
         raise UserError("a note needs some text")
-    if len(text) > 3000:
-        raise UserError(f"a note is at most 3000 characters; this one has {len(text)}")
+    if len(text) > NOTE_LIMIT:
+        raise UserError(f"a note is at most {NOTE_LIMIT} characters; this one has {len(text)}")
     await _may_act_for(checklist, None, user, authorizer)
     release = await release_context(checklist, store)
     await store.add_note(release.id, author=user, text=text, at=now())

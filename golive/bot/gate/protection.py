@@ -31,6 +31,7 @@ from ..core.delivery import deliver
 from ..core.surface import Surface
 from ..render.blocks import Message, mrkdwn_escape
 from ..render.messages import text
+from ..render.mrkdwn import clip
 from ..state import State
 from .github import (
     GitHubApp,
@@ -135,9 +136,9 @@ async def tell(
         f"deploy_{what}",
         environment=mrkdwn_escape(deployment.environment),
         repository=mrkdwn_escape(deployment.repository),
-        sha=deployment.sha[:7],
-        forge=deployment.forge,
-        comment=mrkdwn_escape(comment),
+        sha=mrkdwn_escape(deployment.sha[:7]),
+        forge=mrkdwn_escape(deployment.forge),
+        comment=mrkdwn_escape(clip(comment, 2000)),
     )
     await deliver(
         store, deployment.release_id, [key], key, target.surface, target.channel, [Message(message)]

@@ -15,17 +15,19 @@ from ...storage import ScheduleState
 from ..state import Post, PostKind
 from .blocks import (
     Message,
-    clip,
+    fallback_text,
     header,
     mentions,
     mrkdwn_escape,
     owner_mentions,
+    pages,
     paginate,
     rollback_blocks,
     section,
     split_text,
 )
 from .messages import text
+from .mrkdwn import clip, echo, escape, link, mention
 
 #: Blockers named in a GO withdrawal's reason.
 REASONS_SHOWN = 5
@@ -53,7 +55,7 @@ def alert_line(
     language = checklist.release.language
     values = {
         "title": mrkdwn_escape(item.title),
-        "item": item.id,
+        "item": escape(item.id),
         "status": result.status,
         "run": run_id,
         "message": mrkdwn_escape(clip(result.message, _MESSAGE_LIMIT)),
@@ -65,9 +67,9 @@ def alert_line(
         # Only the failing tier calls people; a degraded item names its owner quietly.
         extras.append(text(language, "owner", owner=owner_mentions(checklist, item.responsible)))
     elif item.responsible:
-        extras.append(text(language, "owner", owner=checklist.role(item.responsible).title))
+        extras.append(text(language, "owner", owner=escape(checklist.role(item.responsible).title)))
     if result.evidence is not None and result.evidence.link and post.kind != "resolved":
-        extras.append(text(language, "evidence", link=result.evidence.link))
+        extras.append(link(result.evidence.link, text(language, "evidence")))
     if post.kind == "failing" and previous_run is not None:
         extras.append(text(language, "alert_compare", before=previous_run, run=run_id))
     return line + ("\n    " + " · ".join(extras) if extras else "")
@@ -82,18 +84,19 @@ def alert_messages(checklist: Checklist, kind: PostKind, lines: Sequence[str]) -
     # The fallback is what a notification shows: the first item, readable without markup.
     first = lines[0].split("\n", 1)[0].replace("*", "")
     more = f" (+{len(lines) - 1})" if len(lines) > 1 else ""
-    return paginate(title, blocks, clip(f"{title}: {first}{more}", 600), language)
+    return paginate(title, blocks, clip(f"{escape(title)}: {first}{more}", 600), language)
 
 
-def signoff_invalidated(checklist: Checklist, role: SignoffRole, reason: str) -> Message:
+def signoff_invalidated(checklist: Checklist, role: SignoffRole, reason: str) -> list[Message]:
     message = text(
         checklist.release.language,
         "signoff_invalidated",
-        role=role.title,
+        role=escape(role.title),
         reason=mrkdwn_escape(reason),
-        mentions=mentions(role) or role.title,
+        mentions=mentions(role) or escape(role.title),
     )
-    return Message(message.replace("*", ""), [section(message)])
+    blocks = [section(part) for part in split_text(message)]
+    return pages(blocks, message.replace("*", ""), checklist.release.language)
 
 
 def held_for(delta: timedelta) -> str:
@@ -101,17 +104,19 @@ def held_for(delta: timedelta) -> str:
     return format_duration(timedelta(seconds=seconds if seconds < 120 else seconds - seconds % 60))
 
 
-def rollback_call(checklist: Checklist, trigger: RollbackTrigger, held: timedelta) -> Message:
+def rollback_call(checklist: Checklist, trigger: RollbackTrigger, held: timedelta) -> list[Message]:
+    """The call to roll back, with the plan: one message, or more when the plan is long."""
     headline = text(
         checklist.release.language,
         "rollback_call",
-        release=_release(checklist),
+        release=escape(_release(checklist)),
         trigger=mrkdwn_escape(trigger.name),
         description=mrkdwn_escape(trigger.description),
         condition=mrkdwn_escape(clip(trigger.condition or "", 500)),
         held=held_for(held),
     )
-    return Message(headline.replace("*", ""), [section(headline), *rollback_blocks(checklist)][:50])
+    blocks = [*(section(part) for part in split_text(headline)), *rollback_blocks(checklist)]
+    return pages(blocks, headline.replace("*", ""), checklist.release.language)
 
 
 @dataclass(frozen=True)
@@ -135,18 +140,22 @@ def schedule_message(checklist: Checklist, view: ScheduleView | None) -> Message
     if schedule.interval is not None:
         how = text(language, "schedule_every", interval=format_duration(schedule.interval))
     else:
-        how = text(language, "schedule_cron", cron=schedule.cron, timezone=schedule.zone_name)
+        how = text(language, "schedule_cron", cron=escape(schedule.cron), timezone=escape(schedule.zone_name))
     if schedule.window is not None:
         window = schedule.window
         how += " " + text(
-            language, "schedule_window", start=window.start, end=window.end, timezone=window.timezone
+            language,
+            "schedule_window",
+            start=escape(window.start),
+            end=escape(window.end),
+            timezone=escape(window.timezone),
         )
     state = view.state
     if state.paused:
         status = text(
             language,
             "schedule_paused",
-            user=state.changed_by or "?",
+            user=mention(state.changed_by or "?"),
             date=when(state.changed_at) if state.changed_at else "?",
         )
     else:
@@ -155,7 +164,7 @@ def schedule_message(checklist: Checklist, view: ScheduleView | None) -> Message
     if view.leader is not None:
         if view.leader:
             here = text(language, "schedule_leader_here") if view.leader_here else ""
-            lines.append(text(language, "schedule_leader", holder=view.leader, here=here))
+            lines.append(text(language, "schedule_leader", holder=echo(view.leader, 200), here=here))
         else:
             lines.append(text(language, "schedule_no_leader"))
     if state.last_run_id is not None:
@@ -167,9 +176,11 @@ def schedule_message(checklist: Checklist, view: ScheduleView | None) -> Message
         lines.append(text(language, "schedule_next", runs=runs))
     else:
         lines.append(text(language, "schedule_no_next"))
-    return Message(f"{title}: {status}", [header(title), section("\n".join(lines))])
+    blocks = [header(title), *(section(part) for part in split_text("\n".join(lines)))]
+    return Message(fallback_text(f"{escape(title)}: {status}"), blocks)
 
 
 def notice(message: str) -> Message:
-    """A one-line post to the channel (pause, resume)."""
-    return Message(message.replace("*", ""), [section(message)])
+    """A one-line post to the channel (pause, resume); ``message`` is mrkdwn, its user
+    text escaped."""
+    return Message(fallback_text(message.replace("*", "")), [section(part) for part in split_text(message)])

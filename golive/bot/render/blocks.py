@@ -1,9 +1,13 @@
 """Block Kit rendering: pure functions from state to Slack messages.
 
 Slack's limits shape everything here: at most 50 blocks a message, 3000 characters a
-section, 150 a header, 75 a button label. Long content continues in further messages
-(the caller posts them in the thread), never silently cut. Every message carries a
-plain-text fallback.
+section, 2000 a context element, 150 a header, 75 a button label. Long content continues
+in further messages (the caller posts each), never silently cut; the one message a run
+edits in place and the sign-off card say so when something had to move to the thread or
+to ``/golive status``. Every message carries a plain-text fallback.
+
+Text from people, servers, the checklist or the database is put into mrkdwn escaped,
+through :mod:`golive.bot.render.mrkdwn`, which alone builds mentions and links.
 """
 
 from __future__ import annotations
@@ -21,14 +25,25 @@ from ...checks.verdict import item_ok
 from ...storage import PendingDeployment
 from ..state import ChecklistChange, State
 from .messages import text
+from .mrkdwn import clip, escape, link, mention, usergroup
+
+#: The name the other renderers and the use cases know the escaping by.
+mrkdwn_escape = escape
 
 SECTION_LIMIT = 3000
+CONTEXT_LIMIT = 2000
 HEADER_LIMIT = 150
 BUTTON_LIMIT = 75
 BLOCKS_LIMIT = 50
 #: Slack rejects messages whose blocks add up to roughly 13k characters (msg_blocks_too_long).
 MESSAGE_CHARACTERS = 11000
+#: A message's plain-text fallback is what a notification shows: Slack truncates beyond
+#: 40,000 characters and advises 4,000; the blocks carry the whole content.
+FALLBACK_LIMIT = 3000
 MAX_BLOCKERS_SHOWN = 15
+#: A title beside a button (a card's line) is shown up to this long, shortened visibly:
+#: such a line is one section, and the title is in full in the status and the report.
+TITLE_SHOWN = 300
 
 EMOJI = {
     Status.PASS: ":white_check_mark:",
@@ -57,15 +72,6 @@ def _release(checklist: Checklist) -> str:
     return f"{checklist.release.name} v{checklist.release.version}"
 
 
-def clip(value: str, limit: int) -> str:
-    return value if len(value) <= limit else value[: limit - 1] + "…"
-
-
-def mrkdwn_escape(value: str) -> str:
-    """Slack's three control characters; everything else is shown as written."""
-    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def header(value: str) -> dict[str, Any]:
     return {
         "type": "header",
@@ -78,7 +84,29 @@ def section(value: str, **extra: Any) -> dict[str, Any]:
 
 
 def context(*elements: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": e} for e in elements[:10]]}
+    """A line of asides (at most 10); each is an aside, shortened visibly (…) past 2000
+    characters: what it summarises is shown in full elsewhere."""
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": _clip_mrkdwn(e, CONTEXT_LIMIT)} for e in elements[:10]],
+    }
+
+
+def _clip_mrkdwn(value: str, limit: int) -> str:
+    if len(value) <= limit:
+        return value
+    return value[: _cut_at(value, limit - 1)] + "…"
+
+
+def _cut_at(value: str, limit: int) -> int:
+    """Where to cut ``value`` at most ``limit`` characters in: not inside an entity
+    (``&lt;``), nor inside a mention or link the bot built (``<@U…>``, ``<url|label>``)."""
+    amp = value.rfind("&", max(0, limit - 5), limit)
+    cut = amp if amp > 0 and ";" not in value[amp:limit] else limit
+    opening = value.rfind("<", 0, cut)
+    if opening > 0 and value.rfind(">", 0, cut) < opening:
+        return opening
+    return cut
 
 
 def button(label: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
@@ -103,8 +131,9 @@ def split_text(value: str, limit: int = SECTION_LIMIT) -> list[str]:
             if current:
                 parts.append(current)
                 current = ""
-            parts.append(line[:limit])
-            line = line[limit:]
+            cut = _cut_at(line, limit)
+            parts.append(line[:cut])
+            line = line[cut:]
         candidate = f"{current}\n{line}" if current else line
         if len(candidate) > limit:
             parts.append(current)
@@ -116,23 +145,59 @@ def split_text(value: str, limit: int = SECTION_LIMIT) -> list[str]:
     return parts
 
 
-def paginate(title: str, blocks: list[dict[str, Any]], fallback: str, language: str) -> list[Message]:
-    """Spread blocks over as many messages as Slack's limits need, each marked as a part."""
-    pages: list[list[dict[str, Any]]] = [[]]
+def fallback_text(value: str) -> str:
+    return _clip_mrkdwn(value, FALLBACK_LIMIT)
+
+
+def pages(blocks: list[dict[str, Any]], fallback: str, language: str) -> list[Message]:
+    """Blocks in as many messages as Slack's limits need, without a header: each message
+    after the first says which part it is."""
+    grouped = _group(blocks, BLOCKS_LIMIT - 1)
+    if len(grouped) == 1:
+        return [Message(fallback_text(fallback), grouped[0])]
+    messages = []
+    for number, page in enumerate(grouped, 1):
+        more = text(language, "continued", part=number, parts=len(grouped))
+        messages.append(Message(fallback_text(f"{fallback} {more}"), [*page, context(more)]))
+    return messages
+
+
+def _group(blocks: list[dict[str, Any]], per_page: int) -> list[list[dict[str, Any]]]:
+    grouped: list[list[dict[str, Any]]] = [[]]
     size = 0
     for block in blocks:
         block_size = len(json.dumps(block, ensure_ascii=False))
-        if len(pages[-1]) >= BLOCKS_LIMIT - 2 or (pages[-1] and size + block_size > MESSAGE_CHARACTERS):
-            pages.append([])
+        if len(grouped[-1]) >= per_page or (grouped[-1] and size + block_size > MESSAGE_CHARACTERS):
+            grouped.append([])
             size = 0
-        pages[-1].append(block)
+        grouped[-1].append(block)
         size += block_size
-    if len(pages) == 1:
-        return [Message(fallback, [header(title), *pages[0]])]
+    return grouped
+
+
+def fits(blocks: list[dict[str, Any]]) -> bool:
+    return len(_group(blocks, BLOCKS_LIMIT)) == 1
+
+
+def help_text(checklist: Checklist) -> str:
+    return text(_lang(checklist), "help", release=escape(checklist.release.name))
+
+
+def reply(message: str, language: str = "en") -> list[Message]:
+    """An answer in mrkdwn (its user text already escaped), as many messages as it needs."""
+    return pages([section(part) for part in split_text(message)], message, language)
+
+
+def paginate(title: str, blocks: list[dict[str, Any]], fallback: str, language: str) -> list[Message]:
+    """Spread blocks over as many messages as Slack's limits need, each marked as a part.
+    ``title`` is plain text (a header); ``fallback`` is mrkdwn, its user text escaped."""
+    grouped = _group(blocks, BLOCKS_LIMIT - 2)
+    if len(grouped) == 1:
+        return [Message(fallback_text(fallback), [header(title), *grouped[0]])]
     messages = []
-    for number, page in enumerate(pages, 1):
-        more = text(language, "continued", part=number, parts=len(pages))
-        messages.append(Message(f"{fallback} {more}", [header(f"{title} {more}"), *page]))
+    for number, page in enumerate(grouped, 1):
+        more = text(language, "continued", part=number, parts=len(grouped))
+        messages.append(Message(fallback_text(f"{fallback} {more}"), [header(f"{title} {more}"), *page]))
     return messages
 
 
@@ -163,7 +228,7 @@ def item_line(checklist: Checklist, item: Item, result: ItemResult | None) -> st
         "item_line",
         mark=EMOJI[status] if status else ":grey_question:",
         title=mrkdwn_escape(item.title),
-        item=item.id,
+        item=escape(item.id),
         status=status or "NOT RUN",
         message=mrkdwn_escape(result.message if result else text(language, "not_run")),
     )
@@ -171,14 +236,15 @@ def item_line(checklist: Checklist, item: Item, result: ItemResult | None) -> st
     if item.responsible:
         extras.append(text(language, "owner", owner=_owner_mentions(checklist, item.responsible)))
     if result is not None and result.evidence is not None and result.evidence.link:
-        extras.append(text(language, "evidence", link=result.evidence.link))
+        extras.append(link(result.evidence.link, text(language, "evidence")))
     return line + ("\n    " + " · ".join(extras) if extras else "")
 
 
 def _owner_mentions(checklist: Checklist, role_id: str) -> str:
     role = checklist.role(role_id)
     people = mentions(role)
-    return f"{role.title} ({people})" if people else role.title
+    title = escape(clip(role.title, TITLE_SHOWN))
+    return f"{title} ({people})" if people else title
 
 
 def owner_mentions(checklist: Checklist, role_id: str) -> str:
@@ -189,7 +255,7 @@ def owner_mentions(checklist: Checklist, role_id: str) -> str:
 def mentions(role: SignoffRole) -> str:
     """The role's approvers as Slack mentions (users, then user groups), comma-separated."""
     return ", ".join(
-        [f"<@{u}>" for u in role.approvers.users] + [f"<!subteam^{g}>" for g in role.approvers.usergroups]
+        [mention(u) for u in role.approvers.users] + [usergroup(g) for g in role.approvers.usergroups]
     )
 
 
@@ -204,8 +270,8 @@ def verdict_blocks(state: State) -> list[dict[str, Any]]:
             text(
                 language,
                 "blocker_line",
-                subject=blocker.subject,
-                title=mrkdwn_escape(blocker.title),
+                subject=escape(blocker.subject),
+                title=mrkdwn_escape(clip(blocker.title, TITLE_SHOWN)),
                 status=blocker.status,
                 reason=mrkdwn_escape(clip(blocker.reason, 300)),
             )
@@ -238,7 +304,7 @@ def status_message(state: State, phase: str | None = None) -> list[Message]:
         blocks += _problem_blocks(state, checklist.phase(phase))
     blocks.append({"type": "divider"})
     blocks += verdict_blocks(state)
-    fallback = f"{title}: {state.verdict.decision}"
+    fallback = f"{escape(title)}: {state.verdict.decision}"
     return paginate(title, blocks, fallback, language)
 
 
@@ -261,21 +327,36 @@ def run_message(state: State, run_id: int, done: int, total: int, finished: bool
         if finished
         else text(language, "run_progress", done=done, total=total)
     )
-    blocks = [header(title), context(progress)]
-    blocks += [section(part) for part in split_text("\n".join(lines))]
+    phase_blocks = [section(part) for part in split_text("\n".join(lines))]
+    tail: list[dict[str, Any]] = []
     if state.checklist_change is not None:
-        blocks.append(context(checklist_change_line(checklist, state.checklist_change)))
+        tail.append(context(checklist_change_line(checklist, state.checklist_change)))
     if finished:
-        blocks.append({"type": "divider"})
-        blocks += verdict_blocks(state)
-    fallback = f"{title}: {progress}" + (f" — {state.verdict.decision}" if finished else "")
-    return Message(fallback, blocks[:BLOCKS_LIMIT])
+        tail.append({"type": "divider"})
+        tail += verdict_blocks(state)
+    fallback = f"{escape(title)}: {progress}" + (f" — {state.verdict.decision}" if finished else "")
+    blocks = one_message([header(title), context(progress)], phase_blocks, tail, text(language, "run_more"))
+    return Message(fallback_text(fallback), blocks)
+
+
+def one_message(
+    head: list[dict[str, Any]], middle: list[dict[str, Any]], tail: list[dict[str, Any]], more: str
+) -> list[dict[str, Any]]:
+    """The blocks of a message edited in place, which cannot continue in another: when all
+    do not fit, the last of ``middle`` give way to a line saying where they are shown."""
+    if fits([*head, *middle, *tail]):
+        return [*head, *middle, *tail]
+    kept = list(middle)
+    while kept and not fits([*head, *kept, context(more), *tail]):
+        kept.pop()
+    return [*head, *kept, context(more), *tail]
 
 
 def orphaned_run_note(checklist: Checklist, rerun: str | None) -> Message:
     """For the thread of a run whose replica went away mid-run: ``rerun`` is the run that
     stands for it (its number, linked when Slack gave a link), if one does."""
     language = _lang(checklist)
+    # ``rerun`` is mrkdwn the bot built: a run number or a link to its message.
     stopped = (
         text(language, "run_orphaned_rerun", rerun=rerun) if rerun else text(language, "run_orphaned")
     )
@@ -286,7 +367,7 @@ def orphaned_run_message(checklist: Checklist, run_id: int, rerun: str | None) -
     """That run's message, in its final state."""
     title = text(_lang(checklist), "run_header", run=run_id, release=_release(checklist))
     note = orphaned_run_note(checklist, rerun)
-    return Message(f"{title}: {note.text}", [header(title), *note.blocks])
+    return Message(fallback_text(f"{escape(title)}: {note.text}"), [header(title), *note.blocks])
 
 
 def checklist_change_line(checklist: Checklist, change: ChecklistChange) -> str:
@@ -294,11 +375,11 @@ def checklist_change_line(checklist: Checklist, change: ChecklistChange) -> str:
     language = _lang(checklist)
     parts = []
     if change.added:
-        parts.append(text(language, "checklist_items_added", items=", ".join(change.added)))
+        parts.append(text(language, "checklist_items_added", items=escape(", ".join(change.added))))
     if change.removed:
-        parts.append(text(language, "checklist_items_removed", items=", ".join(change.removed)))
+        parts.append(text(language, "checklist_items_removed", items=escape(", ".join(change.removed))))
     changes = "; ".join(parts) or text(language, "checklist_items_same")
-    return text(language, "checklist_changed", digest=change.digest[:12], changes=mrkdwn_escape(changes))
+    return text(language, "checklist_changed", digest=escape(change.digest[:12]), changes=changes)
 
 
 def _problem_blocks(state: State, phase: Phase) -> list[dict[str, Any]]:
@@ -318,34 +399,36 @@ def phase_summary(state: State, phase: Phase) -> list[Message]:
     items = _items(phase)
     results = [state.result(i) for i in items]
     counts = counts_line(results, language)
-    blocks = [section(text(language, "phase_summary", phase=mrkdwn_escape(phase.title), counts=counts))]
+    summary = text(language, "phase_summary", phase=mrkdwn_escape(phase.title), counts=counts)
+    blocks = [section(part) for part in split_text(summary)]
     problems = _problem_blocks(state, phase)
     if problems:
         blocks += problems
     else:
         blocks.append(context(text(language, "phase_all_green", total=len(items))))
-    return paginate(phase.title, blocks, f"{phase.title}: {counts}", language)
+    return paginate(phase.title, blocks, f"{escape(phase.title)}: {counts}", language)
 
 
 def signoff_card(state: State) -> Message:
     checklist = state.checklist
     language = _lang(checklist)
     title = text(language, "signoff_header", release=_release(checklist))
-    blocks: list[dict[str, Any]] = [header(title)]
+    head: list[dict[str, Any]] = [header(title)]
     if state.run is not None:
         from ...checks.results import fingerprint
 
-        blocks.append(
+        head.append(
             context(text(language, "signoff_intro", run=state.run.id, fingerprint=fingerprint(state.results)))
         )
+    blocks: list[dict[str, Any]] = []
     for signoff in state.verdict.signoffs:
         record = signoff.record
         if signoff.holds and record is not None:
             line = text(
                 language,
                 "signoff_role_held",
-                role=signoff.title,
-                user=record.user,
+                role=escape(clip(signoff.title, TITLE_SHOWN)),
+                user=mention(record.user),
                 date=f"{record.signed_at:%Y-%m-%d %H:%M} UTC",
             )
             accessory = button(
@@ -353,7 +436,10 @@ def signoff_card(state: State) -> Message:
             )
         else:
             line = text(
-                language, "signoff_role_pending", role=signoff.title, reason=mrkdwn_escape(signoff.reason)
+                language,
+                "signoff_role_pending",
+                role=escape(clip(signoff.title, TITLE_SHOWN)),
+                reason=mrkdwn_escape(clip(signoff.reason, 1000)),
             )
             accessory = button(
                 text(language, "signoff_button", role=signoff.title),
@@ -370,7 +456,8 @@ def signoff_card(state: State) -> Message:
         )
     blocks += verdict_blocks(state)
     held = sum(1 for s in state.verdict.signoffs if s.holds)
-    return Message(f"{title}: {held}/{len(state.verdict.signoffs)}", blocks[:BLOCKS_LIMIT])
+    fallback = fallback_text(f"{escape(title)}: {held}/{len(state.verdict.signoffs)}")
+    return Message(fallback, one_message(head, blocks, [], text(language, "card_more")))
 
 
 def confirm_cards(state: State) -> list[Message]:
@@ -387,15 +474,21 @@ def confirm_cards(state: State) -> list[Message]:
             line = text(
                 language,
                 "confirm_item_done",
-                title=mrkdwn_escape(item.title),
-                user=confirmation.user,
-                link=confirmation.evidence_url or "—",
+                title=mrkdwn_escape(clip(item.title, TITLE_SHOWN)),
+                user=mention(confirmation.user),
+                link=link(confirmation.evidence_url, text(language, "evidence"))
+                if confirmation.evidence_url
+                else "—",
             )
             blocks.append(section(line))
         else:
             owner = _owner_mentions(checklist, item.responsible) if item.responsible else "—"
             line = text(
-                language, "confirm_item_pending", title=mrkdwn_escape(item.title), item=item.id, owner=owner
+                language,
+                "confirm_item_pending",
+                title=mrkdwn_escape(clip(item.title, TITLE_SHOWN)),
+                item=escape(item.id),
+                owner=owner,
             )
             blocks.append(
                 section(
@@ -404,7 +497,7 @@ def confirm_cards(state: State) -> list[Message]:
                     block_id=f"confirm:{item.id}",
                 )
             )
-    return paginate(title, blocks, title, language)
+    return paginate(title, blocks, escape(title), language)
 
 
 def confirm_modal(checklist: Checklist, item: Item, channel: str) -> dict[str, Any]:
@@ -417,7 +510,7 @@ def confirm_modal(checklist: Checklist, item: Item, channel: str) -> dict[str, A
         "title": {"type": "plain_text", "text": clip(text(language, "confirm_modal_title"), 24)},
         "submit": {"type": "plain_text", "text": clip(text(language, "confirm_modal_submit"), 24)},
         "blocks": [
-            section(f"*{mrkdwn_escape(item.title)}*\n{mrkdwn_escape(instructions)}"),
+            *(section(part) for part in split_text(f"*{escape(item.title)}*\n{escape(instructions)}")),
             {
                 "type": "input",
                 "block_id": "evidence",
@@ -440,9 +533,8 @@ def rollback_blocks(checklist: Checklist) -> list[dict[str, Any]]:
     plan = checklist.rollback
     missing = text(language, "rollback_missing")
     steps = "\n".join(f"{n}. {mrkdwn_escape(step)}" for n, step in enumerate(plan.procedure, 1))
-    procedure = " ".join(
-        x for x in (plan.procedure_url and f"<{plan.procedure_url}>", steps and f"\n{steps}") if x
-    )
+    url = plan.procedure_url
+    procedure = " ".join(x for x in (url and link(url, url), steps and f"\n{steps}") if x)
     triggers = "\n".join(
         f"• *{mrkdwn_escape(t.name)}* — {mrkdwn_escape(t.description)}" for t in plan.triggers
     )
@@ -452,7 +544,7 @@ def rollback_blocks(checklist: Checklist) -> list[dict[str, Any]]:
     contacts = "\n".join(f"• {_person(c)}" for c in plan.contacts)
     lines = [
         text(language, "rollback_procedure", procedure=procedure or missing),
-        text(language, "rollback_revision", revision=plan.known_good_revision or "?"),
+        text(language, "rollback_revision", revision=escape(plan.known_good_revision or "?")),
         text(language, "rollback_triggers", triggers=triggers or missing),
         text(language, "rollback_roles", roles=roles or missing),
         text(language, "rollback_contacts", contacts=contacts or missing),
@@ -465,18 +557,19 @@ def rollback_blocks(checklist: Checklist) -> list[dict[str, Any]]:
 
 def _person(person: Any) -> str:
     reach = ", ".join(x for x in (person.phone, person.email) if x)
-    mention = f" <@{person.slack}>" if person.slack else ""
-    return f"{mrkdwn_escape(person.name)}{mention}" + (f" ({mrkdwn_escape(reach)})" if reach else "")
+    slack = f" {mention(person.slack)}" if person.slack else ""
+    return f"{mrkdwn_escape(person.name)}{slack}" + (f" ({mrkdwn_escape(reach)})" if reach else "")
 
 
-def go_announcement(state: State, known_good_revision: str | None = None) -> Message:
+def go_announcement(state: State, known_good_revision: str | None = None) -> list[Message]:
+    """GO with the rollback plan: one message, or more when the plan is long."""
     checklist = state.checklist
     language = _lang(checklist)
-    headline = text(language, "go_announcement", release=_release(checklist))
-    blocks = [section(headline), *rollback_blocks(checklist)]
+    headline = text(language, "go_announcement", release=escape(_release(checklist)))
+    blocks = [*(section(part) for part in split_text(headline)), *rollback_blocks(checklist)]
     if known_good_revision and not checklist.rollback.known_good_revision:
-        blocks.append(context(text(language, "rollback_revision", revision=known_good_revision)))
-    return Message(headline.replace("*", ""), blocks[:BLOCKS_LIMIT])
+        blocks.append(context(text(language, "rollback_revision", revision=escape(known_good_revision))))
+    return pages(blocks, headline.replace("*", ""), language)
 
 
 def deploy_line(language: str, deployment: PendingDeployment) -> str:
@@ -487,7 +580,7 @@ def deploy_line(language: str, deployment: PendingDeployment) -> str:
         environment=mrkdwn_escape(deployment.environment),
         repository=mrkdwn_escape(deployment.repository),
         sha=mrkdwn_escape(deployment.sha[:7]),
-        forge=deployment.forge,
+        forge=escape(deployment.forge),
         since=f"{deployment.received_at:%Y-%m-%d %H:%M}",
     )
 
@@ -501,24 +594,26 @@ def unblocked_context(language: str, deployments: Sequence[PendingDeployment]) -
             environment=mrkdwn_escape(d.environment),
             repository=mrkdwn_escape(d.repository),
             sha=mrkdwn_escape(d.sha[:7]),
-            forge=d.forge,
+            forge=escape(d.forge),
         )
         for d in deployments
     )
     return context(text(language, "go_unblocked", deploys=names))
 
 
-def waiting_deploys_message(language: str, deployments: Sequence[PendingDeployment]) -> Message:
+def waiting_deploys_message(language: str, deployments: Sequence[PendingDeployment]) -> list[Message]:
     lines = [text(language, "deploys_waiting"), *(f"• {deploy_line(language, d)}" for d in deployments)]
-    return Message("\n".join(lines).replace("*", ""), [section("\n".join(lines))])
+    body = "\n".join(lines)
+    return pages([section(p) for p in split_text(body)], body.replace("*", ""), language)
 
 
-def no_go_announcement(state: State, reason: str) -> Message:
+def no_go_announcement(state: State, reason: str) -> list[Message]:
     """``reason``: Slack mrkdwn, what people wrote in it already escaped (it may mention
     a user, ``<@U…>``)."""
     language = _lang(state.checklist)
-    headline = text(language, "no_go_announcement", release=_release(state.checklist), reason=reason)
-    return Message(headline.replace("*", ""), [section(headline), *verdict_blocks(state)][:BLOCKS_LIMIT])
+    headline = text(language, "no_go_announcement", release=escape(_release(state.checklist)), reason=reason)
+    blocks = [*(section(part) for part in split_text(headline)), *verdict_blocks(state)]
+    return pages(blocks, headline.replace("*", ""), language)
 
 
 _CONSOLE_EMOJI = {

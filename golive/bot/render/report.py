@@ -10,6 +10,8 @@ from __future__ import annotations
 from ...checks.results import ItemResult
 from ...checks.verdict import item_ok
 from ..state import State
+from .blocks import Message, reply, split_text
+from .mrkdwn import escape
 
 _WORDS = {
     "de": {
@@ -132,3 +134,10 @@ def _rollback(state: State, words: dict[str, str]) -> list[str]:
         lines.append(f"- Communication: {plan.communication_plan.strip()}")
     lines.append("")
     return lines if len(lines) > 3 else []
+
+
+def report_messages(state: State) -> list[Message]:
+    """The report as Slack shows it: the Markdown in code blocks, escaped (notes and
+    reasons are people's text), over as many messages as it needs."""
+    parts = split_text(escape(render_markdown(state)), 2900)
+    return [message for part in parts for message in reply(f"```{part}```", state.checklist.release.language)]

@@ -14,6 +14,7 @@ from slack_sdk.errors import SlackApiError
 from ...checks.probe import probe_type
 from ..core import usecases
 from ..render import blocks
+from ..render.mrkdwn import echo, escape, link_problem, mention
 from .bot import Bot, announce_change
 from .replies import errors_told
 from .respond import Asked
@@ -53,7 +54,7 @@ async def _sign(bot: Bot, role_id: str, user: str, channel: str, ts: str | None)
     try:
         role = bot.checklist.role(role_id)
     except KeyError:
-        await bot.tell(Asked(user, channel), bot.t("error", reason=f"unknown role {role_id!r}"))
+        await bot.tell(Asked(user, channel), bot.t("error", reason=echo(f"unknown role {role_id!r}")))
         return
     async with errors_told(bot, Asked(user, channel), "sign-off") as told:
         record = await usecases.sign_off(
@@ -62,7 +63,8 @@ async def _sign(bot: Bot, role_id: str, user: str, channel: str, ts: str | None)
     if told.failed:
         return
     await _refresh_card(bot, channel, ts)
-    await bot.tell(Asked(user, channel), bot.t("signoff_done", role=role.title, user=user, run=record.run_id))
+    done = bot.t("signoff_done", role=escape(role.title), user=mention(user), run=record.run_id)
+    await bot.tell(Asked(user, channel), done)
 
 
 def revoke(bot: Bot) -> Any:
@@ -78,9 +80,9 @@ async def _unsign(bot: Bot, role_id: str, user: str, channel: str, ts: str | Non
     try:
         role = bot.checklist.role(role_id)
     except KeyError:
-        await bot.tell(Asked(user, channel), bot.t("error", reason=f"unknown role {role_id!r}"))
+        await bot.tell(Asked(user, channel), bot.t("error", reason=echo(f"unknown role {role_id!r}")))
         return
-    nothing_to_revoke = bot.t("signoff_nothing_to_revoke", role=role.title)
+    nothing_to_revoke = bot.t("signoff_nothing_to_revoke", role=escape(role.title))
     async with errors_told(
         bot, Asked(user, channel), "revoking a sign-off", user_error=lambda _: nothing_to_revoke
     ) as told:
@@ -88,7 +90,8 @@ async def _unsign(bot: Bot, role_id: str, user: str, channel: str, ts: str | Non
     if told.failed:
         return
     await _refresh_card(bot, channel, ts)
-    await bot.tell(Asked(user, channel), bot.t("signoff_revoked", role=role.title, user=user))
+    revoked = bot.t("signoff_revoked", role=escape(role.title), user=mention(user))
+    await bot.tell(Asked(user, channel), revoked)
 
 
 async def _refresh_card(bot: Bot, channel: str, ts: str | None) -> None:
@@ -107,18 +110,18 @@ def open_confirm(bot: Bot) -> Any:
         try:
             item = bot.checklist.item(item_id)
         except KeyError:
-            bot.background(bot.tell(Asked(user, channel), bot.t("error", reason=f"unknown item {item_id!r}")))
+            unknown = bot.t("error", reason=echo(f"unknown item {item_id!r}"))
+            bot.background(bot.tell(Asked(user, channel), unknown))
             return
         if probe_type(item.probe_type).kind != "manual":
-            bot.background(
-                bot.tell(Asked(user, channel), bot.t("error", reason=f"{item_id} is not a manual item"))
-            )
+            not_manual = bot.t("error", reason=escape(f"{item_id} is not a manual item"))
+            bot.background(bot.tell(Asked(user, channel), not_manual))
             return
         if item.responsible and not await bot.approvers.is_approver(
             bot.checklist.role(item.responsible), user
         ):
             role = bot.checklist.role(item.responsible)
-            bot.background(bot.tell(Asked(user, channel), bot.t("not_approver", role=role.title)))
+            bot.background(bot.tell(Asked(user, channel), bot.t("not_approver", role=escape(role.title))))
             return
         view = blocks.confirm_modal(bot.checklist, item, channel)
         metadata = json.loads(view["private_metadata"])
@@ -146,8 +149,11 @@ def submit_confirm(bot: Bot) -> Any:
     async def handle(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         url = _field(view, "state", "values", "evidence", "url", "value").strip()
         comment = _field(view, "state", "values", "comment", "text", "value") or None
-        if not url.startswith(("http://", "https://")) or len(url) > 2000:
-            await ack(response_action="errors", errors={"evidence": bot.t("evidence_invalid")})
+        problem = link_problem(url)
+        if problem is not None:
+            # Shown under the field, as plain text: what is wrong, and what to send.
+            refusal = bot.t("evidence_invalid", problem=bot.t(f"evidence_problem_{problem}"))
+            await ack(response_action="errors", errors={"evidence": refusal})
             return
         await ack()
         try:
@@ -189,7 +195,6 @@ async def _confirm(
     if ts:
         cards = blocks.confirm_cards(state)
         await bot.surface.update(channel, ts, cards[0])
-    await bot.tell(
-        Asked(user, channel), bot.t("confirm_done", title=bot.checklist.item(item_id).title, user=user)
-    )
+    title = escape(bot.checklist.item(item_id).title)
+    await bot.tell(Asked(user, channel), bot.t("confirm_done", title=title, user=mention(user)))
     await announce_change(bot, channel)

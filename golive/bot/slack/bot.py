@@ -86,7 +86,10 @@ class Bot:
         )
 
     async def tell(self, asked: Asked, message: str) -> None:
-        await self.answer(asked, as_message(message))
+        """``message`` is mrkdwn with what people wrote in it escaped; a long one is told in
+        as many messages as Slack's limits need."""
+        # Replies quote errors (the database's among them), which may name a URL with a password.
+        await self.answer_all(asked, blocks.reply(redact(message), self.language))
 
     async def answer_all(self, asked: Asked, messages: list[Message]) -> None:
         """Several answers to one request. A response_url takes a few; the rest would be

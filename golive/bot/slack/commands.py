@@ -25,8 +25,9 @@ from ..core.publish import publish_run
 from ..render import blocks
 from ..render.alert_blocks import ScheduleView, notice, schedule_message
 from ..render.blocks import Message
-from ..render.report import render_markdown
-from .bot import Bot, announce_change, as_message
+from ..render.mrkdwn import clip, echo, escape, mention
+from ..render.report import report_messages
+from .bot import Bot, announce_change
 from .replies import errors_told
 from .respond import Asked
 
@@ -62,7 +63,7 @@ async def schedule_command(bot: Bot, rest: str, asked: Asked) -> None:
         return
     key = "schedule_paused_now" if paused else "schedule_resumed_now"
     # Posted to the release channel: it changes what everyone gets.
-    await post_for(bot, asked, notice(bot.t(key, user=user)))
+    await post_for(bot, asked, notice(bot.t(key, user=mention(user))))
 
 
 async def _approver_of_any_role(bot: Bot, user: str) -> bool:
@@ -110,14 +111,14 @@ async def _dispatch(bot: Bot, sub: str, rest: str, asked: Asked) -> None:
     user = asked.user
     async with errors_told(bot, asked, f"/golive {sub}"):
         if sub in ("", "help"):
-            await bot.tell(asked, bot.t("help", release=bot.checklist.release.name))
+            await bot.tell(asked, blocks.help_text(bot.checklist))
         elif sub == "status":
             state = await usecases.current_state(bot.checklist, bot.store)
             phase = _phase(bot, rest)
             answers = list(blocks.status_message(state, phase))
             held = await bot.store.unanswered_deployments(state.release_id)
             if held:
-                answers.append(blocks.waiting_deploys_message(bot.checklist.release.language, held))
+                answers.extend(blocks.waiting_deploys_message(bot.checklist.release.language, held))
             await bot.answer_all(asked, answers)
         elif sub == "run":
             await _run(bot, _phase(bot, rest), asked)
@@ -146,7 +147,7 @@ async def _dispatch(bot: Bot, sub: str, rest: str, asked: Asked) -> None:
                 # A note goes into the report the team signs off on: given elsewhere, the
                 # release channel learns of it.
                 await post_for(
-                    bot, asked, Message(bot.t("note_announced", user=user, text=blocks.mrkdwn_escape(rest)))
+                    bot, asked, Message(bot.t("note_announced", user=mention(user), text=escape(rest)))
                 )
         elif sub == "waive":
             await _waive(bot, rest, asked)
@@ -156,23 +157,22 @@ async def _dispatch(bot: Bot, sub: str, rest: str, asked: Asked) -> None:
             await diff_command(bot, rest, asked)
         elif sub == "report":
             state = await usecases.current_state(bot.checklist, bot.store)
-            body = render_markdown(state)
-            await bot.answer_all(
-                asked, [as_message(f"```{part}```") for part in blocks.split_text(body, 2900)]
-            )
+            await bot.answer_all(asked, report_messages(state))
         else:
             await bot.tell(
                 asked,
-                bot.t("unknown_command", command=sub)
+                bot.t("unknown_command", command=echo(sub))
                 + "\n\n"
-                + bot.t("help", release=bot.checklist.release.name),
+                + blocks.help_text(bot.checklist),
             )
 
 
 def _phase(bot: Bot, rest: str) -> str | None:
     phase = rest.split(maxsplit=1)[0] if rest.split() else None
     if phase is not None and phase not in [p.id for p in bot.checklist.phases]:
-        raise UserError(f"no phase {phase!r}; phases: {', '.join(p.id for p in bot.checklist.phases)}")
+        # The refusal quotes the phase asked for: capped, it stays one short answer.
+        phases = ", ".join(p.id for p in bot.checklist.phases)
+        raise UserError(f"no phase {clip(phase, 40)!r}; phases: {phases}")
     return phase
 
 
@@ -225,14 +225,16 @@ async def _waive(bot: Bot, rest: str, asked: Asked) -> None:
     waiver = await usecases.waive_item(
         bot.checklist, bot.store, item, days=days, reason=reason, user=user, authorizer=bot.approvers
     )
-    # A waiver changes the verdict: the release channel sees it, wherever it was given.
-    await post_for(
-        bot,
-        asked,
-        Message(
-            bot.t(
-                "waived", item=item, until=f"{waiver.expires_at:%Y-%m-%d %H:%M} UTC", user=user, reason=reason
-            )
-        ),
+    waived = bot.t(
+        "waived",
+        item=escape(item),
+        until=f"{waiver.expires_at:%Y-%m-%d %H:%M} UTC",
+        user=mention(user),
+        reason=escape(waiver.reason),
     )
+    # A waiver changes the verdict: the release channel sees it, wherever it was given.
+    said = blocks.reply(waived, bot.language)
+    await post_for(bot, asked, said[0])
+    for message in said[1:]:
+        await bot.surface.post(bot.channel or asked.channel, message)
     await announce_change(bot, asked.channel)

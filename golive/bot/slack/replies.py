@@ -13,7 +13,11 @@ from typing import Any, Protocol
 
 from ...storage import StorageError
 from ..core.errors import NotApprover, UserError
+from ..render.mrkdwn import echo, escape
 from .respond import Asked
+
+#: How much of a refusal's text a reply quotes (it may quote what was typed).
+REASON_SHOWN = 1000
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +48,14 @@ async def errors_told(
     try:
         yield told
     except NotApprover as exc:
-        reply = bot.t("not_approver", role=exc.role.title)
+        reply = bot.t("not_approver", role=escape(exc.role.title))
     except UserError as exc:
-        reply = user_error(exc) if user_error is not None else bot.t("error", reason=str(exc))
+        # A refusal is plain text, and may quote what was typed.
+        reason = echo(exc, REASON_SHOWN)
+        reply = user_error(exc) if user_error is not None else bot.t("error", reason=reason)
     except StorageError as exc:
         log.warning("%s: %s", what, exc)
-        reply = bot.t("not_recorded", reason=str(exc))
+        reply = bot.t("not_recorded", reason=echo(exc, REASON_SHOWN))
     except Exception:
         log.exception("%s failed", what)
         reply = bot.t("error", reason="internal error; see the bot's log")
