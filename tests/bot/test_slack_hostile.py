@@ -64,7 +64,7 @@ def assert_all_accepted_and_markup_free(h: Harness) -> None:
 
 
 def ephemerals(h: Harness) -> list[str]:
-    return [json.dumps(c.params, ensure_ascii=False) for c in h.slack.ok_calls("chat.postEphemeral")]
+    return [json.dumps(c.params, ensure_ascii=False) for c in h.slack.answers()]
 
 
 async def test_a_waiver_reason_and_a_note_arrive_escaped(h: Harness) -> None:
@@ -91,7 +91,7 @@ async def test_help_shows_its_placeholders_as_text(h: Harness) -> None:
     await h.command("note")
     await h.command("diff")
     await h.settle()
-    assert len(h.slack.ok_calls("chat.postEphemeral")) == 4
+    assert len(h.slack.answers()) == 4
     assert_all_accepted_and_markup_free(h)
 
 
@@ -99,7 +99,7 @@ async def test_forty_kilobytes_of_input_get_an_answer_slack_accepts(h: Harness) 
     for command in (BIG, f"status {BIG}", f"run {BIG}", f"diff {BIG}", f"schedule {BIG}"):
         await h.command(command)
         await h.settle()
-    assert len(h.slack.ok_calls("chat.postEphemeral")) == 5
+    assert len(h.slack.answers()) == 5
     assert_all_accepted_and_markup_free(h)
 
 
