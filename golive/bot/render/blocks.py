@@ -21,6 +21,8 @@ from ...checks.verdict import item_ok
 from ...storage import PendingDeployment
 from ..state import ChecklistChange, State
 from .messages import text
+from .plaintext import plain_text
+from .statuses import LOOKS
 
 SECTION_LIMIT = 3000
 HEADER_LIMIT = 150
@@ -30,16 +32,7 @@ BLOCKS_LIMIT = 50
 MESSAGE_CHARACTERS = 11000
 MAX_BLOCKERS_SHOWN = 15
 
-EMOJI = {
-    Status.PASS: ":white_check_mark:",
-    Status.WARN: ":warning:",
-    Status.FAIL: ":x:",
-    Status.ERROR: ":boom:",
-    Status.STALE: ":hourglass:",
-    Status.PENDING: ":hourglass_flowing_sand:",
-    Status.WAIVED: ":no_entry_sign:",
-    Status.SKIPPED: ":fast_forward:",
-}
+EMOJI = {status: look.emoji for status, look in LOOKS.items()}
 PROBLEMS = (Status.FAIL, Status.ERROR, Status.STALE, Status.WARN, Status.SKIPPED)
 
 
@@ -521,27 +514,6 @@ def no_go_announcement(state: State, reason: str) -> Message:
     return Message(headline.replace("*", ""), [section(headline), *verdict_blocks(state)][:BLOCKS_LIMIT])
 
 
-_CONSOLE_EMOJI = {
-    ":white_check_mark:": "✔",
-    ":warning:": "⚠",
-    ":x:": "✘",
-    ":boom:": "✹",
-    ":hourglass:": "⌛",
-    ":hourglass_flowing_sand:": "…",
-    ":no_entry_sign:": "~",
-    ":fast_forward:": "↷",
-    ":rocket:": "🚀",
-    ":no_entry:": "⛔",
-    ":grey_question:": "?",
-}
-
-
-def _console(value: str) -> str:
-    for code, symbol in _CONSOLE_EMOJI.items():
-        value = value.replace(code, symbol)
-    return value.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
 def plain(message: Message) -> str:
     """A readable text rendering of a message's blocks, for the console surface."""
     lines: list[str] = []
@@ -559,4 +531,4 @@ def plain(message: Message) -> str:
             lines.append("  " + " · ".join(e.get("text", "") for e in block["elements"]))
         elif kind == "divider":
             lines.append("-" * 40)
-    return _console("\n".join(lines) if lines else message.text)
+    return plain_text("\n".join(lines) if lines else message.text)
