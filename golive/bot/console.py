@@ -137,7 +137,7 @@ class RunProgress:
         self.items = [i for i in checklist.items() if phase is None or i.phase == phase]
         # Manual items are decided at once and derived ones after every probe: neither runs.
         self.probed = {i.id for i in self.items if probe_type(i.probe_type).kind == "auto"}
-        self.selected = {i.id for i in self.items}
+        self.phase_of = {i.id: i.phase for i in self.items}
         self.decided_at: dict[str, float] = {}
         self.started_at = clock()
         self.bars: Progress = Progress(
@@ -173,11 +173,11 @@ class RunProgress:
         self.live.stop()
 
     def decided(self, result: ItemResult) -> None:
-        if result.item_id not in self.selected or result.item_id in self.decided_at:
-            return
+        phase = self.phase_of.get(result.item_id)
+        if phase is None or result.item_id in self.decided_at:
+            return  # not of this run's selection, or already counted
         self.decided_at[result.item_id] = self.clock()
         self.bars.advance(self.total)
-        phase = next(i.phase for i in self.items if i.id == result.item_id)
         self.bars.advance(self.phases[phase])
 
     def print(self, line: str) -> None:
@@ -191,7 +191,7 @@ class RunProgress:
         for index, item in enumerate(self.items):
             if item.id in self.decided_at or item.id not in self.probed:
                 continue
-            waits = [d for d in item.depends_on if d in self.selected]
+            waits = [d for d in item.depends_on if d in self.phase_of]
             if any(d not in self.decided_at for d in waits):
                 continue  # not started: its dependency has no result yet
             since = max([self.started_at, *(self.decided_at[d] for d in waits)])
