@@ -381,8 +381,7 @@ def status(
         else:
             out.print(render_text.progress_line(loaded, result))
     for signoff in state.verdict.signoffs:
-        mark = "[green]✔ holds[/]" if signoff.holds else "[cyan]… pending[/]"
-        out.print(f"{mark} {signoff.title}: {render_text.escape(signoff.reason)}")
+        out.print(render_text.signoff_line(signoff))
     out.print()
     for line in render_text.summary(state) + render_text.verdict_lines(state):
         out.print(line)

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from ...checks.model import Checklist, Phase
 from ...checks.results import ItemResult
 from ...checks.status import Status
+from ...checks.verdict import SignoffState
 from ..state import State
 from .blocks import checklist_change_line
 from .plaintext import plain_text
@@ -73,6 +74,13 @@ def phase_line(state: State, phase: Phase) -> str:
     worst = max(statuses, key=lambda s: s.severity)
     symbol, colour = _symbol_and_colour(worst)
     return f"  [{colour}]{symbol}[/] [bold]{escape(phase.title)}[/]: {counts(statuses)}"
+
+
+def signoff_line(signoff: SignoffState) -> str:
+    """A sign-off role: holds (as a PASS looks) or pending (as a PENDING looks)."""
+    symbol, colour = _symbol_and_colour(Status.PASS if signoff.holds else Status.PENDING)
+    word = "holds" if signoff.holds else "pending"
+    return f"[{colour}]{symbol} {word}[/] {escape(signoff.title)}: {escape(signoff.reason)}"
 
 
 def summary(state: State) -> list[str]:
