@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import json
 import math
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -26,7 +29,7 @@ from ..checks.schema import checklist_schema
 from ..checks.secrets import redact
 from ..settings import DEFAULT_DB_URL, variable
 from ..storage import StorageError, Store
-from .console import ConsoleSurface
+from .console import ConsoleSurface, RunProgress
 from .core import usecases
 from .core.diff import run_diff_from_store
 from .core.errors import UserError
@@ -185,11 +188,22 @@ def run(
     charts: Annotated[
         Path, typer.Option("--charts", help="Folder for chart PNGs when printing instead of posting.")
     ] = Path("golive-out"),
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="Every item as it is decided, and the messages the bot would post."
+        ),
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the verdict line.")] = False,
 ) -> None:
     """Probe now, store the results, print them. Exit 0 when every blocking automated item passes.
 
-    In text format the bot's messages go to Slack when SLACK_BOT_TOKEN is set, else they
-    are printed here and the charts written to --charts."""
+    In text format: on a terminal a live progress display while the probes run, then the
+    summary (verdict, counts, a line per phase, the blockers, where the charts are). The
+    bot's messages go to Slack when SLACK_BOT_TOKEN is set, else the charts are written
+    to --charts (and --verbose prints the messages)."""
+    if verbose and quiet:
+        _fail("--verbose and --quiet exclude each other: choose one")
     loaded = _checklist(checklist)
     if phase is not None and phase not in [p.id for p in loaded.phases]:
         _fail(f"no phase {phase!r}; phases: {', '.join(p.id for p in loaded.phases)}")
@@ -202,6 +216,7 @@ def run(
         lease = lease_duration()
     except ValueError as exc:
         _fail(str(exc))
+    shown = _Shown(verbose=verbose, quiet=quiet)
 
     async def work(store: Store) -> State:
         # Present while it runs: a `golive serve` sharing the database leaves the run be.
@@ -210,7 +225,7 @@ def run(
             presence(store, store.holder, lease),
             watch_run(loaded, store, "cli", phase=phase) as watch,
         ):
-            _, state = await _run_once(loaded, store, watch, phase, format, charts)
+            _, state = await _run_once(loaded, store, watch, phase, format, charts, shown)
             watch.completed(state)
             return state
 
@@ -219,42 +234,93 @@ def run(
     state = _with_store(db, work)
     if format == Format.json:
         _print_json(render_json.state_document(state))
+    elif quiet:
+        out.print(render_text.verdict_line(state))
     else:
-        out.print()
-        for line in render_text.summary(state) + render_text.verdict_lines(state):
+        if verbose:
+            sys.stdout.write(shown.messages)
+            out.print()
+        phases = [loaded.phase(phase)] if phase else loaded.phases
+        for line in render_text.run_summary(state, phases, shown.charts):
             out.print(line)
     passed = usecases.automated_blocking_pass(loaded, state.results, phase)
     raise typer.Exit(EXIT_OK if passed else EXIT_FAILING)
 
 
+@dataclass
+class _Shown:
+    """What a text run shows besides its summary, and what it gathered to show."""
+
+    verbose: bool = False
+    quiet: bool = False
+    #: The bot's messages as printed (--verbose, without Slack).
+    messages: str = ""
+    #: Where the charts went.
+    charts: str | None = None
+
+
 async def _run_once(
-    checklist: Checklist, store: Store, watch: RunWatch, phase: str | None, format: Format, charts: Path
+    checklist: Checklist,
+    store: Store,
+    watch: RunWatch,
+    phase: str | None,
+    format: Format,
+    charts: Path,
+    shown: _Shown | None = None,
 ) -> tuple[int, State]:
     if format == Format.json:
         return await usecases.execute_run(
             checklist, store, phase=phase, trigger="cli", on_start=watch.started, on_result=watch.result
         )
+    shown = shown or _Shown()
+    # On a terminal (not a pipe, not a CI log) a live display while the probes run.
+    live = (
+        RunProgress(checklist, phase, out)
+        if not shown.quiet and out.is_terminal and not out.is_dumb_terminal and sys.stdout.isatty()
+        else None
+    )
 
     async def progress(result: ItemResult) -> None:
         await watch.result(result)
-        out.print(render_text.progress_line(checklist, result))
+        if live is not None:
+            live.decided(result)
+        if shown.verbose:
+            line = render_text.progress_line(checklist, result)
+            if live is not None:
+                live.print(line)
+            else:
+                out.print(line)
 
-    # Text: the messages the bot posts, on Slack when it has a token, else printed here.
+    # Text: the messages the bot posts, on Slack when it has a token, else kept to be
+    # printed after the run (--verbose) and the charts written to --charts.
     surface, channel, console = _surface(checklist, charts)
     try:
-        return await publish_run(
-            checklist,
-            store,
-            surface,
-            channel,
-            phase=phase,
-            trigger="cli",
-            on_start=watch.started,
-            on_result=progress,
-        )
+        with live or contextlib.nullcontext():
+            return await publish_run(
+                checklist,
+                store,
+                surface,
+                channel,
+                phase=phase,
+                trigger="cli",
+                on_start=watch.started,
+                on_result=progress,
+            )
     finally:
         if console is not None:
             console.flush()
+            if shown.verbose and isinstance(console.out, io.StringIO):
+                shown.messages = console.out.getvalue()
+            shown.charts = _charts_line(console.charts, console.folder)
+        else:
+            shown.charts = f"posted to Slack, {channel}, in the run message's thread"
+
+
+def _charts_line(written: list[Path], folder: Path) -> str | None:
+    if not written:
+        return None
+    names = ", ".join(path.name for path in written)
+    return f"{len(written)} PNG{'' if len(written) == 1 else 's'} written to {folder}/ ({names})"
 
 
 def _settings() -> Settings:
@@ -269,7 +335,7 @@ def _surface(checklist: Checklist, charts: Path) -> tuple[Surface, str, ConsoleS
     channel = settings.channel or checklist.release.channel or "#golive"
     if settings.bot_token:
         return SlackSurface(web_client(settings.bot_token, settings.api_url)), channel, None
-    console = ConsoleSurface(charts, sys.stdout)
+    console = ConsoleSurface(charts, io.StringIO())
     return console, channel, console
 
 
@@ -315,8 +381,7 @@ def status(
         else:
             out.print(render_text.progress_line(loaded, result))
     for signoff in state.verdict.signoffs:
-        mark = "[green]✔ holds[/]" if signoff.holds else "[cyan]… pending[/]"
-        out.print(f"{mark} {signoff.title}: {render_text.escape(signoff.reason)}")
+        out.print(render_text.signoff_line(signoff))
     out.print()
     for line in render_text.summary(state) + render_text.verdict_lines(state):
         out.print(line)

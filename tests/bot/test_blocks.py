@@ -12,7 +12,9 @@ from pathlib import Path
 import yaml
 
 from golive.bot.render import blocks
+from golive.bot.render import text as render_text
 from golive.bot.render.messages import DE, EN
+from golive.bot.render.statuses import LOOKS
 from golive.bot.state import State
 from golive.checks.loader import loads
 from golive.checks.probe import Evidence
@@ -111,7 +113,8 @@ def test_catalogues_have_the_same_keys_and_placeholders() -> None:
         assert english == german, key
 
 
-def test_main_command_prints_the_bot_messages_and_writes_charts(tmp_path: Path) -> None:
+def test_main_command_prints_the_bot_messages_readably_and_writes_charts(tmp_path: Path) -> None:
+    """``--verbose`` prints what the bot would post, as plain text (no Slack markup)."""
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     completed = subprocess.run(
         [
@@ -125,6 +128,7 @@ def test_main_command_prints_the_bot_messages_and_writes_charts(tmp_path: Path) 
             f"sqlite:///{tmp_path / 'golive.db'}",
             "--charts",
             str(tmp_path / "charts"),
+            "--verbose",
         ],
         capture_output=True,
         text=True,
@@ -139,8 +143,45 @@ def test_main_command_prints_the_bot_messages_and_writes_charts(tmp_path: Path) 
     assert "65 von 65 Punkten entschieden" not in output  # the final message shows the finished run instead
     assert "Lauf #1 nach" in output and "NO-GO" in output
     assert "not configured: set GOLIVE_HEALTH_URL" in output
+    assert "P1: Image-Check & Registry" in output and "*P1: Image-Check & Registry*" not in output
+    assert ":white_check_mark:" not in output and ":boom:" not in output  # symbols, not emoji codes
     pngs = sorted((tmp_path / "charts").glob("*.png"))
     # One chart per phase, each phase observed by the run: 8, none empty.
     phases = ("p1", "p2", "p3", "p4", "p5", "infra", "docs", "golive")
     assert [p.name for p in pngs] == sorted(f"{phase}.png" for phase in phases)
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in pngs)
+
+
+def test_the_console_reads_slack_markup_as_plain_text() -> None:
+    message = blocks.Message(
+        "fallback",
+        [
+            blocks.header("P1: Staging :x:"),
+            blocks.section(
+                "*P1: Staging*: :x: 1 FAIL · _see_ <https://wiki.example/runbook|the runbook> "
+                "or <https://wiki.example/plain>, asked by <@U0DEVOPS> in <#C0123|releases>"
+            ),
+            blocks.context("set `GOLIVE_HEALTH_URL`; 2*3*4 stays; &lt;b&gt; &amp; co"),
+        ],
+    )
+    assert blocks.plain(message).splitlines() == [
+        "P1: Staging ✘",
+        "=" * len("P1: Staging :x:"),
+        "P1: Staging: ✘ 1 FAIL · see the runbook (https://wiki.example/runbook) "
+        "or https://wiki.example/plain, asked by @U0DEVOPS in #releases",
+        "  set GOLIVE_HEALTH_URL; 2*3*4 stays; <b> & co",
+    ]
+
+
+def test_a_status_looks_the_same_in_slack_and_on_the_console() -> None:
+    """One table: the emoji Slack shows for a status is the symbol the terminal shows."""
+    state = big_state(1, 1)
+    failed = ItemResult("item-0", Status.ERROR, Status.ERROR, "unreachable", 1.0, NOW)
+    state = State(state.checklist, 1, None, {"item-0": failed}, Records(), state.verdict, [], NOW)
+    [summary] = blocks.phase_summary(state, state.checklist.phases[0])
+    assert LOOKS[Status.ERROR].emoji in json.dumps(summary.blocks)
+    symbol = LOOKS[Status.ERROR].symbol
+    assert f"{symbol} Item 0 (item-0) — ERROR: unreachable" in blocks.plain(summary)
+    line = render_text.progress_line(state.checklist, failed)
+    assert line.startswith(f"[{LOOKS[Status.ERROR].colour}]{symbol} ERROR")
+    assert len({look.symbol for look in LOOKS.values()}) == len(Status)  # each status its own

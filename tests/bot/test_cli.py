@@ -3,12 +3,19 @@ database, the real CLI code (typer's runner in-process, and one subprocess)."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
+import pty
+import re
+import select
+import struct
 import subprocess
 import sys
+import termios
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -388,3 +395,147 @@ def test_status_from_the_database_is_of_the_release_the_run_was_for(
     status = json.loads(output)
     assert status["release"] == {"name": "Shop", "version": "3.0.0"}
     assert next(i for i in status["items"] if i["id"] == "health")["status"] == "PASS"
+
+
+# -- the text output, as a person reads it: the real command in a pipe and on a terminal --
+
+
+def _environment(tmp_path: Path) -> dict[str, str]:
+    """No Slack token (the messages stay here), no colour forced or refused from outside,
+    a terminal type that has colours: whether codes appear is up to the output alone."""
+    drop = ("GOLIVE_", "SLACK_", "FORCE_COLOR", "NO_COLOR", "TTY_", "COLUMNS", "LINES")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    return {**env, "TERM": "xterm-256color", "HOME": str(tmp_path)}
+
+
+def _run_args(checklist: Path, tmp_path: Path, *extra: str) -> list[str]:
+    db = f"sqlite:///{tmp_path / 'golive.db'}"
+    charts = str(tmp_path / "charts")
+    command = [sys.executable, "-m", "golive", "run", "-c", str(checklist)]
+    return [*command, "--db", db, "--charts", charts, *extra]
+
+
+def piped(checklist: Path, tmp_path: Path, *extra: str) -> tuple[int, str]:
+    done = subprocess.run(
+        _run_args(checklist, tmp_path, *extra),
+        capture_output=True,
+        text=True,
+        env=_environment(tmp_path),
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
+    return done.returncode, done.stdout
+
+
+def on_a_terminal(checklist: Path, tmp_path: Path, *extra: str) -> tuple[int, str]:
+    """The command with a pseudo-terminal (120 × 40) as its standard output."""
+    primary, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    process = subprocess.Popen(
+        _run_args(checklist, tmp_path, *extra),
+        stdin=subprocess.DEVNULL,
+        stdout=secondary,
+        stderr=subprocess.DEVNULL,
+        env=_environment(tmp_path),
+        cwd=tmp_path,
+    )
+    os.close(secondary)
+    read = bytearray()
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([primary], [], [], 0.5)
+            if not ready:
+                if process.poll() is not None:
+                    break
+                continue
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # the terminal closed: the command ended
+                break
+            if not chunk:
+                break
+            read += chunk
+        code = process.wait(timeout=10)
+    finally:
+        os.close(primary)
+        if process.poll() is None:
+            process.kill()
+    return code, read.decode()
+
+
+def test_a_run_in_a_pipe_prints_the_compact_summary_in_plain_lines(
+    small_checklist: Path, tmp_path: Path, target: Target
+) -> None:
+    target.status = 503
+    code, output = piped(small_checklist, tmp_path)
+    assert code == 1  # a blocking automated item fails
+    assert "\x1b[" not in output  # no colour, no cursor movement: a pipe gets plain lines
+    lines = output.splitlines()
+    assert lines[0] == "NO-GO: 4 blockers (run #1, Shop v2.0.0)"
+    assert "Items: 1 ✘ FAIL, 1 … PENDING" in lines
+    assert "  ✘ P1: Staging: 1 ✘ FAIL, 1 … PENDING" in lines  # a line per phase
+    assert "Sign-offs: 0 of 2 hold" in lines
+    # The blockers with their messages.
+    [health] = [line for line in lines if line.startswith("  ✘ FAIL health Health-Checks erfolgreich: ")]
+    assert "HTTP 503" in health and "[STATUS] = 503, limit == 200" in health
+    assert any(line.startswith("  … PENDING runbook Runbook erstellt: ") for line in lines)
+    assert any(line.startswith("  … PENDING signoff:devops ") for line in lines)
+    # Where the charts were written, and they are there.
+    assert f"Charts: 1 PNG written to {tmp_path / 'charts'}/ (p1.png)" in lines
+    assert (tmp_path / "charts" / "p1.png").read_bytes().startswith(b"\x89PNG")
+    # Compact: neither every item's line nor the bot's Slack messages.
+    assert "ms)" not in output and "Go-Live-Lauf" not in output
+    assert len(lines) <= 12, output
+
+
+def test_verbose_lists_every_item_and_the_messages_without_slack_markup(
+    small_checklist: Path, tmp_path: Path, target: Target
+) -> None:
+    _with_phase_two(small_checklist, target.server_address[1])
+    code, output = piped(small_checklist, tmp_path, "--verbose")
+    assert code == 0, output  # every blocking automated item passes: the exit code says so
+    assert "\x1b[" not in output
+    decided = {
+        match.group(2): match.group(1)
+        for match in re.finditer(r"^\S (\w+)\s+\w+\s+(\S+)\s.*\(\d+ ms\) — ", output, re.MULTILINE)
+    }
+    assert decided == {"health": "PASS", "runbook": "PENDING", "smoke": "PASS"}
+    # What the bot would post, readable: no *bold* stars, no <url|label> or <@user>.
+    assert "Go-Live-Lauf #1 · Shop v2.0.0" in output
+    assert "P1: Staging" in output and "*P1: Staging*" not in output
+    assert not re.search(r"<(https?://|@|#|!)[^>]*>", output), output
+    assert not re.search(r"(^|\s)\*\S[^*\n]*\*(\s|$)", output, re.MULTILINE), output
+    # The summary last.
+    assert output.rstrip().splitlines()[-1].startswith("Charts: 2 PNGs written to")
+    assert "NO-GO: 3 blockers (run #1, Shop v2.0.0)" in output
+
+
+def test_quiet_prints_only_the_verdict_line(small_checklist: Path, tmp_path: Path, target: Target) -> None:
+    target.status = 500
+    code, output = piped(small_checklist, tmp_path, "--quiet")
+    assert code == 1  # the exit codes stay as they were
+    assert output.splitlines() == ["NO-GO: 4 blockers (run #1, Shop v2.0.0)"]
+    code, output = cli("run", "-c", str(small_checklist), "-q", "-v", db=tmp_path / "golive.db")
+    assert code == 2 and "--verbose and --quiet exclude each other" in output
+
+
+def test_a_run_on_a_terminal_shows_live_progress_then_the_summary(
+    small_checklist: Path, tmp_path: Path, target: Target
+) -> None:
+    target.delay = 1.5  # long enough for the display to show the probe still running
+    target.status = 503
+    code, output = on_a_terminal(small_checklist, tmp_path)
+    assert code == 1  # the same exit code as in a pipe
+    # The live display: cursor hidden while it runs, the counts, the probe still running.
+    assert "\x1b[?25l" in output and "\x1b[?25h" in output
+    assert "1/2" in output  # the manual item decided at once, the probe not yet
+    style = r"(\x1b\[[0-9;]*m)*"
+    assert re.search(rf"slowest still running: {style}health{style} \(Health-Checks", output)
+    assert re.search(r"\d\.\d s elapsed", output)
+    # Then the summary, in colour, after the display is gone.
+    summary = output[output.rindex("\x1b[?25h") :]
+    assert "NO-GO" in summary and "\x1b[1;31mNO-GO" in summary
+    assert "\x1b[31m✘ FAIL" in summary  # the status table's colour and symbol
+    assert "health" in summary and "[STATUS] = 503, limit == 200" in summary

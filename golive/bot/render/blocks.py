@@ -26,6 +26,8 @@ from ...storage import PendingDeployment
 from ..state import ChecklistChange, State
 from .messages import text
 from .mrkdwn import clip, escape, link, mention, usergroup
+from .plaintext import plain_text
+from .statuses import LOOKS
 
 #: The name the other renderers and the use cases know the escaping by.
 mrkdwn_escape = escape
@@ -45,16 +47,7 @@ MAX_BLOCKERS_SHOWN = 15
 #: such a line is one section, and the title is in full in the status and the report.
 TITLE_SHOWN = 300
 
-EMOJI = {
-    Status.PASS: ":white_check_mark:",
-    Status.WARN: ":warning:",
-    Status.FAIL: ":x:",
-    Status.ERROR: ":boom:",
-    Status.STALE: ":hourglass:",
-    Status.PENDING: ":hourglass_flowing_sand:",
-    Status.WAIVED: ":no_entry_sign:",
-    Status.SKIPPED: ":fast_forward:",
-}
+EMOJI = {status: look.emoji for status, look in LOOKS.items()}
 PROBLEMS = (Status.FAIL, Status.ERROR, Status.STALE, Status.WARN, Status.SKIPPED)
 
 
@@ -616,27 +609,6 @@ def no_go_announcement(state: State, reason: str) -> list[Message]:
     return pages(blocks, headline.replace("*", ""), language)
 
 
-_CONSOLE_EMOJI = {
-    ":white_check_mark:": "✔",
-    ":warning:": "⚠",
-    ":x:": "✘",
-    ":boom:": "✹",
-    ":hourglass:": "⌛",
-    ":hourglass_flowing_sand:": "…",
-    ":no_entry_sign:": "~",
-    ":fast_forward:": "↷",
-    ":rocket:": "🚀",
-    ":no_entry:": "⛔",
-    ":grey_question:": "?",
-}
-
-
-def _console(value: str) -> str:
-    for code, symbol in _CONSOLE_EMOJI.items():
-        value = value.replace(code, symbol)
-    return value.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
 def plain(message: Message) -> str:
     """A readable text rendering of a message's blocks, for the console surface."""
     lines: list[str] = []
@@ -654,4 +626,4 @@ def plain(message: Message) -> str:
             lines.append("  " + " · ".join(e.get("text", "") for e in block["elements"]))
         elif kind == "divider":
             lines.append("-" * 40)
-    return _console("\n".join(lines) if lines else message.text)
+    return plain_text("\n".join(lines) if lines else message.text)

@@ -42,6 +42,7 @@ from ...checks.probe import probe_type
 from ...checks.status import Status
 from ...storage import ChartPoint, PhaseRun
 from .messages import text
+from .statuses import LOOKS
 
 BACKGROUND = "#fbfbfb"
 INK = "#1d1c1d"
@@ -50,16 +51,7 @@ EMPTY_CELL = "#ececec"
 FAILURE_MARK = "#e8000b"
 
 #: The status colours of every chart and legend the bot draws.
-STATUS_COLOURS: dict[Status, str] = {
-    Status.PASS: "#2ca02c",
-    Status.WARN: "#f2b701",
-    Status.FAIL: "#d62728",
-    Status.ERROR: "#7b2d8e",
-    Status.STALE: "#8c564b",
-    Status.PENDING: "#5b8fd9",
-    Status.SKIPPED: "#9e9e9e",
-    Status.WAIVED: "#17becf",
-}
+STATUS_COLOURS: dict[Status, str] = {status: look.chart for status, look in LOOKS.items()}
 #: Item line colours: none is a status colour of failure, so a red cross stays a failure.
 ITEM_COLOURS = (
     "#1f77b4",

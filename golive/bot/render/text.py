@@ -1,41 +1,24 @@
-"""Plain-text rendering for the terminal: live progress lines, phase summaries, verdict."""
+"""Text rendering for the terminal, as rich markup: item lines, the run's compact summary,
+the verdict line. Printed through a console that drops the markup (and every control code)
+when the output is not a terminal, so a pipe or a CI log gets plain lines."""
 
 from __future__ import annotations
 
-from ...checks.model import Checklist
+from collections.abc import Iterable, Sequence
+
+from ...checks.model import Checklist, Phase
 from ...checks.results import ItemResult
 from ...checks.status import Status
+from ...checks.verdict import SignoffState
 from ..state import State
+from .blocks import checklist_change_line
+from .plaintext import plain_text
+from .statuses import LOOKS
 
-MARKS = {
-    Status.PASS: "✔",
-    Status.WARN: "!",
-    Status.FAIL: "✘",
-    Status.ERROR: "⚠",
-    Status.STALE: "⌛",
-    Status.PENDING: "…",
-    Status.WAIVED: "~",
-    Status.SKIPPED: "↷",
-}
-STYLES = {
-    Status.PASS: "green",
-    Status.WARN: "yellow",
-    Status.FAIL: "red",
-    Status.ERROR: "magenta",
-    Status.STALE: "yellow",
-    Status.PENDING: "cyan",
-    Status.WAIVED: "blue",
-    Status.SKIPPED: "dim",
-}
-
-
-def progress_line(checklist: Checklist, result: ItemResult) -> str:
-    item = checklist.item(result.item_id)
-    status = result.status
-    return (
-        f"[{STYLES[status]}]{MARKS[status]} {status:<7}[/] {item.phase:<6} {item.id:<28} "
-        f"{item.title} [dim]({result.duration_ms:.0f} ms)[/] — {escape(result.message)}"
-    )
+#: How a status that is not an item status (a blocker "NOT RUN") is shown.
+UNKNOWN_SYMBOL, UNKNOWN_COLOUR = "?", "cyan"
+#: Blockers listed by name in the compact summary; the rest are counted.
+MAX_BLOCKERS_LISTED = 20
 
 
 def escape(text: str) -> str:
@@ -43,29 +26,114 @@ def escape(text: str) -> str:
     return text.replace("[", r"\[")
 
 
+def mark(status: Status | str, width: int = 0) -> str:
+    """The status's symbol and name in its colour, e.g. ``[red]✘ FAIL[/]``."""
+    symbol, colour = _symbol_and_colour(status)
+    return f"[{colour}]{symbol} {status!s:<{width}}[/]"
+
+
+def _symbol_and_colour(status: Status | str) -> tuple[str, str]:
+    try:
+        look = LOOKS[Status(status)]
+    except ValueError:
+        return UNKNOWN_SYMBOL, UNKNOWN_COLOUR
+    return look.symbol, look.colour
+
+
+def progress_line(checklist: Checklist, result: ItemResult) -> str:
+    item = checklist.item(result.item_id)
+    return (
+        f"{mark(result.status, 7)} {item.phase:<6} {item.id:<28} "
+        f"{escape(item.title)} [dim]({result.duration_ms:.0f} ms)[/] — {escape(result.message)}"
+    )
+
+
+def counts(statuses: Iterable[Status]) -> str:
+    """``2 ✘ FAIL, 5 ✔ PASS``: worst first."""
+    tally: dict[Status, int] = {}
+    for status in statuses:
+        tally[status] = tally.get(status, 0) + 1
+    ordered = sorted(tally.items(), key=lambda kv: -kv[0].severity)
+    return ", ".join(f"{n} {mark(status)}" for status, n in ordered)
+
+
+def _phase_statuses(state: State, phase: Phase) -> list[Status]:
+    return [
+        result.status
+        for section in phase.sections
+        for item in section.items
+        if (result := state.result(item)) is not None
+    ]
+
+
+def phase_line(state: State, phase: Phase) -> str:
+    """One line per phase: its worst status's symbol, its title, its counts."""
+    statuses = _phase_statuses(state, phase)
+    if not statuses:
+        return f"  [dim]· {escape(phase.title)}: not run[/]"
+    worst = max(statuses, key=lambda s: s.severity)
+    symbol, colour = _symbol_and_colour(worst)
+    return f"  [{colour}]{symbol}[/] [bold]{escape(phase.title)}[/]: {counts(statuses)}"
+
+
+def signoff_line(signoff: SignoffState) -> str:
+    """A sign-off role: holds (as a PASS looks) or pending (as a PENDING looks)."""
+    symbol, colour = _symbol_and_colour(Status.PASS if signoff.holds else Status.PENDING)
+    word = "holds" if signoff.holds else "pending"
+    return f"[{colour}]{symbol} {word}[/] {escape(signoff.title)}: {escape(signoff.reason)}"
+
+
 def summary(state: State) -> list[str]:
-    lines = []
-    for phase in state.checklist.phases:
-        counts: dict[Status, int] = {}
-        for section in phase.sections:
-            for item in section.items:
-                result = state.result(item)
-                if result is not None:
-                    counts[result.status] = counts.get(result.status, 0) + 1
-        shown = ", ".join(f"{n} {s}" for s, n in sorted(counts.items(), key=lambda kv: -kv[0].severity))
-        lines.append(f"[bold]{escape(phase.title)}[/]: {shown or 'not run'}")
+    """Per phase a line, then the sign-offs."""
+    lines = [phase_line(state, phase) for phase in state.checklist.phases]
     held = sum(1 for s in state.verdict.signoffs if s.holds)
-    lines.append(f"[bold]Sign-offs[/]: {held} of {len(state.verdict.signoffs)} hold")
+    lines.append(f"  [bold]Sign-offs[/]: {held} of {len(state.verdict.signoffs)} hold")
+    return lines
+
+
+def verdict_line(state: State) -> str:
+    """The verdict in one line, with the run and the release it is for."""
+    release = f"{state.checklist.release.name} v{state.checklist.release.version}"
+    where = f"run #{state.own_run}, {release}" if state.own_run is not None else release
+    verdict = state.verdict
+    if verdict.go:
+        return f"[bold green]GO[/]: every blocking item passes and every sign-off holds ({escape(where)})"
+    n = len(verdict.blockers)
+    return f"[bold red]NO-GO[/]: {n} blocker{'' if n == 1 else 's'} ({escape(where)})"
+
+
+def blocker_lines(state: State, limit: int | None = None) -> list[str]:
+    blockers = state.verdict.blockers
+    shown = blockers if limit is None else blockers[:limit]
+    lines = [
+        f"  {mark(b.status)} [bold]{escape(b.subject)}[/] {escape(b.title)}: {escape(b.reason)}"
+        for b in shown
+    ]
+    if len(blockers) > len(shown):
+        lines.append(f"  … and {len(blockers) - len(shown)} more (--verbose lists every item)")
     return lines
 
 
 def verdict_lines(state: State) -> list[str]:
-    verdict = state.verdict
-    if verdict.go:
-        return ["[bold green]GO[/]: every blocking item passes and every sign-off holds."]
-    lines = [f"[bold red]NO-GO[/]: {len(verdict.blockers)} blocker(s)"]
-    for blocker in verdict.blockers:
-        lines.append(
-            f"  • {blocker.subject} ({blocker.status}) {escape(blocker.title)}: {escape(blocker.reason)}"
-        )
+    """The verdict line, then every blocker with its message."""
+    return [verdict_line(state), *blocker_lines(state)]
+
+
+def run_summary(state: State, phases: Sequence[Phase], charts: str | None) -> list[str]:
+    """The compact report of a run: the verdict, the counts per status, per phase a line,
+    the blockers with their messages, how the checklist changed, where the charts went."""
+    ids = {item.id for phase in phases for section in phase.sections for item in section.items}
+    own = [r.status for item_id, r in state.results.items() if item_id in ids]
+    lines = [verdict_line(state), f"[bold]Items[/]: {counts(own) or 'none decided'}"]
+    lines += [phase_line(state, phase) for phase in phases]
+    held = sum(1 for s in state.verdict.signoffs if s.holds)
+    lines.append(f"[bold]Sign-offs[/]: {held} of {len(state.verdict.signoffs)} hold")
+    if state.verdict.blockers:
+        lines.append("[bold]Blockers[/]:")
+        lines += blocker_lines(state, MAX_BLOCKERS_LISTED)
+    if state.checklist_change is not None:
+        change = plain_text(checklist_change_line(state.checklist, state.checklist_change))
+        lines.append(escape(change))
+    if charts:
+        lines.append(f"[bold]Charts[/]: {escape(charts)}")
     return lines
