@@ -24,6 +24,7 @@ instead of ``tight_layout``, which measures every text on every save.
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -158,7 +159,10 @@ def _y(point: ChartPoint | None, name: str | None) -> float:
 
 
 def draw(checklist: Checklist, phase: Phase, history: Sequence[PhaseRun]) -> Drawing | None:
-    """The phase's chart, or None when no run observed any of its items."""
+    """The phase's chart, or None when no run observed any of its items.
+
+    Drawn into this thread's figure (see :class:`Template`): the drawing is valid until the
+    thread draws its next chart."""
     language = checklist.release.language
     items = [item for item in _items(phase) if any(item.id in run.points for run in history)]
     if not items:
@@ -181,15 +185,20 @@ def draw(checklist: Checklist, phase: Phase, history: Sequence[PhaseRun]) -> Dra
     height = TOP_IN + BOTTOM_IN + grid_in
     height += (LATENCY_IN + GAP_IN) if automated else 0
     height += (SHARE_IN + GAP_IN) if shares else 0
-    figure = Figure(figsize=(WIDTH_IN, height), dpi=DPI, facecolor=BACKGROUND)
-    FigureCanvasAgg(figure)
+    template = Template.of_this_thread()
+    figure = template.figure
+    figure.set_size_inches(WIDTH_IN, height, forward=False)
+    template.clear()
     runs = [run.run_id for run in history]
     x = np.arange(len(runs), dtype=float)
     top = height - TOP_IN
 
-    def panel(inches: float) -> Axes:
+    def panel(axes: Axes, inches: float | None) -> Axes | None:
         nonlocal top
-        axes = figure.add_axes(
+        axes.set_visible(inches is not None)
+        if inches is None:
+            return None
+        axes.set_position(
             (
                 LEFT_IN / WIDTH_IN,
                 (top - inches) / height,
@@ -198,24 +207,23 @@ def draw(checklist: Checklist, phase: Phase, history: Sequence[PhaseRun]) -> Dra
             )
         )
         top -= inches + GAP_IN
-        _style(axes)
         # Half a run of room either side: a single run's marker is not clipped by the frame.
         axes.set_xlim(-0.5, len(runs) - 0.5)
         return axes
 
-    latency = panel(LATENCY_IN) if automated else None
+    latency = panel(template.latency, LATENCY_IN if automated else None)
     if latency is not None:
         _latency(latency, language, automated, item_limits, colours, history, x)
-    share_axes = panel(SHARE_IN) if shares else None
+    share_axes = panel(template.shares, SHARE_IN if shares else None)
     if share_axes is not None:
         _shares(share_axes, language, shares, colours, history, x)
-    grid = panel(grid_in)
+    grid = panel(template.grid, grid_in)
+    assert grid is not None
     _grid(grid, items, history, colours)
     for axes in (latency, share_axes):
         if axes is not None:
             # One faint line per run in a single collection: ticks are a line pair and a
             # text object each, and most of a chart's drawing time.
-            axes.set_xticks([])
             axes.vlines(x, 0, 1, transform=axes.get_xaxis_transform(), color=GRID, linewidth=0.5, zorder=0)
     # Every run number up to twelve runs, then every second one (newest always): twenty
     # numbers side by side would have to be turned on their side to fit.
@@ -225,6 +233,56 @@ def draw(checklist: Checklist, phase: Phase, history: Sequence[PhaseRun]) -> Dra
     grid.set_xlabel(text(language, "chart_axis_run"), color=INK, fontsize=8)
     figure.suptitle(_title(language, phase, len(runs)), color=INK, fontsize=11, x=0.5, y=1 - 0.12 / height)
     return Drawing(figure, runs, latency, share_axes, grid, [item.id for item in items], colours)
+
+
+@dataclass
+class Template:
+    """A figure and its three panels, prepared once per thread and drawn into chart after
+    chart: creating a figure, its axes and their ticks took more time than drawing the
+    data. Each chart clears the previous one's artists, sizes the figure for its panels
+    and hides the panels it has no data for; the styling stays. One per thread, because
+    a matplotlib figure is not safe to share between threads; the chart worker has one."""
+
+    figure: Figure
+    latency: Axes
+    shares: Axes
+    grid: Axes
+
+    @staticmethod
+    def of_this_thread() -> Template:
+        template: Template | None = getattr(_templates, "template", None)
+        if template is None:
+            template = Template.prepare()
+            _templates.template = template
+        return template
+
+    @staticmethod
+    def prepare() -> Template:
+        figure = Figure(figsize=(WIDTH_IN, 1.0), dpi=DPI, facecolor=BACKGROUND)
+        FigureCanvasAgg(figure)
+        # Distinct places, so add_axes makes three axes; each chart positions them.
+        latency, shares, grid = (figure.add_axes((0.0, row / 3, 1.0, 1 / 3)) for row in range(3))
+        for axes in (latency, shares, grid):
+            _style(axes)
+            # Every limit is set when drawn: no axes measures its data to find them.
+            axes.set_autoscale_on(False)
+        for axes in (latency, shares):
+            # A faint line per run (drawn per chart) instead of tick marks and labels.
+            axes.set_xticks([])
+            axes.grid(True, axis="y", color=GRID, linewidth=0.6)
+        return Template(figure, latency, shares, grid)
+
+    def clear(self) -> None:
+        """Remove the previous chart's data, limit lines, images and legends; the axes,
+        their ticks and their styling stay."""
+        for axes in (self.latency, self.shares, self.grid):
+            for artist in [*axes.lines, *axes.collections, *axes.images, *axes.patches, *axes.texts]:
+                artist.remove()
+            if axes.legend_ is not None:
+                axes.legend_.remove()
+
+
+_templates = threading.local()
 
 
 _NONE = ChartPoint(Status.PENDING, 0.0, {})
@@ -273,7 +331,6 @@ def _latency(
         axes.scatter(failed_x, failed_y, marker="x", s=60, linewidths=2.2, color=FAILURE_MARK, zorder=5)
     # Headroom: the highest point or limit sits below the frame, not on it.
     axes.set_ylim(0, highest * 1.15 or 1.0)
-    axes.grid(True, axis="y", color=GRID, linewidth=0.6)
     axes.set_ylabel(text(language, "chart_axis_ms"), color=INK, fontsize=8)
     handles: list[Artist] = [
         Line2D([], [], color=INK, linestyle="--", linewidth=1.3),
@@ -317,7 +374,6 @@ def _shares(
     if failed_x:
         axes.scatter(failed_x, failed_y, marker="x", s=60, linewidths=2.2, color=FAILURE_MARK, zorder=5)
     axes.set_ylim(0, highest * 1.15)
-    axes.grid(True, axis="y", color=GRID, linewidth=0.6)
     axes.set_ylabel(text(language, "chart_axis_share"), color=INK, fontsize=8)
     handles, labels = axes.get_legend_handles_labels()
     _legend(axes, handles, labels)
@@ -341,6 +397,7 @@ def _grid(axes: Axes, items: list[Item], history: Sequence[PhaseRun], line_colou
         interpolation="nearest",
         extent=(-0.5, len(history) - 0.5, len(items) - 0.5, -0.5),
     )
+    axes.set_ylim(len(items) - 0.5, -0.5)  # the first item on top
     # Gaps between cells, so neighbouring runs of one status still read as runs; two
     # line collections, not a minor tick per cell boundary.
     axes.vlines(np.arange(1, len(history)) - 0.5, -0.5, len(items) - 0.5, color=BACKGROUND, linewidth=1.0)
