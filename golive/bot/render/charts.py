@@ -309,13 +309,14 @@ class TextSprites(RendererAgg):
     rendered once into a small transparent image, kept under everything that decides
     its pixels (string, font, colour, hinting and its position's fraction of a pixel),
     and blended in at its whole-pixel place, where the same glyphs would have landed.
-    Rotated and mathematical text is drawn as usual."""
+    Rotated and mathematical text is drawn as usual. (matplotlib's Agg backend has no
+    type annotations: calls into it are marked as untyped.)"""
 
     def __init__(self, width: float, height: float, dpi: float, sprites: dict[tuple[object, ...], Sprite]):
-        super().__init__(width, height, dpi)
+        super().__init__(width, height, dpi)  # type: ignore[no-untyped-call]
         self.sprites = sprites
 
-    def draw_text(  # type: ignore[override]
+    def draw_text(
         self,
         gc: GraphicsContextBase,
         x: float,
@@ -329,7 +330,7 @@ class TextSprites(RendererAgg):
         features = getattr(mtext, "get_fontfeatures", lambda: None)()
         language = getattr(mtext, "get_language", lambda: None)()
         if ismath or angle != 0 or features or language:
-            super().draw_text(gc, x, y, s, prop, angle, ismath, mtext)
+            super().draw_text(gc, x, y, s, prop, angle, ismath, mtext)  # type: ignore[no-untyped-call]
             return
         column, row = math.floor(x), math.floor(y)
         key = (
@@ -358,19 +359,19 @@ class TextSprites(RendererAgg):
         blend.restore()
 
     def _render(self, gc: GraphicsContextBase, dx: float, dy: float, s: str, prop: FontProperties) -> Sprite:
-        width, height, descent = self.get_text_width_height_descent(s, prop, ismath=False)
+        width, height, descent = self.get_text_width_height_descent(s, prop, ismath=False)  # type: ignore[no-untyped-call]
         baseline = math.ceil(height - descent) + SPRITE_PAD
         rows = baseline + math.ceil(descent) + SPRITE_PAD
         # The same fraction of a pixel in its height as the figure's: FreeType places
         # glyphs from the bottom edge, the bitmap rows from the top.
-        scratch = RendererAgg(math.ceil(width) + 2 * SPRITE_PAD, rows + self.height % 1, self.dpi)
+        scratch = RendererAgg(math.ceil(width) + 2 * SPRITE_PAD, rows + self.height % 1, self.dpi)  # type: ignore[no-untyped-call]
         text_gc = scratch.new_gc()
         text_gc.copy_properties(gc)
         text_gc.set_clip_rectangle(None)
         text_gc.set_clip_path(None)
-        scratch.draw_text(text_gc, SPRITE_PAD + dx, baseline + dy, s, prop, 0)
+        scratch.draw_text(text_gc, SPRITE_PAD + dx, baseline + dy, s, prop, 0)  # type: ignore[no-untyped-call]
         text_gc.restore()
-        image = np.asarray(scratch.buffer_rgba())[::-1].copy()
+        image = np.asarray(scratch.buffer_rgba())[::-1].copy()  # type: ignore[no-untyped-call]
         return image, SPRITE_PAD, baseline
 
 
@@ -380,15 +381,15 @@ class SpriteCanvas(FigureCanvasAgg):
     def __init__(self, figure: Figure):
         super().__init__(figure)
         self.sprites: dict[tuple[object, ...], Sprite] = {}
-        self.size: tuple[float, float, float] | None = None
+        self.sized: tuple[TextSprites, tuple[float, float, float]] | None = None
 
     def get_renderer(self) -> RendererAgg:
         width, height = self.figure.bbox.size
         size = (width, height, self.figure.dpi)
-        if size != self.size:  # a renderer is a pixel buffer of one size
-            self.renderer = TextSprites(width, height, self.figure.dpi, self.sprites)
-            self.size = size
-        return self.renderer
+        if self.sized is None or self.sized[1] != size:  # a renderer is a pixel buffer of one size
+            self.sized = (TextSprites(width, height, self.figure.dpi, self.sprites), size)
+        self.renderer = self.sized[0]
+        return self.sized[0]
 
 
 _NONE = ChartPoint(Status.PENDING, 0.0, {})
@@ -556,8 +557,10 @@ def png(drawing: Drawing) -> bytes:
     # Glyphs unhinted: matplotlib renders text glyph by glyph, and hinting each one was a
     # third of the text's time; at this size it moves strokes by a fraction of a pixel.
     # A fast zlib level: a third of the encoding time for a file a little larger.
+    canvas = drawing.figure.canvas
+    assert isinstance(canvas, FigureCanvasAgg)
     with matplotlib.rc_context({"text.hinting": "no_hinting"}):
-        drawing.figure.canvas.print_png(buffer, pil_kwargs={"compress_level": 1})
+        canvas.print_png(buffer, pil_kwargs={"compress_level": 1})  # type: ignore[no-untyped-call]
     return buffer.getvalue()
 
 
