@@ -226,7 +226,8 @@ def test_a_chart_drawn_after_another_shows_nothing_of_it(checklist: Checklist) -
     assert drawing.figure is busy_drawing.figure  # the same figure, drawn into again
     assert drawing.shares is None and not charts.Template.of_this_thread().shares.get_visible()
     assert drawing.latency is not None and len(drawing.latency.lines) == 2  # its line and limit
-    assert [t.get_text() for t in drawing.grid.get_legend().get_texts()] == ["PASS"]
+    legend = drawing.grid.get_legend()
+    assert legend is not None and [t.get_text() for t in legend.get_texts()] == ["PASS"]
     assert image.shape == expected.shape
     assert (image == expected).all()
 
