@@ -26,6 +26,7 @@ from __future__ import annotations
 import io
 import math
 import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -37,6 +38,7 @@ from matplotlib.backend_bases import GraphicsContextBase
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
+from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.text import Text
@@ -279,13 +281,11 @@ class Template:
         return Template(figure, latency, shares, grid)
 
     def clear(self) -> None:
-        """Remove the previous chart's data, limit lines, images and legends; the axes,
-        their ticks and their styling stay."""
+        """Remove the previous chart's data, limit lines and images; the axes, their
+        ticks and their styling stay, and their legends until a chart needs another."""
         for axes in (self.latency, self.shares, self.grid):
             for artist in [*axes.lines, *axes.collections, *axes.images, *axes.patches, *axes.texts]:
                 artist.remove()
-            if axes.legend_ is not None:
-                axes.legend_.remove()
 
 
 _templates = threading.local()
@@ -483,7 +483,7 @@ def _shares(
     axes.set_ylim(0, highest * 1.15)
     axes.set_ylabel(text(language, "chart_axis_share"), color=INK, fontsize=8)
     handles, labels = axes.get_legend_handles_labels()
-    _legend(axes, handles, labels)
+    _legend(axes, handles, labels, tuple(colours[limit.item_id] for limit in shares))
 
 
 def _grid(axes: Axes, items: list[Item], history: Sequence[PhaseRun], line_colours: dict[str, str]) -> None:
@@ -517,7 +517,18 @@ def _grid(axes: Axes, items: list[Item], history: Sequence[PhaseRun], line_colou
     _legend(axes, legend, [str(patch.get_label()) for patch in legend])
 
 
-def _legend(axes: Axes, handles: Sequence[Artist], labels: Sequence[str]) -> None:
+def _legend(
+    axes: Axes, handles: Sequence[Artist], labels: Sequence[str], look: tuple[object, ...] = ()
+) -> None:
+    """The legend right of the panel. A panel's legend mostly says the same chart after
+    chart, and making one took a tenth of a chart's time: an equal one (the same labels;
+    ``look`` holds what else decides the handles) is kept."""
+    key = (tuple(labels), look)
+    kept = axes.get_legend()
+    if kept is not None and _LEGEND_KEYS.get(kept) == key:
+        return
+    if kept is not None:
+        kept.remove()
     if not handles:
         return
     legend = axes.legend(
@@ -531,6 +542,11 @@ def _legend(axes: Axes, handles: Sequence[Artist], labels: Sequence[str]) -> Non
     )
     for entry in legend.get_texts():
         entry.set_color(INK)
+    _LEGEND_KEYS[legend] = key
+
+
+#: What each kept legend shows (see :func:`_legend`).
+_LEGEND_KEYS: weakref.WeakKeyDictionary[Legend, tuple[object, ...]] = weakref.WeakKeyDictionary()
 
 
 def _number(value: float) -> str:
