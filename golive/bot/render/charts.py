@@ -29,6 +29,7 @@ import threading
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import matplotlib
 import numpy as np
@@ -36,6 +37,7 @@ from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backend_bases import GraphicsContextBase
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.legend import Legend
@@ -232,7 +234,7 @@ def draw(checklist: Checklist, phase: Phase, history: Sequence[PhaseRun]) -> Dra
         if axes is not None:
             # One faint line per run in a single collection: ticks are a line pair and a
             # text object each, and most of a chart's drawing time.
-            axes.vlines(x, 0, 1, transform=axes.get_xaxis_transform(), color=GRID, linewidth=0.5, zorder=0)
+            _rules(axes, _columns(x, 0, 1), GRID, 0.5, transform=axes.get_xaxis_transform(), zorder=0)
     # Every run number up to twelve runs, then every second one (newest always): twenty
     # numbers side by side would have to be turned on their side to fit.
     step = 1 if len(runs) <= 12 else 2
@@ -507,14 +509,33 @@ def _grid(axes: Axes, items: list[Item], history: Sequence[PhaseRun], line_colou
     axes.set_ylim(len(items) - 0.5, -0.5)  # the first item on top
     # Gaps between cells, so neighbouring runs of one status still read as runs; two
     # line collections, not a minor tick per cell boundary.
-    axes.vlines(np.arange(1, len(history)) - 0.5, -0.5, len(items) - 0.5, color=BACKGROUND, linewidth=1.0)
-    axes.hlines(np.arange(1, len(items)) - 0.5, -0.5, len(history) - 0.5, color=BACKGROUND, linewidth=1.0)
+    between_runs = np.arange(1, len(history)) - 0.5
+    between_items = np.arange(1, len(items)) - 0.5
+    _rules(axes, _columns(between_runs, -0.5, len(items) - 0.5), BACKGROUND, 1.0)
+    # Rows: the columns' segments with x and y swapped.
+    _rules(axes, _columns(between_items, -0.5, len(history) - 0.5)[:, :, ::-1], BACKGROUND, 1.0)
     axes.set_yticks(range(len(items)), [_short(item.id) for item in items], fontsize=7)
     # The item names are the legend of the lines above: each in its line's colour.
     for label, item in zip(axes.get_yticklabels(), items, strict=True):
         label.set_color(line_colours.get(item.id, INK))
     legend = [Patch(color=STATUS_COLOURS[status], label=str(status)) for status in Status if status in seen]
     _legend(axes, legend, [str(patch.get_label()) for patch in legend])
+
+
+def _columns(x: np.ndarray, bottom: float, top: float) -> np.ndarray:
+    """Vertical segments at ``x`` from ``bottom`` to ``top``: shape (len(x), 2, 2)."""
+    segments = np.empty((len(x), 2, 2))
+    segments[:, :, 0] = np.asarray(x, dtype=float)[:, None]
+    segments[:, 0, 1], segments[:, 1, 1] = bottom, top
+    return segments
+
+
+def _rules(axes: Axes, segments: np.ndarray, colour: str, width: float, **style: Any) -> None:
+    """Straight lines as one collection, added without measuring its extent (``vlines``
+    does, for autoscaling; these axes' limits are set by hand)."""
+    axes.add_collection(
+        LineCollection(list(segments), colors=colour, linewidths=width, **style), autolim=False
+    )
 
 
 def _legend(
