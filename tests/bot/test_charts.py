@@ -9,9 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pytest
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
@@ -238,3 +240,28 @@ def test_a_chart_drawn_after_another_shows_nothing_of_it(checklist: Checklist) -
         render(checklist, quiet)
     gc.collect()
     assert sum(isinstance(thing, Figure) for thing in gc.get_objects()) == figures
+
+
+def test_texts_copied_from_earlier_charts_look_as_if_drawn_anew(checklist: Checklist) -> None:
+    # Each text is rendered once per worker and its pixels copied after that: the chart
+    # (its second drawing, every text copied) is the one matplotlib's own text rendering
+    # draws, up to rounding in a few antialiased pixels; a text one pixel off would
+    # differ in hundreds.
+    history = [
+        run(n, **{HEALTH: health(Status.FAIL if n == 3 else Status.PASS, 100 * n)}) for n in range(1, 5)
+    ]
+
+    def in_a_fresh_worker() -> tuple[np.ndarray, np.ndarray]:
+        drawing, _ = render(checklist, history)
+        copied = pixels(charts.png(drawing))
+        FigureCanvasAgg(drawing.figure)  # matplotlib's own canvas for this figure
+        with matplotlib.rc_context({"text.hinting": "no_hinting"}):
+            drawing.figure.savefig(buffer := io.BytesIO(), format="png")
+        return copied, pixels(buffer.getvalue())
+
+    with ThreadPoolExecutor(1) as pool:
+        copied, drawn = pool.submit(in_a_fresh_worker).result()
+    assert copied.shape == drawn.shape
+    differing = (np.abs(copied - drawn) > 0).any(axis=2)
+    assert np.abs(copied - drawn).max() <= 3
+    assert differing.sum() < 50

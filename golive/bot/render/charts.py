@@ -15,7 +15,9 @@ run's thread under that phase's summary, where a person reading the phase looks:
 One image per phase instead of one per panel: half the uploads, and a picture is only
 posted when the phase has something to show (see :func:`phase_chart`).
 
-Rendering is pure: history in, PNG out. It is CPU work, so callers run it off the event
+Rendering is pure: history in, PNG out; what a thread keeps between charts (one prepared
+figure, the pixels of the texts it rendered, see :class:`Template` and
+:class:`TextSprites`) only makes it faster. It is CPU work, so callers run it off the event
 loop. Figures are built on the Agg canvas directly (no pyplot, whose global figure
 registry is neither thread-safe nor free), and laid out by fixed margins in inches
 instead of ``tight_layout``, which measures every text on every save.
@@ -351,7 +353,9 @@ class TextSprites(RendererAgg):
         if sprite is None:
             if len(self.sprites) >= SPRITES_KEPT:
                 self.sprites.clear()
-            sprite = self.sprites[key] = self._render(gc, x - column, y - row, s, prop)
+            sprite = self._render(gc, x - column, y - row, s, prop)
+            # A text's font properties change in place (set_fontsize): kept as they are now.
+            self.sprites[(s, prop.copy(), *key[2:])] = sprite
         image, left, baseline = sprite
         blend = self.new_gc()
         blend.copy_properties(gc)
@@ -383,10 +387,12 @@ class SpriteCanvas(FigureCanvasAgg):
     def __init__(self, figure: Figure):
         super().__init__(figure)
         self.sprites: dict[tuple[object, ...], Sprite] = {}
-        self.sized: tuple[TextSprites, tuple[float, float, float]] | None = None
+        self.sized: tuple[TextSprites, tuple[int, int, float]] | None = None
 
     def get_renderer(self) -> RendererAgg:
-        width, height = self.figure.bbox.size
+        # Whole pixels: 4.1 in at 100 dpi is 409.99999999999994 pixels, and Agg cuts the
+        # fraction off, a row short of the picture drawn for 410.
+        width, height = (round(float(length)) for length in self.figure.bbox.size)
         size = (width, height, self.figure.dpi)
         if self.sized is None or self.sized[1] != size:  # a renderer is a pixel buffer of one size
             self.sized = (TextSprites(width, height, self.figure.dpi, self.sprites), size)
