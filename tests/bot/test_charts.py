@@ -3,13 +3,18 @@ place where a limit line, a failure cross or a status cell must be."""
 
 from __future__ import annotations
 
+import gc
 import io
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pytest
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 from PIL import Image
 
 from golive.bot.render import charts
@@ -193,3 +198,70 @@ def test_titles_and_alt_text_count_runs_grammatically(
         assert "red crosses and a status grid of items by run" in several.alt_text
         assert "share" not in several.alt_text
     assert several.png.startswith(b"\x89PNG") and several.filename == "p2.png"
+
+
+def test_a_chart_drawn_after_another_shows_nothing_of_it(checklist: Checklist) -> None:
+    # The thread's figure is drawn into chart after chart: the second chart, drawn right
+    # after one with rates, failures and more statuses, is pixel for pixel the chart a
+    # fresh worker draws, and the figure count does not grow with the charts drawn.
+    lag = 16777216
+    busy = [
+        run(
+            n,
+            **{
+                HEALTH: health(Status.FAIL if n == 2 else Status.PASS, 400 * n),
+                REPLICATION: ChartPoint(Status.WARN, 10, {"MAX_REPLAY_LAG_BYTES": lag * 0.3 * n}),
+            },
+        )
+        for n in range(1, 6)
+    ]
+    quiet = [run(n, **{HEALTH: health(Status.PASS, 300)}) for n in (7, 8)]
+
+    def fresh_worker() -> np.ndarray:
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(lambda: render(checklist, quiet)[1]).result()
+
+    expected = fresh_worker()
+    busy_drawing, _ = render(checklist, busy)
+    assert busy_drawing.shares is not None
+    drawing, image = render(checklist, quiet)
+    assert drawing.figure is busy_drawing.figure  # the same figure, drawn into again
+    assert drawing.shares is None and not charts.Template.of_this_thread().shares.get_visible()
+    assert drawing.latency is not None and len(drawing.latency.lines) == 2  # its line and limit
+    legend = drawing.grid.get_legend()
+    assert legend is not None and [t.get_text() for t in legend.get_texts()] == ["PASS"]
+    assert image.shape == expected.shape
+    assert (image == expected).all()
+
+    gc.collect()
+    figures = sum(isinstance(thing, Figure) for thing in gc.get_objects())
+    for _ in range(5):
+        render(checklist, busy)
+        render(checklist, quiet)
+    gc.collect()
+    assert sum(isinstance(thing, Figure) for thing in gc.get_objects()) == figures
+
+
+def test_texts_copied_from_earlier_charts_look_as_if_drawn_anew(checklist: Checklist) -> None:
+    # Each text is rendered once per worker and its pixels copied after that: the chart
+    # (its second drawing, every text copied) is the one matplotlib's own text rendering
+    # draws, up to rounding in a few antialiased pixels; a text one pixel off would
+    # differ in hundreds.
+    history = [
+        run(n, **{HEALTH: health(Status.FAIL if n == 3 else Status.PASS, 100 * n)}) for n in range(1, 5)
+    ]
+
+    def in_a_fresh_worker() -> tuple[np.ndarray, np.ndarray]:
+        drawing, _ = render(checklist, history)
+        copied = pixels(charts.png(drawing))
+        FigureCanvasAgg(drawing.figure)  # matplotlib's own canvas for this figure
+        with matplotlib.rc_context({"text.hinting": "no_hinting"}):
+            drawing.figure.savefig(buffer := io.BytesIO(), format="png")
+        return copied, pixels(buffer.getvalue())
+
+    with ThreadPoolExecutor(1) as pool:
+        copied, drawn = pool.submit(in_a_fresh_worker).result()
+    assert copied.shape == drawn.shape
+    differing = (np.abs(copied - drawn) > 0).any(axis=2)
+    assert np.abs(copied - drawn).max() <= 3
+    assert differing.sum() < 50

@@ -15,7 +15,9 @@ run's thread under that phase's summary, where a person reading the phase looks:
 One image per phase instead of one per panel: half the uploads, and a picture is only
 posted when the phase has something to show (see :func:`phase_chart`).
 
-Rendering is pure: history in, PNG out. It is CPU work, so callers run it off the event
+Rendering is pure: history in, PNG out; what a thread keeps between charts (one prepared
+figure, the pixels of the texts it rendered, see :class:`Template` and
+:class:`TextSprites`) only makes it faster. It is CPU work, so callers run it off the event
 loop. Figures are built on the Agg canvas directly (no pyplot, whose global figure
 registry is neither thread-safe nor free), and laid out by fixed margins in inches
 instead of ``tight_layout``, which measures every text on every save.
@@ -24,16 +26,26 @@ instead of ``tight_layout``, which measures every text on every save.
 from __future__ import annotations
 
 import io
+import math
+import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import matplotlib
 import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backend_bases import GraphicsContextBase
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.text import Text
 
 from ...checks.conditions import Literal as LiteralOperand
 from ...checks.conditions import Placeholder
@@ -150,7 +162,10 @@ def _y(point: ChartPoint | None, name: str | None) -> float:
 
 
 def draw(checklist: Checklist, phase: Phase, history: Sequence[PhaseRun]) -> Drawing | None:
-    """The phase's chart, or None when no run observed any of its items."""
+    """The phase's chart, or None when no run observed any of its items.
+
+    Drawn into this thread's figure (see :class:`Template`): the drawing is valid until the
+    thread draws its next chart."""
     language = checklist.release.language
     items = [item for item in _items(phase) if any(item.id in run.points for run in history)]
     if not items:
@@ -173,15 +188,21 @@ def draw(checklist: Checklist, phase: Phase, history: Sequence[PhaseRun]) -> Dra
     height = TOP_IN + BOTTOM_IN + grid_in
     height += (LATENCY_IN + GAP_IN) if automated else 0
     height += (SHARE_IN + GAP_IN) if shares else 0
-    figure = Figure(figsize=(WIDTH_IN, height), dpi=DPI, facecolor=BACKGROUND)
-    FigureCanvasAgg(figure)
+    height = round(height * DPI) / DPI  # whole pixels: no row is cut in half
+    template = Template.of_this_thread()
+    figure = template.figure
+    figure.set_size_inches(WIDTH_IN, height, forward=False)
+    template.clear()
     runs = [run.run_id for run in history]
     x = np.arange(len(runs), dtype=float)
     top = height - TOP_IN
 
-    def panel(inches: float) -> Axes:
+    def panel(axes: Axes, inches: float | None) -> Axes | None:
         nonlocal top
-        axes = figure.add_axes(
+        axes.set_visible(inches is not None)
+        if inches is None:
+            return None
+        axes.set_position(
             (
                 LEFT_IN / WIDTH_IN,
                 (top - inches) / height,
@@ -190,25 +211,24 @@ def draw(checklist: Checklist, phase: Phase, history: Sequence[PhaseRun]) -> Dra
             )
         )
         top -= inches + GAP_IN
-        _style(axes)
         # Half a run of room either side: a single run's marker is not clipped by the frame.
         axes.set_xlim(-0.5, len(runs) - 0.5)
         return axes
 
-    latency = panel(LATENCY_IN) if automated else None
+    latency = panel(template.latency, LATENCY_IN if automated else None)
     if latency is not None:
         _latency(latency, language, automated, item_limits, colours, history, x)
-    share_axes = panel(SHARE_IN) if shares else None
+    share_axes = panel(template.shares, SHARE_IN if shares else None)
     if share_axes is not None:
         _shares(share_axes, language, shares, colours, history, x)
-    grid = panel(grid_in)
+    grid = panel(template.grid, grid_in)
+    assert grid is not None
     _grid(grid, items, history, colours)
     for axes in (latency, share_axes):
         if axes is not None:
             # One faint line per run in a single collection: ticks are a line pair and a
             # text object each, and most of a chart's drawing time.
-            axes.set_xticks([])
-            axes.vlines(x, 0, 1, transform=axes.get_xaxis_transform(), color=GRID, linewidth=0.5, zorder=0)
+            _rules(axes, _columns(x, 0, 1), GRID, 0.5, transform=axes.get_xaxis_transform(), zorder=0)
     # Every run number up to twelve runs, then every second one (newest always): twenty
     # numbers side by side would have to be turned on their side to fit.
     step = 1 if len(runs) <= 12 else 2
@@ -217,6 +237,159 @@ def draw(checklist: Checklist, phase: Phase, history: Sequence[PhaseRun]) -> Dra
     grid.set_xlabel(text(language, "chart_axis_run"), color=INK, fontsize=8)
     figure.suptitle(_title(language, phase, len(runs)), color=INK, fontsize=11, x=0.5, y=1 - 0.12 / height)
     return Drawing(figure, runs, latency, share_axes, grid, [item.id for item in items], colours)
+
+
+@dataclass
+class Template:
+    """A figure and its three panels, prepared once per thread and drawn into chart after
+    chart: creating a figure, its axes and their ticks took more time than drawing the
+    data. Each chart clears the previous one's artists, sizes the figure for its panels
+    and hides the panels it has no data for; the styling stays. One per thread, because
+    a matplotlib figure is not safe to share between threads; the chart worker has one."""
+
+    figure: Figure
+    latency: Axes
+    shares: Axes
+    grid: Axes
+
+    @staticmethod
+    def of_this_thread() -> Template:
+        template: Template | None = getattr(_templates, "template", None)
+        if template is None:
+            template = Template.prepare()
+            _templates.template = template
+        return template
+
+    @staticmethod
+    def prepare() -> Template:
+        figure = Figure(figsize=(WIDTH_IN, 1.0), dpi=DPI, facecolor=BACKGROUND)
+        SpriteCanvas(figure)
+        # Distinct places, so add_axes makes three axes; each chart positions them.
+        latency, shares, grid = (figure.add_axes((0.0, row / 3, 1.0, 1 / 3)) for row in range(3))
+        for axes in (latency, shares, grid):
+            _style(axes)
+            # Every limit is set when drawn: no axes measures its data to find them.
+            axes.set_autoscale_on(False)
+        for axes in (latency, shares):
+            # A faint line per run (drawn per chart) instead of tick marks and labels.
+            axes.set_xticks([])
+            axes.grid(True, axis="y", color=GRID, linewidth=0.6)
+        return Template(figure, latency, shares, grid)
+
+    def clear(self) -> None:
+        """Remove the previous chart's data, limit lines and images; the axes, their
+        ticks and their styling stay, and their legends until a chart needs another."""
+        for axes in (self.latency, self.shares, self.grid):
+            for artist in [*axes.lines, *axes.collections, *axes.images, *axes.patches, *axes.texts]:
+                artist.remove()
+
+
+_templates = threading.local()
+
+#: Room around a text's measured box for what its glyphs draw outside it (bearings,
+#: antialiasing), in pixels.
+SPRITE_PAD = 4
+#: Texts kept per thread: a chart has about 40; a worker drawing every phase of a few
+#: checklists stays well below, and a full cache starts over.
+SPRITES_KEPT = 2048
+
+Sprite = tuple[np.ndarray, int, int]
+
+
+class TextSprites(RendererAgg):
+    """The Agg renderer, drawing each text once and copying its pixels after that.
+
+    matplotlib renders text glyph by glyph, and text was half of a chart's drawing time.
+    The charts of a phase repeat nearly all their texts run after run (the title, item
+    names, legends, axis labels, most tick numbers), at the same places: each text is
+    rendered once into a small transparent image, kept under everything that decides
+    its pixels (string, font, colour, hinting and its position's fraction of a pixel),
+    and blended in at its whole-pixel place, where the same glyphs would have landed.
+    Rotated and mathematical text is drawn as usual. (matplotlib's Agg backend has no
+    type annotations: calls into it are marked as untyped.)"""
+
+    def __init__(self, width: float, height: float, dpi: float, sprites: dict[tuple[object, ...], Sprite]):
+        super().__init__(width, height, dpi)  # type: ignore[no-untyped-call]
+        self.sprites = sprites
+
+    def draw_text(
+        self,
+        gc: GraphicsContextBase,
+        x: float,
+        y: float,
+        s: str,
+        prop: FontProperties,
+        angle: float,
+        ismath: bool | str = False,
+        mtext: Text | None = None,
+    ) -> None:
+        features = getattr(mtext, "get_fontfeatures", lambda: None)()
+        language = getattr(mtext, "get_language", lambda: None)()
+        if ismath or angle != 0 or features or language:
+            super().draw_text(gc, x, y, s, prop, angle, ismath, mtext)  # type: ignore[no-untyped-call]
+            return
+        column, row = math.floor(x), math.floor(y)
+        key = (
+            s,
+            prop,
+            tuple(gc.get_rgb()),
+            gc.get_alpha(),
+            gc.get_antialiased(),
+            x - column,
+            y - row,
+            self.height % 1,
+            matplotlib.rcParams["text.hinting"],
+            self.dpi,
+        )
+        sprite = self.sprites.get(key)
+        if sprite is None:
+            if len(self.sprites) >= SPRITES_KEPT:
+                self.sprites.clear()
+            sprite = self._render(gc, x - column, y - row, s, prop)
+            # A text's font properties change in place (set_fontsize): kept as they are now.
+            self.sprites[(s, prop.copy(), *key[2:])] = sprite
+        image, left, baseline = sprite
+        blend = self.new_gc()
+        blend.copy_properties(gc)
+        blend.set_alpha(1.0)  # the text's own alpha is in the image already
+        # draw_image takes the image bottom row first, placed by its lower left corner.
+        self.draw_image(blend, column - left, int(self.height) - (row - baseline + image.shape[0]), image)
+        blend.restore()
+
+    def _render(self, gc: GraphicsContextBase, dx: float, dy: float, s: str, prop: FontProperties) -> Sprite:
+        width, height, descent = self.get_text_width_height_descent(s, prop, ismath=False)  # type: ignore[no-untyped-call]
+        baseline = math.ceil(height - descent) + SPRITE_PAD
+        rows = baseline + math.ceil(descent) + SPRITE_PAD
+        # The same fraction of a pixel in its height as the figure's: FreeType places
+        # glyphs from the bottom edge, the bitmap rows from the top.
+        scratch = RendererAgg(math.ceil(width) + 2 * SPRITE_PAD, rows + self.height % 1, self.dpi)  # type: ignore[no-untyped-call]
+        text_gc = scratch.new_gc()
+        text_gc.copy_properties(gc)
+        text_gc.set_clip_rectangle(None)
+        text_gc.set_clip_path(None)
+        scratch.draw_text(text_gc, SPRITE_PAD + dx, baseline + dy, s, prop, 0)  # type: ignore[no-untyped-call]
+        text_gc.restore()
+        image = np.asarray(scratch.buffer_rgba())[::-1].copy()  # type: ignore[no-untyped-call]
+        return image, SPRITE_PAD, baseline
+
+
+class SpriteCanvas(FigureCanvasAgg):
+    """The Agg canvas with :class:`TextSprites` as its renderer."""
+
+    def __init__(self, figure: Figure):
+        super().__init__(figure)
+        self.sprites: dict[tuple[object, ...], Sprite] = {}
+        self.sized: tuple[TextSprites, tuple[int, int, float]] | None = None
+
+    def get_renderer(self) -> RendererAgg:
+        # Whole pixels: 4.1 in at 100 dpi is 409.99999999999994 pixels, and Agg cuts the
+        # fraction off, a row short of the picture drawn for 410.
+        width, height = (round(float(length)) for length in self.figure.bbox.size)
+        size = (width, height, self.figure.dpi)
+        if self.sized is None or self.sized[1] != size:  # a renderer is a pixel buffer of one size
+            self.sized = (TextSprites(width, height, self.figure.dpi, self.sprites), size)
+        self.renderer = self.sized[0]
+        return self.sized[0]
 
 
 _NONE = ChartPoint(Status.PENDING, 0.0, {})
@@ -265,7 +438,6 @@ def _latency(
         axes.scatter(failed_x, failed_y, marker="x", s=60, linewidths=2.2, color=FAILURE_MARK, zorder=5)
     # Headroom: the highest point or limit sits below the frame, not on it.
     axes.set_ylim(0, highest * 1.15 or 1.0)
-    axes.grid(True, axis="y", color=GRID, linewidth=0.6)
     axes.set_ylabel(text(language, "chart_axis_ms"), color=INK, fontsize=8)
     handles: list[Artist] = [
         Line2D([], [], color=INK, linestyle="--", linewidth=1.3),
@@ -309,10 +481,9 @@ def _shares(
     if failed_x:
         axes.scatter(failed_x, failed_y, marker="x", s=60, linewidths=2.2, color=FAILURE_MARK, zorder=5)
     axes.set_ylim(0, highest * 1.15)
-    axes.grid(True, axis="y", color=GRID, linewidth=0.6)
     axes.set_ylabel(text(language, "chart_axis_share"), color=INK, fontsize=8)
     handles, labels = axes.get_legend_handles_labels()
-    _legend(axes, handles, labels)
+    _legend(axes, handles, labels, tuple(colours[limit.item_id] for limit in shares))
 
 
 def _grid(axes: Axes, items: list[Item], history: Sequence[PhaseRun], line_colours: dict[str, str]) -> None:
@@ -333,10 +504,14 @@ def _grid(axes: Axes, items: list[Item], history: Sequence[PhaseRun], line_colou
         interpolation="nearest",
         extent=(-0.5, len(history) - 0.5, len(items) - 0.5, -0.5),
     )
+    axes.set_ylim(len(items) - 0.5, -0.5)  # the first item on top
     # Gaps between cells, so neighbouring runs of one status still read as runs; two
     # line collections, not a minor tick per cell boundary.
-    axes.vlines(np.arange(1, len(history)) - 0.5, -0.5, len(items) - 0.5, color=BACKGROUND, linewidth=1.0)
-    axes.hlines(np.arange(1, len(items)) - 0.5, -0.5, len(history) - 0.5, color=BACKGROUND, linewidth=1.0)
+    between_runs = np.arange(1, len(history)) - 0.5
+    between_items = np.arange(1, len(items)) - 0.5
+    _rules(axes, _columns(between_runs, -0.5, len(items) - 0.5), BACKGROUND, 1.0)
+    # Rows: the columns' segments with x and y swapped.
+    _rules(axes, _columns(between_items, -0.5, len(history) - 0.5)[:, :, ::-1], BACKGROUND, 1.0)
     axes.set_yticks(range(len(items)), [_short(item.id) for item in items], fontsize=7)
     # The item names are the legend of the lines above: each in its line's colour.
     for label, item in zip(axes.get_yticklabels(), items, strict=True):
@@ -345,7 +520,34 @@ def _grid(axes: Axes, items: list[Item], history: Sequence[PhaseRun], line_colou
     _legend(axes, legend, [str(patch.get_label()) for patch in legend])
 
 
-def _legend(axes: Axes, handles: Sequence[Artist], labels: Sequence[str]) -> None:
+def _columns(x: np.ndarray, bottom: float, top: float) -> np.ndarray:
+    """Vertical segments at ``x`` from ``bottom`` to ``top``: shape (len(x), 2, 2)."""
+    segments = np.empty((len(x), 2, 2))
+    segments[:, :, 0] = np.asarray(x, dtype=float)[:, None]
+    segments[:, 0, 1], segments[:, 1, 1] = bottom, top
+    return segments
+
+
+def _rules(axes: Axes, segments: np.ndarray, colour: str, width: float, **style: Any) -> None:
+    """Straight lines as one collection, added without measuring its extent (``vlines``
+    does, for autoscaling; these axes' limits are set by hand)."""
+    axes.add_collection(
+        LineCollection(list(segments), colors=colour, linewidths=width, **style), autolim=False
+    )
+
+
+def _legend(
+    axes: Axes, handles: Sequence[Artist], labels: Sequence[str], look: tuple[object, ...] = ()
+) -> None:
+    """The legend right of the panel. A panel's legend mostly says the same chart after
+    chart, and making one took a tenth of a chart's time: an equal one (the same labels;
+    ``look`` holds what else decides the handles) is kept."""
+    key = (tuple(labels), look)
+    kept = axes.get_legend()
+    if kept is not None and _LEGEND_KEYS.get(kept) == key:
+        return
+    if kept is not None:
+        kept.remove()
     if not handles:
         return
     legend = axes.legend(
@@ -359,6 +561,11 @@ def _legend(axes: Axes, handles: Sequence[Artist], labels: Sequence[str]) -> Non
     )
     for entry in legend.get_texts():
         entry.set_color(INK)
+    _LEGEND_KEYS[legend] = key
+
+
+#: What each kept legend shows (see :func:`_legend`).
+_LEGEND_KEYS: weakref.WeakKeyDictionary[Legend, tuple[object, ...]] = weakref.WeakKeyDictionary()
 
 
 def _number(value: float) -> str:
@@ -381,9 +588,14 @@ def _title(language: str, phase: Phase, runs: int) -> str:
 
 def png(drawing: Drawing) -> bytes:
     buffer = io.BytesIO()
-    # No layout pass (fixed margins were set when drawn); a fast zlib level: a third of
-    # the encoding time for a file a little larger.
-    drawing.figure.savefig(buffer, format="png", pil_kwargs={"compress_level": 1})
+    # Straight onto the Agg canvas: no layout pass (fixed margins were set when drawn).
+    # Glyphs unhinted: matplotlib renders text glyph by glyph, and hinting each one was a
+    # third of the text's time; at this size it moves strokes by a fraction of a pixel.
+    # A fast zlib level: a third of the encoding time for a file a little larger.
+    canvas = drawing.figure.canvas
+    assert isinstance(canvas, FigureCanvasAgg)
+    with matplotlib.rc_context({"text.hinting": "no_hinting"}):
+        canvas.print_png(buffer, pil_kwargs={"compress_level": 1})  # type: ignore[no-untyped-call]
     return buffer.getvalue()
 
 
