@@ -7,13 +7,15 @@ import itertools
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import structlog
 
 from .ops.metrics import METRICS, Metrics
 from .render.blocks import Message, plain
-from .render.charts import Chart
+
+if TYPE_CHECKING:
+    from .render.charts import Chart
 
 log = structlog.get_logger(__name__)
 
