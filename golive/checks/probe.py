@@ -23,9 +23,12 @@ from .status import Status
 
 
 class ProbeConfig(BaseModel):
-    """Base of every probe's config: frozen, and unknown fields are errors."""
+    """Base of every probe's config: frozen, and unknown fields are errors.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Each config model's validator is built when first used, not when its family is
+    imported: loading a checklist builds those of the types it uses, not all of them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     type: str
 
