@@ -168,6 +168,8 @@ def _print_json(document: dict[str, Any]) -> None:
 @app.command()
 def validate(checklist: ChecklistOption = None) -> None:
     """Check a checklist: exit 0 when valid, 2 with every problem listed."""
+    from ..checks.hosts import reaches_urls
+
     loaded = _checklist(checklist)
     unset = sorted({v for item in loaded.items() for v in item.unset_variables})
     out.print(
@@ -176,7 +178,7 @@ def validate(checklist: ChecklistOption = None) -> None:
     )
     if unset:
         out.print(f"not configured here (these items will be ERROR until set): {', '.join(unset)}")
-    if loaded.allowed_hosts is None:
+    if loaded.allowed_hosts is None and reaches_urls(loaded):
         out.print(
             "[yellow]warning:[/] no allowed_hosts: URL probes may reach any host; "
             "list the release's hosts, e.g. allowed_hosts: ['*.valeo.example']"
