@@ -32,6 +32,13 @@ class ProbeConfig(BaseModel):
 
     type: str
 
+    @classmethod
+    def load_client(cls) -> None:
+        """Import the library the probe talks through, where that is slow (a no-op here).
+        Probe modules import such libraries when first probing, not when a checklist loads;
+        the runner calls this before any probe's clock starts, so that first import, up to
+        seconds on a busy machine, is no probe's time."""
+
 
 @dataclass(frozen=True)
 class Evidence:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,6 +76,7 @@ async def run_checklist(
     """Run the selected items; ``previous`` holds the latest known results of the others."""
     started_at = now()
     selected = select_items(checklist, phase)
+    await _load_clients(selected)
     previous = previous or {}
     semaphore = asyncio.Semaphore(checklist.defaults.concurrency)
     done: dict[str, asyncio.Future[ItemResult]] = {
@@ -117,6 +118,14 @@ async def run_checklist(
 
     ordered = {item.id: results[item.id] for item in selected}
     return RunOutcome(started_at, now(), ordered)
+
+
+async def _load_clients(items: Iterable[Item]) -> None:
+    """Import the probes' client libraries (see ``ProbeConfig.load_client``) in a thread,
+    before the first probe starts its clock."""
+    models = {type(item.config) for item in items if item.config is not None}
+    if models:
+        await asyncio.to_thread(lambda: [model.load_client() for model in models])
 
 
 def with_own_observation(skipped: ItemResult, own: ItemResult) -> ItemResult:

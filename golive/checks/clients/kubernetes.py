@@ -95,6 +95,11 @@ class KubeTarget(ProbeConfig):
     ca_file: str | None = None
     insecure_skip_tls_verify: bool = False
 
+    @classmethod
+    def load_client(cls) -> None:
+        _k8s()
+        _k8s_config()
+
     @model_validator(mode="after")
     def _one_way_in(self) -> KubeTarget:
         if self.server is not None:

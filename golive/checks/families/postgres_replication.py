@@ -74,6 +74,11 @@ _SSLMODES = Literal["disable", "allow", "prefer", "require", "verify-ca", "verif
 
 class PostgresReplicationConfig(ProbeConfig):
     type: Literal["postgres_replication"] = "postgres_replication"
+
+    @classmethod
+    def load_client(cls) -> None:
+        import psycopg  # noqa: F401
+
     role: Literal["primary", "replica"]
     host: str | None = None
     port: int = Field(default=5432, ge=1, le=65535)

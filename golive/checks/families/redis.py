@@ -73,6 +73,11 @@ class RedisTls(BaseModel):
 
 class RedisConfig(ProbeConfig):
     type: Literal["redis"] = "redis"
+
+    @classmethod
+    def load_client(cls) -> None:
+        import redis.asyncio  # noqa: F401
+
     #: ``redis://host:port/db`` or ``rediss://…`` for TLS; or host/port/db instead.
     url: str | None = None
     host: str | None = None
