@@ -92,8 +92,8 @@ def store_runs(db_url: str, runs: int, env: dict[str, str]) -> None:
 
 
 def measure(repeat: int = 7, runs: int = 3) -> list[Figure]:
-    with tempfile.TemporaryDirectory() as name:
-        folder = Path(name)
+    with tempfile.TemporaryDirectory() as folder_name:
+        folder = Path(folder_name)
         env = environment(folder)
         db_url = f"sqlite:///{folder}/golive.db"
         store_runs(db_url, runs, env)
@@ -134,7 +134,8 @@ def main() -> None:
     figures = measure(args.repeat, args.runs)
     load = os.getloadavg()
     print(f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} cores")
-    print(f"python -c pass       {figures[0].baseline_s * 1000:6.0f} ms {figures[0].baseline_rss_mib:5.0f} MiB")
+    base = figures[0]
+    print(f"python -c pass       {base.baseline_s * 1000:6.0f} ms {base.baseline_rss_mib:5.0f} MiB")
     for figure in figures:
         print(
             f"{figure.name:<20} {figure.wall_s * 1000:6.0f} ms {figure.peak_rss_mib:5.0f} MiB"

@@ -15,7 +15,7 @@ from .ops.metrics import METRICS, Metrics
 from .render.blocks import Message, plain
 
 if TYPE_CHECKING:
-    from .render.charts import Chart
+    from .render.chart_file import Chart
 
 log = structlog.get_logger(__name__)
 

@@ -262,7 +262,10 @@ def test_validate_says_nothing_of_allowed_hosts_when_no_probe_reaches_a_url(tmp_
 
 
 def test_validate_warns_of_a_url_an_unset_variable_will_fill(tmp_path: Path) -> None:
-    items = [item("runbook", {"type": "manual"}), item("health", {"type": "http", "url": "${SHOP_HEALTH_URL}"})]
+    items = [
+        item("runbook", {"type": "manual"}),
+        item("health", {"type": "http", "url": "${SHOP_HEALTH_URL}"}),
+    ]
     output = validate_output(tmp_path / "checklist.yaml", checklist(items, None), env={"SHOP_HEALTH_URL": ""})
     assert "SHOP_HEALTH_URL" in output and "warning: no allowed_hosts" in output
 
@@ -271,7 +274,12 @@ def test_validate_warns_of_a_rollback_triggers_prometheus(tmp_path: Path) -> Non
     document = yaml.safe_load(checklist([item("runbook", {"type": "manual"})], None))
     document["rollback"] = {
         "triggers": [
-            {"name": "Errors", "description": "5xx", "prometheus_url": "http://127.0.0.1:9/", "condition": "up == 0"}
+            {
+                "name": "Errors",
+                "description": "5xx",
+                "prometheus_url": "http://127.0.0.1:9/",
+                "condition": "up == 0",
+            }
         ]
     }
     output = validate_output(tmp_path / "checklist.yaml", yaml.safe_dump(document))

@@ -32,7 +32,7 @@ from . import transitions, usecases
 from .surface import Surface
 
 if TYPE_CHECKING:
-    from ..render.charts import Chart
+    from ..render.chart_file import Chart
 
 HISTORY_RUNS = 20
 log = logging.getLogger(__name__)

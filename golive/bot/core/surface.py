@@ -15,7 +15,7 @@ from ...errors import GoliveError
 from ..render.blocks import Message
 
 if TYPE_CHECKING:
-    from ..render.charts import Chart
+    from ..render.chart_file import Chart
 
 
 class Surface(Protocol):

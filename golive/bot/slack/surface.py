@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from ..render.blocks import Message
 
 if TYPE_CHECKING:
-    from ..render.charts import Chart
+    from ..render.chart_file import Chart
 
 #: How many messages a search of the channel's history reads at most (pages of 200).
 HISTORY_PAGES = 5
