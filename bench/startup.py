@@ -54,10 +54,14 @@ def golive() -> list[str]:
 
 
 def environment(folder: Path) -> dict[str, str]:
-    """This process's environment without golive's variables (the runs and the
-    commands read only what this bench passes), logging to nowhere but stderr."""
+    """This process's environment without golive's variables: the runs and the commands
+    read only what this bench passes."""
     env = {name: value for name, value in os.environ.items() if not name.startswith(("GOLIVE_", "SLACK_"))}
     env["HOME"] = str(folder)
+    # An installed golive starts from compiled bytecode (pip compiles at install; the
+    # first round below writes it for a checkout): without this, a checkout under
+    # PYTHONDONTWRITEBYTECODE would compile every module at every start.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 
