@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -169,13 +170,17 @@ async def measure_drawing(commands: int = 50, history: int = 6) -> dict[str, flo
     }
 
 
+#: The run message's header in English and German (the bundled checklist's language).
+RUN_HEADERS = re.compile(r"Go-live run #|Go-Live-Lauf #")
+
+
 def run_messages(slack: FakeSlack) -> int:
     """Run messages posted so far (not alerts, which are top-level posts too)."""
     return len(
         [
             c
             for c in slack.ok_calls("chat.postMessage")
-            if not c.params.get("thread_ts") and "Go-live run #" in str(c.params.get("text", ""))
+            if not c.params.get("thread_ts") and RUN_HEADERS.search(str(c.params.get("text", "")))
         ]
     )
 
