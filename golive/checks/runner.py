@@ -36,7 +36,7 @@ from .evaluate import (
     settle,
 )
 from .model import Checklist, Item
-from .probe import Evidence, Gather, Observation, ProbeContext, probe_type
+from .probe import Evidence, Gather, Observation, ProbeConfig, ProbeContext, probe_type
 from .results import ItemResult, Records
 from .secrets import redact
 from .status import DEPENDENCY_OK, Status
@@ -124,8 +124,10 @@ async def _load_clients(items: Iterable[Item]) -> None:
     """Import the probes' client libraries (see ``ProbeConfig.load_client``) in a thread,
     before the first probe starts its clock."""
     models = {type(item.config) for item in items if item.config is not None}
-    if models:
-        await asyncio.to_thread(lambda: [model.load_client() for model in models])
+    # Most probe types have nothing to load: no thread for them.
+    loading = [m for m in models if any("load_client" in vars(c) for c in m.__mro__ if c is not ProbeConfig)]
+    if loading:
+        await asyncio.to_thread(lambda: [model.load_client() for model in loading])
 
 
 def with_own_observation(skipped: ItemResult, own: ItemResult) -> ItemResult:
