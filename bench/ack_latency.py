@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -28,6 +29,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from golive.checks.loader import load  # noqa: E402
 from tests.bot.fake_slack import BOT_TOKEN, FakeSlack  # noqa: E402
 from tests.bot.slack_support import CHANNEL, SIGNING_SECRET, Target, _Handler, checklist_file  # noqa: E402
 
@@ -168,13 +170,17 @@ async def measure_drawing(commands: int = 50, history: int = 6) -> dict[str, flo
     }
 
 
+#: The run message's header in English and German (the bundled checklist's language).
+RUN_HEADERS = re.compile(r"Go-live run #|Go-Live-Lauf #")
+
+
 def run_messages(slack: FakeSlack) -> int:
     """Run messages posted so far (not alerts, which are top-level posts too)."""
     return len(
         [
             c
             for c in slack.ok_calls("chat.postMessage")
-            if not c.params.get("thread_ts") and "Go-live run #" in str(c.params.get("text", ""))
+            if not c.params.get("thread_ts") and RUN_HEADERS.search(str(c.params.get("text", "")))
         ]
     )
 
@@ -273,6 +279,54 @@ async def measure(commands: int = 50) -> dict[str, float]:
     }
 
 
+BUNDLED = ROOT / "checklists" / "valeo-neuroerp-1.1.0.yaml"
+
+
+async def measure_bundled(give_up_after: float = 300.0) -> dict[str, float]:
+    """Resident memory (MiB) of `golive serve` on the bundled checklist: idle, and the
+    peak while a `/golive run` of it probes, stores, summarises and posts its charts (its
+    variables unset here: those items are ERROR, the others probe what they find)."""
+    phases = len(load(BUNDLED, env={}).phases)
+    slack = await FakeSlack().start()
+    with tempfile.TemporaryDirectory() as folder:
+        bot, client = await serve(BUNDLED, folder, slack)
+        try:
+            await asyncio.sleep(2.0)  # the start's work done
+            idle_rss = rss_mib(bot.pid)
+            finished = asyncio.Event()
+            sampler = asyncio.create_task(peak_rss_until(bot.pid, finished))
+            threads_before = _thread_posts(slack)
+            await start_run(client, slack)
+            # Done when every phase's summary is in the run's thread, and a moment later
+            # its last chart.
+            deadline = time.perf_counter() + give_up_after
+            while (  # noqa: ASYNC110  (the fake Slack records calls; nothing to wait on)
+                _thread_posts(slack) < threads_before + phases and time.perf_counter() < deadline
+            ):
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(2.0)
+            finished.set()
+            run_rss = await sampler
+        finally:
+            bot.terminate()
+            bot.wait(30)
+            await client.http.aclose()
+            await slack.stop()
+    return {"idle_rss_mib": idle_rss, "run_rss_mib": run_rss}
+
+
+def _thread_posts(slack: FakeSlack) -> int:
+    return len([c for c in slack.ok_calls("chat.postMessage") if c.params.get("thread_ts")])
+
+
+async def peak_rss_until(pid: int, finished: asyncio.Event) -> float:
+    peak = 0.0
+    while not finished.is_set():
+        peak = max(peak, rss_mib(pid))
+        await asyncio.sleep(0.05)
+    return peak
+
+
 def rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -309,6 +363,11 @@ async def main(commands: int) -> None:
     print(
         f"resident memory            idle {figures['idle_rss_mib']:.0f} MiB, during the run "
         f"{figures['run_rss_mib']:.0f} MiB"
+    )
+    bundled = await measure_bundled()
+    print(
+        f"bundled checklist          idle {bundled['idle_rss_mib']:.0f} MiB, peak during its run "
+        f"{bundled['run_rss_mib']:.0f} MiB   (targets 120 and 200 MiB)"
     )
 
 

@@ -6,7 +6,9 @@ Rows: a run of 100 probes vs its slowest probe; acknowledgement latency p50/p99 
 50 concurrent commands during a run vs an idle bot, and while a run's charts are drawn vs
 the same burst idle; status and chart-history queries with
 N stored results vs a thousand, on SQLite and PostgreSQL; chart rendering per phase vs a
-one-run chart; resident memory of `golive serve` during a run vs idle.
+one-run chart; resident memory of `golive serve` during a run vs idle, with the test
+checklist and with the bundled one; start-up time and peak memory of `golive --help`,
+`validate`, `status` and `report` vs a bare `python -c pass`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import ack_latency, run_wall_time, storage_queries  # noqa: E402
+from bench import ack_latency, run_wall_time, startup, storage_queries  # noqa: E402
 from golive.checks.loader import load  # noqa: E402
 
 Row = tuple[str, str, str, str]
@@ -115,6 +117,32 @@ async def rows(results: int, postgres: bool) -> list[Row]:
             ratio(ack["run_rss_mib"], ack["idle_rss_mib"]),
         )
     )
+    bundled = await ack_latency.measure_bundled()
+    table.append(
+        (
+            "resident memory of golive serve, bundled checklist: peak during its run",
+            f"{bundled['run_rss_mib']:.0f} MiB",
+            f"idle {bundled['idle_rss_mib']:.0f} MiB",
+            ratio(bundled["run_rss_mib"], bundled["idle_rss_mib"]),
+        )
+    )
+    for figure in await asyncio.to_thread(startup.measure):
+        table.append(
+            (
+                f"{figure.name}: start-up wall time (median)",
+                f"{figure.wall_s * 1000:.0f} ms",
+                f"python -c pass {figure.baseline_s * 1000:.0f} ms",
+                ratio(figure.wall_s, figure.baseline_s),
+            )
+        )
+        table.append(
+            (
+                f"{figure.name}: peak resident memory",
+                f"{figure.peak_rss_mib:.0f} MiB",
+                f"python -c pass {figure.baseline_rss_mib:.0f} MiB",
+                ratio(figure.peak_rss_mib, figure.baseline_rss_mib),
+            )
+        )
     return table
 
 

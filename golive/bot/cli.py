@@ -2,53 +2,43 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import io
 import json
 import math
-import signal
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 
 from .. import __version__
-from ..checks.durations import parse_duration
-from ..checks.errors import ChecklistError
-from ..checks.known_secrets import register_checklist_secrets
-from ..checks.loader import load
-from ..checks.model import Checklist
-from ..checks.results import ItemResult
-from ..checks.schema import checklist_schema
-from ..checks.secrets import redact
-from ..settings import DEFAULT_DB_URL, variable
-from ..storage import StorageError, Store
-from .console import ConsoleSurface, RunProgress
-from .core import usecases
-from .core.diff import run_diff_from_store
-from .core.errors import UserError
-from .core.progress import RunWatch, watch_run
-from .core.publish import publish_run
-from .core.surface import Surface
-from .gate import wait as gate_wait
-from .ha.database import lease_duration, new_holder, presence
-from .ops.logs import configure_logging
-from .render import authordoc
-from .render import json as render_json
-from .render import text as render_text
-from .render.blocks import plain
-from .render.report import render_markdown
-from .serve.process import serve as run_server
-from .serve.settings import Settings
-from .slack.client import web_client
-from .slack.surface import SlackSurface
-from .state import State
+
+if TYPE_CHECKING:
+    from ..checks.model import Checklist
+    from ..checks.results import ItemResult
+    from ..storage import Store
+    from .console import ConsoleSurface
+    from .core.progress import RunWatch
+    from .core.surface import Surface
+    from .serve.settings import Settings
+    from .state import State
+
+# Each command imports what it uses when it runs: `golive --help` and `golive validate`
+# load neither the database, the Slack app, the HTTP server, the probe clients nor
+# matplotlib (tests/bot/test_startup.py names what each command may not import).
+
+#: The environment variables behind the options, and the default database, as
+#: golive.settings names them (kept equal by a test; reading them from there would load
+#: pydantic-settings for `--help`).
+CHECKLIST_VARIABLE = "GOLIVE_CHECKLIST"
+DB_URL_VARIABLE = "GOLIVE_DB_URL"
+API_TOKEN_VARIABLE = "GOLIVE_API_TOKEN"  # noqa: S105  (the variable's name)
+DEFAULT_DB_URL = "sqlite:///golive.db"
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Decide whether a release may go live.")
 out = Console(highlight=False, soft_wrap=True)
@@ -69,24 +59,29 @@ class ReportFormat(StrEnum):
 
 ChecklistOption = Annotated[
     Path | None,
-    typer.Option("--checklist", "-c", help="Checklist YAML.", envvar=variable("checklist")),
+    typer.Option("--checklist", "-c", help="Checklist YAML.", envvar=CHECKLIST_VARIABLE),
 ]
 DbOption = Annotated[
     str | None,
     typer.Option(
-        "--db", help=f"Database URL (default: {DEFAULT_DB_URL}).", envvar=variable("db_url"), show_envvar=True
+        "--db", help=f"Database URL (default: {DEFAULT_DB_URL}).", envvar=DB_URL_VARIABLE, show_envvar=True
     ),
 ]
 ByOption = Annotated[str, typer.Option("--by", help="Your Slack user ID (e.g. U012ABCDEF).")]
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    from ..checks.secrets import redact
+    from .render import text as render_text
+
     # A database URL in the message may carry its password (`?password=…`).
     err.print(f"[red]error:[/] {render_text.escape(redact(message))}")
     raise typer.Exit(code)
 
 
 def _configure_logging(default_level: str, db: str | None) -> None:
+    from .ops.logs import configure_logging
+
     try:
         configure_logging(default_level=default_level, db_url=db)
     except ValueError as exc:  # GOLIVE_LOG_LEVEL is not a level
@@ -108,6 +103,8 @@ def _named_checklist(path: Path | None) -> Path | None:
 def _state_of(path: Path | None, db: str | None) -> State:
     """The current state, of the named checklist or else of the one the newest run used,
     as stored in the database."""
+    from .core import usecases
+
     named = _named_checklist(path)
     loaded = _load(named) if named is not None else None
 
@@ -119,14 +116,24 @@ def _state_of(path: Path | None, db: str | None) -> State:
 
 
 def _load(chosen: Path) -> Checklist:
+    from ..checks.errors import ChecklistError
+    from ..checks.loader import load
+
     try:
         return load(chosen)
     except ChecklistError as exc:
+        from .render import text as render_text
+
         err.print(f"[red]invalid checklist[/] {render_text.escape(str(exc))}")
         raise typer.Exit(EXIT_USAGE) from None
 
 
 def _with_store(db: str | None, work: Callable[[Store], Awaitable[T]]) -> T:
+    import asyncio
+
+    from ..storage import StorageError, Store
+    from .core.errors import UserError
+
     async def main() -> T:
         try:
             store = await Store.open(db)
@@ -164,6 +171,8 @@ def _print_json(document: dict[str, Any]) -> None:
 @app.command()
 def validate(checklist: ChecklistOption = None) -> None:
     """Check a checklist: exit 0 when valid, 2 with every problem listed."""
+    from ..checks.hosts import reaches_urls
+
     loaded = _checklist(checklist)
     unset = sorted({v for item in loaded.items() for v in item.unset_variables})
     out.print(
@@ -172,7 +181,7 @@ def validate(checklist: ChecklistOption = None) -> None:
     )
     if unset:
         out.print(f"not configured here (these items will be ERROR until set): {', '.join(unset)}")
-    if loaded.allowed_hosts is None:
+    if loaded.allowed_hosts is None and reaches_urls(loaded):
         out.print(
             "[yellow]warning:[/] no allowed_hosts: URL probes may reach any host; "
             "list the release's hosts, e.g. allowed_hosts: ['*.valeo.example']"
@@ -204,6 +213,13 @@ def run(
     to --charts (and --verbose prints the messages)."""
     if verbose and quiet:
         _fail("--verbose and --quiet exclude each other: choose one")
+    from ..checks.known_secrets import register_checklist_secrets
+    from .core import usecases
+    from .core.progress import watch_run
+    from .ha.database import lease_duration, new_holder, presence
+    from .render import json as render_json
+    from .render import text as render_text
+
     loaded = _checklist(checklist)
     if phase is not None and phase not in [p.id for p in loaded.phases]:
         _fail(f"no phase {phase!r}; phases: {', '.join(p.id for p in loaded.phases)}")
@@ -268,6 +284,11 @@ async def _run_once(
     charts: Path,
     shown: _Shown | None = None,
 ) -> tuple[int, State]:
+    from .console import RunProgress
+    from .core import usecases
+    from .core.publish import publish_run
+    from .render import text as render_text
+
     if format == Format.json:
         return await usecases.execute_run(
             checklist, store, phase=phase, trigger="cli", on_start=watch.started, on_result=watch.result
@@ -324,6 +345,8 @@ def _charts_line(written: list[Path], folder: Path) -> str | None:
 
 
 def _settings() -> Settings:
+    from .serve.settings import Settings
+
     try:
         return Settings.from_env()
     except ValueError as exc:  # a variable with a bad value: named, with the fix
@@ -331,9 +354,14 @@ def _settings() -> Settings:
 
 
 def _surface(checklist: Checklist, charts: Path) -> tuple[Surface, str, ConsoleSurface | None]:
+    from .console import ConsoleSurface
+
     settings = _settings()
     channel = settings.channel or checklist.release.channel or "#golive"
     if settings.bot_token:
+        from .slack.client import web_client
+        from .slack.surface import SlackSurface
+
         return SlackSurface(web_client(settings.bot_token, settings.api_url)), channel, None
     console = ConsoleSurface(charts, io.StringIO())
     return console, channel, console
@@ -346,6 +374,12 @@ def serve(
 ) -> None:
     """The bot: Socket Mode with SLACK_APP_TOKEN, else HTTP on PORT (/slack/events, /healthz, /readyz,
     /metrics). Logs JSON lines on stderr; on SIGTERM lets the run in flight finish, then exits 0."""
+    import asyncio
+    import signal
+
+    from ..checks.known_secrets import register_checklist_secrets
+    from .serve.process import serve as run_server
+
     loaded = _checklist(checklist)
     settings = _settings()
     _configure_logging("INFO", db)
@@ -369,6 +403,9 @@ def status(
 ) -> None:
     """The latest stored state and the verdict, without probing. Without a checklist, that
     of the checklist the newest run used, as stored in the database."""
+    from .render import json as render_json
+    from .render import text as render_text
+
     state = _state_of(checklist, db)
     loaded = state.checklist
     if format == Format.json:
@@ -395,6 +432,8 @@ def report(
 ) -> None:
     """The checklist filled in: ticks, statuses, evidence, sign-offs, notes. Without a
     checklist, that of the checklist the newest run used, as stored in the database."""
+    from .render.report import render_markdown
+
     sys.stdout.write(render_markdown(_state_of(checklist, db)))
 
 
@@ -407,6 +446,9 @@ def diff(
 ) -> None:
     """What changed between two runs. Without a checklist, that of the later run, as stored
     in the database; items its checklist added or removed are named."""
+    from .core.diff import run_diff_from_store
+    from .render.blocks import plain
+
     named = _named_checklist(checklist)
     loaded = _load(named) if named is not None else None
     messages = _with_store(db, lambda store: run_diff_from_store(store, before, after, loaded))
@@ -424,6 +466,8 @@ def confirm(
     db: DbOption = None,
 ) -> None:
     """Confirm a manual item (the Slack button does the same)."""
+    from .core import usecases
+
     loaded = _checklist(checklist)
     _with_store(
         db,
@@ -443,6 +487,8 @@ def signoff(
     db: DbOption = None,
 ) -> None:
     """Sign a role off on the current results, or revoke it."""
+    from .core import usecases
+
     loaded = _checklist(checklist)
     if revoke:
         _with_store(db, lambda store: usecases.revoke_sign_off(loaded, store, role, user=by))
@@ -462,6 +508,8 @@ def waive(
     db: DbOption = None,
 ) -> None:
     """Waive a failing item for a number of days."""
+    from .core import usecases
+
     loaded = _checklist(checklist)
     waiver = _with_store(
         db, lambda store: usecases.waive_item(loaded, store, item, days=days, reason=reason, user=by)
@@ -477,6 +525,8 @@ def note(
     db: DbOption = None,
 ) -> None:
     """Add a note to the release's report."""
+    from .core import usecases
+
     loaded = _checklist(checklist)
     _with_store(db, lambda store: usecases.add_note(loaded, store, user=by, text=text))
     out.print("noted")
@@ -493,7 +543,7 @@ def gate(
         typer.Option(
             "--token",
             help="Verdict API token for --url; set GOLIVE_API_TOKEN rather than type it in a command.",
-            envvar=variable("api_token"),
+            envvar=API_TOKEN_VARIABLE,
         ),
     ] = None,
     db: DbOption = None,
@@ -506,6 +556,13 @@ def gate(
 ) -> None:
     """Wait for GO, as a pipeline step: exit 0 on GO, 1 on NO-GO at the timeout, 2 on errors.
     Asks the verdict API with --url, else the database (--db)."""
+    import asyncio
+
+    from ..checks.durations import parse_duration
+    from ..checks.secrets import redact
+    from .gate import wait as gate_wait
+    from .render import text as render_text
+
     try:
         give_up_after, first = parse_duration(timeout), parse_duration(interval)
         newer_than = parse_duration(require_run_newer_than) if require_run_newer_than else None
@@ -534,12 +591,16 @@ def gate(
 @app.command()
 def schema() -> None:
     """Print the checklist's JSON Schema."""
+    from ..checks.schema import checklist_schema
+
     _print_json(checklist_schema())
 
 
 @app.command()
 def docs() -> None:
     """Print the checklist authors' guide: every probe type (docs/checklist-authors.md)."""
+    from .render import authordoc
+
     sys.stdout.write(authordoc.render())
 
 

@@ -19,7 +19,9 @@ from ..checks.results import ItemResult
 from .ops.metrics import METRICS, Metrics
 from .render import text as render_text
 from .render.blocks import Message, plain
-from .render.charts import Chart
+
+if TYPE_CHECKING:
+    from .render.chart_file import Chart
 
 if TYPE_CHECKING:  # rich is imported when a display is drawn, not with this module
     from rich.console import Console, ConsoleOptions, RenderResult

@@ -7,19 +7,24 @@ patterns (``*.valeo.example``, ``127.0.0.1``). Every http(s) URL among a probe's
 parameters is checked when the checklist loads (:func:`probe_urls` finds them by field
 name, so new probe types are covered without registering anything), and the probes that
 follow redirects check every hop again when it happens (:func:`redirect_guard`). Without
-``allowed_hosts`` every host is allowed, and ``golive validate`` warns about it.
+``allowed_hosts`` every host is allowed, and ``golive validate`` warns about it when the
+checklist has URLs to reach (:func:`reaches_urls`).
 """
 
 from __future__ import annotations
 
 import fnmatch
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from pydantic import BaseModel
 
 from .errors import PermanentProbeError
+
+if TYPE_CHECKING:
+    import httpx
+
+    from .model import Checklist
 
 #: Parameters that hold the URL a probe reaches, at any depth of its config.
 URL_FIELDS = frozenset({"url", "server", "api_url", "document", "summary", "report", "reports"})
@@ -55,7 +60,34 @@ def probe_urls(config: BaseModel) -> list[tuple[str, str]]:
     return found
 
 
+def reaches_urls(checklist: Checklist) -> bool:
+    """Whether ``allowed_hosts`` would limit anything: an item's probe with an http(s) URL
+    among its parameters, a URL parameter left empty by an unset variable (it holds one
+    once set), or a rollback trigger's Prometheus."""
+    if any(trigger.prometheus_url for trigger in checklist.rollback.triggers):
+        return True
+    for item in checklist.items():
+        config = item.config
+        if config is not None:
+            if probe_urls(config):
+                return True
+        elif item.unset_variables and _names_a_url(item.probe, named=False):
+            return True
+    return False
+
+
+def _names_a_url(value: Any, *, named: bool) -> bool:
+    """Whether a probe mapping as written has a URL parameter holding a URL or nothing."""
+    if isinstance(value, dict):
+        return any(_names_a_url(child, named=key in URL_FIELDS) for key, child in value.items())
+    if isinstance(value, list):
+        return any(_names_a_url(child, named=named) for child in value)
+    return named and isinstance(value, str) and (value == "" or value.startswith(("http://", "https://")))
+
+
 def url_host(url: str) -> str | None:
+    import httpx  # its parser, as the probes will read the URL; loaded with allowed_hosts only
+
     try:
         return httpx.URL(url).host or None
     except httpx.InvalidURL:

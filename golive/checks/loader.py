@@ -30,7 +30,6 @@ from .hosts import disallowed, host_allowed, url_host
 from .interpolate import interpolate, references
 from .model import REPORTED_BY_BINDER, Binding, Checklist, Item, Origin
 from .probe import ProbeConfig, all_probe_types
-from .schema import probe_configs
 
 _ITEM_KEYS_INTERPOLATED = ("probe", "conditions", "warn_conditions")
 #: A checklist holds a few thousand values, a dozen levels deep. Far more values means
@@ -220,7 +219,6 @@ class _Binder:
         self._allowed_hosts = allowed_hosts
         self._origin = origin
         self._types = all_probe_types()
-        self._configs = probe_configs(self._types.values()) if self._types else None
         self._phase = _Place("", None)
         self._section = _Place("", None)
         self.problems: list[Problem] = []
@@ -276,19 +274,20 @@ class _Binder:
             section=self._section.id,
             responsible=item.owner or self._section.owner or self._phase.owner,
         )
-        if probe_type is None or self._configs is None:
+        if probe_type is None:
             known = ", ".join(sorted(self._types))
             message = f"unknown probe type {item.probe_type!r}; known: {known}"
             self.problems.append(Problem(where, "probe.type", message))
             return place
         config: ProbeConfig | None = None
         try:
-            config = self._configs.validate_python(item.probe)
+            # The item's own type's model, not the union of all: only the models of the
+            # types a checklist uses are built (see ProbeConfig).
+            config = probe_type.config_model.model_validate(item.probe)
         except ValidationError as exc:
             unconfigured = _paths_with_unset(prepared.raw_probe, unset)
-            tagged = len(self._types) > 1  # a union's errors start with the type's name
             for error in exc.errors():
-                loc = tuple(error["loc"])[1 if tagged else 0 :]
+                loc = tuple(error["loc"])
                 # At an unset variable's place, or at the list it emptied: reported at run time.
                 if any(loc[: len(path)] == path or path[: len(loc)] == loc for path in unconfigured):
                     continue

@@ -14,8 +14,6 @@ from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
-from .families.kubernetes.helm_release import PREVIOUS_GOOD_REVISION
-from .families.prometheus import PrometheusQueryConfig, gather_query
 from .probe import ProbeContext
 from .results import ItemResult
 
@@ -34,6 +32,9 @@ async def trigger_fires(
     series (``rate(…) > 0.05`` returns none while the rate is below). A scalar fires
     when it is not 0. Raises :class:`~golive.checks.errors.ProbeError` when Prometheus
     cannot answer."""
+    # The families are imported when asked, not with the bot: importing one imports all.
+    from .families.prometheus import PrometheusQueryConfig, gather_query
+
     config = PrometheusQueryConfig(url=prometheus_url, query=query)
     context = ProbeContext(
         release_name=release_name,
@@ -52,6 +53,8 @@ async def trigger_fires(
 def previous_good_revision(results: Iterable[ItemResult]) -> tuple[str, int] | None:
     """(item id, revision) of the first result that observed the newest successful Helm
     revision below the current one; None when no helm_release item saw one."""
+    from .families.kubernetes.helm_release import PREVIOUS_GOOD_REVISION
+
     for result in results:
         revision = result.observed.get(PREVIOUS_GOOD_REVISION)
         if revision is not None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +36,7 @@ from .evaluate import (
     settle,
 )
 from .model import Checklist, Item
-from .probe import Evidence, Gather, Observation, ProbeContext, probe_type
+from .probe import Evidence, Gather, Observation, ProbeConfig, ProbeContext, probe_type
 from .results import ItemResult, Records
 from .secrets import redact
 from .status import DEPENDENCY_OK, Status
@@ -76,6 +76,7 @@ async def run_checklist(
     """Run the selected items; ``previous`` holds the latest known results of the others."""
     started_at = now()
     selected = select_items(checklist, phase)
+    await _load_clients(selected)
     previous = previous or {}
     semaphore = asyncio.Semaphore(checklist.defaults.concurrency)
     done: dict[str, asyncio.Future[ItemResult]] = {
@@ -117,6 +118,16 @@ async def run_checklist(
 
     ordered = {item.id: results[item.id] for item in selected}
     return RunOutcome(started_at, now(), ordered)
+
+
+async def _load_clients(items: Iterable[Item]) -> None:
+    """Import the probes' client libraries (see ``ProbeConfig.load_client``) in a thread,
+    before the first probe starts its clock."""
+    models = {type(item.config) for item in items if item.config is not None}
+    # Most probe types have nothing to load: no thread for them.
+    loading = [m for m in models if any("load_client" in vars(c) for c in m.__mro__ if c is not ProbeConfig)]
+    if loading:
+        await asyncio.to_thread(lambda: [model.load_client() for model in loading])
 
 
 def with_own_observation(skipped: ItemResult, own: ItemResult) -> ItemResult:

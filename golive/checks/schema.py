@@ -17,7 +17,7 @@ SCHEMA_ID = "https://golive.invalid/schema/checklist.schema.json"
 
 def probe_configs(types: Iterable[ProbeType]) -> TypeAdapter[ProbeConfig]:
     """Every probe type's config model as one union, told apart by ``type``: what the
-    loader validates an item's ``probe:`` with and what the schema shows editors."""
+    schema shows editors (the loader validates each item with its own type's model)."""
     return _union_of(tuple(t.config_model for t in sorted(types, key=lambda t: t.name)))
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 from types import TracebackType
 
-from alembic.util import CommandError
 from sqlalchemy.exc import DBAPIError
 
 from . import migrate
@@ -45,7 +44,7 @@ class Store(
         try:
             # Alembic is blocking; a thread keeps the event loop (and Slack acks) free.
             await asyncio.to_thread(migrate.upgrade, urls)
-        except (DBAPIError, CommandError) as error:
+        except (DBAPIError, migrate.MigrationFailed) as error:
             reason = describe_failure(error, urls.migrations)
             # Not chained: the driver's exception is summarised in the message, and a
             # traceback of it could show connection details.

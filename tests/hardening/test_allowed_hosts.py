@@ -242,3 +242,45 @@ def test_validate_warns_without_allowed_hosts(tmp_path: Path) -> None:
     path.write_text(checklist(items, ["127.0.0.1"]))
     result = CliRunner().invoke(app, ["validate", "--checklist", str(path)])
     assert result.exit_code == 0 and "allowed_hosts" not in result.output
+
+
+def validate_output(path: Path, document: str, env: dict[str, str] | None = None) -> str:
+    path.write_text(document)
+    result = CliRunner().invoke(app, ["validate", "--checklist", str(path)], env=env)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_validate_says_nothing_of_allowed_hosts_when_no_probe_reaches_a_url(tmp_path: Path) -> None:
+    items = [
+        item("runbook", {"type": "manual"}),
+        item("smoke", {"type": "command", "argv": ["true"]}),
+        item("cluster", {"type": "kube_workloads", "namespace": "shop"}),
+    ]
+    output = validate_output(tmp_path / "checklist.yaml", checklist(items, None))
+    assert "valid" in output and "allowed_hosts" not in output
+
+
+def test_validate_warns_of_a_url_an_unset_variable_will_fill(tmp_path: Path) -> None:
+    items = [
+        item("runbook", {"type": "manual"}),
+        item("health", {"type": "http", "url": "${SHOP_HEALTH_URL}"}),
+    ]
+    output = validate_output(tmp_path / "checklist.yaml", checklist(items, None), env={"SHOP_HEALTH_URL": ""})
+    assert "SHOP_HEALTH_URL" in output and "warning: no allowed_hosts" in output
+
+
+def test_validate_warns_of_a_rollback_triggers_prometheus(tmp_path: Path) -> None:
+    document = yaml.safe_load(checklist([item("runbook", {"type": "manual"})], None))
+    document["rollback"] = {
+        "triggers": [
+            {
+                "name": "Errors",
+                "description": "5xx",
+                "prometheus_url": "http://127.0.0.1:9/",
+                "condition": "up == 0",
+            }
+        ]
+    }
+    output = validate_output(tmp_path / "checklist.yaml", yaml.safe_dump(document))
+    assert "warning: no allowed_hosts" in output

@@ -109,3 +109,21 @@ async def test_open_waits_for_another_process_migrating(backend: Backend) -> Non
         await store.close()
     finally:
         other.dispose()
+
+
+def test_the_head_read_from_the_revision_files_is_alembic_s() -> None:
+    """Opening a database skips Alembic when it is at the head that golive reads from
+    the revision files itself; that head must be the one Alembic would migrate to."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrate.alembic_config())
+    assert migrate.head_revisions() == frozenset(script.get_heads())
+
+
+async def test_a_database_behind_the_head_is_migrated_on_open(backend: Backend) -> None:
+    urls = resolve(backend.url)
+    async with await Store.open(backend.url):
+        await asyncio.to_thread(migrate.downgrade, urls, "0006")
+    async with await Store.open(backend.url) as store, store.engine.connect() as connection:
+        assert await connection.run_sync(differences) == []
+        assert await connection.run_sync(migrate.stored_revisions) == migrate.head_revisions()

@@ -20,16 +20,19 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from datetime import datetime
 from multiprocessing import get_context
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...checks.model import Checklist, Phase
 from ...checks.results import ItemResult
 from ...checks.runner import select_items
 from ...storage import RunAborted, RunInfo, StorageError, Store
-from ..render import blocks, charts, mrkdwn
+from ..render import blocks, mrkdwn
 from ..state import State
 from . import transitions, usecases
 from .surface import Surface, restoring
+
+if TYPE_CHECKING:
+    from ..render.chart_file import Chart
 
 HISTORY_RUNS = 20
 log = logging.getLogger(__name__)
@@ -261,7 +264,19 @@ def _behind_acknowledgements() -> None:
     an acknowledgement may not. Drawing's imports (matplotlib) are paid here, when the
     worker starts, not by the first run's charts."""
     os.nice(10)
-    importlib.import_module(charts.__name__)
+    importlib.import_module(CHARTS_MODULE)
+
+
+#: Drawing's module: imported in the chart worker only, so this process never loads
+#: matplotlib (tens of MiB it would keep for the whole life of `golive serve`).
+CHARTS_MODULE = f"{__package__.rpartition('.')[0]}.render.charts"
+
+
+def _draw(checklist: Checklist, phase: Phase, history: Any) -> Chart | None:
+    """In the chart worker: the phase's chart."""
+    charts: Any = importlib.import_module(CHARTS_MODULE)
+    chart: Chart | None = charts.phase_chart(checklist, phase, history)
+    return chart
 
 
 def stop_chart_worker() -> None:
@@ -284,12 +299,12 @@ def start_chart_worker() -> None:
 
 async def phase_chart(
     checklist: Checklist, store: Store, release_id: int, phase: Phase
-) -> charts.Chart | None:
+) -> Chart | None:
     """The phase's chart over the last runs that observed it, drawn in the chart worker."""
     history = await store.chart_history(release_id, phase.id, limit=HISTORY_RUNS)
     loop = asyncio.get_running_loop()
     try:
-        return await loop.run_in_executor(chart_pool(), charts.phase_chart, checklist, phase, history)
+        return await loop.run_in_executor(chart_pool(), _draw, checklist, phase, history)
     except Exception as exc:  # a picture that cannot be drawn must not stop the GO announcement
         log.warning("could not draw the chart of %s: %s: %s", phase.id, type(exc).__name__, exc)
         return None

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ...errors import GoliveError
 from ..render.blocks import Message
-from ..render.charts import Chart
+
+if TYPE_CHECKING:
+    from ..render.chart_file import Chart
 
 
 class Surface(Protocol):

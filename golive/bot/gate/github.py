@@ -24,15 +24,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from ...checks.durations import parse_duration
 from ...errors import GoliveError
+
+# cryptography is imported when a GitHub App is configured, not by every `golive serve`.
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_WAIT = timedelta(hours=1)
@@ -110,6 +112,9 @@ def app_jwt(app_id: str, key: rsa.RSAPrivateKey, now: datetime) -> str:
         "iss": app_id,
     }
     signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
     signed = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
     return f"{signing_input}.{_b64(signed)}"
 
@@ -133,6 +138,9 @@ class GitHubSettings:
             raise ValueError(
                 "GOLIVE_GITHUB_APP_ID is set: set GOLIVE_GITHUB_PRIVATE_KEY_FILE to the App's PEM key"
             )
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
         key = serialization.load_pem_private_key(Path(key_file).read_bytes(), password=None)
         if not isinstance(key, rsa.RSAPrivateKey):
             raise ValueError(f"GOLIVE_GITHUB_PRIVATE_KEY_FILE={key_file}: not an RSA private key")

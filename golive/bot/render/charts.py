@@ -53,6 +53,7 @@ from ...checks.model import Checklist, Item, Phase
 from ...checks.probe import probe_type
 from ...checks.status import Status
 from ...storage import ChartPoint, PhaseRun
+from .chart_file import Chart
 from .messages import text
 from .statuses import LOOKS
 
@@ -87,13 +88,6 @@ TOP_IN, BOTTOM_IN, GAP_IN = 0.45, 0.5, 0.35
 LATENCY_IN, SHARE_IN = 2.4, 1.6
 ROW_IN = 0.2
 
-
-@dataclass(frozen=True)
-class Chart:
-    filename: str
-    title: str
-    alt_text: str
-    png: bytes
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from ..render.blocks import Message
-from ..render.charts import Chart
+
+if TYPE_CHECKING:
+    from ..render.chart_file import Chart
 
 #: How many messages a search of the channel's history reads at most (pages of 200).
 HISTORY_PAGES = 5

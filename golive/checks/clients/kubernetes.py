@@ -39,11 +39,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import durationpy  # type: ignore[import-untyped,unused-ignore]
-import urllib3
-from kubernetes import client as k8s  # type: ignore[import-untyped,unused-ignore]
-from kubernetes import config as _k8s_config
-from kubernetes.client.exceptions import ApiException  # type: ignore[import-untyped,unused-ignore]
-from kubernetes.utils import parse_quantity as _parse_quantity  # type: ignore[import-untyped,unused-ignore]
 from pydantic import Field, model_validator
 
 from ..errors import NotConfigured, PermanentProbeError, ProbeError, TemporaryProbeError
@@ -51,9 +46,29 @@ from ..probe import ProbeConfig, ProbeContext
 from ..secrets import SecretRef
 from .http import connect_failure_reason, resolve_path
 
-# Older releases of the client have no type hints, newer ones leave these untyped: Any.
-k8s_config: Any = _k8s_config
-parse_quantity: Any = _parse_quantity
+
+# The client is imported when a probe first connects, not with this module: importing
+# it takes seconds and tens of MiB (its dynamic client loads jsonschema and its format
+# checkers), which a command that only loads a checklist never needs. Older releases of
+# the client have no type hints, newer ones leave these untyped: Any.
+def _k8s() -> Any:
+    from kubernetes import client  # type: ignore[import-untyped,unused-ignore]
+
+    return client
+
+
+def _k8s_config() -> Any:
+    from kubernetes import config  # type: ignore[import-untyped,unused-ignore]
+
+    return config
+
+
+def _api_exception() -> type[Exception]:
+    from kubernetes.client.exceptions import ApiException  # type: ignore[import-untyped,unused-ignore]
+
+    exception: type[Exception] = ApiException
+    return exception
+
 
 #: kubectl lists in chunks of 500 too.
 PAGE_SIZE = 500
@@ -79,6 +94,11 @@ class KubeTarget(ProbeConfig):
     #: CA bundle (PEM) that signed the API server's certificate, for ``server``.
     ca_file: str | None = None
     insecure_skip_tls_verify: bool = False
+
+    @classmethod
+    def load_client(cls) -> None:
+        _k8s()
+        _k8s_config()
 
     @model_validator(mode="after")
     def _one_way_in(self) -> KubeTarget:
@@ -193,6 +213,8 @@ class KubeConflict(PermanentProbeError):
 def quantity(value: Any, what: str) -> Decimal:
     """A Kubernetes quantity (``250m``, ``1.5Gi``, ``1e3``) as a Decimal, via the client's parser."""
     try:
+        from kubernetes.utils import parse_quantity  # type: ignore[import-untyped,unused-ignore]
+
         parsed: Decimal = parse_quantity(value)
     except (ValueError, TypeError, InvalidOperation):
         raise PermanentProbeError(f"{what}: {value!r} is not a Kubernetes quantity") from None
@@ -213,8 +235,8 @@ class KubeClient:
 
     def __init__(self, api: Any, namespace: str, where: str, timeout: float) -> None:
         self._api = api
-        self._core = k8s.CoreV1Api(api)
-        self._custom = k8s.CustomObjectsApi(api)
+        self._core = _k8s().CoreV1Api(api)
+        self._custom = _k8s().CustomObjectsApi(api)
         self.namespace = namespace
         #: The API server (and context) for messages and evidence; no credentials.
         self.where = where
@@ -293,6 +315,8 @@ class KubeClient:
     def _call(
         self, what: str, method: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Obj:
+        import urllib3
+
         try:
             # A (connect, read) pair: client 30.x silently ignores a float timeout (it
             # checks for int), which would leave a hung API server holding this thread.
@@ -302,7 +326,7 @@ class KubeClient:
                 body = response.data
             finally:
                 response.release_conn()
-        except ApiException as exc:
+        except _api_exception() as exc:
             raise _api_error(exc, what, self.where) from None
         except urllib3.exceptions.HTTPError as exc:
             raise _transport_error(exc, self.where, self._timeout) from None
@@ -333,7 +357,7 @@ class KubeObject:
         if not resource.group or not resource.namespaced:
             raise ValueError(f"{resource}: only namespaced resources of a named API group")
         self._api = api
-        self._custom = k8s.CustomObjectsApi(api)
+        self._custom = _k8s().CustomObjectsApi(api)
         # Requests go through KubeClient's call: the same timeouts and error mapping.
         self._client = KubeClient(api, namespace, where, timeout)
         self.resource = resource
@@ -413,7 +437,7 @@ def _connect(target: KubeTarget, context: ProbeContext) -> KubeClient:
 
 def _api_client(target: KubeTarget, base_dir: Path) -> tuple[Any, str, str]:
     """(API client, the connection's default namespace, where it points for messages)."""
-    configuration = k8s.Configuration()
+    configuration = _k8s().Configuration()
     if target.server is not None:
         namespace, where = _explicit(target, configuration, base_dir)
     elif target.kubeconfig or _default_kubeconfig_exists():
@@ -427,7 +451,7 @@ def _api_client(target: KubeTarget, base_dir: Path) -> tuple[Any, str, str]:
     # One attempt per call: urllib3 would otherwise retry a hung read three times, each
     # with the full timeout, long after the runner has given up on the item.
     configuration.retries = False
-    return k8s.ApiClient(configuration), namespace, where
+    return _k8s().ApiClient(configuration), namespace, where
 
 
 def _explicit(target: KubeTarget, configuration: Any, base_dir: Path) -> tuple[str, str]:
@@ -454,6 +478,7 @@ def _from_kubeconfig(target: KubeTarget, configuration: Any, base_dir: Path) -> 
         else os.environ.get("KUBECONFIG") or str(Path("~/.kube/config").expanduser())
     )
     shown = path
+    k8s_config = _k8s_config()
     try:
         k8s_config.load_kube_config(
             config_file=path, context=target.context, client_configuration=configuration, persist_config=False
@@ -470,6 +495,7 @@ def _from_kubeconfig(target: KubeTarget, configuration: Any, base_dir: Path) -> 
 
 
 def _from_service_account(configuration: Any) -> tuple[str, str]:
+    k8s_config = _k8s_config()
     try:
         k8s_config.load_incluster_config(client_configuration=configuration)
         namespace = (SERVICE_ACCOUNT_DIR / "namespace").read_text(encoding="utf-8").strip()
@@ -523,7 +549,7 @@ def _status_message(body: Any) -> str:
     return text.strip()[:200]
 
 
-def _api_error(exc: ApiException, what: str, where: str) -> ProbeError:
+def _api_error(exc: Any, what: str, where: str) -> ProbeError:
     code = int(exc.status or 0)
     detail = _status_message(exc.body) or str(exc.reason or "")
     if code == 0:  # the client wraps TLS failures as a status-less ApiException
@@ -548,7 +574,9 @@ def _api_error(exc: ApiException, what: str, where: str) -> ProbeError:
     )
 
 
-def _transport_error(exc: urllib3.exceptions.HTTPError, where: str, timeout: float) -> ProbeError:
+def _transport_error(exc: Exception, where: str, timeout: float) -> ProbeError:
+    import urllib3
+
     # NewConnectionError subclasses ConnectTimeoutError in urllib3 2: ask for it first.
     connect_failed = isinstance(exc, urllib3.exceptions.NewConnectionError)
     if isinstance(exc, urllib3.exceptions.TimeoutError) and not connect_failed:

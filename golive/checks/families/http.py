@@ -21,10 +21,9 @@ import json
 import ssl
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
-from cryptography import x509
 from pydantic import Field, field_validator, model_validator
 
 from ..clients.documents import read_capped
@@ -46,6 +45,9 @@ from ..hosts import redirect_guard
 from ..probe import Evidence, Observation, ProbeConfig, ProbeContext, ProbeType, Value, register
 from ..secret_names import is_secret_header
 from ..secrets import REDACTOR, SecretRef
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 
 class HttpConfig(ProbeConfig):
@@ -195,7 +197,11 @@ def _peer_certificate(response: httpx.Response) -> x509.Certificate | None:
     ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
     # The binary form is there also when verification is off (the dict form is not).
     der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-    return x509.load_der_x509_certificate(der) if der else None
+    if not der:
+        return None
+    from cryptography import x509  # by the first TLS answer, not when the checklist loads
+
+    return x509.load_der_x509_certificate(der)
 
 
 def _body(content: bytes, response: httpx.Response) -> Any:

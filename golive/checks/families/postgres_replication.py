@@ -38,16 +38,16 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from psycopg.rows import dict_row
 from pydantic import Field, model_validator
 
 from ..clients.http import resolve_path
 from ..durations import Duration
 from ..errors import PermanentProbeError, ProbeError, TemporaryProbeError
+
+if TYPE_CHECKING:
+    import psycopg
 from ..probe import Evidence, Observation, ProbeConfig, ProbeContext, ProbeType, Value, register
 from ..secrets import REDACTOR, SecretRef
 from ..status import Status
@@ -74,6 +74,11 @@ _SSLMODES = Literal["disable", "allow", "prefer", "require", "verify-ca", "verif
 
 class PostgresReplicationConfig(ProbeConfig):
     type: Literal["postgres_replication"] = "postgres_replication"
+
+    @classmethod
+    def load_client(cls) -> None:
+        import psycopg  # noqa: F401
+
     role: Literal["primary", "replica"]
     host: str | None = None
     port: int = Field(default=5432, ge=1, le=65535)
@@ -101,6 +106,10 @@ class PostgresReplicationConfig(ProbeConfig):
 
 
 async def _gather(config: PostgresReplicationConfig, context: ProbeContext) -> Observation:
+    # psycopg is imported by the first replication probe, not when the checklist loads.
+    import psycopg
+    from psycopg.rows import dict_row
+
     conninfo, where, source, sent = _connection(config, context)
     try:
         connection = await psycopg.AsyncConnection.connect(conninfo, autocommit=True, row_factory=dict_row)
@@ -146,6 +155,9 @@ def _password_hint(password: SecretRef | None, sent: bool) -> str | None:
 def _connection(config: PostgresReplicationConfig, context: ProbeContext) -> tuple[str, str, str, bool]:
     """The conninfo to connect with, ``host:port`` for messages, the evidence source, and
     whether a password from ``password`` is sent."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
     # libpq counts connect_timeout in whole seconds, at least 2. Our default leaves the
     # runner's cut for last, so a hang says it was the connect.
     seconds = config.connect_timeout.total_seconds() if config.connect_timeout else context.timeout * 0.9
@@ -306,6 +318,8 @@ def replica_message(values: dict[str, Any], where: str) -> str:
 
 def connect_error(exc: psycopg.Error, where: str, password_hint: str | None = None) -> ProbeError:
     """Sort a failed connect: libpq gives no SQLSTATE here, only its message text."""
+    import psycopg
+
     text = _text(exc).removeprefix("connection failed: ")
     attempts = text.count("failed:")  # one per address libpq tried
     if attempts and text.count("failed: Connection refused") == attempts:

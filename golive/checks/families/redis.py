@@ -36,21 +36,21 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 from uuid import uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from redis import exceptions as redis_errors
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
 from ..clients.http import connect_failure_reason, resolve_path, tls_failure
 from ..errors import PermanentProbeError, ProbeError, TemporaryProbeError
 from ..probe import Evidence, Observation, ProbeConfig, ProbeContext, ProbeType, Value, register
 from ..secrets import SecretRef
 from ..status import Status
+
+if TYPE_CHECKING:
+    from redis import exceptions as redis_errors
+    from redis.asyncio import Redis
 
 _SCHEMES = {"redis": False, "rediss": True}  # scheme -> TLS
 _REPLICA_LINE = re.compile(r"^slave(\d+)$")
@@ -73,6 +73,11 @@ class RedisTls(BaseModel):
 
 class RedisConfig(ProbeConfig):
     type: Literal["redis"] = "redis"
+
+    @classmethod
+    def load_client(cls) -> None:
+        import redis.asyncio  # noqa: F401
+
     #: ``redis://host:port/db`` or ``rediss://…`` for TLS; or host/port/db instead.
     url: str | None = None
     host: str | None = None
@@ -158,6 +163,12 @@ def target_of(config: RedisConfig) -> Target:
 
 
 async def _gather(config: RedisConfig, context: ProbeContext) -> Observation:
+    # redis-py is imported by the first Redis probe, not when the checklist loads.
+    from redis import exceptions as redis_errors
+    from redis.asyncio import Redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
     target = target_of(config)
     # An unset password variable: no password, as servers without auth want.
     password = config.password.resolve_optional() if config.password is not None else None
@@ -235,6 +246,8 @@ async def _write_check(client: Redis, prefix: str) -> str | None:
     answer to the check; READONLY, NOPERM and cluster redirects say the probe is pointed
     wrong and propagate as errors.
     """
+    from redis import exceptions as redis_errors
+
     key = f"{prefix}{uuid4().hex}"
     value = uuid4().hex
     try:
@@ -356,6 +369,8 @@ def probe_error(
     sent_password: bool = True,
 ) -> ProbeError:
     """Sort a redis-py error into temporary (retry may help) and permanent."""
+    from redis import exceptions as redis_errors
+
     where = target.address
     text = _server_text(exc)
     # AuthenticationError and BusyLoadingError are ConnectionErrors: test them first.
