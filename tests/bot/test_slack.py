@@ -91,16 +91,37 @@ async def test_command_is_acknowledged_fast_while_a_run_is_in_flight(h: Harness)
 
 
 async def test_rate_limited_post_is_retried_once_without_duplicates(h: Harness) -> None:
+    await h.command("run")
+    await h.settle()
+    before = len([c for c in h.slack.calls if c.method == "chat.postMessage"])
     h.slack.fail_next("chat.postMessage", "429")
     await h.command("signoff")
     await h.settle()
-    attempts = [c for c in h.slack.calls if c.method == "chat.postMessage"]
+    attempts = [c for c in h.slack.calls if c.method == "chat.postMessage"][before:]
     assert [c.status for c in attempts] == [429, 200]
     h.slack.fail_next("chat.postMessage", "500")
     await h.command("signoff")
     await h.settle()
-    attempts = [c for c in h.slack.calls if c.method == "chat.postMessage"]
+    attempts = [c for c in h.slack.calls if c.method == "chat.postMessage"][before:]
     assert [c.status for c in attempts] == [429, 200, 500, 200]
+
+
+async def test_signoff_before_any_run_says_there_is_nothing_to_sign(h: Harness) -> None:
+    await h.command("signoff")
+    await h.settle()
+    assert h.slack.ok_calls("chat.postMessage") == [], "no card whose every button refuses"
+    reply = h.slack.ok_calls("chat.postEphemeral")[-1].params["text"]
+    assert "Nothing to sign yet" in reply and "/golive run" in reply
+
+
+async def test_a_phase_with_a_pending_item_is_not_called_fine(h: Harness) -> None:
+    await h.command("run")
+    await h.settle()
+    thread = [p for p in h.slack.ok_calls("chat.postMessage") if p.params.get("thread_ts")]
+    summary = json.dumps(thread[0].params["blocks"])
+    assert "PENDING" in summary
+    assert "items fine" not in summary, summary
+    assert "Runbook erstellt" in summary, "the item that blocks is named"
 
 
 async def test_non_approver_click_is_refused_and_not_recorded(h: Harness) -> None:
@@ -128,7 +149,9 @@ async def test_usergroup_member_may_sign_and_double_click_records_once(h: Harnes
     assert len(records) == 1 and records[0].user == GROUP_MEMBER and records[0].run_id is not None
     texts = [c.params["text"] for c in h.slack.ok_calls("chat.postEphemeral")]
     assert sum("signed off by" in t for t in texts) == 1
-    assert sum("already signed off" in t for t in texts) == 1
+    already = [t for t in texts if "already signed" in t]
+    assert len(already) == 1 and "already signed by you at" in already[0], texts
+    assert not any("did not work" in t for t in texts), "a double click is information, not an error"
     card = h.slack.ok_calls("chat.update")[-1]
     assert f"<@{GROUP_MEMBER}>" in json.dumps(card.params["blocks"])
     assert len(h.slack.ok_calls("usergroups.users.list")) == 1, "group membership is cached"

@@ -7,12 +7,53 @@ recorded. Its place in golive's one error tree is drawn in :mod:`golive.errors`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
 from ...checks.model import SignoffRole
+from ...checks.results import SignoffRecord
 from ...errors import GoliveError
+from ..render.messages import text
 
 
 class UserError(GoliveError):
-    """Something a person asked for that cannot be done; the message says why and what to do."""
+    """Something a person asked for that cannot be done; the message says why and what to do.
+
+    Raised with a catalogue ``key`` and its values, it is worded in the language of the
+    surface that shows it (:meth:`say`); ``str()`` is the English text, for logs and the
+    CLI. ``usage``: the catalogue key of the command's usage, which Slack adds to the
+    reply (the CLI's own help names its options)."""
+
+    def __init__(self, message: str = "", *, key: str | None = None, usage: str | None = None, **values: Any):
+        self.key = key
+        self.usage = usage
+        self.values = values
+        super().__init__(message or (text("en", key, **values) if key else ""))
+
+    def say(self, language: str, escape: Callable[[str], str] | None = None) -> str:
+        if self.key is None:
+            return str(self)
+        values = {
+            k: escape(v) if escape is not None and isinstance(v, str) else v for k, v in self.values.items()
+        }
+        return text(language, self.key, **values)
+
+
+class AlreadySigned(UserError):
+    """The role stands signed off already: told as information, with who and when."""
+
+    def __init__(self, role: SignoffRole, record: SignoffRecord, user: str) -> None:
+        self.role = role
+        self.record = record
+        self.by_asker = record.user == user
+        super().__init__(
+            f"{role.title} is already signed off by {record.user}; revoke it first to sign again"
+        )
+
+    @property
+    def signed_at(self) -> datetime:
+        return self.record.signed_at
 
 
 class NotApprover(UserError):

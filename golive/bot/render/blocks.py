@@ -17,10 +17,10 @@ from ...checks.model import Checklist, Item, Phase, SignoffRole
 from ...checks.probe import probe_type
 from ...checks.results import ItemResult
 from ...checks.status import Status
-from ...checks.verdict import item_ok
+from ...checks.verdict import NOT_RUN, Blocker, SignoffState, item_ok
 from ...storage import PendingDeployment
 from ..state import ChecklistChange, State
-from .messages import text
+from .messages import say, text
 
 SECTION_LIMIT = 3000
 HEADER_LIMIT = 150
@@ -164,8 +164,8 @@ def item_line(checklist: Checklist, item: Item, result: ItemResult | None) -> st
         mark=EMOJI[status] if status else ":grey_question:",
         title=mrkdwn_escape(item.title),
         item=item.id,
-        status=status or "NOT RUN",
-        message=mrkdwn_escape(result.message if result else text(language, "not_run")),
+        status=status or text(language, "status_not_run"),
+        message=result_message(language, result) if result else text(language, "not_run"),
     )
     extras = []
     if item.responsible:
@@ -173,6 +173,25 @@ def item_line(checklist: Checklist, item: Item, result: ItemResult | None) -> st
     if result is not None and result.evidence is not None and result.evidence.link:
         extras.append(text(language, "evidence", link=result.evidence.link))
     return line + ("\n    " + " · ".join(extras) if extras else "")
+
+
+def result_message(language: str, result: ItemResult) -> str:
+    """A result's message as Slack mrkdwn: golive's own wording in ``language``, a probe's
+    message as it reported it, escaped either way."""
+    return say(language, result.phrase, fallback=result.message, escape=mrkdwn_escape)
+
+
+def blocker_reason(language: str, blocker: Blocker) -> str:
+    """Why a blocker blocks, as Slack mrkdwn in ``language``."""
+    return say(language, blocker.phrase, fallback=blocker.reason, escape=mrkdwn_escape)
+
+
+def blocker_status(language: str, blocker: Blocker) -> str:
+    return text(language, "status_not_run") if blocker.status == NOT_RUN else blocker.status
+
+
+def signoff_reason(language: str, signoff: SignoffState) -> str:
+    return say(language, signoff.phrase, fallback=signoff.reason, escape=mrkdwn_escape)
 
 
 def _owner_mentions(checklist: Checklist, role_id: str) -> str:
@@ -206,8 +225,8 @@ def verdict_blocks(state: State) -> list[dict[str, Any]]:
                 "blocker_line",
                 subject=blocker.subject,
                 title=mrkdwn_escape(blocker.title),
-                status=blocker.status,
-                reason=mrkdwn_escape(clip(blocker.reason, 300)),
+                status=blocker_status(language, blocker),
+                reason=clip(blocker_reason(language, blocker), 300),
             )
         )
     if len(verdict.blockers) > MAX_BLOCKERS_SHOWN:
@@ -301,12 +320,19 @@ def checklist_change_line(checklist: Checklist, change: ChecklistChange) -> str:
     return text(language, "checklist_changed", digest=change.digest[:12], changes=mrkdwn_escape(changes))
 
 
+def _needs_notice(item: Item, state: State) -> bool:
+    """A problem, or anything that keeps the item from counting as fine (a manual item
+    awaiting confirmation, an item without a result)."""
+    result = state.result(item)
+    if result is None:
+        return item.blocking
+    return result.status in PROBLEMS or not item_ok(item, result.status)
+
+
 def _problem_blocks(state: State, phase: Phase) -> list[dict[str, Any]]:
     checklist = state.checklist
     lines = [
-        item_line(checklist, item, state.result(item))
-        for item in _items(phase)
-        if (result := state.result(item)) is not None and result.status in PROBLEMS
+        item_line(checklist, item, state.result(item)) for item in _items(phase) if _needs_notice(item, state)
     ]
     return [section(part) for part in split_text("\n".join(lines))] if lines else []
 
@@ -353,7 +379,7 @@ def signoff_card(state: State) -> Message:
             )
         else:
             line = text(
-                language, "signoff_role_pending", role=signoff.title, reason=mrkdwn_escape(signoff.reason)
+                language, "signoff_role_pending", role=signoff.title, reason=signoff_reason(language, signoff)
             )
             accessory = button(
                 text(language, "signoff_button", role=signoff.title),
@@ -370,7 +396,8 @@ def signoff_card(state: State) -> Message:
         )
     blocks += verdict_blocks(state)
     held = sum(1 for s in state.verdict.signoffs if s.holds)
-    return Message(f"{title}: {held}/{len(state.verdict.signoffs)}", blocks[:BLOCKS_LIMIT])
+    count = text(language, "signoff_count", held=held, total=len(state.verdict.signoffs))
+    return Message(f"{title}: {count}", blocks[:BLOCKS_LIMIT])
 
 
 def confirm_cards(state: State) -> list[Message]:

@@ -7,7 +7,10 @@ placeholders.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
+
+from ...checks.phrases import Phrase
 
 Language = Literal["en", "de"]
 
@@ -56,7 +59,7 @@ EN: dict[str, str] = {
     "signoff_button": "Sign as {role}",
     "revoke_button": "Revoke {role}",
     "signoff_done": "{role} signed off by <@{user}> on run #{run}.",
-    "signoff_already": "{role} is already signed off by <@{user}>.",
+    "signoff_already": "{role} is already signed off by <@{user}> (at {at} UTC); revoke it first to sign again.",
     "signoff_revoked": "{role} sign-off revoked by <@{user}>.",
     "signoff_nothing_to_revoke": "{role} has no sign-off to revoke.",
     "signoff_invalidated": ":warning: The {role} sign-off no longer holds: {reason}. {mentions} please review and sign again.",
@@ -73,8 +76,8 @@ EN: dict[str, str] = {
     "confirm_done": "{title} confirmed by <@{user}>.",
     "evidence_invalid": "Give an http(s) link to the evidence.",
     "note_saved": "Note saved.",
-    "note_usage": "Usage: `/golive note <text>`",
-    "waive_usage": "Usage: `/golive waive <item> <days> <reason>`",
+    "note_usage": "Usage: `/golive note TEXT`",
+    "waive_usage": "Usage: `/golive waive ITEM DAYS REASON`",
     "waived": "{item} waived until {until} by <@{user}>: {reason}",
     "error": "That did not work: {reason}",
     "not_recorded": "Nothing was recorded: the database is not answering ({reason}). Please try again in a minute.",
@@ -163,6 +166,78 @@ EN: dict[str, str] = {
     "chart_axis_share": "% of its limit",
     "chart_limit": "limit (dashed, in the item's colour)",
     "chart_failed_mark": "failed or erred",
+    "run_by_user": "started by <@{user}>",
+    "run_by_schedule": "scheduled",
+    "run_by_cli": "started from the command line",
+    "run_by_other": "started by {trigger}",
+    "run_covers_all": "covers every phase",
+    "run_covers_phase": "covers only {phase}; the other phases show earlier results",
+    "run_carried_over": "{count} item(s) from earlier runs: {runs}",
+    "run_carried_one": "#{run} ({age} old)",
+    "status_not_run": "NOT RUN",
+    "blocker_not_run": "no result yet: run the checklist",
+    "signoff_not_signed": "not signed",
+    "signoff_signed_by": "signed by {user}",
+    "signoff_too_old": "signed {at} UTC, older than {limit} allowed",
+    "signoff_regressed": "invalidated: regressed since signed: {items}",
+    "signoff_invalidated_because": "invalidated: {reason}",
+    "signoff_invalidated_plain": "invalidated: a check regressed",
+    "signoff_invalidated_role": "{role}: {reason}",
+    "signoff_already_yours": ":information_source: {role} is already signed by you at {at} UTC; nothing changed.",
+    "signoff_count": "{held}/{total} signed",
+    "result_awaiting": "awaiting confirmation",
+    "result_awaiting_role": "awaiting confirmation by an approver of {role}",
+    "result_confirmed": "confirmed by {user}{detail}",
+    "result_stale": "evidence is {age} old, older than the {limit} allowed; {message}",
+    "result_waived": "waived until {until} UTC by {user}: {reason} (underlying: {status}: {message})",
+    "no_item": "There is no item `{item}` in the checklist.",
+    "no_role": "There is no sign-off role `{role}`; roles: {roles}.",
+    "no_phase": "There is no phase `{phase}`; phases: {phases}.",
+    "no_run": "There is no run #{run}.",
+    "nothing_stored": "nothing stored yet: run the checklist first, or pass --checklist FILE",
+    "checklist_not_stored": "the checklist of run #{run} is not stored (the run predates stored checklists): pass --checklist FILE",
+    "stored_checklist_invalid": "{problem}; pass --checklist FILE",
+    "not_approver_any": "{user} is not an approver of any sign-off role ({roles}).",
+    "not_manual": "{item} is decided by its {probe} probe; only manual items are confirmed.",
+    "evidence_needed": "{item} needs an evidence link.",
+    "evidence_not_http": "The evidence must be an http(s) link, not {link}.",
+    "waive_days": "A waiver lasts between a few hours and 90 days (0.5 to 90), not {days}.",
+    "waive_reason": "Say why the item is waived (a ticket or an explanation of at least 5 characters).",
+    "note_empty": "A note needs some text.",
+    "note_too_long": "A note is at most {limit} characters; this one has {length}.",
+    "internal_error": "internal error; see the bot's log",
+    "unknown_role": "unknown role {role}",
+    "unknown_item": "unknown item {item}",
+    "no_trigger_id": "the click carried no trigger_id",
+    "report_summary": "Report · {release}",
+    "report_file": "The full report is attached as a Markdown file.",
+    "report_title": "Pre-go-live checklist - {name} v{version}",
+    "report_as_of": "As of",
+    "report_run": "Run",
+    "report_decision": "Decision",
+    "report_evidence": "Evidence",
+    "report_not_run": "not checked yet",
+    "report_signoff": "Sign-off",
+    "report_date": "Date",
+    "report_notes": "Notes & comments",
+    "report_no_notes": "_No notes._",
+    "report_rollback": "Rollback contact plan",
+    "report_blockers": "Blockers",
+    "report_none": "none",
+    "report_checklist": "Checklist",
+    "report_procedure": "Procedure",
+    "report_known_good": "Known-good revision",
+    "report_trigger": "Trigger",
+    "report_contact": "Contact",
+    "report_communication": "Communication",
+    "console_not_run": "not run",
+    "console_signoffs": "Sign-offs",
+    "console_signoffs_hold": "{held} of {total} hold",
+    "console_go": "every blocking item passes and every sign-off holds.",
+    "console_no_go": "{count} blocker(s)",
+    "console_holds": "holds",
+    "console_pending": "pending",
+    "diff_summary": "{failing} newly failing, {fixed} fixed, {changed} changed, {values} values",
 }
 
 DE: dict[str, str] = {
@@ -210,7 +285,7 @@ DE: dict[str, str] = {
     "signoff_button": "Abzeichnen als {role}",
     "revoke_button": "{role} zurückziehen",
     "signoff_done": "{role} abgezeichnet von <@{user}> auf Lauf #{run}.",
-    "signoff_already": "{role} ist bereits abgezeichnet von <@{user}>.",
+    "signoff_already": "{role} ist bereits abgezeichnet von <@{user}> ({at} UTC); zum neu Abzeichnen zuerst zurückziehen.",
     "signoff_revoked": "Sign-off {role} zurückgezogen von <@{user}>.",
     "signoff_nothing_to_revoke": "{role} hat kein Sign-off zum Zurückziehen.",
     "signoff_invalidated": ":warning: Das Sign-off {role} gilt nicht mehr: {reason}. {mentions} bitte prüfen und neu abzeichnen.",
@@ -227,8 +302,8 @@ DE: dict[str, str] = {
     "confirm_done": "{title} bestätigt von <@{user}>.",
     "evidence_invalid": "Bitte einen http(s)-Link zum Nachweis angeben.",
     "note_saved": "Notiz gespeichert.",
-    "note_usage": "Verwendung: `/golive note <Text>`",
-    "waive_usage": "Verwendung: `/golive waive <Punkt> <Tage> <Grund>`",
+    "note_usage": "Verwendung: `/golive note TEXT`",
+    "waive_usage": "Verwendung: `/golive waive PUNKT TAGE GRUND`",
     "waived": "{item} ausgenommen bis {until} von <@{user}>: {reason}",
     "error": "Das hat nicht geklappt: {reason}",
     "not_recorded": "Nichts wurde gespeichert: die Datenbank antwortet nicht ({reason}). Bitte in einer Minute erneut versuchen.",
@@ -317,6 +392,78 @@ DE: dict[str, str] = {
     "chart_axis_share": "% ihrer Grenze",
     "chart_limit": "Grenze (gestrichelt, in der Farbe des Punkts)",
     "chart_failed_mark": "fehlgeschlagen oder Fehler",
+    "run_by_user": "gestartet von <@{user}>",
+    "run_by_schedule": "geplant",
+    "run_by_cli": "gestartet über die Kommandozeile",
+    "run_by_other": "gestartet durch {trigger}",
+    "run_covers_all": "umfasst alle Phasen",
+    "run_covers_phase": "umfasst nur {phase}; die übrigen Phasen zeigen frühere Ergebnisse",
+    "run_carried_over": "{count} Punkt(e) aus früheren Läufen: {runs}",
+    "run_carried_one": "#{run} (vor {age})",
+    "status_not_run": "NICHT GEPRÜFT",
+    "blocker_not_run": "noch kein Ergebnis: Checkliste prüfen",
+    "signoff_not_signed": "nicht abgezeichnet",
+    "signoff_signed_by": "abgezeichnet von {user}",
+    "signoff_too_old": "abgezeichnet {at} UTC, älter als die erlaubten {limit}",
+    "signoff_regressed": "ungültig: seit dem Abzeichnen verschlechtert: {items}",
+    "signoff_invalidated_because": "ungültig: {reason}",
+    "signoff_invalidated_plain": "ungültig: eine Prüfung hat sich verschlechtert",
+    "signoff_invalidated_role": "{role}: {reason}",
+    "signoff_already_yours": ":information_source: {role} ist bereits von dir abgezeichnet, um {at} UTC; nichts geändert.",
+    "signoff_count": "{held}/{total} abgezeichnet",
+    "result_awaiting": "wartet auf Bestätigung",
+    "result_awaiting_role": "wartet auf Bestätigung durch Freigebende von {role}",
+    "result_confirmed": "bestätigt von {user}{detail}",
+    "result_stale": "Nachweis ist {age} alt, älter als die erlaubten {limit}; {message}",
+    "result_waived": "ausgenommen bis {until} UTC von {user}: {reason} (eigentlich: {status}: {message})",
+    "no_item": "Einen Punkt `{item}` gibt es in der Checkliste nicht.",
+    "no_role": "Eine Sign-off-Rolle `{role}` gibt es nicht; Rollen: {roles}.",
+    "no_phase": "Eine Phase `{phase}` gibt es nicht; Phasen: {phases}.",
+    "no_run": "Einen Lauf #{run} gibt es nicht.",
+    "nothing_stored": "noch nichts gespeichert: zuerst die Checkliste prüfen oder --checklist DATEI angeben",
+    "checklist_not_stored": "die Checkliste von Lauf #{run} ist nicht gespeichert (der Lauf ist älter als gespeicherte Checklisten): --checklist DATEI angeben",
+    "stored_checklist_invalid": "{problem}; --checklist DATEI angeben",
+    "not_approver_any": "{user} ist für keine Sign-off-Rolle freigabeberechtigt ({roles}).",
+    "not_manual": "{item} wird von seiner {probe}-Prüfung entschieden; bestätigt werden nur manuelle Punkte.",
+    "evidence_needed": "{item} braucht einen Nachweis-Link.",
+    "evidence_not_http": "Der Nachweis muss ein http(s)-Link sein, nicht {link}.",
+    "waive_days": "Eine Ausnahme gilt zwischen einigen Stunden und 90 Tagen (0,5 bis 90), nicht {days}.",
+    "waive_reason": "Bitte begründen, warum der Punkt ausgenommen wird (Ticket oder Erklärung, mindestens 5 Zeichen).",
+    "note_empty": "Eine Notiz braucht Text.",
+    "note_too_long": "Eine Notiz hat höchstens {limit} Zeichen; diese hat {length}.",
+    "internal_error": "interner Fehler; siehe das Log des Bots",
+    "unknown_role": "unbekannte Rolle {role}",
+    "unknown_item": "unbekannter Punkt {item}",
+    "no_trigger_id": "der Klick enthielt keine trigger_id",
+    "report_summary": "Bericht · {release}",
+    "report_file": "Der vollständige Bericht hängt als Markdown-Datei an.",
+    "report_title": "Pre-GoLive Checkliste - {name} v{version}",
+    "report_as_of": "Stand",
+    "report_run": "Lauf",
+    "report_decision": "Entscheidung",
+    "report_evidence": "Nachweis",
+    "report_not_run": "noch nicht geprüft",
+    "report_signoff": "Sign-Off",
+    "report_date": "Datum",
+    "report_notes": "Notizen & Kommentare",
+    "report_no_notes": "_Keine Notizen._",
+    "report_rollback": "Rollback-Kontaktplan",
+    "report_blockers": "Blocker",
+    "report_none": "keine",
+    "report_checklist": "Checkliste",
+    "report_procedure": "Prozedur",
+    "report_known_good": "Letzte bekannt gute Revision",
+    "report_trigger": "Auslöser",
+    "report_contact": "Kontakt",
+    "report_communication": "Kommunikation",
+    "console_not_run": "nicht geprüft",
+    "console_signoffs": "Sign-offs",
+    "console_signoffs_hold": "{held} von {total} gültig",
+    "console_go": "alle blockierenden Punkte bestanden, alle Sign-offs gültig.",
+    "console_no_go": "{count} Blocker",
+    "console_holds": "gültig",
+    "console_pending": "offen",
+    "diff_summary": "{failing} neu fehlschlagend, {fixed} behoben, {changed} geändert, {values} Werte",
 }
 
 CATALOGUES: dict[str, dict[str, str]] = {"en": EN, "de": DE}
@@ -326,3 +473,24 @@ def text(language: str, key: str, **values: Any) -> str:
     """The message ``key`` in ``language`` (English when a language lacks it)."""
     template = CATALOGUES.get(language, EN).get(key) or EN[key]
     return template.format(**values)
+
+
+def say(
+    language: str, phrase: Phrase | str | None, *, fallback: str = "", escape: Callable[[str], str] | None = None
+) -> str:
+    """A phrase the checks layer worded, in ``language``; a plain string (a probe's own
+    message) as it is. ``escape`` is applied to the values, not to the template: what a
+    person or a server wrote is data, the catalogue's markup is not."""
+    if phrase is None:
+        phrase = fallback
+    if isinstance(phrase, str):
+        return escape(phrase) if escape is not None else phrase
+    values: dict[str, Any] = {}
+    for name, value in phrase.values:
+        if isinstance(value, Phrase):
+            values[name] = say(language, value, escape=escape)
+        elif isinstance(value, str) and escape is not None:
+            values[name] = escape(value)
+        else:
+            values[name] = value
+    return text(language, phrase.key, **values)

@@ -48,7 +48,11 @@ async def _sign(bot: Bot, role_id: str, user: str, channel: str, ts: str | None)
     try:
         role = bot.checklist.role(role_id)
     except KeyError:
-        await bot.tell(channel, user, bot.t("error", reason=f"unknown role {role_id!r}"))
+        await bot.tell(
+            channel,
+            user,
+            bot.t("error", reason=bot.t("unknown_role", role=blocks.mrkdwn_escape(repr(role_id)))),
+        )
         return
     async with errors_told(bot, channel, user, "sign-off") as told:
         record = await usecases.sign_off(
@@ -73,7 +77,11 @@ async def _unsign(bot: Bot, role_id: str, user: str, channel: str, ts: str | Non
     try:
         role = bot.checklist.role(role_id)
     except KeyError:
-        await bot.tell(channel, user, bot.t("error", reason=f"unknown role {role_id!r}"))
+        await bot.tell(
+            channel,
+            user,
+            bot.t("error", reason=bot.t("unknown_role", role=blocks.mrkdwn_escape(repr(role_id)))),
+        )
         return
     nothing_to_revoke = bot.t("signoff_nothing_to_revoke", role=role.title)
     async with errors_told(
@@ -102,10 +110,22 @@ def open_confirm(bot: Bot) -> Any:
         try:
             item = bot.checklist.item(item_id)
         except KeyError:
-            bot.background(bot.tell(channel, user, bot.t("error", reason=f"unknown item {item_id!r}")))
+            bot.background(
+                bot.tell(
+                    channel,
+                    user,
+                    bot.t("error", reason=bot.t("unknown_item", item=blocks.mrkdwn_escape(repr(item_id)))),
+                )
+            )
             return
         if probe_type(item.probe_type).kind != "manual":
-            bot.background(bot.tell(channel, user, bot.t("error", reason=f"{item_id} is not a manual item")))
+            bot.background(
+                bot.tell(
+                    channel,
+                    user,
+                    bot.t("error", reason=bot.t("not_manual", item=item_id, probe=item.probe_type)),
+                )
+            )
             return
         if item.responsible and not await bot.approvers.is_approver(
             bot.checklist.role(item.responsible), user
@@ -119,7 +139,7 @@ def open_confirm(bot: Bot) -> Any:
         view["private_metadata"] = json.dumps(metadata)
         trigger_id = _field(body, "trigger_id")
         if not trigger_id:
-            bot.background(bot.tell(channel, user, bot.t("error", reason="the click carried no trigger_id")))
+            bot.background(bot.tell(channel, user, bot.t("error", reason=bot.t("no_trigger_id"))))
             return
         # trigger_id expires three seconds after the click: open the modal now, not later.
         await bot.client.views_open(trigger_id=trigger_id, view=view)

@@ -99,6 +99,10 @@ async def _dispatch(bot: Bot, sub: str, rest: str, user: str, channel: str) -> N
             await _run(bot, _phase(bot, rest), user, channel)
         elif sub == "signoff":
             state = await usecases.current_state(bot.checklist, bot.store)
+            if state.run is None:
+                # A card whose every button refuses helps nobody: say what comes first.
+                await bot.tell(channel, user, bot.t("no_run_to_sign"))
+                return
             await bot.surface.post(channel, blocks.signoff_card(state))
         elif sub == "confirm":
             state = await usecases.current_state(bot.checklist, bot.store)
@@ -134,9 +138,7 @@ async def _dispatch(bot: Bot, sub: str, rest: str, user: str, channel: str) -> N
 def _phase(bot: Bot, rest: str) -> str | None:
     phase = rest.split(maxsplit=1)[0] if rest.split() else None
     if phase is not None and phase not in [p.id for p in bot.checklist.phases]:
-        raise UserError(
-            f"no phase {phase!r}; phases: {', '.join(p.id for p in bot.checklist.phases)}"
-        )
+        raise UserError(key="no_phase", phase=phase, phases=", ".join(p.id for p in bot.checklist.phases))
     return phase
 
 

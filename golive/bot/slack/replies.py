@@ -12,12 +12,16 @@ from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 from ...storage import StorageError
-from ..core.errors import NotApprover, UserError
+from ..core.errors import AlreadySigned, NotApprover, UserError
+from ..render.blocks import mrkdwn_escape
 
 log = logging.getLogger(__name__)
 
 
 class Replier(Protocol):
+    @property
+    def language(self) -> str: ...
+
     def t(self, key: str, **values: Any) -> str: ...
 
     async def tell(self, channel: str, user: str, message: str) -> None: ...
@@ -45,15 +49,29 @@ async def errors_told(
         yield told
     except NotApprover as exc:
         reply = bot.t("not_approver", role=exc.role.title)
+    except AlreadySigned as exc:
+        # A double click, or a second approver a moment late: information, not an error.
+        at = f"{exc.signed_at:%Y-%m-%d %H:%M}"
+        if exc.by_asker:
+            reply = bot.t("signoff_already_yours", role=exc.role.title, at=at)
+        else:
+            reply = bot.t("signoff_already", role=exc.role.title, user=exc.record.user, at=at)
     except UserError as exc:
-        reply = user_error(exc) if user_error is not None else bot.t("error", reason=str(exc))
+        reply = user_error(exc) if user_error is not None else refusal(bot, exc)
     except StorageError as exc:
         log.warning("%s: %s", what, exc)
         reply = bot.t("not_recorded", reason=str(exc))
     except Exception:
         log.exception("%s failed", what)
-        reply = bot.t("error", reason="internal error; see the bot's log")
+        reply = bot.t("error", reason=bot.t("internal_error"))
     else:
         return
     told.failed = True
     await bot.tell(channel, user, reply)
+
+
+def refusal(bot: Replier, exc: UserError) -> str:
+    """A refusal in the checklist's language, with the command's usage where it has one
+    (Slack's words, ``/golive waive ITEM DAYS REASON``, never the CLI's options)."""
+    reply = bot.t("error", reason=exc.say(bot.language, mrkdwn_escape))
+    return f"{reply}\n{bot.t(exc.usage)}" if exc.usage else reply
