@@ -311,12 +311,11 @@ def status(
     for item in loaded.items():
         result = state.result(item)
         if result is None:
-            out.print(f"  NOT RUN  {item.phase:<6} {item.id:<28} {item.title}")
+            out.print(render_text.not_run_line(state, item.id))
         else:
             out.print(render_text.progress_line(loaded, result))
     for signoff in state.verdict.signoffs:
-        mark = "[green]✔ holds[/]" if signoff.holds else "[cyan]… pending[/]"
-        out.print(f"{mark} {signoff.title}: {render_text.escape(signoff.reason)}")
+        out.print(render_text.signoff_line(state, signoff.role))
     out.print()
     for line in render_text.summary(state) + render_text.verdict_lines(state):
         out.print(line)

@@ -23,13 +23,23 @@ class UserError(GoliveError):
     Raised with a catalogue ``key`` and its values, it is worded in the language of the
     surface that shows it (:meth:`say`); ``str()`` is the English text, for logs and the
     CLI. ``usage``: the catalogue key of the command's usage, which Slack adds to the
-    reply (the CLI's own help names its options)."""
+    reply; ``cli``: the CLI option to pass, which only ``str()`` names."""
 
-    def __init__(self, message: str = "", *, key: str | None = None, usage: str | None = None, **values: Any):
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        key: str | None = None,
+        usage: str | None = None,
+        cli: str | None = None,
+        **values: Any,
+    ):
         self.key = key
         self.usage = usage
         self.values = values
-        super().__init__(message or (text("en", key, **values) if key else ""))
+        english = message or (text("en", key, **values) if key else "")
+        # The CLI's own words for what to pass; Slack adds ``usage`` instead.
+        super().__init__(f"{english} ({cli})" if cli else english)
 
     def say(self, language: str, escape: Callable[[str], str] | None = None) -> str:
         if self.key is None:

@@ -359,7 +359,7 @@ async def confirm_item(
         raise UserError(key="not_manual", item=item_id, probe=item.probe_type)
     config = item.config
     if getattr(config, "evidence_required", False) and not evidence_url:
-        raise UserError(key="evidence_needed", item=item_id)
+        raise UserError(key="evidence_needed", cli="pass --evidence URL", item=item_id)
     if evidence_url and not evidence_url.startswith(("http://", "https://")):
         raise UserError(key="evidence_not_http", link=evidence_url)
     await _may_act_for(checklist, item, user, authorizer)
@@ -437,9 +437,9 @@ async def waive_item(
 ) -> Waiver:
     item = _item(checklist, item_id)
     if not 0 < days <= 90:
-        raise UserError(key="waive_days", usage="waive_usage", days=f"{days:g}")
+        raise UserError(key="waive_days", usage="waive_usage", cli="pass --days 0.5 … 90", days=f"{days:g}")
     if len(reason.strip()) < 5:
-        raise UserError(key="waive_reason", usage="waive_usage")
+        raise UserError(key="waive_reason", usage="waive_usage", cli="pass --reason 'ticket or explanation'")
     await _may_act_for(checklist, item, user, authorizer)
     at = now()
     waiver = Waiver(item_id, reason.strip(), user, at, at + timedelta(days=days))

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from ...checks.durations import format_duration
 from ...checks.model import Checklist, Item, RollbackTrigger, SignoffRole
+from ...checks.phrases import Phrase
 from ...checks.results import ItemResult
 from ...checks.timing import zone
 from ...storage import ScheduleState
@@ -21,11 +22,12 @@ from .blocks import (
     mrkdwn_escape,
     owner_mentions,
     paginate,
+    result_message,
     rollback_blocks,
     section,
     split_text,
 )
-from .messages import text
+from .messages import say, text
 
 #: Blockers named in a GO withdrawal's reason.
 REASONS_SHOWN = 5
@@ -56,7 +58,7 @@ def alert_line(
         "item": item.id,
         "status": result.status,
         "run": run_id,
-        "message": mrkdwn_escape(clip(result.message, _MESSAGE_LIMIT)),
+        "message": clip(result_message(language, result), _MESSAGE_LIMIT),
         "since": when(post.since),
     }
     line = text(language, f"alert_{post.kind}", **values)
@@ -85,12 +87,13 @@ def alert_messages(checklist: Checklist, kind: PostKind, lines: Sequence[str]) -
     return paginate(title, blocks, clip(f"{title}: {first}{more}", 600), language)
 
 
-def signoff_invalidated(checklist: Checklist, role: SignoffRole, reason: str) -> Message:
+def signoff_invalidated(checklist: Checklist, role: SignoffRole, reason: Phrase) -> Message:
+    language = checklist.release.language
     message = text(
-        checklist.release.language,
+        language,
         "signoff_invalidated",
         role=role.title,
-        reason=mrkdwn_escape(reason),
+        reason=say(language, reason, escape=mrkdwn_escape),
         mentions=mentions(role) or role.title,
     )
     return Message(message.replace("*", ""), [section(message)])
