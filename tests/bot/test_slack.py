@@ -13,7 +13,7 @@ import pytest
 
 from golive.bot.core import usecases
 
-from .slack_support import CHANNEL, DEVOPS, GROUP_MEMBER, OPS, STRANGER, Harness, harness
+from .slack_support import CHANNEL, CUTOVER, DEVOPS, GROUP_MEMBER, OPS, STRANGER, Harness, harness
 
 
 @pytest.fixture
@@ -273,3 +273,24 @@ async def test_note_and_waive_and_status(h: Harness) -> None:
     assert [w.reason for w in (await h.store.records(release)).waivers] == ["INC-7 known flaky upstream"]
     status = h.slack.ok_calls("chat.postEphemeral")[-1]
     assert "WAIVED" in json.dumps(status.params["blocks"])
+
+
+async def test_the_run_message_says_who_started_it_what_it_covers_and_what_is_carried_over(
+    tmp_path: Path,
+) -> None:
+    async with harness(tmp_path, more_phases=[CUTOVER]) as h:
+        await h.command("run")
+        await h.settle()
+        full = h.slack.ok_calls("chat.update")[-1]
+        shown = json.dumps(full.params["blocks"])
+        assert f"started by <@{DEVOPS}>" in shown and "covers every phase" in shown
+        assert "earlier runs" not in shown
+        await h.command("run p2", user=OPS)
+        await h.settle()
+        tops = [p for p in h.slack.ok_calls("chat.postMessage") if not p.params.get("thread_ts")]
+        assert len(tops) == 2
+        final = [u for u in h.slack.ok_calls("chat.update") if u.params.get("ts") == tops[-1].ts][-1]
+        shown = json.dumps(final.params["blocks"], ensure_ascii=False)
+        assert f"started by <@{OPS}>" in shown
+        assert "covers only P2: Cutover" in shown, "a phase run does not look like a full run"
+        assert "1 item(s) from earlier runs: #1 (" in shown and " old)" in shown

@@ -75,7 +75,7 @@ async def publish_run(
             await on_start(run_id)
         # Posted once the run has its id and before any probe result arrives.
         where["run"] = run_id
-        message = blocks.run_message(before, run_id, 0, total, False, 0.0)
+        message = blocks.run_message(before, run_id, 0, total, False, 0.0, trigger=trigger, phase=phase)
         where["ts"] = await _to_slack("post the run message", surface.post(channel, message))
         if where["ts"] is None:
             return  # no message to edit; the final state is posted when the run is done
@@ -95,7 +95,9 @@ async def publish_run(
             await changed.wait()
             changed.clear()
             progress = replace(before, results={**before.results, **decided})
-            message = blocks.run_message(progress, where["run"], len(decided), total, False, 0.0)
+            message = blocks.run_message(
+                progress, where["run"], len(decided), total, False, 0.0, trigger=trigger, phase=phase
+            )
             await _to_slack("edit the run message", surface.update(channel, where["ts"], message))
             await asyncio.sleep(edit_interval)
 
@@ -115,7 +117,7 @@ async def publish_run(
         await asyncio.gather(*editors, return_exceptions=True)
     seconds = time.perf_counter() - started
     ts = where["ts"]
-    final = blocks.run_message(state, run_id, total, total, True, seconds)
+    final = blocks.run_message(state, run_id, total, total, True, seconds, trigger=trigger, phase=phase)
     if ts is None:
         ts = await _to_slack("post the run message", surface.post(channel, final))
     else:

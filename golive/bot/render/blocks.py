@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from ...checks.model import Checklist, Item, Phase, SignoffRole
@@ -261,8 +262,19 @@ def status_message(state: State, phase: str | None = None) -> list[Message]:
     return paginate(title, blocks, fallback, language)
 
 
-def run_message(state: State, run_id: int, done: int, total: int, finished: bool, seconds: float) -> Message:
-    """The one message per run, edited in place as phases finish."""
+def run_message(
+    state: State,
+    run_id: int,
+    done: int,
+    total: int,
+    finished: bool,
+    seconds: float,
+    *,
+    trigger: str = "",
+    phase: str | None = None,
+) -> Message:
+    """The one message per run, edited in place as phases finish: who started it, what it
+    covers, and (for a phase run) which results it shows from earlier runs, how old."""
     checklist = state.checklist
     language = _lang(checklist)
     title = text(language, "run_header", run=run_id, release=_release(checklist))
@@ -280,8 +292,11 @@ def run_message(state: State, run_id: int, done: int, total: int, finished: bool
         if finished
         else text(language, "run_progress", done=done, total=total)
     )
-    blocks = [header(title), context(progress)]
+    blocks = [header(title), context(progress, started_by(language, trigger), covers(checklist, phase))]
     blocks += [section(part) for part in split_text("\n".join(lines))]
+    carried = carried_over(state)
+    if carried:
+        blocks.append(context(carried))
     if state.checklist_change is not None:
         blocks.append(context(checklist_change_line(checklist, state.checklist_change)))
     if finished:
@@ -289,6 +304,54 @@ def run_message(state: State, run_id: int, done: int, total: int, finished: bool
         blocks += verdict_blocks(state)
     fallback = f"{title}: {progress}" + (f" — {state.verdict.decision}" if finished else "")
     return Message(fallback, blocks[:BLOCKS_LIMIT])
+
+
+def started_by(language: str, trigger: str) -> str:
+    """``slack:U…`` (a person), ``schedule``, ``cli``: who started a run, in words."""
+    kind, _, who = trigger.partition(":")
+    if kind == "slack" and who:
+        return text(language, "run_by_user", user=who)
+    if kind == "schedule":
+        return text(language, "run_by_schedule")
+    if kind == "cli":
+        return text(language, "run_by_cli")
+    return text(language, "run_by_other", trigger=mrkdwn_escape(trigger or "?"))
+
+
+def covers(checklist: Checklist, phase: str | None) -> str:
+    language = _lang(checklist)
+    if phase is None:
+        return text(language, "run_covers_all")
+    return text(language, "run_covers_phase", phase=mrkdwn_escape(checklist.phase(phase).title))
+
+
+def carried_over(state: State) -> str | None:
+    """The results a run shows from earlier runs, by run, with their age."""
+    earlier = state.from_earlier_runs()
+    if not earlier:
+        return None
+    language = _lang(state.checklist)
+    oldest: dict[int, datetime] = {}
+    for item_id, run in earlier.items():
+        result = state.results.get(item_id)
+        if result is not None:
+            oldest[run] = min(oldest.get(run, result.checked_at), result.checked_at)
+    runs = ", ".join(
+        text(language, "run_carried_one", run=run, age=short_age(state.at - at))
+        for run, at in sorted(oldest.items())
+    )
+    return text(language, "run_carried_over", count=len(earlier), runs=runs)
+
+
+def short_age(delta: timedelta) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds >= 86400:
+        return f"{seconds / 86400:.1f} d"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 60:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
 
 
 def orphaned_run_note(checklist: Checklist, rerun: str | None) -> Message:
