@@ -119,7 +119,7 @@ def checklist_file(
             }
         ],
     }
-    document["phases"] += more_phases or []
+    document["phases"] = [*document["phases"], *(more_phases or [])]
     document.update(extra or {})
     path = folder / "checklist.yaml"
     path.write_text(yaml.safe_dump(document, allow_unicode=True))
@@ -135,7 +135,9 @@ CUTOVER = {
         {
             "id": "p2-dns",
             "title": "DNS",
-            "items": [{"id": "dns", "title": "DNS umgestellt", "owner": "devops", "probe": {"type": "manual"}}],
+            "items": [
+                {"id": "dns", "title": "DNS umgestellt", "owner": "devops", "probe": {"type": "manual"}}
+            ],
         }
     ],
 }
