@@ -294,3 +294,38 @@ async def test_the_run_message_says_who_started_it_what_it_covers_and_what_is_ca
         assert f"started by <@{OPS}>" in shown
         assert "covers only P2: Cutover" in shown, "a phase run does not look like a full run"
         assert "1 item(s) from earlier runs: #1 (" in shown and " old)" in shown
+
+
+def _card(h: Harness, ts: str) -> str:
+    """The sign-off card at ``ts`` as it stands after its last edit."""
+    edits = [c for c in h.slack.ok_calls("chat.update") if c.params.get("ts") == ts]
+    posted = next(c for c in h.slack.ok_calls("chat.postMessage") if c.ts == ts)
+    return json.dumps((edits[-1] if edits else posted).params["blocks"], ensure_ascii=False)
+
+
+async def test_every_signoff_card_follows_a_revocation_and_an_invalidation(h: Harness) -> None:
+    await h.command("run")
+    await h.settle()
+    await h.command("signoff")
+    await h.settle()
+    await h.command("signoff")
+    await h.settle()
+    posted = h.slack.ok_calls("chat.postMessage")
+    first, second = [c.ts or "" for c in posted if "Sign-off" in c.params["text"]]
+    await h.action("golive_signoff", "devops", DEVOPS, message_ts=first)
+    await h.settle()
+    for ts in (first, second):
+        assert f"<@{DEVOPS}>" in _card(h, ts) and "golive_revoke" in _card(h, ts), "both cards show it"
+    await h.action("golive_revoke", "devops", DEVOPS, message_ts=second)
+    await h.settle()
+    for ts in (first, second):
+        card = _card(h, ts)
+        assert "golive_revoke" not in card and f"<@{DEVOPS}>" not in card, "no card keeps a revoked sign-off"
+    await h.action("golive_signoff", "devops", DEVOPS, message_ts=second)
+    await h.settle()
+    h.target.status = 500
+    await h.command("run")
+    await h.settle()
+    for ts in (first, second):
+        card = _card(h, ts)
+        assert "golive_revoke" not in card and "regressed since signed" in card, card

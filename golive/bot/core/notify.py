@@ -41,6 +41,7 @@ from ..ops.metrics import METRICS
 from ..render import alert_blocks
 from ..state import PostKind, State
 from . import alert_rules, transitions, usecases
+from .cards import refresh_signoff_cards
 from .delivery import Delivery, deliver, resume_outbox
 from .surface import Surface
 
@@ -75,6 +76,8 @@ class Notifier:
         reasons = await self._invalidate_signoffs(state)
         if reasons:
             state = await usecases.current_state(self.checklist, self.store, now=lambda: state.at)
+            # No card may keep showing the sign-off, with a Revoke button that would refuse.
+            await refresh_signoff_cards(self.checklist, self.store, self.surface)
         cause = transitions.regressed_cause(self.checklist.release.language, reasons) if reasons else None
         await transitions.announce_change(
             self.checklist,

@@ -9,6 +9,7 @@ from typing import Any
 
 from ...checks.probe import probe_type
 from ..core import usecases
+from ..core.cards import refresh_signoff_cards
 from ..render import blocks
 from .bot import Bot, announce_change
 from .replies import errors_told
@@ -95,10 +96,9 @@ async def _unsign(bot: Bot, role_id: str, user: str, channel: str, ts: str | Non
 
 
 async def _refresh_card(bot: Bot, channel: str, ts: str | None) -> None:
-    """Show the card as it now stands, and tell the channel if the verdict changed."""
-    state = await usecases.current_state(bot.checklist, bot.store)
-    if ts:
-        await bot.surface.update(channel, ts, blocks.signoff_card(state))
+    """Show every card as it now stands (the one clicked among them), and tell the
+    channel if the verdict changed."""
+    await refresh_signoff_cards(bot.checklist, bot.store, bot.surface, clicked=(channel, ts))
     await announce_change(bot, channel)
 
 

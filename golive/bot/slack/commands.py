@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from ..core import diff, usecases
+from ..core.cards import post_signoff_card
 from ..core.errors import UserError
 from ..core.progress import watch_run
 from ..core.publish import publish_run
@@ -103,7 +104,7 @@ async def _dispatch(bot: Bot, sub: str, rest: str, user: str, channel: str) -> N
                 # A card whose every button refuses helps nobody: say what comes first.
                 await bot.tell(channel, user, bot.t("no_run_to_sign"))
                 return
-            await bot.surface.post(channel, blocks.signoff_card(state))
+            await post_signoff_card(bot.store, bot.surface, channel, state)
         elif sub == "confirm":
             state = await usecases.current_state(bot.checklist, bot.store)
             for message in blocks.confirm_cards(state):
