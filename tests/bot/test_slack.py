@@ -329,3 +329,24 @@ async def test_every_signoff_card_follows_a_revocation_and_an_invalidation(h: Ha
     for ts in (first, second):
         card = _card(h, ts)
         assert "golive_revoke" not in card and "regressed since signed" in card, card
+
+
+async def test_report_is_a_slack_summary_with_the_markdown_attached(h: Harness) -> None:
+    await h.command("run")
+    await h.settle()
+    await confirm_runbook(h)
+    await h.action("golive_signoff", "devops", DEVOPS)
+    await h.settle()
+    await h.command("note Freigabe im CAB")
+    await h.settle()
+    await h.command("report")
+    await h.settle()
+    summary = h.slack.ok_calls("chat.postEphemeral")[-1].params
+    shown = json.dumps(summary["blocks"], ensure_ascii=False)
+    assert "```" not in shown and "```" not in summary["text"], "Slack, not GitHub Markdown in a code block"
+    assert "<https://wiki.example/runbook|" in shown, "evidence is a link"
+    assert f"<@{DEVOPS}>" in shown and f"<@{OPS}>" in shown, "people are mentioned"
+    uploads = [c.params for c in h.slack.ok_calls("files.completeUploadExternal")]
+    assert uploads and "Report" in json.dumps(uploads[-1])
+    markdown = list(h.slack.uploads.values())[-1].decode()
+    assert markdown.startswith("# Pre-go-live checklist - Shop v2.0.0") and "Freigabe im CAB" in markdown

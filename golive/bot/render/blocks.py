@@ -463,6 +463,51 @@ def signoff_card(state: State) -> Message:
     return Message(f"{title}: {count}", blocks[:BLOCKS_LIMIT])
 
 
+def report_summary(state: State) -> list[Message]:
+    """``/golive report`` in Slack: the decision, the sign-offs and confirmations with the
+    people mentioned, the evidence as links, the notes; the full report goes as a file."""
+    checklist = state.checklist
+    language = _lang(checklist)
+    title = text(language, "report_summary", release=_release(checklist))
+    as_of = f"{text(language, 'report_as_of')}: {state.at:%Y-%m-%d %H:%M} UTC"
+    run = f"{text(language, 'report_run')} #{state.run.id}" if state.run is not None else ""
+    decision = f"{text(language, 'report_decision')}: *{state.verdict.decision}*"
+    blocks: list[dict[str, Any]] = [context(*(x for x in (as_of, run, decision) if x))]
+    signoffs = []
+    for signoff in state.verdict.signoffs:
+        record = signoff.record
+        if signoff.holds and record is not None:
+            date = f"{record.signed_at:%Y-%m-%d %H:%M} UTC"
+            held = text(language, "signoff_role_held", role=signoff.title, user=record.user, date=date)
+            signoffs.append(held)
+        else:
+            reason = signoff_reason(language, signoff)
+            signoffs.append(text(language, "signoff_role_pending", role=signoff.title, reason=reason))
+    if signoffs:
+        blocks.append(section(f"*{text(language, 'report_signoff')}*\n" + "\n".join(signoffs)))
+    evidence = []
+    for item in checklist.items():
+        result = state.result(item)
+        if result is None or result.evidence is None or not result.evidence.link:
+            continue
+        mark = EMOJI[result.status]
+        confirmation = state.records.confirmation(item.id) if result.status == Status.PASS else None
+        who = f" — <@{confirmation.user}>" if confirmation is not None else ""
+        link = text(language, "evidence", link=result.evidence.link)
+        evidence.append(f"{mark} *{mrkdwn_escape(item.title)}*{who} · {link}")
+    if evidence:
+        heading = f"*{text(language, 'report_evidence')}*"
+        blocks += [section(part) for part in split_text("\n".join([heading, *evidence]))]
+    notes = [f"• <@{n.author}> ({n.created_at:%Y-%m-%d %H:%M}): {mrkdwn_escape(n.text)}" for n in state.notes]
+    heading = f"*{text(language, 'report_notes')}*"
+    body = "\n".join(notes) if notes else text(language, "report_no_notes")
+    blocks += [section(part) for part in split_text(f"{heading}\n{body}")]
+    blocks.append({"type": "divider"})
+    blocks += verdict_blocks(state)
+    blocks.append(context(text(language, "report_file")))
+    return paginate(title, blocks, f"{title}: {state.verdict.decision}", language)
+
+
 def confirm_cards(state: State) -> list[Message]:
     checklist = state.checklist
     language = _lang(checklist)

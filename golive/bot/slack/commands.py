@@ -71,6 +71,22 @@ async def diff_command(bot: Bot, rest: str, user: str, channel: str) -> None:
         await bot.surface.ephemeral(channel, user, message)
 
 
+async def report_command(bot: Bot, user: str, channel: str) -> None:
+    """A summary in Slack's own markup for the one who asked; the whole report, as the
+    release team ticks it, uploaded beside it as a Markdown file."""
+    state = await usecases.current_state(bot.checklist, bot.store)
+    for message in blocks.report_summary(state):
+        await bot.surface.ephemeral(channel, user, message)
+    release = bot.checklist.release
+    title = bot.t("report_summary", release=f"{release.name} v{release.version}")
+    await bot.client.files_upload_v2(
+        channel=channel,
+        content=render_markdown(state).encode(),
+        filename=f"golive-report-{release.name}-{release.version}-{state.at:%Y%m%d-%H%M}.md",
+        title=title,
+    )
+
+
 def command(bot: Bot) -> Any:
     async def handle(ack: Any, command: dict[str, Any]) -> None:
         await ack()
@@ -122,10 +138,7 @@ async def _dispatch(bot: Bot, sub: str, rest: str, user: str, channel: str) -> N
         elif sub == "diff":
             await diff_command(bot, rest, user, channel)
         elif sub == "report":
-            state = await usecases.current_state(bot.checklist, bot.store)
-            body = render_markdown(state)
-            for part in blocks.split_text(body, 2900):
-                await bot.tell(channel, user, f"```{part}```")
+            await report_command(bot, user, channel)
         else:
             await bot.tell(
                 channel,
