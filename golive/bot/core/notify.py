@@ -177,7 +177,7 @@ class Notifier:
             )
             if ended:
                 role = self.checklist.role(signoff.role)
-                reason = Phrase.of("signoff_regressed", items=items)
+                reason = Phrase.of("signoff_regressed_items", items=items)
                 message = alert_blocks.signoff_invalidated(self.checklist, role, reason)
                 await self.surface.post(self.channel, message)
                 reasons.append(Phrase.of("signoff_invalidated_role", role=role.title, reason=reason))
