@@ -123,7 +123,8 @@ def _load(chosen: Path) -> Checklist:
         raise typer.Exit(EXIT_USAGE) from None
 
 
-def _with_store(db: str | None, work: Callable[[Store], Awaitable[T]]) -> T:
+def _with_store(db: str | None, work: Callable[[Store], Awaitable[T]], language: str = "en") -> T:
+    """``language``: the checklist's, for a refusal's words."""
     async def main() -> T:
         try:
             store = await Store.open(db)
@@ -137,7 +138,7 @@ def _with_store(db: str | None, work: Callable[[Store], Awaitable[T]]) -> T:
     try:
         return asyncio.run(main())
     except UserError as exc:
-        _fail(str(exc))
+        _fail(exc.for_cli(language))
     except StorageError as exc:
         _fail(str(exc))
 
@@ -364,6 +365,7 @@ def confirm(
         lambda store: usecases.confirm_item(
             loaded, store, item, user=by, evidence_url=evidence, comment=comment
         ),
+        loaded.release.language,
     )
     out.print(f"confirmed {item} as {by}")
 
@@ -379,10 +381,14 @@ def signoff(
     """Sign a role off on the current results, or revoke it."""
     loaded = _checklist(checklist)
     if revoke:
-        _with_store(db, lambda store: usecases.revoke_sign_off(loaded, store, role, user=by))
+        _with_store(
+            db, lambda store: usecases.revoke_sign_off(loaded, store, role, user=by), loaded.release.language
+        )
         out.print(f"revoked the {role} sign-off")
         return
-    record = _with_store(db, lambda store: usecases.sign_off(loaded, store, role, user=by))
+    record = _with_store(
+        db, lambda store: usecases.sign_off(loaded, store, role, user=by), loaded.release.language
+    )
     out.print(f"{role} signed off by {by} on run #{record.run_id} (fingerprint {record.fingerprint})")
 
 
@@ -398,7 +404,9 @@ def waive(
     """Waive a failing item for a number of days."""
     loaded = _checklist(checklist)
     waiver = _with_store(
-        db, lambda store: usecases.waive_item(loaded, store, item, days=days, reason=reason, user=by)
+        db,
+        lambda store: usecases.waive_item(loaded, store, item, days=days, reason=reason, user=by),
+        loaded.release.language,
     )
     out.print(f"waived {item} until {waiver.expires_at:%Y-%m-%d %H:%M} UTC")
 
@@ -412,7 +420,9 @@ def note(
 ) -> None:
     """Add a note to the release's report."""
     loaded = _checklist(checklist)
-    _with_store(db, lambda store: usecases.add_note(loaded, store, user=by, text=text))
+    _with_store(
+        db, lambda store: usecases.add_note(loaded, store, user=by, text=text), loaded.release.language
+    )
     out.print("noted")
 
 

@@ -36,10 +36,16 @@ class UserError(GoliveError):
     ):
         self.key = key
         self.usage = usage
+        self.cli = cli
         self.values = values
         english = message or (text("en", key, **values) if key else "")
         # The CLI's own words for what to pass; Slack adds ``usage`` instead.
         super().__init__(f"{english} ({cli})" if cli else english)
+
+    def for_cli(self, language: str) -> str:
+        """The refusal in ``language``, with the CLI option to pass."""
+        said = self.say(language)
+        return f"{said} ({self.cli})" if self.cli and self.key is not None else said
 
     def say(self, language: str, escape: Callable[[str], str] | None = None) -> str:
         if self.key is None:
