@@ -38,6 +38,7 @@ from .ha.database import lease_duration, new_holder, presence
 from .ops.logs import configure_logging
 from .render import authordoc
 from .render import json as render_json
+from .render import messages as catalogue
 from .render import text as render_text
 from .render.blocks import plain
 from .render.report import render_markdown
@@ -367,7 +368,7 @@ def confirm(
         ),
         loaded.release.language,
     )
-    out.print(f"confirmed {item} as {by}")
+    out.print(catalogue.text(loaded.release.language, "cli_confirmed", item=item, user=by))
 
 
 @app.command()
@@ -384,12 +385,21 @@ def signoff(
         _with_store(
             db, lambda store: usecases.revoke_sign_off(loaded, store, role, user=by), loaded.release.language
         )
-        out.print(f"revoked the {role} sign-off")
+        out.print(catalogue.text(loaded.release.language, "cli_revoked", role=role))
         return
     record = _with_store(
         db, lambda store: usecases.sign_off(loaded, store, role, user=by), loaded.release.language
     )
-    out.print(f"{role} signed off by {by} on run #{record.run_id} (fingerprint {record.fingerprint})")
+    out.print(
+        catalogue.text(
+            loaded.release.language,
+            "cli_signed",
+            role=role,
+            user=by,
+            run=record.run_id,
+            fingerprint=record.fingerprint,
+        )
+    )
 
 
 @app.command()
@@ -408,7 +418,8 @@ def waive(
         lambda store: usecases.waive_item(loaded, store, item, days=days, reason=reason, user=by),
         loaded.release.language,
     )
-    out.print(f"waived {item} until {waiver.expires_at:%Y-%m-%d %H:%M} UTC")
+    until = f"{waiver.expires_at:%Y-%m-%d %H:%M}"
+    out.print(catalogue.text(loaded.release.language, "cli_waived", item=item, until=until))
 
 
 @app.command()
@@ -423,7 +434,7 @@ def note(
     _with_store(
         db, lambda store: usecases.add_note(loaded, store, user=by, text=text), loaded.release.language
     )
-    out.print("noted")
+    out.print(catalogue.text(loaded.release.language, "cli_noted"))
 
 
 @app.command()

@@ -233,6 +233,11 @@ EN: dict[str, str] = {
     "console_no_go": "{count} blocker(s)",
     "console_holds": "holds",
     "console_pending": "pending",
+    "cli_confirmed": "confirmed {item} as {user}",
+    "cli_revoked": "revoked the {role} sign-off",
+    "cli_signed": "{role} signed off by {user} on run #{run} (fingerprint {fingerprint})",
+    "cli_waived": "waived {item} until {until} UTC",
+    "cli_noted": "noted",
     "diff_summary": "{failing} newly failing, {fixed} fixed, {changed} changed, {values} values",
 }
 
@@ -455,6 +460,11 @@ DE: dict[str, str] = {
     "console_no_go": "{count} Blocker",
     "console_holds": "gültig",
     "console_pending": "offen",
+    "cli_confirmed": "{item} bestätigt als {user}",
+    "cli_revoked": "Sign-off {role} zurückgezogen",
+    "cli_signed": "{role} abgezeichnet von {user} auf Lauf #{run} (Fingerabdruck {fingerprint})",
+    "cli_waived": "{item} ausgenommen bis {until} UTC",
+    "cli_noted": "Notiz gespeichert",
     "diff_summary": "{failing} neu fehlschlagend, {fixed} behoben, {changed} geändert, {values} Werte",
 }
 
