@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from .. import __version__
+from .render import messages as catalogue
 
 if TYPE_CHECKING:
     from ..checks.model import Checklist
@@ -128,7 +129,8 @@ def _load(chosen: Path) -> Checklist:
         raise typer.Exit(EXIT_USAGE) from None
 
 
-def _with_store(db: str | None, work: Callable[[Store], Awaitable[T]]) -> T:
+def _with_store(db: str | None, work: Callable[[Store], Awaitable[T]], language: str = "en") -> T:
+    """``language``: the checklist's, for a refusal's words."""
     import asyncio
 
     from ..storage import StorageError, Store
@@ -147,7 +149,7 @@ def _with_store(db: str | None, work: Callable[[Store], Awaitable[T]]) -> T:
     try:
         return asyncio.run(main())
     except UserError as exc:
-        _fail(str(exc))
+        _fail(exc.for_cli(language))
     except StorageError as exc:
         _fail(str(exc))
 
@@ -414,11 +416,11 @@ def status(
     for item in loaded.items():
         result = state.result(item)
         if result is None:
-            out.print(f"  NOT RUN  {item.phase:<6} {item.id:<28} {item.title}")
+            out.print(render_text.not_run_line(state, item.id))
         else:
             out.print(render_text.progress_line(loaded, result))
     for signoff in state.verdict.signoffs:
-        out.print(render_text.signoff_line(signoff))
+        out.print(render_text.signoff_line(signoff, loaded.release.language))
     out.print()
     for line in render_text.summary(state) + render_text.verdict_lines(state):
         out.print(line)
@@ -474,8 +476,9 @@ def confirm(
         lambda store: usecases.confirm_item(
             loaded, store, item, user=by, evidence_url=evidence, comment=comment
         ),
+        loaded.release.language,
     )
-    out.print(f"confirmed {item} as {by}")
+    out.print(catalogue.text(loaded.release.language, "cli_confirmed", item=item, user=by))
 
 
 @app.command()
@@ -491,11 +494,24 @@ def signoff(
 
     loaded = _checklist(checklist)
     if revoke:
-        _with_store(db, lambda store: usecases.revoke_sign_off(loaded, store, role, user=by))
-        out.print(f"revoked the {role} sign-off")
+        _with_store(
+            db, lambda store: usecases.revoke_sign_off(loaded, store, role, user=by), loaded.release.language
+        )
+        out.print(catalogue.text(loaded.release.language, "cli_revoked", role=role))
         return
-    record = _with_store(db, lambda store: usecases.sign_off(loaded, store, role, user=by))
-    out.print(f"{role} signed off by {by} on run #{record.run_id} (fingerprint {record.fingerprint})")
+    record = _with_store(
+        db, lambda store: usecases.sign_off(loaded, store, role, user=by), loaded.release.language
+    )
+    out.print(
+        catalogue.text(
+            loaded.release.language,
+            "cli_signed",
+            role=role,
+            user=by,
+            run=record.run_id,
+            fingerprint=record.fingerprint,
+        )
+    )
 
 
 @app.command()
@@ -512,9 +528,12 @@ def waive(
 
     loaded = _checklist(checklist)
     waiver = _with_store(
-        db, lambda store: usecases.waive_item(loaded, store, item, days=days, reason=reason, user=by)
+        db,
+        lambda store: usecases.waive_item(loaded, store, item, days=days, reason=reason, user=by),
+        loaded.release.language,
     )
-    out.print(f"waived {item} until {waiver.expires_at:%Y-%m-%d %H:%M} UTC")
+    until = f"{waiver.expires_at:%Y-%m-%d %H:%M}"
+    out.print(catalogue.text(loaded.release.language, "cli_waived", item=item, until=until))
 
 
 @app.command()
@@ -528,8 +547,10 @@ def note(
     from .core import usecases
 
     loaded = _checklist(checklist)
-    _with_store(db, lambda store: usecases.add_note(loaded, store, user=by, text=text))
-    out.print("noted")
+    _with_store(
+        db, lambda store: usecases.add_note(loaded, store, user=by, text=text), loaded.release.language
+    )
+    out.print(catalogue.text(loaded.release.language, "cli_noted"))
 
 
 @app.command()

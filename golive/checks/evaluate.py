@@ -15,6 +15,7 @@ from typing import Any
 from .conditions import ConditionOutcome, observes_a_value
 from .conditions import evaluate as evaluate_condition
 from .model import Checklist, Item
+from .phrases import Phrase
 from .probe import Evidence, Observation, ProbeType, probe_type
 from .results import ItemResult, Records, Waiver
 from .secrets import redact
@@ -74,21 +75,37 @@ def settle(result: ItemResult, max_age: timedelta | None, waiver: Waiver | None,
     """Apply staleness and waivers to a result's raw status, as of ``now``."""
     status = result.raw_status
     message = result.raw_message or result.message
+    # The phrase of the raw message, when golive worded it (a manual item's).
+    phrase: Phrase | str = (
+        result.phrase if result.phrase is not None and message == result.message else message
+    )
     evidence = result.evidence
     stale = evidence is not None and is_stale(evidence.observed_at, max_age, now)
     if evidence is not None and stale and status.severity < Status.STALE.severity:
         age = now - evidence.observed_at
         status = Status.STALE
         message = f"evidence is {_age(age)} old, older than the {_age(max_age)} allowed; {message}"
+        phrase = Phrase.of("result_stale", age=_age(age), limit=_age(max_age), message=phrase)
     if waiver is not None and status != Status.PASS:
+        until = f"{waiver.expires_at:%Y-%m-%d %H:%M}"
         message = (
-            f"waived until {waiver.expires_at:%Y-%m-%d %H:%M} UTC by {waiver.created_by}: "
+            f"waived until {until} UTC by {waiver.created_by}: "
             f"{waiver.reason} (underlying: {status}: {message})"
+        )
+        phrase = Phrase.of(
+            "result_waived",
+            until=until,
+            user=waiver.created_by,
+            reason=waiver.reason,
+            status=str(status),
+            message=phrase,
         )
         status = Status.WAIVED
     if status == result.status and message == result.message:
         return result
-    return replace(result, status=status, message=message)
+    return replace(
+        result, status=status, message=message, phrase=phrase if isinstance(phrase, Phrase) else None
+    )
 
 
 def _age(delta: timedelta | None) -> str:
@@ -124,12 +141,18 @@ def manual_result(item: Item, records: Records, at: datetime) -> ItemResult:
     confirmation = records.confirmation(item.id)
     if confirmation is None:
         who = f" by an approver of {item.responsible}" if item.responsible else ""
-        raw = make_result(item, Status.PENDING, f"awaiting confirmation{who}", 0.0, at)
+        raw = replace(
+            make_result(item, Status.PENDING, f"awaiting confirmation{who}", 0.0, at),
+            phrase=Phrase.of("result_awaiting_role", role=item.responsible)
+            if item.responsible
+            else Phrase.of("result_awaiting"),
+        )
     else:
         link = confirmation.evidence_url
-        text = f"confirmed by {confirmation.user}" + (f": {link}" if link else "")
-        if confirmation.comment:
-            text += f" ({confirmation.comment})"
+        detail = (f": {link}" if link else "") + (
+            f" ({confirmation.comment})" if confirmation.comment else ""
+        )
+        text = f"confirmed by {confirmation.user}{detail}"
         raw = ItemResult(
             item_id=item.id,
             status=Status.PASS,
@@ -140,6 +163,7 @@ def manual_result(item: Item, records: Records, at: datetime) -> ItemResult:
             checked_at=at,
             observed={"CONFIRMED_BY": confirmation.user},
             evidence=Evidence(link or "confirmation", confirmation.confirmed_at, link),
+            phrase=Phrase.of("result_confirmed", user=confirmation.user, detail=detail),
         )
     # A manual confirmation only expires where the item says so.
     return settle(raw, item.max_age, records.waiver(item.id, at), at)

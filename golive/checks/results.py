@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from .conditions import ConditionOutcome
+from .phrases import Phrase
 from .probe import Evidence
 from .status import Status
 
@@ -29,6 +30,9 @@ class ItemResult:
     conditions: tuple[ConditionOutcome, ...] = ()
     #: The probe's own message, before staleness and waivers.
     raw_message: str = ""
+    #: ``message`` as a catalogue phrase, where golive words it (a manual item awaiting
+    #: confirmation, stale evidence, a waiver); not stored: decided again when read.
+    phrase: Phrase | None = None
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,16 @@ from datetime import datetime, timedelta
 
 from .evaluate import DerivedContext, derived_result, manual_result, settle
 from .model import Checklist, Item
+from .phrases import Phrase
 from .probe import probe_type
 from .results import ItemResult, Records, SignoffRecord
 from .status import Status
 
 _OK = frozenset({Status.PASS, Status.WAIVED})
+#: The status of a blocking item without a result (not one of :class:`Status`).
+NOT_RUN = "NOT RUN"
+#: How a sign-off invalidated by a regression is explained in storage, before the items.
+REGRESSED = "regressed since signed: "
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,8 @@ class Blocker:
     title: str
     status: str
     reason: str
+    #: ``reason`` as a catalogue phrase, where golive words it (not a probe's message).
+    phrase: Phrase | None = None
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,8 @@ class SignoffState:
     holds: bool
     reason: str
     record: SignoffRecord | None
+    #: ``reason`` as a catalogue phrase.
+    phrase: Phrase | None = None
 
 
 @dataclass(frozen=True)
@@ -95,13 +104,22 @@ def signoff_states(
         mine = [s for s in signoffs if s.role == role.id and s.revoked_at is None]
         record = max(mine, key=lambda s: s.signed_at) if mine else None
         if record is None:
-            states.append(SignoffState(role.id, role.title, False, "not signed", None))
+            states.append(
+                SignoffState(role.id, role.title, False, "not signed", None, Phrase.of("signoff_not_signed"))
+            )
             continue
-        reason = _broken(checklist, role.id, record, results, now)
-        if reason is None and role.max_age is not None and now - record.signed_at > role.max_age:
-            reason = f"signed {record.signed_at:%Y-%m-%d %H:%M} UTC, older than {role.max_age} allowed"
-        holds = reason is None
-        states.append(SignoffState(role.id, role.title, holds, reason or f"signed by {record.user}", record))
+        broken = _broken(checklist, role.id, record, results, now)
+        if broken is None and role.max_age is not None and now - record.signed_at > role.max_age:
+            at = f"{record.signed_at:%Y-%m-%d %H:%M}"
+            broken = (
+                f"signed {at} UTC, older than {role.max_age} allowed",
+                Phrase.of("signoff_too_old", at=at, limit=str(role.max_age)),
+            )
+        if broken is None:
+            reason, phrase = f"signed by {record.user}", Phrase.of("signoff_signed_by", user=record.user)
+        else:
+            reason, phrase = broken
+        states.append(SignoffState(role.id, role.title, broken is None, reason, record, phrase))
     return tuple(states)
 
 
@@ -128,12 +146,19 @@ def _broken(
     record: SignoffRecord,
     results: Mapping[str, ItemResult],
     now: datetime,
-) -> str | None:
+) -> tuple[str, Phrase] | None:
     if record.invalidated_at is not None:
-        return f"invalidated: {record.invalidated_reason or 'a check regressed'}"
+        stored = record.invalidated_reason or ""
+        if stored.startswith(REGRESSED):
+            items = stored.removeprefix(REGRESSED)
+            return f"invalidated: {stored}", Phrase.of("signoff_regressed", items=items)
+        if stored:
+            return f"invalidated: {stored}", Phrase.of("signoff_invalidated_because", reason=stored)
+        return "invalidated: a check regressed", Phrase.of("signoff_invalidated_plain")
     regressed = regressions(checklist, role, record, results)
     if regressed:
-        return "invalidated: regressed since signed: " + ", ".join(regressed)
+        items = ", ".join(regressed)
+        return f"invalidated: {REGRESSED}{items}", Phrase.of("signoff_regressed", items=items)
     return None
 
 
@@ -146,11 +171,21 @@ def decide(
             continue
         result = results.get(item.id)
         if result is None:
-            blockers.append(Blocker(item.id, item.title, "NOT RUN", "no result yet: run the checklist"))
+            blockers.append(
+                Blocker(
+                    item.id,
+                    item.title,
+                    NOT_RUN,
+                    "no result yet: run the checklist",
+                    Phrase.of("blocker_not_run"),
+                )
+            )
         elif not item_ok(item, result.status):
-            blockers.append(Blocker(item.id, item.title, str(result.status), result.message))
+            blockers.append(Blocker(item.id, item.title, str(result.status), result.message, result.phrase))
     states = signoff_states(checklist, results, records.signoffs, now)
     for state in states:
         if not state.holds:
-            blockers.append(Blocker(f"signoff:{state.role}", state.title, "PENDING", state.reason))
+            blockers.append(
+                Blocker(f"signoff:{state.role}", state.title, "PENDING", state.reason, state.phrase)
+            )
     return Verdict(not blockers, tuple(blockers), states)

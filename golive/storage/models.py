@@ -386,3 +386,17 @@ class PendingDeploymentRow(Base):
     #: "approved" or "rejected", and the comment sent with it.
     state: Mapped[str | None]
     comment: Mapped[str | None]
+
+
+class SignoffCardRow(Base):
+    """A sign-off card posted in Slack: every one is edited when a sign-off changes, so
+    that none keeps showing a sign-off revoked or invalidated since."""
+
+    __tablename__ = "signoff_cards"
+    __table_args__ = (UniqueConstraint("channel", "ts"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"), index=True)
+    channel: Mapped[str]
+    ts: Mapped[str]
+    posted_at: Mapped[datetime]

@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from . import migrate
 from .alerts import AlertStore
 from .approvals import RecordStore
+from .cards import CardStore
 from .deployments import DeploymentStore
 from .engine import app_engine, describe_failure
 from .errors import StorageError
@@ -35,7 +36,15 @@ from .urls import resolve
 
 
 class Store(
-    RunStore, RecordStore, AlertStore, HealthStore, ScheduleStore, LeaseStore, OutboxStore, DeploymentStore
+    RunStore,
+    RecordStore,
+    AlertStore,
+    HealthStore,
+    ScheduleStore,
+    LeaseStore,
+    OutboxStore,
+    DeploymentStore,
+    CardStore,
 ):
     @classmethod
     async def open(cls, url: str | None = None) -> Store:

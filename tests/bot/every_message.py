@@ -22,6 +22,7 @@ from golive.bot.render.mrkdwn import echo, escape, link_problem, mention
 from golive.bot.state import ChecklistChange, Post, State
 from golive.checks.loader import loads
 from golive.checks.model import Checklist
+from golive.checks.phrases import Phrase
 from golive.checks.probe import Evidence
 from golive.checks.results import Confirmation, ItemResult, Records, SignoffRecord, Waiver
 from golive.checks.status import Status
@@ -230,7 +231,9 @@ def every_message(value: str, language: str = "en", items: int = 2) -> Iterator[
         yield Rendered("GO", message)
     for message in blocks.no_go_announcement(state, transitions.blockers_cause(state)):
         yield Rendered("NO-GO", message)
-    for message in blocks.no_go_announcement(state, transitions.regressed_cause([f"regressed{value}"])):
+    for message in blocks.no_go_announcement(
+        state, transitions.regressed_cause(language, [_regressed(value)])
+    ):
         yield Rendered("NO-GO regressed", message)
     held = [deployment(value)]
     for message in blocks.waiting_deploys_message(language, held):
@@ -243,7 +246,7 @@ def every_message(value: str, language: str = "en", items: int = 2) -> Iterator[
         for message in alert_blocks.alert_messages(checklist, kind, [line, line]):
             yield Rendered(f"alert {kind}", message)
     role = checklist.role("ops")
-    for message in alert_blocks.signoff_invalidated(checklist, role, f"regressed{value}"):
+    for message in alert_blocks.signoff_invalidated(checklist, role, _items(value)):
         yield Rendered("sign-off invalidated", message)
     trigger = checklist.rollback.triggers[0]
     for message in alert_blocks.rollback_call(checklist, trigger, timedelta(minutes=5)):
@@ -351,3 +354,11 @@ def displayed(mrkdwn: str) -> str:
 def yaml_free(value: str) -> str:
     """``value`` as the checklist loader keeps it (no characters YAML cannot carry)."""
     return str(yaml.safe_load(json.dumps(value)))
+
+
+def _items(value: str) -> Phrase:
+    return Phrase.of("signoff_regressed_items", items=f"regressed{value}")
+
+
+def _regressed(value: str) -> Phrase:
+    return Phrase.of("signoff_invalidated_role", role=f"role{value}", reason=_items(value))

@@ -65,7 +65,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def checklist_file(
-    folder: Path, target_port: int, language: str = "en", extra: dict[str, Any] | None = None
+    folder: Path,
+    target_port: int,
+    language: str = "en",
+    extra: dict[str, Any] | None = None,
+    more_phases: list[dict[str, Any]] | None = None,
 ) -> Path:
     document = {
         "release": {"name": "Shop", "version": "2.0.0", "channel": CHANNEL, "language": language},
@@ -119,10 +123,28 @@ def checklist_file(
             }
         ],
     }
+    document["phases"] = [*document["phases"], *(more_phases or [])]
     document.update(extra or {})
     path = folder / "checklist.yaml"
     path.write_text(yaml.safe_dump(document, allow_unicode=True))
     return path
+
+
+#: A second phase: one manual item, owned by DevOps.
+CUTOVER = {
+    "id": "p2",
+    "title": "P2: Cutover",
+    "owner": "devops",
+    "sections": [
+        {
+            "id": "p2-dns",
+            "title": "DNS",
+            "items": [
+                {"id": "dns", "title": "DNS umgestellt", "owner": "devops", "probe": {"type": "manual"}}
+            ],
+        }
+    ],
+}
 
 
 @dataclass
@@ -255,15 +277,17 @@ async def harness(
     extra: dict[str, Any] | None = None,
     db_url: str | None = None,
     allowed_teams: tuple[str, ...] = (),
+    more_phases: list[dict[str, Any]] | None = None,
 ) -> AsyncIterator[Harness]:
     """``extra``: top-level checklist keys to add or replace (schedule, alerts, …);
     ``db_url``: another database than a SQLite file in ``folder``; ``allowed_teams``:
-    workspaces served besides the bot token's own."""
+    workspaces served besides the bot token's own; ``more_phases``: phases after the one
+    every checklist has."""
     slack = await FakeSlack(groups={"S0DEVOPS": [GROUP_MEMBER]}).start()
     target = Target(("127.0.0.1", 0), _Handler)
     threading.Thread(target=target.serve_forever, daemon=True).start()
     store = await Store.open(db_url or f"sqlite:///{folder / 'golive.db'}")
-    checklist = load(checklist_file(folder, target.server_address[1], language, extra), env={})
+    checklist = load(checklist_file(folder, target.server_address[1], language, extra, more_phases), env={})
     settings = Settings(
         bot_token=BOT_TOKEN,
         signing_secret=SIGNING_SECRET,

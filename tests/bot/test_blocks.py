@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import string
 import subprocess
 import sys
@@ -106,7 +107,8 @@ def test_user_text_cannot_inject_mentions() -> None:
 
 
 def test_catalogues_have_the_same_keys_and_placeholders() -> None:
-    assert EN.keys() == DE.keys()
+    assert sorted(EN.keys() - DE.keys()) == [], "missing in German"
+    assert sorted(DE.keys() - EN.keys()) == [], "missing in English"
     for key in EN:
         english = {name for _, name, _, _ in string.Formatter().parse(EN[key]) if name}
         german = {name for _, name, _, _ in string.Formatter().parse(DE[key]) if name}
@@ -185,3 +187,31 @@ def test_a_status_looks_the_same_in_slack_and_on_the_console() -> None:
     line = render_text.progress_line(state.checklist, failed)
     assert line.startswith(f"[{LOOKS[Status.ERROR].colour}]{symbol} ERROR")
     assert len({look.symbol for look in LOOKS.values()}) == len(Status)  # each status its own
+
+
+#: Keys chosen at run time from a family: the prefix as the code writes it, and the
+#: suffixes it can take (an alert's kind; the report's labels, read as ``words["…"]``).
+_ALERT_KINDS = ("failing", "reminder", "degraded", "resolved")
+
+
+def _used_keys() -> set[str]:
+    sources = [
+        path.read_text()
+        for path in (ROOT / "golive").rglob("*.py")
+        if path != ROOT / "golive" / "bot" / "render" / "messages.py"
+    ]
+    code = "\n".join(sources)
+    used = {key for key in EN if f'"{key}"' in code or f"'{key}'" in code}
+    if 'f"alert_{post.kind}"' in code:
+        used |= {f"alert_{kind}" for kind in _ALERT_KINDS}
+    if 'f"alert_header_{kind}"' in code:
+        used |= {f"alert_header_{kind}" for kind in _ALERT_KINDS}
+    if 'f"deploy_{what}"' in code:
+        used |= {f"deploy_{what}" for what in ("waiting", "approved", "rejected")}
+    if 'f"report_{key}"' in code:
+        used |= {f"report_{word}" for word in re.findall(r"words\[[\"']([a-z_]+)[\"']\]", code)}
+    return used
+
+
+def test_every_catalogue_key_is_used() -> None:
+    assert sorted(EN.keys() - _used_keys()) == [], "keys nothing renders"

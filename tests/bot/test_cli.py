@@ -252,7 +252,8 @@ def test_usage_errors_exit_2(small_checklist: Path, tmp_path: Path) -> None:
         str(small_checklist),
         db=db,
     )
-    assert code == 2 and "only manual items are confirmed" in output
+    # The checklist speaks German: so do its refusals, on the CLI as in Slack.
+    assert code == 2 and "bestätigt werden nur manuelle Punkte" in output
 
 
 def _with_phase_two(checklist: Path, port: int) -> None:

@@ -69,6 +69,19 @@ def test_an_absolute_window_ends_the_schedule() -> None:
     assert upcoming(trigger, hourly.window, T0, 5) == [berlin(2, 10), berlin(2, 11)]
 
 
+def test_a_one_off_window_next_year_names_its_first_run() -> None:
+    """A window months ahead is found, however many fire times lie before it."""
+    window = {"start": "2027-06-01T10:00", "end": "2027-06-01T12:00", "timezone": BERLIN}
+    every = schedule(interval="1m", window=window)
+    trigger = sched.build_trigger(every, anchor=T0)
+    first = upcoming(trigger, every.window, T0, 2)
+    assert first == [datetime(2027, 6, 1, 8, 0, tzinfo=UTC), datetime(2027, 6, 1, 8, 1, tzinfo=UTC)]
+    cron = schedule(cron="*/5 * * * *", window=window)
+    assert upcoming(sched.build_trigger(cron, anchor=T0), cron.window, T0, 1) == [
+        datetime(2027, 6, 1, 8, 0, tzinfo=UTC)
+    ]
+
+
 def test_a_slot_is_due_only_within_its_grace() -> None:
     every = schedule(interval="15m")
     trigger = sched.build_trigger(every, anchor=T0)

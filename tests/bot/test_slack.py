@@ -13,7 +13,7 @@ import pytest
 
 from golive.bot.core import usecases
 
-from .slack_support import CHANNEL, DEVOPS, GROUP_MEMBER, OPS, STRANGER, Harness, harness
+from .slack_support import CHANNEL, CUTOVER, DEVOPS, GROUP_MEMBER, OPS, STRANGER, Harness, harness
 
 
 @pytest.fixture
@@ -92,16 +92,37 @@ async def test_command_is_acknowledged_fast_while_a_run_is_in_flight(h: Harness)
 
 
 async def test_rate_limited_post_is_retried_once_without_duplicates(h: Harness) -> None:
+    await h.command("run")
+    await h.settle()
+    before = len([c for c in h.slack.calls if c.method == "chat.postMessage"])
     h.slack.fail_next("chat.postMessage", "429")
     await h.command("signoff")
     await h.settle()
-    attempts = [c for c in h.slack.calls if c.method == "chat.postMessage"]
+    attempts = [c for c in h.slack.calls if c.method == "chat.postMessage"][before:]
     assert [c.status for c in attempts] == [429, 200]
     h.slack.fail_next("chat.postMessage", "500")
     await h.command("signoff")
     await h.settle()
-    attempts = [c for c in h.slack.calls if c.method == "chat.postMessage"]
+    attempts = [c for c in h.slack.calls if c.method == "chat.postMessage"][before:]
     assert [c.status for c in attempts] == [429, 200, 500, 200]
+
+
+async def test_signoff_before_any_run_says_there_is_nothing_to_sign(h: Harness) -> None:
+    await h.command("signoff")
+    await h.settle()
+    assert h.slack.ok_calls("chat.postMessage") == [], "no card whose every button refuses"
+    reply = h.slack.ok_calls("chat.postEphemeral")[-1].params["text"]
+    assert "Nothing to sign yet" in reply and "/golive run" in reply
+
+
+async def test_a_phase_with_a_pending_item_is_not_called_fine(h: Harness) -> None:
+    await h.command("run")
+    await h.settle()
+    thread = [p for p in h.slack.ok_calls("chat.postMessage") if p.params.get("thread_ts")]
+    summary = json.dumps(thread[0].params["blocks"])
+    assert "PENDING" in summary
+    assert "items fine" not in summary, summary
+    assert "Runbook erstellt" in summary, "the item that blocks is named"
 
 
 async def test_non_approver_click_is_refused_and_not_recorded(h: Harness) -> None:
@@ -129,7 +150,9 @@ async def test_usergroup_member_may_sign_and_double_click_records_once(h: Harnes
     assert len(records) == 1 and records[0].user == GROUP_MEMBER and records[0].run_id is not None
     texts = [c.params["text"] for c in h.slack.answers()]
     assert sum("signed off by" in t for t in texts) == 1
-    assert sum("already signed off" in t for t in texts) == 1
+    already = [t for t in texts if "already signed" in t]
+    assert len(already) == 1 and "already signed by you at" in already[0], texts
+    assert not any("did not work" in t for t in texts), "a double click is information, not an error"
     card = h.slack.ok_calls("chat.update")[-1]
     assert f"<@{GROUP_MEMBER}>" in json.dumps(card.params["blocks"])
     assert len(h.slack.ok_calls("usergroups.users.list")) == 1, "group membership is cached"
@@ -251,3 +274,80 @@ async def test_note_and_waive_and_status(h: Harness) -> None:
     assert [w.reason for w in (await h.store.records(release)).waivers] == ["INC-7 known flaky upstream"]
     status = h.slack.answers()[-1]
     assert "WAIVED" in json.dumps(status.params["blocks"])
+
+
+async def test_the_run_message_says_who_started_it_what_it_covers_and_what_is_carried_over(
+    tmp_path: Path,
+) -> None:
+    async with harness(tmp_path, more_phases=[CUTOVER]) as h:
+        await h.command("run")
+        await h.settle()
+        full = h.slack.ok_calls("chat.update")[-1]
+        shown = json.dumps(full.params["blocks"])
+        assert f"started by <@{DEVOPS}>" in shown and "covers every phase" in shown
+        assert "earlier runs" not in shown
+        await h.command("run p2", user=OPS)
+        await h.settle()
+        tops = [p for p in h.slack.ok_calls("chat.postMessage") if not p.params.get("thread_ts")]
+        assert len(tops) == 2
+        final = [u for u in h.slack.ok_calls("chat.update") if u.params.get("ts") == tops[-1].ts][-1]
+        shown = json.dumps(final.params["blocks"], ensure_ascii=False)
+        assert f"started by <@{OPS}>" in shown
+        assert "covers only P2: Cutover" in shown, "a phase run does not look like a full run"
+        assert "1 item(s) from earlier runs: #1 (" in shown and " old)" in shown
+
+
+def _card(h: Harness, ts: str) -> str:
+    """The sign-off card at ``ts`` as it stands after its last edit."""
+    edits = [c for c in h.slack.ok_calls("chat.update") if c.params.get("ts") == ts]
+    posted = next(c for c in h.slack.ok_calls("chat.postMessage") if c.ts == ts)
+    return json.dumps((edits[-1] if edits else posted).params["blocks"], ensure_ascii=False)
+
+
+async def test_every_signoff_card_follows_a_revocation_and_an_invalidation(h: Harness) -> None:
+    await h.command("run")
+    await h.settle()
+    await h.command("signoff")
+    await h.settle()
+    await h.command("signoff")
+    await h.settle()
+    posted = h.slack.ok_calls("chat.postMessage")
+    first, second = [c.ts or "" for c in posted if "Sign-off" in c.params["text"]]
+    await h.action("golive_signoff", "devops", DEVOPS, message_ts=first)
+    await h.settle()
+    for ts in (first, second):
+        assert f"<@{DEVOPS}>" in _card(h, ts) and "golive_revoke" in _card(h, ts), "both cards show it"
+    await h.action("golive_revoke", "devops", DEVOPS, message_ts=second)
+    await h.settle()
+    for ts in (first, second):
+        card = _card(h, ts)
+        assert "golive_revoke" not in card and f"<@{DEVOPS}>" not in card, "no card keeps a revoked sign-off"
+    await h.action("golive_signoff", "devops", DEVOPS, message_ts=second)
+    await h.settle()
+    h.target.status = 500
+    await h.command("run")
+    await h.settle()
+    for ts in (first, second):
+        card = _card(h, ts)
+        assert "golive_revoke" not in card and "regressed since signed" in card, card
+
+
+async def test_report_is_a_slack_summary_with_the_markdown_attached(h: Harness) -> None:
+    await h.command("run")
+    await h.settle()
+    await confirm_runbook(h)
+    await h.action("golive_signoff", "devops", DEVOPS)
+    await h.settle()
+    await h.command("note Freigabe im CAB")
+    await h.settle()
+    await h.command("report")
+    await h.settle()
+    summary = h.slack.ok_calls("chat.postEphemeral")[-1].params
+    shown = json.dumps(summary["blocks"], ensure_ascii=False)
+    assert "```" not in shown and "```" not in summary["text"], "Slack, not GitHub Markdown in a code block"
+    assert "<https://wiki.example/runbook|" in shown, "evidence is a link"
+    assert f"<@{DEVOPS}>" in shown and f"<@{OPS}>" in shown, "people are mentioned"
+    uploads = [c.params for c in h.slack.ok_calls("files.completeUploadExternal")]
+    assert uploads and "Report" in json.dumps(uploads[-1])
+    markdown = list(h.slack.uploads.values())[-1].decode()
+    assert markdown.startswith("# Pre-go-live checklist - Shop v2.0.0") and "Freigabe im CAB" in markdown

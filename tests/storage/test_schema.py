@@ -34,6 +34,7 @@ TABLES = {
     "runs",
     "schedule_state",
     "signoffs",
+    "signoff_cards",
     "waivers",
 }
 

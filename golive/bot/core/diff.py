@@ -173,9 +173,13 @@ def diff_message(
         notes.append(text(language, "diff_other_checklist"))
     if notes:
         blocks.append(context(*notes))
-    summary = (
-        f"{len(diff.newly_failing)} newly failing, {len(diff.fixed)} fixed, "
-        f"{len(diff.changed)} changed, {len(diff.values)} values"
+    summary = text(
+        language,
+        "diff_summary",
+        failing=len(diff.newly_failing),
+        fixed=len(diff.fixed),
+        changed=len(diff.changed),
+        values=len(diff.values),
     )
     return paginate(title, blocks, f"{escape(title)}: {summary}", language)
 

@@ -32,14 +32,16 @@ from pathlib import Path
 
 from ...checks.errors import ProbeError
 from ...checks.model import Checklist, Item, RollbackTrigger
+from ...checks.phrases import Phrase
 from ...checks.rollback import trigger_fires
 from ...checks.status import Status
-from ...checks.verdict import regressions
+from ...checks.verdict import REGRESSED, regressions
 from ...storage import AlertState, Store
 from ..ops.metrics import METRICS
 from ..render import alert_blocks
 from ..state import PostKind, State
 from . import alert_rules, transitions, usecases
+from .cards import refresh_signoff_cards
 from .delivery import Delivery, deliver, resume_outbox
 from .surface import Surface
 
@@ -74,7 +76,9 @@ class Notifier:
         reasons = await self._invalidate_signoffs(state)
         if reasons:
             state = await usecases.current_state(self.checklist, self.store, now=lambda: state.at)
-        cause = transitions.regressed_cause(reasons) if reasons else None
+            # No card may keep showing the sign-off, with a Revoke button that would refuse.
+            await refresh_signoff_cards(self.checklist, self.store, self.surface)
+        cause = transitions.regressed_cause(self.checklist.release.language, reasons) if reasons else None
         await transitions.announce_change(
             self.checklist,
             self.store,
@@ -155,8 +159,8 @@ class Notifier:
                 return run.id
         return None
 
-    async def _invalidate_signoffs(self, state: State) -> list[str]:
-        reasons = []
+    async def _invalidate_signoffs(self, state: State) -> list[Phrase]:
+        reasons: list[Phrase] = []
         for signoff in state.verdict.signoffs:
             record = signoff.record
             if record is None or record.invalidated_at is not None:
@@ -164,16 +168,17 @@ class Notifier:
             regressed = regressions(self.checklist, signoff.role, record, state.results)
             if not regressed:
                 continue
-            reason = "regressed since signed: " + ", ".join(regressed)
+            items = ", ".join(regressed)
             # True for the one process that ended it: only that one pings.
             ended = await self.store.invalidate_signoff(
-                state.release_id, signoff.role, reason=reason, at=state.at
+                state.release_id, signoff.role, reason=REGRESSED + items, at=state.at
             )
             if ended:
                 role = self.checklist.role(signoff.role)
+                reason = Phrase.of("signoff_regressed_items", items=items)
                 for message in alert_blocks.signoff_invalidated(self.checklist, role, reason):
                     await self.surface.post(self.channel, message)
-                reasons.append(f"{role.title}: {reason}")
+                reasons.append(Phrase.of("signoff_invalidated_role", role=role.title, reason=reason))
         return reasons
 
     # -- rollback watch ---------------------------------------------------------------

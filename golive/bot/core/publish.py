@@ -78,7 +78,7 @@ async def publish_run(
             await on_start(run_id)
         # Posted once the run has its id and before any probe result arrives.
         where["run"] = run_id
-        message = blocks.run_message(before, run_id, 0, total, False, 0.0)
+        message = blocks.run_message(before, run_id, 0, total, False, 0.0, trigger=trigger, phase=phase)
         where["ts"] = await _to_slack("post the run message", surface.post(channel, message))
         if where["ts"] is None:
             return  # no message to edit; the final state is posted when the run is done
@@ -98,7 +98,9 @@ async def publish_run(
             await changed.wait()
             changed.clear()
             progress = replace(before, results={**before.results, **decided})
-            message = blocks.run_message(progress, where["run"], len(decided), total, False, 0.0)
+            message = blocks.run_message(
+                progress, where["run"], len(decided), total, False, 0.0, trigger=trigger, phase=phase
+            )
             await _to_slack("edit the run message", surface.update(channel, where["ts"], message))
             # Asked after the edit, not before: an edit this process made before a pause
             # past its lease may reach Slack only when it wakes, after the replica that took
@@ -128,7 +130,9 @@ async def publish_run(
         await asyncio.gather(*editors, return_exceptions=True)
         if taken_over and where.get("ts") is not None:
             await restore_stopped_message(checklist, store, surface, where["run"])
-    final = blocks.run_message(state, run_id, total, total, True, time.perf_counter() - started)
+    final = blocks.run_message(
+        state, run_id, total, total, True, time.perf_counter() - started, trigger=trigger, phase=phase
+    )
     ts = await _final_message(surface, channel, where["ts"], final)
     phases = [checklist.phase(phase)] if phase else checklist.phases
     await _post_phases(store, surface, channel, ts, state, phases)
@@ -297,9 +301,7 @@ def start_chart_worker() -> None:
     chart_pool().submit(os.getpid)
 
 
-async def phase_chart(
-    checklist: Checklist, store: Store, release_id: int, phase: Phase
-) -> Chart | None:
+async def phase_chart(checklist: Checklist, store: Store, release_id: int, phase: Phase) -> Chart | None:
     """The phase's chart over the last runs that observed it, drawn in the chart worker."""
     history = await store.chart_history(release_id, phase.id, limit=HISTORY_RUNS)
     loop = asyncio.get_running_loop()

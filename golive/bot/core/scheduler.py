@@ -123,6 +123,14 @@ def upcoming(trigger: BaseTrigger, window: Window | None, after: datetime, count
     for _ in range(_LOOKAHEAD):
         if at is None or len(found) >= count:
             break
+        if bounds is not None and bounds.start is not None and bounds.end is not None:
+            if at >= bounds.end:
+                break
+            if at < bounds.start:
+                # A one-off window far ahead: go straight to its opening rather than
+                # stepping through every fire time before it.
+                at = trigger.get_next_fire_time(None, bounds.start)
+                continue
         if bounds is None or bounds.contains(at):
             found.append(at)
         at = trigger.get_next_fire_time(at, at + _TICK)

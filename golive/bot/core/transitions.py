@@ -30,19 +30,22 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from ...checks.model import Checklist
+from ...checks.phrases import Phrase
 from ...checks.results import SignoffRecord
 from ...checks.rollback import previous_good_revision
 from ...checks.verdict import Blocker
 from ...storage import Store
 from ..render.blocks import (
     Message,
+    blocker_reason,
+    blocker_status,
     fits,
     go_announcement,
     mrkdwn_escape,
     no_go_announcement,
     unblocked_context,
 )
-from ..render.messages import text
+from ..render.messages import say, text
 from ..render.mrkdwn import mention
 from ..state import State
 from . import usecases
@@ -143,9 +146,9 @@ def known_good_revision(state: State) -> str | None:
     return f"{release} revision {revision}" if release else f"revision {revision}"
 
 
-def regressed_cause(reasons: Sequence[str]) -> str:
-    """Sign-offs the run invalidated: ``reasons`` are plain text, one per role."""
-    return "; ".join(mrkdwn_escape(reason) for reason in reasons)
+def regressed_cause(language: str, reasons: Sequence[Phrase]) -> str:
+    """Sign-offs the run invalidated, one reason per role, as Slack mrkdwn."""
+    return "; ".join(say(language, reason, escape=mrkdwn_escape) for reason in reasons)
 
 
 def blockers_cause(state: State) -> str:
@@ -163,7 +166,7 @@ def blockers_cause(state: State) -> str:
 
 def _blocker_cause(state: State, blocker: Blocker) -> str:
     language = state.checklist.release.language
-    reason = mrkdwn_escape(_clip(blocker.reason))
+    reason = _clip(blocker_reason(language, blocker))
     if blocker.subject.startswith("signoff:"):
         role = mrkdwn_escape(blocker.title)
         revoked = _revoked(state, blocker.subject.removeprefix("signoff:"))
@@ -174,7 +177,7 @@ def _blocker_cause(state: State, blocker: Blocker) -> str:
     values = {
         "title": mrkdwn_escape(blocker.title),
         "item": mrkdwn_escape(blocker.subject),
-        "status": blocker.status,
+        "status": blocker_status(language, blocker),
         "reason": reason,
     }
     # A waiver that ran out since the latest run is what turned the item: one that ran

@@ -18,6 +18,7 @@ from typing import Protocol
 from ...checks.errors import ChecklistError
 from ...checks.loader import loads
 from ...checks.model import Checklist, Item, SignoffRole
+from ...checks.phrases import Phrase
 from ...checks.probe import probe_type
 from ...checks.results import Confirmation, ItemResult, SignoffRecord, Waiver, fingerprint
 from ...checks.runner import run_checklist, select_items
@@ -26,7 +27,7 @@ from ...checks.verdict import current_results, decide
 from ...storage import Observation, RunInfo, StorageError, Store
 from ..render.mrkdwn import link_problem
 from ..state import ChecklistChange, State
-from .errors import NotApprover, UserError
+from .errors import AlreadySigned, NotApprover, UserError
 
 log = logging.getLogger(__name__)
 #: How long a run that could not store its results waits, after its last probe, for the
@@ -38,16 +39,6 @@ NOTE_LIMIT = 3000
 REASON_LIMIT = 500
 COMMENT_LIMIT = 500
 #: What is wrong with an evidence link, by :func:`golive.bot.render.mrkdwn.link_problem`.
-EVIDENCE_PROBLEMS = {
-    "long": "at most 2000 characters",
-    "space": "no spaces, line breaks or invisible characters",
-    "bar": "no |",
-    "angle": "no < or >",
-    "scheme": "starting with http:// or https://",
-    "host": "naming a host",
-}
-
-
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -226,19 +217,16 @@ async def stored_checklist(store: Store, *, run_id: int | None = None) -> Checkl
     run = await store.newest_run() if run_id is None else await store.run(run_id)
     if run is None:
         if run_id is not None:
-            raise UserError(f"there is no run #{run_id}")
-        raise UserError("nothing stored yet: run the checklist first, or pass --checklist FILE")
+            raise UserError(key="no_run", run=run_id)
+        raise UserError(key="nothing_stored")
     content = await store.checklist_content(run.checklist_digest)
     if content is None:
-        raise UserError(
-            f"the checklist of run #{run.id} is not stored (the run predates stored checklists): "
-            "pass --checklist FILE"
-        )
+        raise UserError(key="checklist_not_stored", run=run.id)
     source = f"the checklist of run #{run.id} (sha256 {run.checklist_digest[:12]})"
     try:
         checklist = loads(content, source=source)
     except ChecklistError as exc:
-        raise UserError(f"{exc}; pass --checklist FILE") from None
+        raise UserError(key="stored_checklist_invalid", problem=str(exc)) from None
     stored = await store.release_of(run.release_id)
     if stored is not None and (checklist.release.name, checklist.release.version) != stored:
         # The file names its release through variables set otherwise here: the run's
@@ -336,14 +324,14 @@ async def _may_act_for(checklist: Checklist, item: Item | None, user: str, autho
         if await authorizer.is_approver(role, user):
             return
     titles = ", ".join(role.title for role in checklist.signoffs)
-    raise UserError(f"{user} is not an approver of any sign-off role ({titles})")
+    raise UserError(key="not_approver_any", user=user, roles=titles)
 
 
 def _item(checklist: Checklist, item_id: str) -> Item:
     try:
         return checklist.item(item_id)
     except KeyError:
-        raise UserError(f"no item {item_id!r} in the checklist") from None
+        raise UserError(key="no_item", item=item_id) from None
 
 
 def _role(checklist: Checklist, role_id: str) -> SignoffRole:
@@ -351,7 +339,7 @@ def _role(checklist: Checklist, role_id: str) -> SignoffRole:
         return checklist.role(role_id)
     except KeyError:
         roles = ", ".join(r.id for r in checklist.signoffs)
-        raise UserError(f"no sign-off role {role_id!r}; roles: {roles}") from None
+        raise UserError(key="no_role", role=role_id, roles=roles) from None
 
 
 async def _approver_check(checklist: Checklist, role_id: str, user: str, authorizer: Authorizer) -> None:
@@ -374,20 +362,15 @@ async def confirm_item(
     item = _item(checklist, item_id)
     kind = probe_type(item.probe_type)
     if kind.kind != "manual":
-        raise UserError(
-            f"{item_id} is decided by its {item.probe_type} probe; only manual items are confirmed"
-        )
+        raise UserError(key="not_manual", item=item_id, probe=item.probe_type)
     config = item.config
     if getattr(config, "evidence_required", False) and not evidence_url:
-        raise UserError(f"{item_id} needs an evidence link: pass --evidence URL")
+        raise UserError(key="evidence_needed", cli="pass --evidence URL", item=item_id)
     problem = link_problem(evidence_url) if evidence_url else None
     if problem is not None:
-        raise UserError(
-            f"evidence must be one http(s) link ({EVIDENCE_PROBLEMS[problem]}), "
-            "e.g. https://wiki.example/runbook"
-        )
+        raise UserError(key="evidence_invalid", problem=Phrase.of(f"evidence_problem_{problem}"))
     if comment is not None and len(comment) > COMMENT_LIMIT:
-        raise UserError(f"a comment is at most {COMMENT_LIMIT} characters; this one has {len(comment)}")
+        raise UserError(key="comment_too_long", limit=COMMENT_LIMIT, length=len(comment))
     await _may_act_for(checklist, item, user, authorizer)
     release = await release_context(checklist, store)
     await store.add_confirmation(
@@ -412,7 +395,7 @@ async def sign_off(
     await _approver_check(checklist, role_id, user, authorizer)
     state = await current_state(checklist, store, now=now)
     if state.run is None:
-        raise UserError("nothing to sign yet: run the checklist first")
+        raise UserError(key="no_run_to_sign")
     record = SignoffRecord(
         role=role.id,
         user=user,
@@ -422,7 +405,15 @@ async def sign_off(
         fingerprint=fingerprint(state.results),
     )
     if not await store.add_signoff(state.release_id, record):
-        raise UserError(f"{role.title} is already signed off; revoke it first to sign again")
+        records = await store.records(state.release_id)
+        standing = [
+            s
+            for s in records.signoffs
+            if s.role == role.id and s.revoked_at is None and s.invalidated_at is None
+        ]
+        if standing:
+            raise AlreadySigned(role, max(standing, key=lambda s: s.signed_at), user)
+        raise UserError(key="signoff_already", role=role.title, user="?", at="?")
     return record
 
 
@@ -439,7 +430,7 @@ async def revoke_sign_off(
     await _approver_check(checklist, role_id, user, authorizer)
     release = await release_context(checklist, store)
     if not await store.revoke_signoff(release.id, role_id, by=user, at=now()):
-        raise UserError(f"{checklist.role(role_id).title} has no active sign-off to revoke")
+        raise UserError(key="signoff_nothing_to_revoke", role=checklist.role(role_id).title)
 
 
 async def waive_item(
@@ -455,13 +446,11 @@ async def waive_item(
 ) -> Waiver:
     item = _item(checklist, item_id)
     if not 0 < days <= 90:
-        raise UserError("a waiver lasts between a few hours and 90 days: pass --days 0.5 … 90")
+        raise UserError(key="waive_days", usage="waive_usage", cli="pass --days 0.5 … 90", days=f"{days:g}")
     if len(reason.strip()) < 5:
-        raise UserError("say why the item is waived: --reason 'ticket or explanation'")
+        raise UserError(key="waive_reason", usage="waive_usage", cli="pass --reason 'ticket or explanation'")
     if len(reason.strip()) > REASON_LIMIT:
-        raise UserError(
-            f"a waiver reason is at most {REASON_LIMIT} characters; this one has {len(reason.strip())}"
-        )
+        raise UserError(key="waive_reason_too_long", limit=REASON_LIMIT, length=len(reason.strip()))
     await _may_act_for(checklist, item, user, authorizer)
     at = now()
     waiver = Waiver(item_id, reason.strip(), user, at, at + timedelta(days=days))
@@ -481,9 +470,9 @@ async def add_note(
 ) -> None:
     text = text.strip()
     if not text:
-        raise UserError("a note needs some text")
+        raise UserError(key="note_empty", usage="note_usage")
     if len(text) > NOTE_LIMIT:
-        raise UserError(f"a note is at most {NOTE_LIMIT} characters; this one has {len(text)}")
+        raise UserError(key="note_too_long", limit=NOTE_LIMIT, length=len(text))
     await _may_act_for(checklist, None, user, authorizer)
     release = await release_context(checklist, store)
     await store.add_note(release.id, author=user, text=text, at=now())

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from ...checks.durations import format_duration
 from ...checks.model import Checklist, Item, RollbackTrigger, SignoffRole
+from ...checks.phrases import Phrase
 from ...checks.results import ItemResult
 from ...checks.timing import zone
 from ...storage import ScheduleState
@@ -22,11 +23,12 @@ from .blocks import (
     owner_mentions,
     pages,
     paginate,
+    result_message,
     rollback_blocks,
     section,
     split_text,
 )
-from .messages import text
+from .messages import say, text
 from .mrkdwn import clip, echo, escape, link, mention
 
 #: Blockers named in a GO withdrawal's reason.
@@ -58,7 +60,7 @@ def alert_line(
         "item": escape(item.id),
         "status": result.status,
         "run": run_id,
-        "message": mrkdwn_escape(clip(result.message, _MESSAGE_LIMIT)),
+        "message": clip(result_message(language, result), _MESSAGE_LIMIT),
         "since": when(post.since),
     }
     line = text(language, f"alert_{post.kind}", **values)
@@ -87,12 +89,13 @@ def alert_messages(checklist: Checklist, kind: PostKind, lines: Sequence[str]) -
     return paginate(title, blocks, clip(f"{escape(title)}: {first}{more}", 600), language)
 
 
-def signoff_invalidated(checklist: Checklist, role: SignoffRole, reason: str) -> list[Message]:
+def signoff_invalidated(checklist: Checklist, role: SignoffRole, reason: Phrase) -> list[Message]:
+    language = checklist.release.language
     message = text(
-        checklist.release.language,
+        language,
         "signoff_invalidated",
         role=escape(role.title),
-        reason=mrkdwn_escape(reason),
+        reason=say(language, reason, escape=mrkdwn_escape),
         mentions=mentions(role) or escape(role.title),
     )
     blocks = [section(part) for part in split_text(message)]

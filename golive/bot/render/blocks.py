@@ -15,16 +15,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from ...checks.model import Checklist, Item, Phase, SignoffRole
 from ...checks.probe import probe_type
 from ...checks.results import ItemResult
 from ...checks.status import Status
-from ...checks.verdict import item_ok
+from ...checks.verdict import NOT_RUN, Blocker, SignoffState, item_ok
 from ...storage import PendingDeployment
 from ..state import ChecklistChange, State
-from .messages import text
+from .messages import say, text
 from .mrkdwn import clip, escape, link, mention, usergroup
 from .plaintext import plain_text
 from .statuses import LOOKS
@@ -222,8 +223,8 @@ def item_line(checklist: Checklist, item: Item, result: ItemResult | None) -> st
         mark=EMOJI[status] if status else ":grey_question:",
         title=mrkdwn_escape(item.title),
         item=escape(item.id),
-        status=status or "NOT RUN",
-        message=mrkdwn_escape(result.message if result else text(language, "not_run")),
+        status=status or text(language, "status_not_run"),
+        message=result_message(language, result) if result else text(language, "not_run"),
     )
     extras = []
     if item.responsible:
@@ -231,6 +232,25 @@ def item_line(checklist: Checklist, item: Item, result: ItemResult | None) -> st
     if result is not None and result.evidence is not None and result.evidence.link:
         extras.append(link(result.evidence.link, text(language, "evidence")))
     return line + ("\n    " + " · ".join(extras) if extras else "")
+
+
+def result_message(language: str, result: ItemResult) -> str:
+    """A result's message as Slack mrkdwn: golive's own wording in ``language``, a probe's
+    message as it reported it, escaped either way."""
+    return say(language, result.phrase, fallback=result.message, escape=mrkdwn_escape)
+
+
+def blocker_reason(language: str, blocker: Blocker) -> str:
+    """Why a blocker blocks, as Slack mrkdwn in ``language``."""
+    return say(language, blocker.phrase, fallback=blocker.reason, escape=mrkdwn_escape)
+
+
+def blocker_status(language: str, blocker: Blocker) -> str:
+    return text(language, "status_not_run") if blocker.status == NOT_RUN else blocker.status
+
+
+def signoff_reason(language: str, signoff: SignoffState) -> str:
+    return say(language, signoff.phrase, fallback=signoff.reason, escape=mrkdwn_escape)
 
 
 def _owner_mentions(checklist: Checklist, role_id: str) -> str:
@@ -265,8 +285,8 @@ def verdict_blocks(state: State) -> list[dict[str, Any]]:
                 "blocker_line",
                 subject=escape(blocker.subject),
                 title=mrkdwn_escape(clip(blocker.title, TITLE_SHOWN)),
-                status=blocker.status,
-                reason=mrkdwn_escape(clip(blocker.reason, 300)),
+                status=blocker_status(language, blocker),
+                reason=clip(blocker_reason(language, blocker), 300),
             )
         )
     if len(verdict.blockers) > MAX_BLOCKERS_SHOWN:
@@ -301,8 +321,19 @@ def status_message(state: State, phase: str | None = None) -> list[Message]:
     return paginate(title, blocks, fallback, language)
 
 
-def run_message(state: State, run_id: int, done: int, total: int, finished: bool, seconds: float) -> Message:
-    """The one message per run, edited in place as phases finish."""
+def run_message(
+    state: State,
+    run_id: int,
+    done: int,
+    total: int,
+    finished: bool,
+    seconds: float,
+    *,
+    trigger: str = "",
+    phase: str | None = None,
+) -> Message:
+    """The one message per run, edited in place as phases finish: who started it, what it
+    covers, and (for a phase run) which results it shows from earlier runs, how old."""
     checklist = state.checklist
     language = _lang(checklist)
     title = text(language, "run_header", run=run_id, release=_release(checklist))
@@ -322,13 +353,17 @@ def run_message(state: State, run_id: int, done: int, total: int, finished: bool
     )
     phase_blocks = [section(part) for part in split_text("\n".join(lines))]
     tail: list[dict[str, Any]] = []
+    carried = carried_over(state)
+    if carried:
+        tail.append(context(carried))
     if state.checklist_change is not None:
         tail.append(context(checklist_change_line(checklist, state.checklist_change)))
     if finished:
         tail.append({"type": "divider"})
         tail += verdict_blocks(state)
     fallback = f"{escape(title)}: {progress}" + (f" — {state.verdict.decision}" if finished else "")
-    blocks = one_message([header(title), context(progress)], phase_blocks, tail, text(language, "run_more"))
+    head = [header(title), context(progress, started_by(language, trigger), covers(checklist, phase))]
+    blocks = one_message(head, phase_blocks, tail, text(language, "run_more"))
     return Message(fallback_text(fallback), blocks)
 
 
@@ -345,14 +380,60 @@ def one_message(
     return [*head, *kept, context(more), *tail]
 
 
+def started_by(language: str, trigger: str) -> str:
+    """``slack:U…`` (a person), ``schedule``, ``cli``: who started a run, in words."""
+    kind, _, who = trigger.partition(":")
+    if kind == "slack" and who:
+        return text(language, "run_by_user", user=mention(who))
+    if kind == "schedule":
+        return text(language, "run_by_schedule")
+    if kind == "cli":
+        return text(language, "run_by_cli")
+    return text(language, "run_by_other", trigger=mrkdwn_escape(trigger or "?"))
+
+
+def covers(checklist: Checklist, phase: str | None) -> str:
+    language = _lang(checklist)
+    if phase is None:
+        return text(language, "run_covers_all")
+    return text(language, "run_covers_phase", phase=mrkdwn_escape(checklist.phase(phase).title))
+
+
+def carried_over(state: State) -> str | None:
+    """The results a run shows from earlier runs, by run, with their age."""
+    earlier = state.from_earlier_runs()
+    if not earlier:
+        return None
+    language = _lang(state.checklist)
+    oldest: dict[int, datetime] = {}
+    for item_id, run in earlier.items():
+        result = state.results.get(item_id)
+        if result is not None:
+            oldest[run] = min(oldest.get(run, result.checked_at), result.checked_at)
+    runs = ", ".join(
+        text(language, "run_carried_one", run=run, age=short_age(state.at - at))
+        for run, at in sorted(oldest.items())
+    )
+    return text(language, "run_carried_over", count=len(earlier), runs=runs)
+
+
+def short_age(delta: timedelta) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds >= 86400:
+        return f"{seconds / 86400:.1f} d"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 60:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
+
+
 def orphaned_run_note(checklist: Checklist, rerun: str | None) -> Message:
     """For the thread of a run whose replica went away mid-run: ``rerun`` is the run that
     stands for it (its number, linked when Slack gave a link), if one does."""
     language = _lang(checklist)
     # ``rerun`` is mrkdwn the bot built: a run number or a link to its message.
-    stopped = (
-        text(language, "run_orphaned_rerun", rerun=rerun) if rerun else text(language, "run_orphaned")
-    )
+    stopped = text(language, "run_orphaned_rerun", rerun=rerun) if rerun else text(language, "run_orphaned")
     return Message(stopped, [section(stopped)])
 
 
@@ -375,12 +456,19 @@ def checklist_change_line(checklist: Checklist, change: ChecklistChange) -> str:
     return text(language, "checklist_changed", digest=escape(change.digest[:12]), changes=changes)
 
 
+def _needs_notice(item: Item, state: State) -> bool:
+    """A problem, or anything that keeps the item from counting as fine (a manual item
+    awaiting confirmation, an item without a result)."""
+    result = state.result(item)
+    if result is None:
+        return item.blocking
+    return result.status in PROBLEMS or not item_ok(item, result.status)
+
+
 def _problem_blocks(state: State, phase: Phase) -> list[dict[str, Any]]:
     checklist = state.checklist
     lines = [
-        item_line(checklist, item, state.result(item))
-        for item in _items(phase)
-        if (result := state.result(item)) is not None and result.status in PROBLEMS
+        item_line(checklist, item, state.result(item)) for item in _items(phase) if _needs_notice(item, state)
     ]
     return [section(part) for part in split_text("\n".join(lines))] if lines else []
 
@@ -432,7 +520,7 @@ def signoff_card(state: State) -> Message:
                 language,
                 "signoff_role_pending",
                 role=escape(clip(signoff.title, TITLE_SHOWN)),
-                reason=mrkdwn_escape(clip(signoff.reason, 1000)),
+                reason=clip(signoff_reason(language, signoff), 1000),
             )
             accessory = button(
                 text(language, "signoff_button", role=signoff.title),
@@ -449,8 +537,62 @@ def signoff_card(state: State) -> Message:
         )
     blocks += verdict_blocks(state)
     held = sum(1 for s in state.verdict.signoffs if s.holds)
-    fallback = fallback_text(f"{escape(title)}: {held}/{len(state.verdict.signoffs)}")
+    count = text(language, "signoff_count", held=held, total=len(state.verdict.signoffs))
+    fallback = fallback_text(f"{escape(title)}: {count}")
     return Message(fallback, one_message(head, blocks, [], text(language, "card_more")))
+
+
+def report_summary(state: State) -> list[Message]:
+    """``/golive report`` in Slack: the decision, the sign-offs and confirmations with the
+    people mentioned, the evidence as links, the notes; the full report goes as a file."""
+    checklist = state.checklist
+    language = _lang(checklist)
+    title = text(language, "report_summary", release=_release(checklist))
+    as_of = f"{text(language, 'report_as_of')}: {state.at:%Y-%m-%d %H:%M} UTC"
+    run = f"{text(language, 'report_run')} #{state.run.id}" if state.run is not None else ""
+    decision = f"{text(language, 'report_decision')}: *{state.verdict.decision}*"
+    blocks: list[dict[str, Any]] = [context(*(x for x in (as_of, run, decision) if x))]
+    signoffs = []
+    for signoff in state.verdict.signoffs:
+        record = signoff.record
+        if signoff.holds and record is not None:
+            date = f"{record.signed_at:%Y-%m-%d %H:%M} UTC"
+            held = text(
+                language,
+                "signoff_role_held",
+                role=escape(signoff.title),
+                user=mention(record.user),
+                date=date,
+            )
+            signoffs.append(held)
+        else:
+            reason = signoff_reason(language, signoff)
+            signoffs.append(text(language, "signoff_role_pending", role=escape(signoff.title), reason=reason))
+    if signoffs:
+        blocks.append(section(f"*{text(language, 'report_signoff')}*\n" + "\n".join(signoffs)))
+    evidence = []
+    for item in checklist.items():
+        result = state.result(item)
+        if result is None or result.evidence is None or not result.evidence.link:
+            continue
+        mark = EMOJI[result.status]
+        confirmation = state.records.confirmation(item.id) if result.status == Status.PASS else None
+        who = f" — {mention(confirmation.user)}" if confirmation is not None else ""
+        shown = link(result.evidence.link, text(language, "evidence"))
+        evidence.append(f"{mark} *{mrkdwn_escape(item.title)}*{who} · {shown}")
+    if evidence:
+        heading = f"*{text(language, 'report_evidence')}*"
+        blocks += [section(part) for part in split_text("\n".join([heading, *evidence]))]
+    notes = [
+        f"• {mention(n.author)} ({n.created_at:%Y-%m-%d %H:%M}): {mrkdwn_escape(n.text)}" for n in state.notes
+    ]
+    heading = f"*{text(language, 'report_notes')}*"
+    body = "\n".join(notes) if notes else text(language, "report_no_notes")
+    blocks += [section(part) for part in split_text(f"{heading}\n{body}")]
+    blocks.append({"type": "divider"})
+    blocks += verdict_blocks(state)
+    blocks.append(context(text(language, "report_file")))
+    return paginate(title, blocks, f"{title}: {state.verdict.decision}", language)
 
 
 def confirm_cards(state: State) -> list[Message]:

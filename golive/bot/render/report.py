@@ -11,54 +11,30 @@ from ...checks.results import ItemResult
 from ...checks.verdict import item_ok
 from ..state import State
 from .blocks import Message, reply, split_text
+from .messages import say, text
 from .mrkdwn import escape
 
-_WORDS = {
-    "de": {
-        "title": "Pre-GoLive Checkliste - {name} v{version}",
-        "as_of": "Stand",
-        "run": "Lauf",
-        "decision": "Entscheidung",
-        "evidence": "Nachweis",
-        "not_run": "noch nicht geprüft",
-        "signoff": "Sign-Off",
-        "date": "Datum",
-        "notes": "Notizen & Kommentare",
-        "no_notes": "_Keine Notizen._",
-        "rollback": "Rollback-Kontaktplan",
-        "blockers": "Blocker",
-        "none": "keine",
-        "checklist": "Checkliste",
-    },
-    "en": {
-        "title": "Pre-go-live checklist - {name} v{version}",
-        "as_of": "As of",
-        "run": "Run",
-        "decision": "Decision",
-        "evidence": "Evidence",
-        "not_run": "not checked yet",
-        "signoff": "Sign-off",
-        "date": "Date",
-        "notes": "Notes & comments",
-        "no_notes": "_No notes._",
-        "rollback": "Rollback contact plan",
-        "blockers": "Blockers",
-        "none": "none",
-        "checklist": "Checklist",
-    },
-}
+
+class _Words:
+    """The report's labels in the checklist's language, from the one catalogue."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+
+    def __getitem__(self, key: str) -> str:
+        return text(self.language, f"report_{key}")
 
 
 def _when(value: object) -> str:
     return f"{value:%Y-%m-%d %H:%M} UTC" if value else ""
 
 
-def _line(title: str, ok: bool, result: ItemResult | None, words: dict[str, str]) -> str:
+def _line(title: str, ok: bool, result: ItemResult | None, words: _Words) -> str:
     box = "[x]" if ok else "[ ]"
     if result is None:
         return f"- {box} {title} — _{words['not_run']}_"
     parts = [f"**{result.status}**", _when(result.checked_at)]
-    detail = result.message.replace("\n", " ")
+    detail = say(words.language, result.phrase, fallback=result.message).replace("\n", " ")
     if len(detail) > 300:
         detail = detail[:297] + "..."
     line = f"- {box} {title} — " + " · ".join(p for p in parts if p) + f" — {detail}"
@@ -69,10 +45,11 @@ def _line(title: str, ok: bool, result: ItemResult | None, words: dict[str, str]
 
 def render_markdown(state: State) -> str:
     checklist = state.checklist
-    words = _WORDS[checklist.release.language]
+    words = _Words(checklist.release.language)
     release = checklist.release
     run = state.run
-    out = [f"# {words['title'].format(name=release.name, version=release.version)}", ""]
+    title = text(words.language, "report_title", name=release.name, version=release.version)
+    out = [f"# {title}", ""]
     header = f"_{words['as_of']}: {_when(state.at)}"
     if run is not None:
         header += f" · {words['run']} #{run.id}"
@@ -97,7 +74,8 @@ def render_markdown(state: State) -> str:
                 f"({words['run']} #{record.run_id})"
             )
         else:
-            out.append(f"- [ ] {signoff.title}: _______________ {words['date']}: ______ — {signoff.reason}")
+            reason = say(words.language, signoff.phrase, fallback=signoff.reason)
+            out.append(f"- [ ] {signoff.title}: _______________ {words['date']}: ______ — {reason}")
     out.append("")
     out += _rollback(state, words)
     if not state.verdict.go:
@@ -115,23 +93,23 @@ def render_markdown(state: State) -> str:
     return "\n".join(out)
 
 
-def _rollback(state: State, words: dict[str, str]) -> list[str]:
+def _rollback(state: State, words: _Words) -> list[str]:
     plan = state.checklist.rollback
     lines = [f"## {words['rollback']}", ""]
     if plan.procedure_url:
-        lines.append(f"- Procedure: {plan.procedure_url}")
+        lines.append(f"- {words['procedure']}: {plan.procedure_url}")
     lines += [f"  {n}. {step}" for n, step in enumerate(plan.procedure, 1)]
     if plan.known_good_revision:
-        lines.append(f"- Known-good revision: `{plan.known_good_revision}`")
-    lines += [f"- Trigger: **{t.name}** — {t.description}" for t in plan.triggers]
+        lines.append(f"- {words['known_good']}: `{plan.known_good_revision}`")
+    lines += [f"- {words['trigger']}: **{t.name}** — {t.description}" for t in plan.triggers]
     for role in plan.roles:
         people = ", ".join(p.name + (f" (<@{p.slack}>)" if p.slack else "") for p in role.people)
         lines.append(f"- {role.role}: {people}")
     for contact in plan.contacts:
         reach = ", ".join(x for x in (contact.phone, contact.email) if x)
-        lines.append(f"- Contact: {contact.name}" + (f" — {reach}" if reach else ""))
+        lines.append(f"- {words['contact']}: {contact.name}" + (f" — {reach}" if reach else ""))
     if plan.communication_plan:
-        lines.append(f"- Communication: {plan.communication_plan.strip()}")
+        lines.append(f"- {words['communication']}: {plan.communication_plan.strip()}")
     lines.append("")
     return lines if len(lines) > 3 else []
 

@@ -9,9 +9,10 @@ from collections.abc import Iterable, Sequence
 from ...checks.model import Checklist, Phase
 from ...checks.results import ItemResult
 from ...checks.status import Status
-from ...checks.verdict import SignoffState
+from ...checks.verdict import NOT_RUN, SignoffState
 from ..state import State
 from .blocks import checklist_change_line
+from .messages import say, text
 from .plaintext import plain_text
 from .statuses import LOOKS
 
@@ -44,7 +45,8 @@ def progress_line(checklist: Checklist, result: ItemResult) -> str:
     item = checklist.item(result.item_id)
     return (
         f"{mark(result.status, 7)} {item.phase:<6} {item.id:<28} "
-        f"{escape(item.title)} [dim]({result.duration_ms:.0f} ms)[/] — {escape(result.message)}"
+        f"{escape(item.title)} [dim]({result.duration_ms:.0f} ms)[/] — "
+        f"{escape(say(checklist.release.language, result.phrase, fallback=result.message))}"
     )
 
 
@@ -70,47 +72,66 @@ def phase_line(state: State, phase: Phase) -> str:
     """One line per phase: its worst status's symbol, its title, its counts."""
     statuses = _phase_statuses(state, phase)
     if not statuses:
-        return f"  [dim]· {escape(phase.title)}: not run[/]"
+        not_run = text(state.checklist.release.language, "console_not_run")
+        return f"  [dim]· {escape(phase.title)}: {not_run}[/]"
     worst = max(statuses, key=lambda s: s.severity)
     symbol, colour = _symbol_and_colour(worst)
     return f"  [{colour}]{symbol}[/] [bold]{escape(phase.title)}[/]: {counts(statuses)}"
 
 
-def signoff_line(signoff: SignoffState) -> str:
+def signoff_line(signoff: SignoffState, language: str) -> str:
     """A sign-off role: holds (as a PASS looks) or pending (as a PENDING looks)."""
     symbol, colour = _symbol_and_colour(Status.PASS if signoff.holds else Status.PENDING)
-    word = "holds" if signoff.holds else "pending"
-    return f"[{colour}]{symbol} {word}[/] {escape(signoff.title)}: {escape(signoff.reason)}"
+    word = text(language, "console_holds" if signoff.holds else "console_pending")
+    reason = say(language, signoff.phrase, fallback=signoff.reason)
+    return f"[{colour}]{symbol} {word}[/] {escape(signoff.title)}: {escape(reason)}"
 
 
 def summary(state: State) -> list[str]:
     """Per phase a line, then the sign-offs."""
     lines = [phase_line(state, phase) for phase in state.checklist.phases]
-    held = sum(1 for s in state.verdict.signoffs if s.holds)
-    lines.append(f"  [bold]Sign-offs[/]: {held} of {len(state.verdict.signoffs)} hold")
+    lines.append(signoffs_line(state))
     return lines
+
+
+def signoffs_line(state: State) -> str:
+    language = state.checklist.release.language
+    held = sum(1 for s in state.verdict.signoffs if s.holds)
+    hold = text(language, "console_signoffs_hold", held=held, total=len(state.verdict.signoffs))
+    return f"  [bold]{text(language, 'console_signoffs')}[/]: {hold}"
 
 
 def verdict_line(state: State) -> str:
     """The verdict in one line, with the run and the release it is for."""
+    language = state.checklist.release.language
     release = f"{state.checklist.release.name} v{state.checklist.release.version}"
-    where = f"run #{state.own_run}, {release}" if state.own_run is not None else release
+    where = (
+        text(language, "console_run_of", run=state.own_run, release=release)
+        if state.own_run is not None
+        else release
+    )
     verdict = state.verdict
     if verdict.go:
-        return f"[bold green]GO[/]: every blocking item passes and every sign-off holds ({escape(where)})"
-    n = len(verdict.blockers)
-    return f"[bold red]NO-GO[/]: {n} blocker{'' if n == 1 else 's'} ({escape(where)})"
+        return f"[bold green]GO[/]: {text(language, 'console_go')} ({escape(where)})"
+    count = text(language, "console_no_go", count=len(verdict.blockers))
+    return f"[bold red]NO-GO[/]: {count} ({escape(where)})"
 
 
 def blocker_lines(state: State, limit: int | None = None) -> list[str]:
+    language = state.checklist.release.language
     blockers = state.verdict.blockers
     shown = blockers if limit is None else blockers[:limit]
-    lines = [
-        f"  {mark(b.status)} [bold]{escape(b.subject)}[/] {escape(b.title)}: {escape(b.reason)}"
-        for b in shown
-    ]
+    lines = []
+    for b in shown:
+        status = (
+            f"[{UNKNOWN_COLOUR}]{UNKNOWN_SYMBOL} {text(language, 'status_not_run')}[/]"
+            if b.status == NOT_RUN
+            else mark(b.status)
+        )
+        reason = say(language, b.phrase, fallback=b.reason)
+        lines.append(f"  {status} [bold]{escape(b.subject)}[/] {escape(b.title)}: {escape(reason)}")
     if len(blockers) > len(shown):
-        lines.append(f"  … and {len(blockers) - len(shown)} more (--verbose lists every item)")
+        lines.append(f"  … {text(language, 'console_more_blockers', count=len(blockers) - len(shown))}")
     return lines
 
 
@@ -122,18 +143,26 @@ def verdict_lines(state: State) -> list[str]:
 def run_summary(state: State, phases: Sequence[Phase], charts: str | None) -> list[str]:
     """The compact report of a run: the verdict, the counts per status, per phase a line,
     the blockers with their messages, how the checklist changed, where the charts went."""
+    language = state.checklist.release.language
     ids = {item.id for phase in phases for section in phase.sections for item in section.items}
     own = [r.status for item_id, r in state.results.items() if item_id in ids]
-    lines = [verdict_line(state), f"[bold]Items[/]: {counts(own) or 'none decided'}"]
+    decided = counts(own) or text(language, "console_none_decided")
+    lines = [verdict_line(state), f"[bold]{text(language, 'console_items')}[/]: {decided}"]
     lines += [phase_line(state, phase) for phase in phases]
-    held = sum(1 for s in state.verdict.signoffs if s.holds)
-    lines.append(f"[bold]Sign-offs[/]: {held} of {len(state.verdict.signoffs)} hold")
+    lines.append(signoffs_line(state).strip())
     if state.verdict.blockers:
-        lines.append("[bold]Blockers[/]:")
+        lines.append(f"[bold]{text(language, 'console_blockers')}[/]:")
         lines += blocker_lines(state, MAX_BLOCKERS_LISTED)
     if state.checklist_change is not None:
         change = plain_text(checklist_change_line(state.checklist, state.checklist_change))
         lines.append(escape(change))
     if charts:
-        lines.append(f"[bold]Charts[/]: {escape(charts)}")
+        lines.append(f"[bold]{text(language, 'console_charts')}[/]: {escape(charts)}")
     return lines
+
+
+def not_run_line(state: State, item_id: str) -> str:
+    """An item without a result in ``golive status``."""
+    item = state.checklist.item(item_id)
+    label = text(state.checklist.release.language, "status_not_run")
+    return f"  {label}  {item.phase:<6} {item.id:<28} {escape(item.title)}"

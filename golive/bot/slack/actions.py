@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 
 from ...checks.probe import probe_type
 from ..core import usecases
+from ..core.cards import refresh_signoff_cards
 from ..render import blocks
 from ..render.mrkdwn import echo, escape, link_problem, mention
 from .bot import Bot, announce_change
@@ -54,7 +55,8 @@ async def _sign(bot: Bot, role_id: str, user: str, channel: str, ts: str | None)
     try:
         role = bot.checklist.role(role_id)
     except KeyError:
-        await bot.tell(Asked(user, channel), bot.t("error", reason=echo(f"unknown role {role_id!r}")))
+        unknown = bot.t("error", reason=bot.t("unknown_role", role=echo(repr(role_id))))
+        await bot.tell(Asked(user, channel), unknown)
         return
     async with errors_told(bot, Asked(user, channel), "sign-off") as told:
         record = await usecases.sign_off(
@@ -80,7 +82,8 @@ async def _unsign(bot: Bot, role_id: str, user: str, channel: str, ts: str | Non
     try:
         role = bot.checklist.role(role_id)
     except KeyError:
-        await bot.tell(Asked(user, channel), bot.t("error", reason=echo(f"unknown role {role_id!r}")))
+        unknown = bot.t("error", reason=bot.t("unknown_role", role=echo(repr(role_id))))
+        await bot.tell(Asked(user, channel), unknown)
         return
     nothing_to_revoke = bot.t("signoff_nothing_to_revoke", role=escape(role.title))
     async with errors_told(
@@ -95,10 +98,9 @@ async def _unsign(bot: Bot, role_id: str, user: str, channel: str, ts: str | Non
 
 
 async def _refresh_card(bot: Bot, channel: str, ts: str | None) -> None:
-    """Show the card as it now stands, and tell the channel if the verdict changed."""
-    state = await usecases.current_state(bot.checklist, bot.store)
-    if ts:
-        await bot.surface.update(channel, ts, blocks.signoff_card(state))
+    """Show every card as it now stands (the one clicked among them), and tell the
+    channel if the verdict changed."""
+    await refresh_signoff_cards(bot.checklist, bot.store, bot.surface, clicked=(channel, ts))
     await announce_change(bot, channel)
 
 
@@ -110,11 +112,13 @@ def open_confirm(bot: Bot) -> Any:
         try:
             item = bot.checklist.item(item_id)
         except KeyError:
-            unknown = bot.t("error", reason=echo(f"unknown item {item_id!r}"))
+            unknown = bot.t("error", reason=bot.t("unknown_item", item=echo(repr(item_id))))
             bot.background(bot.tell(Asked(user, channel), unknown))
             return
         if probe_type(item.probe_type).kind != "manual":
-            not_manual = bot.t("error", reason=escape(f"{item_id} is not a manual item"))
+            not_manual = bot.t(
+                "error", reason=bot.t("not_manual", item=escape(item_id), probe=item.probe_type)
+            )
             bot.background(bot.tell(Asked(user, channel), not_manual))
             return
         if item.responsible and not await bot.approvers.is_approver(
@@ -129,9 +133,7 @@ def open_confirm(bot: Bot) -> Any:
         view["private_metadata"] = json.dumps(metadata)
         trigger_id = _field(body, "trigger_id")
         if not trigger_id:
-            bot.background(
-                bot.tell(Asked(user, channel), bot.t("error", reason="the click carried no trigger_id"))
-            )
+            bot.background(bot.tell(Asked(user, channel), bot.t("error", reason=bot.t("no_trigger_id"))))
             return
         # trigger_id expires three seconds after the click: open the modal now, not later.
         try:

@@ -19,6 +19,7 @@ import logging
 from typing import Any
 
 from ..core import diff, usecases
+from ..core.cards import post_signoff_card
 from ..core.errors import UserError
 from ..core.progress import watch_run
 from ..core.publish import publish_run
@@ -26,7 +27,7 @@ from ..render import blocks
 from ..render.alert_blocks import ScheduleView, notice, schedule_message
 from ..render.blocks import Message
 from ..render.mrkdwn import clip, echo, escape, mention
-from ..render.report import report_messages
+from ..render.report import render_markdown
 from .bot import Bot, announce_change
 from .replies import errors_told
 from .respond import Asked
@@ -81,6 +82,22 @@ async def diff_command(bot: Bot, rest: str, asked: Asked) -> None:
     await bot.answer_all(asked, list(await diff.run_diff(bot.checklist, bot.store, *runs)))
 
 
+async def report_command(bot: Bot, asked: Asked) -> None:
+    """A summary in Slack's own markup for the one who asked; the whole report, as the
+    release team ticks it, uploaded as a Markdown file to the release channel (a file
+    cannot be private, and the bot may not be in the conversation it was asked in)."""
+    state = await usecases.current_state(bot.checklist, bot.store)
+    await bot.answer_all(asked, blocks.report_summary(state))
+    release = bot.checklist.release
+    title = bot.t("report_summary", release=f"{release.name} v{release.version}")
+    await bot.client.files_upload_v2(
+        channel=bot.channel or asked.channel,
+        content=render_markdown(state).encode(),
+        filename=f"golive-report-{release.name}-{release.version}-{state.at:%Y%m%d-%H%M}.md",
+        title=title,
+    )
+
+
 def command(bot: Bot) -> Any:
     async def handle(ack: Any, command: dict[str, Any]) -> None:
         await ack()
@@ -126,7 +143,14 @@ async def _dispatch(bot: Bot, sub: str, rest: str, asked: Asked) -> None:
             # The card goes to the release channel: its buttons edit it there, and the
             # approvers of every role find it there.
             state = await usecases.current_state(bot.checklist, bot.store)
-            await post_for(bot, asked, blocks.signoff_card(state))
+            if state.run is None:
+                # A card whose every button refuses helps nobody: say what comes first.
+                await bot.tell(asked, bot.t("no_run_to_sign"))
+                return
+            release = bot.channel or asked.channel
+            card = await post_signoff_card(bot.store, bot.surface, release, state)
+            if card is not None and not bot.in_release_channel(asked):
+                await bot.tell(asked, bot.t("elsewhere_posted", link=await bot.link_to(release, card)))
         elif sub == "confirm":
             state = await usecases.current_state(bot.checklist, bot.store)
             first: str | None = None
@@ -156,8 +180,7 @@ async def _dispatch(bot: Bot, sub: str, rest: str, asked: Asked) -> None:
         elif sub == "diff":
             await diff_command(bot, rest, asked)
         elif sub == "report":
-            state = await usecases.current_state(bot.checklist, bot.store)
-            await bot.answer_all(asked, report_messages(state))
+            await report_command(bot, asked)
         else:
             await bot.tell(
                 asked,
@@ -170,9 +193,8 @@ async def _dispatch(bot: Bot, sub: str, rest: str, asked: Asked) -> None:
 def _phase(bot: Bot, rest: str) -> str | None:
     phase = rest.split(maxsplit=1)[0] if rest.split() else None
     if phase is not None and phase not in [p.id for p in bot.checklist.phases]:
-        # The refusal quotes the phase asked for: capped, it stays one short answer.
         phases = ", ".join(p.id for p in bot.checklist.phases)
-        raise UserError(f"no phase {clip(phase, 40)!r}; phases: {phases}")
+        raise UserError(key="no_phase", phase=clip(phase, 40), phases=phases)
     return phase
 
 

@@ -12,8 +12,8 @@ from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 from ...storage import StorageError
-from ..core.errors import NotApprover, UserError
-from ..render.mrkdwn import echo, escape
+from ..core.errors import AlreadySigned, NotApprover, UserError
+from ..render.mrkdwn import clip, echo, escape, mention
 from .respond import Asked
 
 #: How much of a refusal's text a reply quotes (it may quote what was typed).
@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 
 class Replier(Protocol):
+    @property
+    def language(self) -> str: ...
+
     def t(self, key: str, **values: Any) -> str: ...
 
     async def tell(self, asked: Asked, message: str) -> None: ...
@@ -49,17 +52,34 @@ async def errors_told(
         yield told
     except NotApprover as exc:
         reply = bot.t("not_approver", role=escape(exc.role.title))
+    except AlreadySigned as exc:
+        # A double click, or a second approver a moment late: information, not an error.
+        at = f"{exc.signed_at:%Y-%m-%d %H:%M}"
+        role = escape(exc.role.title)
+        if exc.by_asker:
+            reply = bot.t("signoff_already_yours", role=role, at=at)
+        else:
+            reply = bot.t("signoff_already", role=role, user=mention(exc.record.user), at=at)
     except UserError as exc:
-        # A refusal is plain text, and may quote what was typed.
-        reason = echo(exc, REASON_SHOWN)
-        reply = user_error(exc) if user_error is not None else bot.t("error", reason=reason)
+        reply = user_error(exc) if user_error is not None else refusal(bot, exc)
     except StorageError as exc:
         log.warning("%s: %s", what, exc)
         reply = bot.t("not_recorded", reason=echo(exc, REASON_SHOWN))
     except Exception:
         log.exception("%s failed", what)
-        reply = bot.t("error", reason="internal error; see the bot's log")
+        reply = bot.t("error", reason=bot.t("internal_error"))
     else:
         return
     told.failed = True
     await bot.tell(asked, reply)
+
+
+def refusal(bot: Replier, exc: UserError) -> str:
+    """A refusal in the checklist's language, with the command's usage where it has one
+    (Slack's words, ``/golive waive ITEM DAYS REASON``, never the CLI's options). What it
+    quotes of what was typed is escaped and capped."""
+    reason = clip(exc.say(bot.language, escape), REASON_SHOWN)
+    if exc.key is None:  # worded without the catalogue: all of it may quote input
+        reason = clip(escape(str(exc)), REASON_SHOWN)
+    reply = bot.t("error", reason=reason)
+    return f"{reply}\n{bot.t(exc.usage)}" if exc.usage else reply
