@@ -334,16 +334,16 @@ async def _run_once(
             console.flush()
             if shown.verbose and isinstance(console.out, io.StringIO):
                 shown.messages = console.out.getvalue()
-            shown.charts = _charts_line(console.charts, console.folder)
+            shown.charts = _charts_line(console.charts, console.folder, checklist.release.language)
         else:
-            shown.charts = f"posted to Slack, {channel}, in the run message's thread"
+            shown.charts = catalogue.text(checklist.release.language, "console_charts_posted", channel=channel)
 
 
-def _charts_line(written: list[Path], folder: Path) -> str | None:
+def _charts_line(written: list[Path], folder: Path, language: str) -> str | None:
     if not written:
         return None
     names = ", ".join(path.name for path in written)
-    return f"{len(written)} PNG{'' if len(written) == 1 else 's'} written to {folder}/ ({names})"
+    return catalogue.text(language, "console_charts_written", count=len(written), folder=folder, names=names)
 
 
 def _settings() -> Settings:

@@ -206,6 +206,8 @@ def _used_keys() -> set[str]:
         used |= {f"alert_{kind}" for kind in _ALERT_KINDS}
     if 'f"alert_header_{kind}"' in code:
         used |= {f"alert_header_{kind}" for kind in _ALERT_KINDS}
+    if 'f"evidence_problem_{problem}"' in code:
+        used |= {key for key in EN if key.startswith("evidence_problem_")}
     if 'f"deploy_{what}"' in code:
         used |= {f"deploy_{what}" for what in ("waiting", "approved", "rejected")}
     if 'f"report_{key}"' in code:

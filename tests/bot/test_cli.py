@@ -474,18 +474,19 @@ def test_a_run_in_a_pipe_prints_the_compact_summary_in_plain_lines(
     assert code == 1  # a blocking automated item fails
     assert "\x1b[" not in output  # no colour, no cursor movement: a pipe gets plain lines
     lines = output.splitlines()
-    assert lines[0] == "NO-GO: 4 blockers (run #1, Shop v2.0.0)"
-    assert "Items: 1 ✘ FAIL, 1 … PENDING" in lines
+    assert lines[0] == "NO-GO: 4 Blocker (Lauf #1, Shop v2.0.0)"
+    assert "Punkte: 1 ✘ FAIL, 1 … PENDING" in lines
     assert "  ✘ P1: Staging: 1 ✘ FAIL, 1 … PENDING" in lines  # a line per phase
-    assert "Sign-offs: 0 of 2 hold" in lines
+    assert "Sign-offs: 0 von 2 gültig" in lines
     # The blockers with their messages.
     [health] = [line for line in lines if line.startswith("  ✘ FAIL health Health-Checks erfolgreich: ")]
     assert "HTTP 503" in health and "[STATUS] = 503, limit == 200" in health
     assert any(line.startswith("  … PENDING runbook Runbook erstellt: ") for line in lines)
     assert any(line.startswith("  … PENDING signoff:devops ") for line in lines)
     # Where the charts were written, and they are there.
-    assert f"Charts: 1 PNG written to {tmp_path / 'charts'}/ (p1.png)" in lines
+    assert f"Diagramme: 1 PNG-Datei(en) in {tmp_path / 'charts'}/ geschrieben (p1.png)" in lines
     assert (tmp_path / "charts" / "p1.png").read_bytes().startswith(b"\x89PNG")
+    # The checklist is German: so is the console.
     # Compact: neither every item's line nor the bot's Slack messages.
     assert "ms)" not in output and "Go-Live-Lauf" not in output
     assert len(lines) <= 12, output
@@ -509,15 +510,15 @@ def test_verbose_lists_every_item_and_the_messages_without_slack_markup(
     assert not re.search(r"<(https?://|@|#|!)[^>]*>", output), output
     assert not re.search(r"(^|\s)\*\S[^*\n]*\*(\s|$)", output, re.MULTILINE), output
     # The summary last.
-    assert output.rstrip().splitlines()[-1].startswith("Charts: 2 PNGs written to")
-    assert "NO-GO: 3 blockers (run #1, Shop v2.0.0)" in output
+    assert output.rstrip().splitlines()[-1].startswith("Diagramme: 2 PNG-Datei(en) in")
+    assert "NO-GO: 3 Blocker (Lauf #1, Shop v2.0.0)" in output
 
 
 def test_quiet_prints_only_the_verdict_line(small_checklist: Path, tmp_path: Path, target: Target) -> None:
     target.status = 500
     code, output = piped(small_checklist, tmp_path, "--quiet")
     assert code == 1  # the exit codes stay as they were
-    assert output.splitlines() == ["NO-GO: 4 blockers (run #1, Shop v2.0.0)"]
+    assert output.splitlines() == ["NO-GO: 4 Blocker (Lauf #1, Shop v2.0.0)"]
     code, output = cli("run", "-c", str(small_checklist), "-q", "-v", db=tmp_path / "golive.db")
     assert code == 2 and "--verbose and --quiet exclude each other" in output
 

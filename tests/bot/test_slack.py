@@ -111,7 +111,7 @@ async def test_signoff_before_any_run_says_there_is_nothing_to_sign(h: Harness) 
     await h.command("signoff")
     await h.settle()
     assert h.slack.ok_calls("chat.postMessage") == [], "no card whose every button refuses"
-    reply = h.slack.ok_calls("chat.postEphemeral")[-1].params["text"]
+    reply = h.slack.answers()[-1].params["text"]
     assert "Nothing to sign yet" in reply and "/golive run" in reply
 
 
@@ -340,11 +340,13 @@ async def test_report_is_a_slack_summary_with_the_markdown_attached(h: Harness) 
     await h.settle()
     await h.command("note Freigabe im CAB")
     await h.settle()
+    since = len(h.slack.answers())
     await h.command("report")
     await h.settle()
-    summary = h.slack.ok_calls("chat.postEphemeral")[-1].params
-    shown = json.dumps(summary["blocks"], ensure_ascii=False)
-    assert "```" not in shown and "```" not in summary["text"], "Slack, not GitHub Markdown in a code block"
+    said = [c.params for c in h.slack.answers()[since:]]
+    assert said, "the report is answered"
+    shown = json.dumps([p["blocks"] for p in said], ensure_ascii=False)
+    assert "```" not in shown and all("```" not in p["text"] for p in said), "Slack, not Markdown in code"
     assert "<https://wiki.example/runbook|" in shown, "evidence is a link"
     assert f"<@{DEVOPS}>" in shown and f"<@{OPS}>" in shown, "people are mentioned"
     uploads = [c.params for c in h.slack.ok_calls("files.completeUploadExternal")]

@@ -147,9 +147,9 @@ async def test_the_command_line_refuses_the_same_evidence_links(tmp_path: Path) 
     try:
         checklist = checklist_with("")
         for bad, problem in (
-            ("https://x.example/a b<!channel>|click>", "no spaces"),
-            ("https://x.example/a|b", "no |"),
-            ("file:///etc/passwd", "http:// or https://"),
+            ("https://x.example/a b<!channel>|click>", "it contains spaces"),
+            ("https://x.example/a|b", "it contains a vertical bar (|)"),
+            ("file:///etc/passwd", "it does not start with http:// or https://"),
         ):
             with pytest.raises(UserError, match=re.escape(problem)):
                 await usecases.confirm_item(checklist, store, "runbook", user=OPS, evidence_url=bad)

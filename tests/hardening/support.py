@@ -12,10 +12,14 @@ from sqlalchemy.engine import Connection
 
 from golive.storage import Store
 
+#: Where the bot's own posts are (a sign-off card any reader may ask for): bookkeeping of
+#: what was posted, not something a person decided or changed.
+POSTED = {"signoff_cards"}
+
 
 async def all_rows(store: Store) -> dict[str, list[dict[str, Any]]]:
-    """Every row of every table in the database (reflected, so tables the models do not
-    know about, like Alembic's, are read too)."""
+    """Every row of every table in the database but :data:`POSTED` (reflected, so tables
+    the models do not know about, like Alembic's, are read too)."""
 
     def read(connection: Connection) -> dict[str, list[dict[str, Any]]]:
         metadata = MetaData()
@@ -23,6 +27,7 @@ async def all_rows(store: Store) -> dict[str, list[dict[str, Any]]]:
         return {
             table.name: [dict(row._mapping) for row in connection.execute(select(table))]
             for table in metadata.sorted_tables
+            if table.name not in POSTED
         }
 
     async with store.engine.connect() as connection:
@@ -30,7 +35,7 @@ async def all_rows(store: Store) -> dict[str, list[dict[str, Any]]]:
 
 
 async def row_counts(store: Store) -> dict[str, int]:
-    """Rows per table; the tables are reflected once per database."""
+    """Rows per table but :data:`POSTED`; the tables are reflected once per database."""
 
     def count(connection: Connection) -> dict[str, int]:
         metadata = _reflected.get(store.url)
@@ -40,6 +45,7 @@ async def row_counts(store: Store) -> dict[str, int]:
         return {
             table.name: connection.execute(select(func.count()).select_from(table)).scalar_one()
             for table in metadata.sorted_tables
+            if table.name not in POSTED
         }
 
     async with store.engine.connect() as connection:

@@ -51,7 +51,8 @@ async def test_a_replayed_request_is_refused_once_outside_the_window(h: Harness)
     await h.settle()
     payload = {
         "type": "block_actions",
-        "user": {"id": DEVOPS},
+        "team": {"id": "T0TEST"},
+        "user": {"id": DEVOPS, "team_id": "T0TEST"},
         "channel": {"id": CHANNEL},
         "container": {"channel_id": CHANNEL, "message_ts": "1.1"},
         "trigger_id": "t",

@@ -39,7 +39,9 @@ class UserError(GoliveError):
         self.usage = usage
         self.cli = cli
         self.values = values
-        english = message or (text("en", key, **values) if key else "")
+        english = message or (
+            text("en", key, **{k: self._value("en", v, None) for k, v in values.items()}) if key else ""
+        )
         # The CLI's own words for what to pass; Slack adds ``usage`` instead.
         super().__init__(f"{english} ({cli})" if cli else english)
 
