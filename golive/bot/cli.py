@@ -336,7 +336,8 @@ async def _run_once(
                 shown.messages = console.out.getvalue()
             shown.charts = _charts_line(console.charts, console.folder, checklist.release.language)
         else:
-            shown.charts = catalogue.text(checklist.release.language, "console_charts_posted", channel=channel)
+            language = checklist.release.language
+            shown.charts = catalogue.text(language, "console_charts_posted", channel=channel)
 
 
 def _charts_line(written: list[Path], folder: Path, language: str) -> str | None:
