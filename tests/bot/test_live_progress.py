@@ -90,19 +90,19 @@ async def test_a_result_is_reported_while_storing_waits_and_others_are_pending(
     try:
         running = usecases.execute_run(checklist, store, on_start=on_start, on_result=on_result)
         run = asyncio.create_task(running)
-        await asyncio.wait_for(early.wait(), timeout=20)
-        assert reported == ["early"], "only the early probe has an answer yet"
-        assert not held_target.released.is_set()
-
-        await release(results_locked)
-        held_target.released.set()
+        try:
+            await asyncio.wait_for(early.wait(), timeout=20)
+            assert reported == ["early"], "only the early probe has an answer yet"
+            assert not held_target.released.is_set()
+        finally:
+            await release(results_locked)
+            held_target.released.set()
         run_id, state = await asyncio.wait_for(run, timeout=30)
 
         assert sorted(reported) == sorted(["early", *HELD])
         assert list(await store.run_results(run_id)) == reported, "stored in the order reported"
         assert state.run is not None and state.run.status == "complete"
     finally:
-        held_target.released.set()
         await store.close()
 
 
@@ -115,19 +115,20 @@ async def test_the_slack_run_message_shows_a_result_while_others_are_pending(
     extra = {"phases": _phases(held_target.url)}
     async with harness(tmp_path, extra=extra, db_url=postgres_database.url) as h:
         await lock(results_locked)
-        await h.command("run")
-        shown = None
-        for _ in range(200):
-            edits = [c.params.get("text", "") for c in h.slack.ok_calls("chat.update")]
-            shown = next((e for e in edits if "1 of 4 items decided" in e), None)
-            if shown is not None:
-                break
-            await asyncio.sleep(0.1)
-        assert shown is not None, f"no progress edit while the others are pending: {edits}"
-        assert not held_target.released.is_set()
-
-        await release(results_locked)
-        held_target.released.set()
+        try:
+            await h.command("run")
+            edits: list[str] = []
+            for _ in range(200):
+                edits = [c.params.get("text", "") for c in h.slack.ok_calls("chat.update")]
+                if any("1 of 4 items decided" in e for e in edits):
+                    break
+                await asyncio.sleep(0.1)
+            assert any("1 of 4 items decided" in e for e in edits), f"no edit while others pend: {edits}"
+            assert not held_target.released.is_set()
+        finally:
+            # Before the harness waits for the run: it cannot end while either holds it.
+            await release(results_locked)
+            held_target.released.set()
         await h.settle()
         run = await h.store.newest_run()
         assert run is not None and run.status == "complete"
