@@ -4,7 +4,7 @@ target that answers each request after DELAY seconds (default 0.1), at concurren
 Each figure beside its baseline, measured in the same run:
 
 - CPU per probe of a run (this process: probing, deciding, storing in SQLite, the
-  run's progress callbacks) vs CPU per request of bare httpx with one shared client;
+  run's progress callbacks) vs CPU per request of bare httpx (a client per 32 requests);
 - the run's wall time vs its slowest probe;
 - when the first result was reported (``on_result``) vs when the first probe finished;
 - a text run (``golive run`` in a subprocess, charts written to a folder): its peak RSS
@@ -113,17 +113,21 @@ async def measure_run(port: int, per_phase: int, folder: Path) -> dict[str, floa
     }
 
 
-async def bare_httpx(port: int, requests: int) -> dict[str, float]:
-    """The floor: ``requests`` GETs at once through one shared httpx client."""
+async def bare_httpx(port: int, requests: int, per_client: int = 32) -> dict[str, float]:
+    """The floor: ``requests`` GETs at once through bare httpx clients, each serving
+    ``per_client`` of them (one client for all would measure httpcore's pool walking a
+    thousand connections on every request: quadratic, see ConnectionPool)."""
     import httpx
 
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-        cpu = time.process_time()
-        answers = await asyncio.gather(
-            *(client.get(f"http://127.0.0.1:{port}/health/{n}") for n in range(requests))
-        )
-        cpu = time.process_time() - cpu
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=per_client)
+    clients = [httpx.AsyncClient(limits=limits, timeout=30) for _ in range(0, requests, per_client)]
+    cpu = time.process_time()
+    answers = await asyncio.gather(
+        *(clients[n // per_client].get(f"http://127.0.0.1:{port}/health/{n}") for n in range(requests))
+    )
+    cpu = time.process_time() - cpu
+    for client in clients:
+        await client.aclose()
     assert all(a.status_code == 200 for a in answers)
     return {"cpu_ms_per_request": cpu * 1000 / requests}
 

@@ -119,7 +119,7 @@ def scale_rows(figures: dict[str, float]) -> list[Row]:
         (
             f"run of {probes} http probes: CPU per probe",
             f"{figures['cpu_ms_per_probe']:.2f} ms",
-            f"bare httpx, one client {figures['cpu_ms_per_request']:.2f} ms",
+            f"bare httpx GET {figures['cpu_ms_per_request']:.2f} ms",
             ratio(figures["cpu_ms_per_probe"], figures["cpu_ms_per_request"]),
         ),
         (

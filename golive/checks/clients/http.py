@@ -98,9 +98,30 @@ class TlsSettings:
         )
 
 
-#: A run's pool opens as many connections as its probes ask for at once (the checklist's
-#: concurrency bounds that), and keeps some open for the probes that come after.
-POOL_LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=100, keepalive_expiry=30)
+#: Probes in flight per connection pool (see :class:`ConnectionPool`).
+SHARD_SIZE = 32
+#: A shard opens as many connections as its probes ask for at once, and keeps some open
+#: for the probes that come after.
+POOL_LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=SHARD_SIZE, keepalive_expiry=30)
+
+
+class _Shard:
+    """One httpx connection pool (direct, and one per proxy the environment names)."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        # A client built the usual way decides the transports; the probes' clients reuse them.
+        template = httpx.AsyncClient(verify=context, limits=POOL_LIMITS)
+        self.transport = template._transport
+        self.mounts: Mapping[str, httpx.AsyncBaseTransport | None] = {
+            pattern.pattern: transport for pattern, transport in template._mounts.items()
+        }
+        self.in_use = 0
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+        for transport in self.mounts.values():
+            if transport is not None:
+                await transport.aclose()
 
 
 class ConnectionPool:
@@ -108,26 +129,35 @@ class ConnectionPool:
 
     Each probe still gets a client of its own (:meth:`client`): its redirects, hooks and
     cookies stay its own; only connections are shared. Proxies from the environment
-    (``HTTPS_PROXY``, ``NO_PROXY``) apply as they do to a client of its own."""
+    (``HTTPS_PROXY``, ``NO_PROXY``) apply as they do to a client of its own.
+
+    Sharded: httpcore's pool walks all its connections and waiting requests on every
+    request and every response, so one pool under a thousand probes at once costs
+    quadratic CPU (measured: 22 ms per request, bench/scale.py). A probe takes the first
+    shard with fewer than :data:`SHARD_SIZE` probes in flight, so probes one after
+    another reuse the first shard's connections."""
 
     def __init__(self, context: ssl.SSLContext) -> None:
-        # A client built the usual way decides the transports (direct, and a proxy per
-        # pattern the environment names); the probes' clients reuse them.
-        template = httpx.AsyncClient(verify=context, limits=POOL_LIMITS)
-        self._transport = template._transport
-        self._mounts: Mapping[str, httpx.AsyncBaseTransport | None] = {
-            pattern.pattern: transport for pattern, transport in template._mounts.items()
-        }
+        self._context = context
+        self._shards: list[_Shard] = []
 
-    def client(self, **settings: Any) -> httpx.AsyncClient:
-        """A client on these connections; not to be closed (that would close the pool)."""
-        return httpx.AsyncClient(transport=self._transport, mounts=self._mounts, **settings)
+    @asynccontextmanager
+    async def client(self, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+        """A client on these connections for the block (not to be closed: that would
+        close the shard)."""
+        shard = next((s for s in self._shards if s.in_use < SHARD_SIZE), None)
+        if shard is None:
+            shard = _Shard(self._context)
+            self._shards.append(shard)
+        shard.in_use += 1
+        try:
+            yield httpx.AsyncClient(transport=shard.transport, mounts=shard.mounts, **settings)
+        finally:
+            shard.in_use -= 1
 
     async def aclose(self) -> None:
-        await self._transport.aclose()
-        for transport in self._mounts.values():
-            if transport is not None:
-                await transport.aclose()
+        for shard in self._shards:
+            await shard.aclose()
 
 
 async def _pool(tls: TlsSettings) -> ConnectionPool:
@@ -144,12 +174,14 @@ async def pooled_client(
     if shared is None:
         pool = await _pool(tls)
         try:
-            yield pool.client(**settings)
+            async with pool.client(**settings) as client:
+                yield client
         finally:
             await pool.aclose()
         return
     pool = await shared.get(("http", tls), lambda: _pool(tls), ConnectionPool.aclose)
-    yield pool.client(**settings)
+    async with pool.client(**settings) as client:
+        yield client
 
 
 def resolve_path(location: str, base_dir: Path) -> Path:
