@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from golive.bot.core import usecases
 from golive.checks.loader import loads
 from golive.checks.results import ItemResult
-from golive.storage import Store
+from golive.storage import RunAborted, Store
 from tests.hardening.targets import Target, target
 from tests.services.postgres import PostgresDatabase
 
@@ -133,3 +133,37 @@ async def test_the_slack_run_message_shows_a_result_while_others_are_pending(
         run = await h.store.newest_run()
         assert run is not None and run.status == "complete"
         assert next(iter(await h.store.run_results(run.id))) == "early"
+
+
+async def test_a_run_another_replica_aborted_stops_with_run_aborted(
+    tmp_path: Path, held_target: Target
+) -> None:
+    """Reported before stored, but not past the abort: once the writer finds the run
+    aborted (another replica took this process for dead), the run raises RunAborted and
+    reports nothing more."""
+    document = {"release": {"name": "Shop", "version": "2.0.0"}, "phases": _phases(held_target.url)}
+    checklist = loads(yaml.safe_dump(document), env={})
+    store = await Store.open(f"sqlite:///{tmp_path / 'golive.db'}")
+    started: list[int] = []
+    reported: list[str] = []
+
+    async def on_start(run_id: int) -> None:
+        started.append(run_id)
+
+    async def on_result(result: ItemResult) -> None:
+        reported.append(result.item_id)
+        if result.item_id == "early":
+            assert await store.abort_runs(started, at=usecases.utcnow()) == started
+            held_target.released.set()
+
+    try:
+        with pytest.raises(RunAborted):
+            await asyncio.wait_for(
+                usecases.execute_run(checklist, store, on_start=on_start, on_result=on_result), timeout=30
+            )
+        settled = list(reported)
+        await asyncio.sleep(0.3)
+        assert reported == settled, "nothing reported after the run stopped"
+        assert set(await store.run_results(started[0])) <= {"early"}
+    finally:
+        await store.close()

@@ -108,13 +108,16 @@ async def execute_run(
     writing = asyncio.create_task(writer.run(probing))
     try:
         outcome = await probing
-    except asyncio.CancelledError:
-        if writer.aborted is not None and not _cancelling():
+    except BaseException as exc:
+        # Cut short (shutdown, an abort, a failing callback): what is queued stays
+        # unstored, as a run cut short leaves it; the writer is not waited for.
+        writing.cancel()
+        await asyncio.gather(writing, return_exceptions=True)
+        if isinstance(exc, asyncio.CancelledError) and writer.aborted is not None and not _cancelling():
             raise writer.aborted from None
         raise
-    finally:
-        writer.close()
-        await writing
+    writer.close()
+    await writing
     unsaved = writer.unsaved
     own = {r.item_id: Observation(run_id, r) for r in outcome.results.values()}
     selected_ids = {i.id for i in selected}
