@@ -8,7 +8,11 @@ the same burst idle; status and chart-history queries with
 N stored results vs a thousand, on SQLite and PostgreSQL; chart rendering per phase vs a
 one-run chart; resident memory of `golive serve` during a run vs idle, with the test
 checklist and with the bundled one; start-up time and peak memory of `golive --help`,
-`validate`, `status` and `report` vs a bare `python -c pass`.
+`validate`, `status` and `report` vs a bare `python -c pass`; a run of 1,000
+http items (bench/scale.py): CPU per probe vs bare httpx, wall time vs its slowest probe,
+first result reported vs first probe done, a text run's time after its last probe vs
+a 10-item run's and its peak RSS vs `golive validate`, status and report with 30 stored
+runs vs 1.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import ack_latency, run_wall_time, startup, storage_queries  # noqa: E402
+from bench import ack_latency, run_wall_time, scale, startup, storage_queries  # noqa: E402
 from golive.checks.loader import load  # noqa: E402
 
 Row = tuple[str, str, str, str]
@@ -143,7 +147,56 @@ async def rows(results: int, postgres: bool) -> list[Row]:
                 ratio(figure.peak_rss_mib, figure.baseline_rss_mib),
             )
         )
+    table += scale_rows(await scale.measure())
     return table
+
+
+def scale_rows(figures: dict[str, float]) -> list[Row]:
+    probes = f"{figures['probes']:,.0f}"
+    return [
+        (
+            f"run of {probes} http probes: CPU per probe",
+            f"{figures['cpu_ms_per_probe']:.2f} ms",
+            f"bare httpx GET {figures['cpu_ms_per_request']:.2f} ms",
+            ratio(figures["cpu_ms_per_probe"], figures["cpu_ms_per_request"]),
+        ),
+        (
+            f"run of {probes} http probes (100 ms each, concurrency 1,000): wall time",
+            f"{figures['wall_s']:.2f} s",
+            f"slowest probe {figures['slowest_s']:.2f} s",
+            ratio(figures["wall_s"], figures["slowest_s"]),
+        ),
+        (
+            f"run of {probes} http probes: first result reported, after the start",
+            f"{figures['first_reported_s']:.2f} s",
+            f"first probe done {figures['first_probe_end_s']:.2f} s",
+            ratio(figures["first_reported_s"], figures["first_probe_end_s"]),
+        ),
+        (
+            f"golive run, text, {probes} items: exit after the last probe",
+            f"{figures['after_last_probe_s']:.1f} s",
+            f"10 items {figures['small_after_last_probe_s']:.1f} s",
+            ratio(figures["after_last_probe_s"], figures["small_after_last_probe_s"]),
+        ),
+        (
+            f"golive run, text, {probes} items: peak RSS",
+            f"{figures['rss_mib']:.0f} MiB",
+            f"golive validate {figures['validate_rss_mib']:.0f} MiB",
+            ratio(figures["rss_mib"], figures["validate_rss_mib"]),
+        ),
+        (
+            f"golive status, {probes} items, 30 stored runs",
+            f"{figures['status_30_runs_s']:.2f} s",
+            f"1 run {figures['status_1_run_s']:.2f} s",
+            ratio(figures["status_30_runs_s"], figures["status_1_run_s"]),
+        ),
+        (
+            f"golive report, {probes} items, 30 stored runs",
+            f"{figures['report_30_runs_s']:.2f} s",
+            f"1 run {figures['report_1_run_s']:.2f} s",
+            ratio(figures["report_30_runs_s"], figures["report_1_run_s"]),
+        ),
+    ]
 
 
 def main() -> None:

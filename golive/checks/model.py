@@ -426,6 +426,8 @@ class Checklist(Strict):
 
     # Set while the checklist validates, from the binder in the validation context.
     _origin: Origin = PrivateAttr(default=Origin())
+    # Items by id, built on first use: a run looks an item up for each of its results.
+    _by_id: dict[str, Item] | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _note_origin(self, info: ValidationInfo) -> Self:
@@ -453,10 +455,9 @@ class Checklist(Strict):
         return [item for phase in self.phases for section in phase.sections for item in section.items]
 
     def item(self, item_id: str) -> Item:
-        for item in self.items():
-            if item.id == item_id:
-                return item
-        raise KeyError(item_id)
+        if self._by_id is None:
+            self._by_id = {item.id: item for item in self.items()}
+        return self._by_id[item_id]
 
     def phase(self, phase_id: str) -> Phase:
         for phase in self.phases:

@@ -9,13 +9,23 @@ observation and the item's conditions, without I/O.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+import asyncio
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Hashable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
 
@@ -74,6 +84,48 @@ class Value:
     structured: bool = False
 
 
+T = TypeVar("T")
+
+
+class RunShared:
+    """What the probes of one run share, built by the first probe that needs it and closed
+    when the run ends: connection pools, so that a thousand probes of one target reuse
+    connections instead of each building a client, a TLS context and a connection."""
+
+    def __init__(self) -> None:
+        self._built: dict[Hashable, tuple[asyncio.Task[Any], Callable[[Any], Awaitable[object]]]] = {}
+
+    async def get(
+        self, key: Hashable, build: Callable[[], Awaitable[T]], close: Callable[[T], Awaitable[object]]
+    ) -> T:
+        """The thing ``key`` names, built once (``build``) however many probes ask at once;
+        ``close`` runs when the run ends. A build that failed fails every probe that asks.
+        Built in a task of its own: a probe cut at its timeout does not cut the build
+        short for the others."""
+        if key not in self._built:
+            self._built[key] = (asyncio.ensure_future(build()), close)
+        task = self._built[key][0]
+        return cast(T, await asyncio.shield(task))
+
+    async def aclose(self) -> None:
+        built, self._built = self._built, {}
+        for task, close in reversed(built.values()):
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+            elif not task.cancelled() and task.exception() is None:
+                await close(task.result())
+
+
+@asynccontextmanager
+async def run_shared() -> AsyncIterator[RunShared]:
+    shared = RunShared()
+    try:
+        yield shared
+    finally:
+        await shared.aclose()
+
+
 @dataclass(frozen=True)
 class ProbeContext:
     """What a probe may know about the run it is part of."""
@@ -88,6 +140,9 @@ class ProbeContext:
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     #: The checklist's allowed_hosts: probes that follow redirects check each hop.
     allowed_hosts: Sequence[str] | None = None
+    #: What the run's probes share (connection pools); None outside a run, where a probe
+    #: builds what it needs for itself and closes it when done.
+    shared: RunShared | None = None
 
 
 Gather = Callable[[Any, ProbeContext], Awaitable[Observation]]

@@ -36,7 +36,7 @@ from .evaluate import (
     settle,
 )
 from .model import Checklist, Item
-from .probe import Evidence, Gather, Observation, ProbeConfig, ProbeContext, probe_type
+from .probe import Evidence, Gather, Observation, ProbeConfig, ProbeContext, RunShared, probe_type, run_shared
 from .results import ItemResult, Records
 from .secrets import redact
 from .status import DEPENDENCY_OK, Status
@@ -90,7 +90,7 @@ async def run_checklist(
         if on_result is not None:
             await on_result(result)
 
-    async def run_one(item: Item) -> None:
+    async def run_one(item: Item, shared: RunShared) -> None:
         skipped = await _dependency_failure(item, done, previous)
         kind = probe_type(item.probe_type).kind
         if skipped is not None:
@@ -98,18 +98,20 @@ async def run_checklist(
             if kind != "manual":
                 # Still probed: a skip must not hide a value that was there to see.
                 async with semaphore:
-                    result = with_own_observation(result, await _probe(checklist, item, records, now))
+                    own = await _probe(checklist, item, records, now, shared)
+                    result = with_own_observation(result, own)
             await finish(item, result)
             return
         if kind == "manual":
             result = manual_result(item, records, now())
         else:
             async with semaphore:
-                result = await _probe(checklist, item, records, now)
+                result = await _probe(checklist, item, records, now, shared)
         await finish(item, result)
 
     ordinary = [i for i in selected if probe_type(i.probe_type).kind != "derived"]
-    await asyncio.gather(*(run_one(item) for item in ordinary))
+    async with run_shared() as shared:  # connection pools, closed when the probes are done
+        await asyncio.gather(*(run_one(item, shared) for item in ordinary))
 
     for item in selected:
         if probe_type(item.probe_type).kind == "derived":
@@ -186,7 +188,11 @@ async def _dependency_failure(
 
 
 async def _probe(
-    checklist: Checklist, item: Item, records: Records, now: Callable[[], datetime]
+    checklist: Checklist,
+    item: Item,
+    records: Records,
+    now: Callable[[], datetime],
+    shared: RunShared | None = None,
 ) -> ItemResult:
     kind = probe_type(item.probe_type)
     timeout = checklist.timeout(item).total_seconds()
@@ -203,6 +209,7 @@ async def _probe(
             timeout=timeout,
             now=now,
             allowed_hosts=checklist.allowed_hosts,
+            shared=shared,
         )
         async with asyncio.timeout(timeout):
             observation = await _gather_retrying(kind.gather, item.config, context)
@@ -217,7 +224,11 @@ async def _probe(
         )
     except ProbeError as exc:
         return make_result(
-            item, Status.ERROR, exc.message, milliseconds(started), checked_at,
+            item,
+            Status.ERROR,
+            exc.message,
+            milliseconds(started),
+            checked_at,
             temporary=isinstance(exc, TemporaryProbeError),
         )
     except Exception as exc:  # a broken probe must not take the run down with it

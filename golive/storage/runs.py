@@ -84,6 +84,10 @@ class RunStore(StoreBase):
 
     async def record_result(self, run_id: int, result: ItemResult, *, phase: str) -> None:
         """Store one result as soon as it is known: a crash mid-run keeps what was seen."""
+        await self.record_results(run_id, [(result, phase)])
+
+    async def record_results(self, run_id: int, results: Sequence[tuple[ItemResult, str]]) -> None:
+        """Store (result, phase) pairs in one transaction, in this order: all or none."""
         async with self._transaction() as session:
             found = (
                 await session.execute(select(RunRow.release_id, RunRow.status).where(RunRow.id == run_id))
@@ -95,7 +99,7 @@ class RunStore(StoreBase):
                 # Aborted by another replica (this process was taken for dead): a late
                 # result must not become the item's newest.
                 raise RunAborted(run_id)
-            session.add(
+            session.add_all(
                 ResultRow(
                     run_id=run_id,
                     release_id=release_id,
@@ -111,6 +115,7 @@ class RunStore(StoreBase):
                     evidence=encode_evidence(result.evidence),
                     conditions=encode_conditions(result.conditions),
                 )
+                for result, phase in results
             )
 
     async def finish_run(self, run_id: int, *, finished_at: datetime, verdict: str, fingerprint: str) -> None:

@@ -4,6 +4,7 @@ path (so an API client's own paths below it, ``/hang/api/v2/status``, behave the
 - ``/ok``: 200 with a small JSON body;
 - ``/slow-<seconds>``: answers after that long;
 - ``/hang``: reads the request and never answers;
+- ``/held``: answers once the test sets ``released``;
 - ``/reset``: closes the connection with a TCP reset instead of answering;
 - ``/trickle``: promises 1000 bytes and sends one per second;
 - ``/huge``: a body larger than the probes' cap, with Content-Length;
@@ -42,6 +43,13 @@ class Target(ThreadingHTTPServer):
         self.content_type = "application/json"
         self.body = b"{}"
         self.requests: list[str] = []
+        self.released = threading.Event()
+        #: Connections accepted: a client that keeps them alive opens fewer than it asks.
+        self.connections = 0
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.connections += 1  # one accepting thread: no lock needed
+        super().process_request(request, client_address)
 
     @property
     def url(self) -> str:
@@ -63,6 +71,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, b'{"status": "UP"}')
         elif segment == "hang":
             self.server.stopping.wait(3600)
+        elif segment == "held":
+            self.server.released.wait(60)
+            self._send(200, b'{"status": "UP"}')
         elif segment == "reset":
             # SO_LINGER with a zero timeout: close() sends RST, not FIN.
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

@@ -114,6 +114,10 @@ async def _run_with_outage(
     decided: list[str] = []
     first = asyncio.Event()
     everything = asyncio.Event()
+    started: list[int] = []
+
+    async def on_start(run_id: int) -> None:
+        started.append(run_id)
 
     async def on_result(result: ItemResult) -> None:
         decided.append(result.item_id)
@@ -122,9 +126,14 @@ async def _run_with_outage(
             everything.set()
 
     run = asyncio.create_task(
-        usecases.execute_run(checklist, store, on_result=on_result, store_retry=store_retry)
+        usecases.execute_run(
+            checklist, store, on_start=on_start, on_result=on_result, store_retry=store_retry
+        )
     )
     await first.wait()
+    # Reported as it arrives, stored right behind: stop once it is stored.
+    while "fast" not in await store.run_results(started[0]):
+        await asyncio.sleep(0.02)
     await asyncio.to_thread(stop, server)
     await everything.wait()
     if come_back:

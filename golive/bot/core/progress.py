@@ -86,6 +86,8 @@ class RunWatch:
             probe_type=kind.name,
             status=str(result.status),
             duration_ms=round(result.duration_ms, 1),
+            # When the probe observed it: the line's own timestamp is when it was told.
+            checked_at=result.checked_at.isoformat(),
             message=result.message,
         )
 

@@ -17,7 +17,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from multiprocessing import get_context
 from typing import TYPE_CHECKING, Any
@@ -48,6 +48,18 @@ async def _to_slack(what: str, call: Awaitable[Any]) -> Any:
         return None
 
 
+@dataclass(frozen=True)
+class PublishedRun:
+    """A run stored and its message edited to the final state; its thread still to post."""
+
+    run_id: int
+    state: State
+    #: Posts the phase summaries and charts in the run message's thread. A caller holding
+    #: the run lock calls it after letting go: drawing takes seconds, and the next run
+    #: need not wait for pictures of this one.
+    post_thread: Callable[[], Awaitable[None]]
+
+
 async def publish_run(
     checklist: Checklist,
     store: Store,
@@ -62,7 +74,47 @@ async def publish_run(
     on_posted: Callable[[int, str], Awaitable[None]] | None = None,
     slot_at: datetime | None = None,
 ) -> tuple[int, State]:
-    """``on_posted(run_id, ts)``: the run message is in Slack (its ts is stored too, so that
+    """The whole of it, in order: the run message (see :func:`publish_run_message`), its
+    thread, then GO if the release's verdict is GO now."""
+    published = await publish_run_message(
+        checklist,
+        store,
+        surface,
+        channel,
+        phase=phase,
+        trigger=trigger,
+        edit_interval=edit_interval,
+        on_result=on_result,
+        on_start=on_start,
+        on_posted=on_posted,
+        slot_at=slot_at,
+    )
+    await published.post_thread()
+    # The run message is the run's own; GO is announced on the release's current verdict,
+    # its newest observations, which a run beside this one may have made since.
+    release = await usecases.release_state(published.state, store)
+    await announce_if_go(checklist, store, surface, channel, release)
+    return published.run_id, published.state
+
+
+async def publish_run_message(
+    checklist: Checklist,
+    store: Store,
+    surface: Surface,
+    channel: str,
+    *,
+    phase: str | None = None,
+    trigger: str = "slack",
+    edit_interval: float = 2.0,
+    on_result: Callable[[ItemResult], Awaitable[None]] | None = None,
+    on_start: Callable[[int], Awaitable[None]] | None = None,
+    on_posted: Callable[[int, str], Awaitable[None]] | None = None,
+    slot_at: datetime | None = None,
+) -> PublishedRun:
+    """Run and store the checklist with its message in Slack, posted at the start and
+    edited as results arrive (at most once per ``edit_interval``) and at the end.
+
+    ``on_posted(run_id, ts)``: the run message is in Slack (its ts is stored too, so that
     a replica taking over can edit it if this process goes away mid-run)."""
     selected = select_items(checklist, phase)
     before = await usecases.current_state(checklist, store)
@@ -135,11 +187,7 @@ async def publish_run(
     )
     ts = await _final_message(surface, channel, where["ts"], final)
     phases = [checklist.phase(phase)] if phase else checklist.phases
-    await _post_phases(store, surface, channel, ts, state, phases)
-    # The run message is the run's own; GO is announced on the release's current verdict,
-    # its newest observations, which a run beside this one may have made since.
-    await announce_if_go(checklist, store, surface, channel, await usecases.release_state(state, store))
-    return run_id, state
+    return PublishedRun(run_id, state, lambda: _post_phases(store, surface, channel, ts, state, phases))
 
 
 async def _final_message(surface: Surface, channel: str, ts: str | None, final: blocks.Message) -> str | None:

@@ -3,7 +3,7 @@
 The checklist's ``schedule:`` gives an interval or a cron expression, and a window
 outside which nothing runs. Three jobs:
 
-- ``golive-schedule`` runs the checklist (``publish_run`` with trigger ``schedule``),
+- ``golive-schedule`` runs the checklist (``publish_run_message`` with trigger ``schedule``),
   then the notifier's after-run work (alerts, sign-off invalidation, GO withdrawal);
 - ``golive-rollback-watch`` evaluates the rollback triggers every minute while GO stands;
 - ``golive-verdict-watch`` re-evaluates the verdict every ``verdict_interval`` (default
@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -61,7 +61,7 @@ from . import transitions, usecases
 from .delivery import resume_outbox
 from .notify import Notifier, watched_triggers
 from .progress import watch_run
-from .publish import close_orphaned_message, publish_run
+from .publish import announce_if_go, close_orphaned_message, publish_run_message
 from .surface import LeaderOnly, Surface
 
 log = logging.getLogger(__name__)
@@ -308,7 +308,9 @@ class ReleaseScheduler:
                 return None
             if not await self.store.claim_schedule_slot(release_id, slot):
                 return None
-            return await self._run(release_id, slot, attempt=1)
+            run_id, post_thread = await self._run(release_id, slot, attempt=1)
+        await post_thread()  # summaries and charts, with the lock free for the next run
+        return run_id
 
     async def resume(self, now: datetime | None = None) -> int | None:
         """Finish the last slot if a process that died left it unfinished (a new leader
@@ -357,7 +359,9 @@ class ReleaseScheduler:
                 return run.id
             left = f"run {run.id} was {run.status}" if run is not None else "no run had started"
             log.warning("schedule: running slot %s again (attempt %d): %s", slot, attempt, left)
-            return await self._run(release_id, slot, attempt=attempt, replacing=run)
+            run_id, post_thread = await self._run(release_id, slot, attempt=attempt, replacing=run)
+        await post_thread()  # summaries and charts, with the lock free for the next run
+        return run_id
 
     async def catch_up(self) -> None:
         """What a new leader does first: finish the slot its predecessor left, then run a
@@ -388,7 +392,10 @@ class ReleaseScheduler:
 
     async def _run(
         self, release_id: int, slot: datetime, *, attempt: int, replacing: RunInfo | None = None
-    ) -> int:
+    ) -> tuple[int, Callable[[], Awaitable[None]]]:
+        """Run the slot (the caller holds the run lock). Returns the run's id and what posts
+        its summaries and charts in its thread, for the caller to call once it let go of
+        the lock."""
         self._running = asyncio.current_task()
         surface = LeaderOnly(self.surface, self.leading)
         try:
@@ -404,7 +411,7 @@ class ReleaseScheduler:
                             self.checklist, surface, replacing, rerun=(run_id, self.channel, ts)
                         )
 
-                run_id, state = await publish_run(
+                published = await publish_run_message(
                     self.checklist,
                     self.store,
                     surface,
@@ -415,7 +422,8 @@ class ReleaseScheduler:
                     on_posted=posted,
                     slot_at=slot,
                 )
-                state = await usecases.release_state(state, self.store)
+                run_id = published.run_id
+                state = await usecases.release_state(published.state, self.store)
                 watch.completed(state)
                 if not self.leading() or await self._superseded(release_id, slot, attempt):
                     # This process was taken for dead (paused past its lease) and another
@@ -423,11 +431,12 @@ class ReleaseScheduler:
                     log.warning(
                         "schedule: slot %s was taken over meanwhile; run %s sends nothing", slot, run_id
                     )
-                    return run_id
+                    return run_id, published.post_thread
+                await announce_if_go(self.checklist, self.store, surface, self.channel, state)
                 # Inside the watch: a shutdown waits for the alerts too (runs_in_flight).
                 await self.notifier.after_run(run_id, state)
                 await self.store.finish_schedule_slot(release_id, slot=slot, attempt=attempt, at=self.now())
-            return run_id
+            return run_id, published.post_thread
         finally:
             self._running = None
 

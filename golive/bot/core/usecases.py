@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from ...checks.errors import ChecklistError
 from ...checks.loader import loads
@@ -24,7 +24,7 @@ from ...checks.results import Confirmation, ItemResult, SignoffRecord, Waiver, f
 from ...checks.runner import run_checklist, select_items
 from ...checks.secrets import redact
 from ...checks.verdict import current_results, decide
-from ...storage import Observation, RunInfo, StorageError, Store
+from ...storage import Observation, RunAborted, RunInfo, StorageError, Store
 from ..render.mrkdwn import link_problem
 from ..state import ChecklistChange, State
 from .errors import AlreadySigned, NotApprover, UserError
@@ -97,34 +97,40 @@ async def execute_run(
     if on_start is not None:
         await on_start(run_id)
 
-    unsaved: list[ItemResult] = []
-    writing = asyncio.Lock()  # one writer, so results are stored once and in order
-
-    async def store_unsaved() -> None:
-        async with writing:
-            while unsaved:
-                result = unsaved[0]
-                await store.record_result(run_id, result, phase=checklist.item(result.item_id).phase)
-                unsaved.pop(0)
-
-    async def record(result: ItemResult) -> None:
-        unsaved.append(result)
-        try:
-            await store_unsaved()
-        except StorageError as exc:
-            log.warning("run %s: %d result(s) kept until the database answers: %s", run_id, len(unsaved), exc)
-        if on_result is not None:
-            await on_result(result)
-
-    outcome = await run_checklist(
-        checklist, phase=phase, records=records, previous=previous, on_result=record, now=now
+    # Reported as they arrive, stored behind them: storing never holds up a result's
+    # report (console, Slack, logs). One writer stores what is queued, in order of arrival.
+    writer = _ResultWriter(store, run_id, checklist)
+    reported_until_aborted = writer.reporting(on_result)
+    probing = asyncio.ensure_future(
+        run_checklist(
+            checklist,
+            phase=phase,
+            records=records,
+            previous=previous,
+            on_result=reported_until_aborted,
+            now=now,
+        )
     )
+    writing = asyncio.create_task(writer.run(probing))
+    try:
+        outcome = await probing
+    except BaseException as exc:
+        # Cut short (shutdown, an abort, a failing callback): what is queued stays
+        # unstored, as a run cut short leaves it; the writer is not waited for.
+        writing.cancel()
+        await asyncio.gather(writing, return_exceptions=True)
+        if isinstance(exc, asyncio.CancelledError) and writer.aborted is not None and not _cancelling():
+            raise writer.aborted from None
+        raise
+    writer.close()
+    await writing
+    unsaved = writer.unsaved
     own = {r.item_id: Observation(run_id, r) for r in outcome.results.values()}
     selected_ids = {i.id for i in selected}
     decided: list[State] = []
 
     async def finish() -> None:
-        await store_unsaved()
+        await writer.store_queued()
         # Decided as of the finish, on the sign-offs, confirmations and waivers stored
         # now: the verdict stored with the run is the one it reports.
         state = await _run_state(checklist, store, run_id, own, selected_ids, outcome.finished_at, change)
@@ -140,6 +146,73 @@ async def execute_run(
         finish, store_retry, lambda: f"run #{run_id} not stored ({len(unsaved)} result(s) pending)"
     )
     return run_id, replace(decided[-1], run=await store.run(run_id))
+
+
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+class _ResultWriter:
+    """Stores a run's results in the order they arrived, by one task, each time in one
+    transaction for everything queued. When the database fails, results stay queued and
+    are tried again with the next result (and at the run's end, with backoff). When the
+    run was aborted meanwhile (another replica took it for dead), the run stops: its
+    results are not reported any more and the probes are cancelled."""
+
+    def __init__(self, store: Store, run_id: int, checklist: Checklist) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.unsaved: list[ItemResult] = []
+        self.aborted: RunAborted | None = None
+        self._phases = {item.id: item.phase for item in checklist.items()}
+        self._arrived = asyncio.Event()
+        self._closing = False
+
+    def reporting(
+        self, on_result: Callable[[ItemResult], Awaitable[None]] | None
+    ) -> Callable[[ItemResult], Awaitable[None]]:
+        async def report(result: ItemResult) -> None:
+            if self.aborted is not None:
+                raise self.aborted
+            self.unsaved.append(result)
+            self._arrived.set()
+            if on_result is not None:
+                await on_result(result)
+
+        return report
+
+    async def store_queued(self) -> None:
+        """Store what is queued, in one transaction; kept queued when that fails."""
+        batch = list(self.unsaved)
+        if batch:
+            await self.store.record_results(self.run_id, [(r, self._phases[r.item_id]) for r in batch])
+            del self.unsaved[: len(batch)]
+
+    async def run(self, probing: asyncio.Future[Any]) -> None:
+        """The writer task: stores until :meth:`close`, cancels ``probing`` on an abort."""
+        while not self._closing:
+            await self._arrived.wait()
+            self._arrived.clear()
+            try:
+                await self.store_queued()
+            except RunAborted as exc:
+                self.aborted = exc
+                probing.cancel()
+                return
+            except StorageError as exc:
+                log.warning(
+                    "run %s: %d result(s) kept until the database answers: %s",
+                    self.run_id,
+                    len(self.unsaved),
+                    exc,
+                )
+
+    def close(self) -> None:
+        """The probes are done: store what is queued and stop (the run's finish stores
+        what the database did not take)."""
+        self._closing = True
+        self._arrived.set()
 
 
 async def _run_state(

@@ -22,7 +22,7 @@ from ..core import diff, usecases
 from ..core.cards import post_signoff_card
 from ..core.errors import UserError
 from ..core.progress import watch_run
-from ..core.publish import publish_run
+from ..core.publish import announce_if_go, publish_run_message
 from ..render import blocks
 from ..render.alert_blocks import ScheduleView, notice, schedule_message
 from ..render.blocks import Message
@@ -211,25 +211,29 @@ async def _run(bot: Bot, phase: str | None, asked: Asked) -> None:
         if not bot.in_release_channel(asked):
             await bot.tell(asked, bot.t("elsewhere_run", link=await bot.link_to(release, ts)))
 
-    async with bot.scheduler.run_lock, watch_run(bot.checklist, bot.store, trigger, phase=phase) as watch:
-        run_id, state = await publish_run(
-            bot.checklist,
-            bot.store,
-            bot.surface,
-            release,
-            phase=phase,
-            trigger=trigger,
-            on_start=watch.started,
-            on_result=watch.result,
-            on_posted=posted,
-        )
-        # Gauges, alerts and a GO withdrawal follow the newest observations.
-        state = await usecases.release_state(state, bot.store)
-        watch.completed(state)
-        bot.running = run_id
-        # Alerts, sign-off invalidation and a GO withdrawal: still under the run lock, so
-        # the next run's decisions build on this one's stored alert state.
-        await bot.scheduler.notifier.after_run(run_id, state)
+    async with watch_run(bot.checklist, bot.store, trigger, phase=phase) as watch:
+        async with bot.scheduler.run_lock:
+            published = await publish_run_message(
+                bot.checklist,
+                bot.store,
+                bot.surface,
+                release,
+                phase=phase,
+                trigger=trigger,
+                on_start=watch.started,
+                on_result=watch.result,
+                on_posted=posted,
+            )
+            # Gauges, alerts and a GO withdrawal follow the newest observations.
+            state = await usecases.release_state(published.state, bot.store)
+            watch.completed(state)
+            bot.running = published.run_id
+            await announce_if_go(bot.checklist, bot.store, bot.surface, release, state)
+            # Alerts, sign-off invalidation and a GO withdrawal: still under the run lock, so
+            # the next run's decisions build on this one's stored alert state.
+            await bot.scheduler.notifier.after_run(published.run_id, state)
+        # Summaries and charts in the thread: the next run need not wait for them.
+        await published.post_thread()
 
 
 async def _waive(bot: Bot, rest: str, asked: Asked) -> None:

@@ -12,6 +12,9 @@
   permanent; unreachable or broken connection: temporary); :func:`shorten` cuts a
   server's own words about an error to one line.
 - Paths: :func:`resolve_path` resolves a file a checklist names against its folder.
+- Connections: :func:`pooled_client`, a client on the run's connection pool for its TLS
+  settings (:class:`TlsSettings`): the probes of a run reuse connections and TLS contexts
+  instead of each building its own.
 
 The redirect guard is :func:`golive.checks.hosts.redirect_guard`; the capped read is
 :func:`golive.checks.clients.documents.read_capped`.
@@ -23,13 +26,17 @@ import asyncio
 import functools
 import socket
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..errors import PermanentProbeError, ProbeError, TemporaryProbeError
+from ..probe import RunShared
 from ..redaction import public_url as redact_url
 from ..secrets import SecretRef
 
@@ -74,6 +81,107 @@ def ssl_context(
         except (OSError, ssl.SSLError) as exc:
             raise PermanentProbeError(f"cannot load the client certificate {client_cert}: {exc}") from None
     return context
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    """What a connection's TLS depends on: probes with equal settings share a pool."""
+
+    verify: bool = True
+    ca_file: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+
+    def context(self) -> ssl.SSLContext:
+        return ssl_context(
+            verify=self.verify, ca_file=self.ca_file, client_cert=self.client_cert, client_key=self.client_key
+        )
+
+
+#: Probes in flight per connection pool (see :class:`ConnectionPool`).
+SHARD_SIZE = 32
+#: A shard opens as many connections as its probes ask for at once, and keeps some open
+#: for the probes that come after.
+POOL_LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=SHARD_SIZE, keepalive_expiry=30)
+
+
+class _Shard:
+    """One httpx connection pool (direct, and one per proxy the environment names)."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        # A client built the usual way decides the transports; the probes' clients reuse them.
+        template = httpx.AsyncClient(verify=context, limits=POOL_LIMITS)
+        self.transport = template._transport
+        self.mounts: Mapping[str, httpx.AsyncBaseTransport | None] = {
+            pattern.pattern: transport for pattern, transport in template._mounts.items()
+        }
+        self.in_use = 0
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+        for transport in self.mounts.values():
+            if transport is not None:
+                await transport.aclose()
+
+
+class ConnectionPool:
+    """Connections to any target, with one TLS setting, shared by the probes of a run.
+
+    Each probe still gets a client of its own (:meth:`client`): its redirects, hooks and
+    cookies stay its own; only connections are shared. Proxies from the environment
+    (``HTTPS_PROXY``, ``NO_PROXY``) apply as they do to a client of its own.
+
+    Sharded: httpcore's pool walks all its connections and waiting requests on every
+    request and every response, so one pool under a thousand probes at once costs
+    quadratic CPU (measured: 22 ms per request, bench/scale.py). A probe takes the first
+    shard with fewer than :data:`SHARD_SIZE` probes in flight, so probes one after
+    another reuse the first shard's connections."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        self._context = context
+        self._shards: list[_Shard] = []
+
+    @asynccontextmanager
+    async def client(self, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+        """A client on these connections for the block (not to be closed: that would
+        close the shard)."""
+        shard = next((s for s in self._shards if s.in_use < SHARD_SIZE), None)
+        if shard is None:
+            shard = _Shard(self._context)
+            self._shards.append(shard)
+        shard.in_use += 1
+        try:
+            yield httpx.AsyncClient(transport=shard.transport, mounts=shard.mounts, **settings)
+        finally:
+            shard.in_use -= 1
+
+    async def aclose(self) -> None:
+        for shard in self._shards:
+            await shard.aclose()
+
+
+async def _pool(tls: TlsSettings) -> ConnectionPool:
+    # Loading CA bundles reads files and parses hundreds of certificates: not on the loop.
+    return ConnectionPool(await asyncio.to_thread(tls.context))
+
+
+@asynccontextmanager
+async def pooled_client(
+    tls: TlsSettings, shared: RunShared | None, **settings: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client (``settings``: httpx.AsyncClient's) on the run's pool for ``tls``, or,
+    outside a run (``shared`` None), on a pool of its own that is closed afterwards."""
+    if shared is None:
+        pool = await _pool(tls)
+        try:
+            async with pool.client(**settings) as client:
+                yield client
+        finally:
+            await pool.aclose()
+        return
+    pool = await shared.get(("http", tls), lambda: _pool(tls), ConnectionPool.aclose)
+    async with pool.client(**settings) as client:
+        yield client
 
 
 def resolve_path(location: str, base_dir: Path) -> Path:

@@ -15,7 +15,6 @@ we report.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import ssl
@@ -31,11 +30,12 @@ from ..clients.http import (
     USER_AGENT,
     ClientCert,
     HttpAuth,
+    TlsSettings,
     checked_url,
     failure_target,
+    pooled_client,
     public_url,
     resolve_path,
-    ssl_context,
     strip_on_cross_origin,
     timeout_phase,
     transport_error,
@@ -118,36 +118,28 @@ async def _gather(config: HttpConfig, context: ProbeContext) -> Observation:
         # A server that echoes request headers would otherwise show the encoded pair.
         REDACTOR.register(base64.b64encode(f"{basic.username}:{password}".encode()).decode())
         auth = httpx.BasicAuth(basic.username, password)
-    # Loading CA bundles reads files and parses hundreds of certificates: not on the loop.
-    ssl_context = await asyncio.to_thread(_ssl_context, config, context.base_dir)
     hooks = {
         "request": [
             strip_on_cross_origin(url, tuple(config.secret_headers)),
             redirect_guard(context.allowed_hosts),
         ]
     }
-    started = time.perf_counter()
     try:
-        async with (
-            httpx.AsyncClient(
-                verify=ssl_context,
-                timeout=context.timeout,
-                follow_redirects=config.follow_redirects,
-                max_redirects=config.max_redirects,
-                event_hooks=hooks,
-            ) as client,
-            client.stream(
-                config.method,
-                url,
-                headers=headers,
-                auth=auth,
-                content=config.body,
-                json=config.json_body,
-            ) as response,
-        ):
-            # The certificate must be read while the connection is still open.
-            certificate = _peer_certificate(response)
-            content = await read_capped(response, context.max_body_bytes, public_url(url))
+        async with pooled_client(
+            _tls(config, context.base_dir),
+            context.shared,
+            timeout=context.timeout,
+            follow_redirects=config.follow_redirects,
+            max_redirects=config.max_redirects,
+            event_hooks=hooks,
+        ) as client:
+            started = time.perf_counter()  # the request's time, not the pool's set-up
+            async with client.stream(
+                config.method, url, headers=headers, auth=auth, content=config.body, json=config.json_body
+            ) as response:
+                # The certificate must be read while the connection is still open.
+                certificate = _peer_certificate(response)
+                content = await read_capped(response, context.max_body_bytes, public_url(url))
     except httpx.TooManyRedirects:
         raise PermanentProbeError(
             f"too many redirects: more than {config.max_redirects} from {public_url(url)}"
@@ -182,9 +174,9 @@ async def _gather(config: HttpConfig, context: ProbeContext) -> Observation:
     return Observation(values=values, evidence=Evidence(source, now, source), message=message)
 
 
-def _ssl_context(config: HttpConfig, base_dir: Path) -> ssl.SSLContext:
+def _tls(config: HttpConfig, base_dir: Path) -> TlsSettings:
     cert = config.client_cert
-    return ssl_context(
+    return TlsSettings(
         verify=config.verify_tls,
         ca_file=resolve_path(config.ca_file, base_dir) if config.ca_file else None,
         client_cert=resolve_path(cert.cert_file, base_dir) if cert else None,
