@@ -194,11 +194,21 @@ def derived_result(item: Item, context: DerivedContext) -> ItemResult:
 
 
 def make_result(
-    item: Item, status: Status, message: str, duration_ms: float, at: datetime, *, temporary: bool = False
+    item: Item,
+    status: Status,
+    message: str,
+    duration_ms: float,
+    at: datetime,
+    *,
+    temporary: bool = False,
+    phrase: Phrase | None = None,
 ) -> ItemResult:
+    """``phrase``: ``message`` as golive words it in the catalogue, where it does."""
     message = redact(message)
     observed = {"TEMPORARY": True} if temporary else {}
-    return ItemResult(item.id, status, status, message, duration_ms, at, observed, raw_message=message)
+    return ItemResult(
+        item.id, status, status, message, duration_ms, at, observed, raw_message=message, phrase=phrase
+    )
 
 
 def milliseconds(started: float) -> float:

@@ -36,6 +36,7 @@ from .evaluate import (
     settle,
 )
 from .model import Checklist, Item
+from .phrases import Phrase
 from .probe import Evidence, Gather, Observation, ProbeConfig, ProbeContext, RunShared, probe_type, run_shared
 from .results import ItemResult, Records
 from .secrets import redact
@@ -94,7 +95,8 @@ async def run_checklist(
         skipped = await _dependency_failure(item, done, previous)
         kind = probe_type(item.probe_type).kind
         if skipped is not None:
-            result = make_result(item, Status.SKIPPED, skipped, 0.0, now())
+            reason, phrase = skipped
+            result = make_result(item, Status.SKIPPED, reason, 0.0, now(), phrase=phrase)
             if kind != "manual":
                 # Still probed: a skip must not hide a value that was there to see.
                 async with semaphore:
@@ -138,11 +140,18 @@ def with_own_observation(skipped: ItemResult, own: ItemResult) -> ItemResult:
     observed = {k: v for k, v in own.observed.items() if k != "TEMPORARY"}
     if not observed:
         return skipped  # the probe could not observe: the dependency alone explains it
+    phrase = Phrase.of(
+        "result_dependency_own",
+        reason=skipped.phrase or skipped.message,
+        status=str(own.raw_status),
+        message=own.raw_message or own.message,
+    )
     message = f"{skipped.message}; on its own: {own.raw_status}, {own.raw_message or own.message}"
     return replace(
         skipped,
         message=message,
         raw_message=message,
+        phrase=phrase,
         duration_ms=own.duration_ms,
         checked_at=own.checked_at,
         observed=own.observed,
@@ -174,16 +183,20 @@ async def _gather_retrying(gather: Gather, config: Any, context: ProbeContext) -
 
 async def _dependency_failure(
     item: Item, done: Mapping[str, asyncio.Future[ItemResult]], previous: Mapping[str, ItemResult]
-) -> str | None:
+) -> tuple[str, Phrase] | None:
+    """Why the item is skipped, in English (what logs, JSON and the database keep) and as
+    the catalogue's phrase (what a surface shows in the checklist's language)."""
     for dependency in item.depends_on:
         if dependency in done:
             status = (await done[dependency]).status
         elif dependency in previous:
             status = previous[dependency].status
         else:
-            return f"depends on {dependency}, which has not run yet"
+            reason = f"depends on {dependency}, which has not run yet"
+            return reason, Phrase.of("result_dependency_not_run", item=dependency)
         if status not in DEPENDENCY_OK:
-            return f"depends on {dependency}, which is {status}"
+            reason = f"depends on {dependency}, which is {status}"
+            return reason, Phrase.of("result_dependency_failed", item=dependency, status=str(status))
     return None
 
 
@@ -214,6 +227,7 @@ async def _probe(
         async with asyncio.timeout(timeout):
             observation = await _gather_retrying(kind.gather, item.config, context)
     except TimeoutError:
+        timed_out = Phrase.of("result_timed_out", seconds=f"{timeout:g}")
         return make_result(
             item,
             Status.ERROR,
@@ -221,8 +235,11 @@ async def _probe(
             milliseconds(started),
             checked_at,
             temporary=True,
+            phrase=timed_out,
         )
     except ProbeError as exc:
+        # Only the plain "set these variables": a subclass words more than the phrase says.
+        unset = exc.variables if type(exc) is NotConfigured else ()
         return make_result(
             item,
             Status.ERROR,
@@ -230,6 +247,7 @@ async def _probe(
             milliseconds(started),
             checked_at,
             temporary=isinstance(exc, TemporaryProbeError),
+            phrase=Phrase.of("result_not_configured", variables=", ".join(unset)) if unset else None,
         )
     except Exception as exc:  # a broken probe must not take the run down with it
         return make_result(

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from golive.checks.conditions import ConditionOutcome
+from golive.checks.phrases import Phrase
 from golive.checks.probe import Evidence
 from golive.checks.status import Status
 
@@ -75,6 +76,32 @@ def encode_observed(observed: Mapping[str, Any]) -> dict[str, Any]:
 def decode_observed(document: Mapping[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = from_json(_body(document, "observed values")["values"])
     return values
+
+
+def encode_phrase(phrase: Phrase | None) -> dict[str, Any] | None:
+    return None if phrase is None else _document({"phrase": _phrase_json(phrase)})
+
+
+def decode_phrase(document: Mapping[str, Any] | None) -> Phrase | None:
+    if document is None:
+        return None
+    return _phrase(_body(document, "phrase")["phrase"])
+
+
+def _phrase_json(phrase: Phrase) -> dict[str, Any]:
+    values = [
+        [name, {"phrase": _phrase_json(value)} if isinstance(value, Phrase) else value]
+        for name, value in phrase.values
+    ]
+    return {"key": phrase.key, "values": values}
+
+
+def _phrase(document: Mapping[str, Any]) -> Phrase:
+    values = tuple(
+        (str(name), _phrase(value["phrase"]) if isinstance(value, dict) else value)
+        for name, value in document["values"]
+    )
+    return Phrase(str(document["key"]), values)
 
 
 def encode_evidence(evidence: Evidence | None) -> dict[str, Any] | None:

@@ -152,6 +152,9 @@ class ResultRow(Base):
     observed: Mapped[dict[str, Any]]
     evidence: Mapped[dict[str, Any] | None]
     conditions: Mapped[dict[str, Any]]
+    #: ``message`` as a catalogue phrase where golive worded it (a dependency skip, a
+    #: timeout, a missing setting), so a German checklist shows it in German later too.
+    phrase: Mapped[dict[str, Any] | None]
 
 
 class ChartPointRow(Base):

@@ -18,10 +18,12 @@ from .codec import (
     decode_conditions,
     decode_evidence,
     decode_observed,
+    decode_phrase,
     encode_chart_points,
     encode_conditions,
     encode_evidence,
     encode_observed,
+    encode_phrase,
     numeric_values,
 )
 from .entries import ChartPoint, Observation, PhaseRun, RunInfo, RunStatus
@@ -114,6 +116,7 @@ class RunStore(StoreBase):
                     observed=encode_observed(result.observed),
                     evidence=encode_evidence(result.evidence),
                     conditions=encode_conditions(result.conditions),
+                    phrase=encode_phrase(result.phrase),
                 )
                 for result, phase in results
             )
@@ -318,6 +321,7 @@ def _item_result(row: ResultRow) -> ItemResult:
         evidence=decode_evidence(row.evidence),
         conditions=decode_conditions(row.conditions),
         raw_message=row.raw_message,
+        phrase=decode_phrase(row.phrase),
     )
 
 

@@ -144,7 +144,7 @@ def test_main_command_prints_the_bot_messages_readably_and_writes_charts(tmp_pat
     assert "Go-Live-Lauf #1 · VALEO-NeuroERP v1.1.0" in output
     assert "65 von 65 Punkten entschieden" not in output  # the final message shows the finished run instead
     assert "Lauf #1 nach" in output and "NO-GO" in output
-    assert "not configured: set GOLIVE_HEALTH_URL" in output
+    assert "nicht konfiguriert: GOLIVE_HEALTH_URL setzen" in output  # the checklist is German
     assert "P1: Image-Check & Registry" in output and "*P1: Image-Check & Registry*" not in output
     assert ":white_check_mark:" not in output and ":boom:" not in output  # symbols, not emoji codes
     pngs = sorted((tmp_path / "charts").glob("*.png"))

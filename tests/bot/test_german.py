@@ -319,3 +319,48 @@ def test_the_check_finds_english_and_passes_german() -> None:
         assert not _english_in(_strip(DE[key].format(**values), [])), key
     for label in ("Procedure", "Known-good revision", "Contact", "Communication"):
         assert _english_in(f"- {label}: x")
+
+
+async def test_golive_s_own_words_in_stored_results_read_back_in_german(tmp_path: Path) -> None:
+    """A skip for a failed dependency and a missing setting are golive's words, stored
+    with the result: `/golive status` after the run, read from the database, shows them in
+    German, not the English kept for logs and JSON."""
+    smoke = {
+        "id": "p2",
+        "title": "P2: Rauchtest",
+        "owner": "devops",
+        "sections": [
+            {
+                "id": "p2-smoke",
+                "title": "Rauchtest",
+                "items": [
+                    {
+                        "id": "smoke",
+                        "title": "Rauchtest grün",
+                        "depends_on": ["health"],
+                        "probe": {"type": "http", "url": "http://127.0.0.1:9/smoke"},
+                    },
+                    {
+                        "id": "unset",
+                        "title": "Dienst ohne Adresse",
+                        "probe": {"type": "http", "url": "${GOLIVE_UNSET_URL}"},
+                    },
+                ],
+            }
+        ],
+    }
+    async with harness(tmp_path, language="de", more_phases=[smoke]) as h:
+        h.target.status = 503
+        await h.command("run")
+        await h.settle()
+        release = await h.store.release_id("Shop", "2.0.0")
+        stored = await h.store.latest_results(release)
+        assert stored["smoke"].message == "depends on health, which is FAIL"  # English kept
+        assert stored["smoke"].phrase is not None  # and the phrase beside it
+        since = len(h.slack.answers())
+        await h.command("status")
+        await h.settle()
+        shown = json.dumps([c.params for c in h.slack.answers()[since:]], ensure_ascii=False)
+        assert "hängt von health ab, der FAIL ist" in shown, shown[:2000]
+        assert "nicht konfiguriert: GOLIVE_UNSET_URL setzen" in shown
+        assert "depends on health" not in shown and "not configured" not in shown
