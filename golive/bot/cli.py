@@ -366,7 +366,7 @@ def _surface(checklist: Checklist, charts: Path) -> tuple[Surface, str, ConsoleS
         from .slack.surface import SlackSurface
 
         return SlackSurface(web_client(settings.bot_token, settings.api_url)), channel, None
-    console = ConsoleSurface(charts, io.StringIO())
+    console = ConsoleSurface(charts, io.StringIO(), language=checklist.release.language)
     return console, channel, console
 
 

@@ -19,6 +19,7 @@ from ..checks.results import ItemResult
 from .ops.metrics import METRICS, Metrics
 from .render import text as render_text
 from .render.blocks import Message, plain
+from .render.messages import text
 
 if TYPE_CHECKING:
     from .render.chart_file import Chart
@@ -34,10 +35,14 @@ log = structlog.get_logger(__name__)
 class ConsoleSurface:
     """Prints each message as readable text and writes chart PNGs to a folder."""
 
-    def __init__(self, folder: Path, out: TextIO | None = None, *, show_edits: bool = False) -> None:
+    def __init__(
+        self, folder: Path, out: TextIO | None = None, *, show_edits: bool = False, language: str = "en"
+    ) -> None:
         # ``golive run`` hands a buffer and prints it after the run with --verbose: a
         # terminal's live display must not be written through.
         self.folder = folder
+        #: The checklist's: the headings say where a message would go in its words too.
+        self.language = language
         self.out = out or sys.stdout
         self.show_edits = show_edits
         self._ts = itertools.count(1)
@@ -55,8 +60,11 @@ class ConsoleSurface:
         """Print the latest version of every edited message: a terminal cannot edit in
         place, so intermediate progress edits are folded into their final state."""
         for (channel, ts), message in self._pending.items():
-            self._print(f"edit {channel} ts {ts}", message, "edit")
+            self._print(self._t("console_edit", channel=channel, ts=ts), message, "edit")
         self._pending.clear()
+
+    def _t(self, key: str, **values: Any) -> str:
+        return text(self.language, key, **values)
 
     async def post(
         self,
@@ -67,8 +75,8 @@ class ConsoleSurface:
     ) -> str:
         self.flush()
         ts = f"{next(self._ts)}.000000"
-        where = f"{channel}, thread {thread_ts}" if thread_ts else channel
-        self._print(f"post to {where} (ts {ts})", message)
+        where = self._t("console_in_thread", channel=channel, thread=thread_ts) if thread_ts else channel
+        self._print(self._t("console_post_to", where=where, ts=ts), message)
         return ts
 
     def certainly_not_posted(self, error: BaseException) -> bool:
@@ -79,13 +87,13 @@ class ConsoleSurface:
 
     async def update(self, channel: str, ts: str, message: Message) -> None:
         if self.show_edits:
-            self._print(f"edit {channel} ts {ts}", message, "edit")
+            self._print(self._t("console_edit", channel=channel, ts=ts), message, "edit")
         else:
             self._pending[(channel, ts)] = message
 
     async def ephemeral(self, channel: str, user: str, message: Message) -> None:
         self.flush()
-        self._print(f"only for {user} in {channel}", message, "ephemeral")
+        self._print(self._t("console_only_for", user=user, channel=channel), message, "ephemeral")
 
     async def upload(self, channel: str, thread_ts: str | None, chart: Chart) -> None:
         self.flush()
@@ -93,7 +101,7 @@ class ConsoleSurface:
         path = self.folder / chart.filename
         path.write_bytes(chart.png)
         self.charts.append(path)
-        heading = f"chart for {channel}, thread {thread_ts}: {path}"
+        heading = self._t("console_chart_for", channel=channel, thread=thread_ts, path=path)
         self._show("chart", heading, f"{chart.title}\n{chart.alt_text}")
 
     async def permalink(self, channel: str, ts: str) -> str | None:

@@ -506,6 +506,7 @@ def test_verbose_lists_every_item_and_the_messages_without_slack_markup(
     assert decided == {"health": "PASS", "runbook": "PENDING", "smoke": "PASS"}
     # What the bot would post, readable: no *bold* stars, no <url|label> or <@user>.
     assert "Go-Live-Lauf #1 · Shop v2.0.0" in output
+    assert "── Beitrag in " in output and "── post to " not in output  # where, in German too
     assert "P1: Staging" in output and "*P1: Staging*" not in output
     assert not re.search(r"<(https?://|@|#|!)[^>]*>", output), output
     assert not re.search(r"(^|\s)\*\S[^*\n]*\*(\s|$)", output, re.MULTILINE), output
