@@ -32,7 +32,8 @@
     │   ├── UserError                 what a person asked cannot be done (golive.bot.core.errors):
     │   │   │                         shown to that person only, in a reply worded by the EN/DE
     │   │   │                         catalogue; the message says why and what to do
-    │   │   └── NotApprover           the person may not sign for that role
+    │   │   ├── NotApprover           the person may not sign for that role
+    │   │   └── AlreadySigned         the role stands signed off: told as information
     │   └── the bot's own conditions, each beside the one caller that handles it:
     │       NotLeading (golive.bot.core.surface: a replica that lost its lease may not post),
     │       LeaseUnavailable (golive.bot.ha.database: the lease backend did not answer),

@@ -156,7 +156,7 @@ def test_the_whole_way_to_go_and_back(small_checklist: Path, tmp_path: Path, tar
     assert "NO-GO" in output
 
     code, output = cli("signoff", "devops", "--by", "U0INTRUDER", "--checklist", str(small_checklist), db=db)
-    assert code == 2 and "not an approver" in output
+    assert code == 2 and "ist kein Freigebender von DevOps-Team" in output  # the checklist is German
 
     code, output = cli("confirm", "runbook", "--by", "U00OPS", "--checklist", str(small_checklist), db=db)
     assert code == 2 and "--evidence" in output
@@ -178,7 +178,7 @@ def test_the_whole_way_to_go_and_back(small_checklist: Path, tmp_path: Path, tar
         code, output = cli("signoff", role, "--by", user, "--checklist", str(small_checklist), db=db)
         assert code == 0, output
     code, output = cli("signoff", "devops", "--by", "U0DEVOPS", "--checklist", str(small_checklist), db=db)
-    assert code == 2 and "already signed off" in output
+    assert code == 2 and "ist bereits abgezeichnet von U0DEVOPS" in output
 
     code, output = cli(
         "note", "Freigabe im CAB besprochen", "--by", "U00OPS", "--checklist", str(small_checklist), db=db

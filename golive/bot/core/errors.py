@@ -71,7 +71,7 @@ class AlreadySigned(UserError):
         self.record = record
         self.by_asker = record.user == user
         super().__init__(
-            f"{role.title} is already signed off by {record.user}; revoke it first to sign again"
+            key="signoff_already", role=role.title, user=record.user, at=f"{record.signed_at:%Y-%m-%d %H:%M}"
         )
 
     @property
@@ -84,8 +84,7 @@ class NotApprover(UserError):
 
     def __init__(self, role: SignoffRole, user: str) -> None:
         self.role = role
-        groups = f"; members of {', '.join(role.approvers.usergroups)}" if role.approvers.usergroups else ""
-        super().__init__(
-            f"{user} is not an approver of {role.title}; approvers: "
-            f"{', '.join(role.approvers.users) or 'none listed'}{groups}"
-        )
+        users = ", ".join(role.approvers.users)
+        groups = ", ".join(role.approvers.usergroups)
+        key = "cli_not_approver_groups" if groups else "cli_not_approver"
+        super().__init__(key=key, user=user, role=role.title, users=users or "—", groups=groups)
