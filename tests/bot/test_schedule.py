@@ -223,6 +223,18 @@ async def test_a_run_in_flight_skips_the_slot(h: Harness) -> None:
     assert await h.bot.scheduler.run_due(T0 + minutes(45)) is not None
 
 
+async def test_schedule_in_slack_names_the_first_run_of_a_window_next_year(tmp_path: Path) -> None:
+    """The reply names the first slot, however far ahead the window lies (not "No run ahead")."""
+    year = datetime.now(UTC).year + 1
+    window = {"start": f"{year}-12-01T10:00", "end": f"{year}-12-01T12:00", "timezone": BERLIN}
+    async with harness(tmp_path, extra={"schedule": {"interval": "1m", "window": window}}) as h:
+        await h.command("schedule")
+        await h.settle()
+        answer = json.dumps(h.slack.answers()[-1].params, ensure_ascii=False)
+        assert f"{year}-12-01" in answer, answer
+        assert "No run ahead" not in answer
+
+
 async def test_without_a_schedule(tmp_path: Path) -> None:
     async with harness(tmp_path) as h:
         await h.command("schedule")
