@@ -67,3 +67,18 @@ Duration = Annotated[
         }
     ),
 ]
+
+
+def short_age(delta: timedelta | None, unit_gap: str = "") -> str:
+    """An age to one decimal of its largest unit: ``1.5d``, ``2.0h``, ``12m``, ``40s``;
+    ``unit_gap`` goes between number and unit (Slack's run message writes ``12 min``)."""
+    if delta is None:
+        return "?"
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds >= 86400:
+        return f"{seconds / 86400:.1f}{unit_gap}d"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f}{unit_gap}h"
+    if seconds >= 60:
+        return f"{seconds // 60}{unit_gap}{'min' if unit_gap else 'm'}"
+    return f"{seconds}{unit_gap}s"

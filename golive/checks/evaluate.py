@@ -14,6 +14,7 @@ from typing import Any
 
 from .conditions import ConditionOutcome, observes_a_value
 from .conditions import evaluate as evaluate_condition
+from .durations import short_age
 from .model import Checklist, Item
 from .phrases import Phrase
 from .probe import Evidence, Observation, ProbeType, probe_type
@@ -84,8 +85,8 @@ def settle(result: ItemResult, max_age: timedelta | None, waiver: Waiver | None,
     if evidence is not None and stale and status.severity < Status.STALE.severity:
         age = now - evidence.observed_at
         status = Status.STALE
-        message = f"evidence is {_age(age)} old, older than the {_age(max_age)} allowed; {message}"
-        phrase = Phrase.of("result_stale", age=_age(age), limit=_age(max_age), message=phrase)
+        message = f"evidence is {short_age(age)} old, older than the {short_age(max_age)} allowed; {message}"
+        phrase = Phrase.of("result_stale", age=short_age(age), limit=short_age(max_age), message=phrase)
     if waiver is not None and status != Status.PASS:
         until = f"{waiver.expires_at:%Y-%m-%d %H:%M}"
         message = (
@@ -106,19 +107,6 @@ def settle(result: ItemResult, max_age: timedelta | None, waiver: Waiver | None,
     return replace(
         result, status=status, message=message, phrase=phrase if isinstance(phrase, Phrase) else None
     )
-
-
-def _age(delta: timedelta | None) -> str:
-    if delta is None:
-        return "?"
-    seconds = int(delta.total_seconds())
-    if seconds >= 86400:
-        return f"{seconds / 86400:.1f}d"
-    if seconds >= 3600:
-        return f"{seconds / 3600:.1f}h"
-    if seconds >= 60:
-        return f"{seconds // 60}m"
-    return f"{seconds}s"
 
 
 def context_values(checklist: Checklist) -> dict[str, Any]:

@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
+from ...checks.durations import short_age
 from ...checks.model import Checklist, Item, Phase, SignoffRole
 from ...checks.probe import probe_type
 from ...checks.results import ItemResult
@@ -411,21 +412,10 @@ def carried_over(state: State) -> str | None:
         if result is not None:
             oldest[run] = min(oldest.get(run, result.checked_at), result.checked_at)
     runs = ", ".join(
-        text(language, "run_carried_one", run=run, age=short_age(state.at - at))
+        text(language, "run_carried_one", run=run, age=short_age(state.at - at, " "))
         for run, at in sorted(oldest.items())
     )
     return text(language, "run_carried_over", count=len(earlier), runs=runs)
-
-
-def short_age(delta: timedelta) -> str:
-    seconds = max(0, int(delta.total_seconds()))
-    if seconds >= 86400:
-        return f"{seconds / 86400:.1f} d"
-    if seconds >= 3600:
-        return f"{seconds / 3600:.1f} h"
-    if seconds >= 60:
-        return f"{seconds // 60} min"
-    return f"{seconds} s"
 
 
 def orphaned_run_note(checklist: Checklist, rerun: str | None) -> Message:
