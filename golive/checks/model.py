@@ -9,10 +9,11 @@ the YAML's shape only (the JSON Schema, and nothing else, needs that).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal, Protocol, Self, runtime_checkable
+from typing import Annotated, Any, Literal, Protocol, Self, TypeVar, runtime_checkable
 
 from pydantic import (
     AfterValidator,
@@ -35,6 +36,7 @@ from .probe import ProbeConfig
 from .timing import Bounds, check_cron, parse_window, zone
 
 IDENTIFIER = r"^[a-z0-9][a-z0-9._-]*$"
+T = TypeVar("T")
 SLACK_USER = r"^[UW][A-Z0-9]{2,}$"
 SLACK_USERGROUP = r"^S[A-Z0-9]{2,}$"
 
@@ -216,11 +218,7 @@ class Section(Strict):
     @model_validator(mode="wrap")
     @classmethod
     def _place(cls, data: Any, handler: ModelWrapValidatorHandler[Self], info: ValidationInfo) -> Self:
-        binder = _binder(info)
-        if binder is None:
-            return handler(data)
-        with binder.within("section", data):
-            return handler(data)
+        return _within("section", data, handler, info)
 
 
 class Phase(Strict):
@@ -232,11 +230,18 @@ class Phase(Strict):
     @model_validator(mode="wrap")
     @classmethod
     def _place(cls, data: Any, handler: ModelWrapValidatorHandler[Self], info: ValidationInfo) -> Self:
-        binder = _binder(info)
-        if binder is None:
-            return handler(data)
-        with binder.within("phase", data):
-            return handler(data)
+        return _within("phase", data, handler, info)
+
+
+def _within(
+    level: Literal["phase", "section"], data: Any, handler: Callable[[Any], T], info: ValidationInfo
+) -> T:
+    """Validate ``data`` with the binder told which phase or section it is in."""
+    binder = _binder(info)
+    if binder is None:
+        return handler(data)
+    with binder.within(level, data):
+        return handler(data)
 
 
 def _split_ids(value: Any) -> Any:
