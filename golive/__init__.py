@@ -9,4 +9,12 @@ Layers (enforced by import-linter, see pyproject.toml):
   to people.
 """
 
+import sys as _sys
+
 __version__ = "0.1.0"
+
+# httpx imports its own command-line client (click, rich, pygments) when it is imported,
+# unless that import fails. golive never runs it; it cost every command that probes or
+# loads a checklist about 60 ms and 4 MiB (bench/startup.py). httpx then defines a stub.
+# None in sys.modules is the import system's "cannot be imported".
+_sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]

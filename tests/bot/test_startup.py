@@ -30,7 +30,8 @@ import atexit, json, os, sys
 
 def written():
     with open(os.environ["MODULES_FILE"], "w") as out:
-        json.dump(sorted(sys.modules), out)
+        # A None entry is a module marked as not importable, not one imported.
+        json.dump(sorted(name for name, module in sys.modules.items() if module is not None), out)
 
 atexit.register(written)
 sys.argv[0] = "golive"
@@ -41,6 +42,9 @@ main()
 SERVING = ["slack_bolt", "slack_sdk", "aiohttp", "apscheduler"]
 DRAWING = ["matplotlib", "numpy", "PIL"]
 PROBE_CLIENTS = ["kubernetes", "redis", "psycopg", "cryptography"]
+#: httpx's own command-line client and what only it needs: imported with httpx unless
+#: golive (its package's __init__) keeps it out.
+HTTPX_CLI = ["httpx._main", "pygments"]
 
 NOT_FOR_HELP = [
     *SERVING,
@@ -59,6 +63,7 @@ NOT_FOR_HELP = [
 ]
 NOT_FOR_VALIDATE = [
     *SERVING,
+    *HTTPX_CLI,
     *DRAWING,
     *PROBE_CLIENTS,
     "alembic",
@@ -68,7 +73,7 @@ NOT_FOR_VALIDATE = [
     "prometheus_client",
     "golive.storage",
 ]
-NOT_FOR_STATE = [*SERVING, *DRAWING, *PROBE_CLIENTS, "alembic", "pydantic_settings", "structlog"]
+NOT_FOR_STATE = [*SERVING, *DRAWING, *PROBE_CLIENTS, *HTTPX_CLI, "alembic", "pydantic_settings", "structlog"]
 
 
 def imported(args: Iterable[str], tmp_path: Path, exits: tuple[int, ...] = (0, 1)) -> list[str]:
@@ -128,6 +133,7 @@ def test_help_imports_no_command_s_libraries(tmp_path: Path) -> None:
 def test_validate_imports_neither_storage_nor_serving_nor_drawing_nor_probe_clients(tmp_path: Path) -> None:
     modules = imported(["validate", "--checklist", str(BUNDLED)], tmp_path)
     assert "golive.checks.loader" in modules  # it did validate
+    assert "httpx" in modules  # the bundled checklist's URL probes' configuration
     assert among(modules, NOT_FOR_VALIDATE) == []
 
 
