@@ -201,7 +201,7 @@ async def chart_figures(checklist: Checklist) -> dict[str, float]:
 def _render(checklist: Checklist, phase: Any, history: Any) -> tuple[float, float]:
     """Wall and CPU milliseconds of drawing one chart."""
     started, cpu = time.perf_counter(), time.process_time()
-    charts.phase_chart(checklist, phase, history)
+    charts.phase_chart(checklist.release.language, phase, history)
     return (time.perf_counter() - started) * 1000, (time.process_time() - cpu) * 1000
 
 

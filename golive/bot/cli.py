@@ -288,7 +288,7 @@ async def _run_once(
 ) -> tuple[int, State]:
     from .console import RunProgress
     from .core import usecases
-    from .core.publish import publish_run
+    from .core.publish import command_line_chart_workers, publish_run, start_chart_worker, stop_chart_worker
     from .render import text as render_text
 
     if format == Format.json:
@@ -317,6 +317,9 @@ async def _run_once(
     # Text: the messages the bot posts, on Slack when it has a token, else kept to be
     # printed after the run (--verbose) and the charts written to --charts.
     surface, channel, console = _surface(checklist, charts)
+    # The chart workers start with the probes, not after them: their start (an
+    # interpreter and matplotlib, about a second) is then over when the first chart is wanted.
+    start_chart_worker(command_line_chart_workers())
     try:
         with live or contextlib.nullcontext():
             return await publish_run(
@@ -330,6 +333,7 @@ async def _run_once(
                 on_result=progress,
             )
     finally:
+        stop_chart_worker()  # its charts are drawn by now; after an error, none is wanted
         if console is not None:
             console.flush()
             if shown.verbose and isinstance(console.out, io.StringIO):

@@ -76,7 +76,7 @@ def share_of_row(image: np.ndarray, row: int, columns: range, colour: str) -> fl
 def render(
     checklist: Checklist, history: list[PhaseRun], phase: str = "p2"
 ) -> tuple[charts.Drawing, np.ndarray]:
-    drawing = charts.draw(checklist, checklist.phase(phase), history)
+    drawing = charts.draw(checklist.release.language, checklist.phase(phase), history)
     assert drawing is not None
     return drawing, pixels(charts.png(drawing))
 
@@ -171,9 +171,9 @@ def test_a_single_run_is_drawn_whole(checklist: Checklist) -> None:
 
 
 def test_a_phase_nobody_observed_has_no_chart(checklist: Checklist) -> None:
-    assert charts.phase_chart(checklist, checklist.phase("p2"), []) is None
+    assert charts.phase_chart(checklist.release.language, checklist.phase("p2"), []) is None
     only_p1 = [run(1, **{"some-p1-item": health(Status.PASS, 1)})]
-    assert charts.phase_chart(checklist, checklist.phase("p2"), only_p1) is None
+    assert charts.phase_chart(checklist.release.language, checklist.phase("p2"), only_p1) is None
 
 
 @pytest.mark.parametrize(
@@ -188,8 +188,8 @@ def test_titles_and_alt_text_count_runs_grammatically(
 ) -> None:
     chosen = english(checklist) if language == "en" else checklist
     history = [run(n, **{HEALTH: health(Status.FAIL if n == 3 else Status.PASS, 300)}) for n in (1, 2, 3)]
-    single = charts.phase_chart(chosen, chosen.phase("p2"), history[-1:])
-    several = charts.phase_chart(chosen, chosen.phase("p2"), history)
+    single = charts.phase_chart(chosen.release.language, chosen.phase("p2"), history[-1:])
+    several = charts.phase_chart(chosen.release.language, chosen.phase("p2"), history)
     assert single is not None and several is not None
     assert one in single.title and "1 run" not in single.alt_text and "1 Läufe" not in single.alt_text
     assert three in several.title

@@ -10,7 +10,6 @@ per phase (more only when a phase's problems exceed a message).
 from __future__ import annotations
 
 import asyncio
-import functools
 import importlib
 import logging
 import os
@@ -300,15 +299,27 @@ async def close_orphaned_message(
 #: a drawing thread or an equal-priority worker, and as fast as without drawing with this
 #: one (bench/ack_latency.py). One worker bounds what a burst of runs takes from the
 #: machine; their charts queue. Spawned, not forked: this process runs threads and an
-#: event loop. Started on the first chart.
+#: event loop. Started on the first chart, or by :func:`start_chart_worker`.
 CHART_WORKERS = 1
 
+_pools: list[ProcessPoolExecutor] = []
 
-@functools.cache
-def chart_pool() -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(
-        max_workers=CHART_WORKERS, mp_context=get_context("spawn"), initializer=_behind_acknowledgements
-    )
+
+def chart_pool(workers: int = CHART_WORKERS) -> ProcessPoolExecutor:
+    """The chart workers; started with ``workers`` processes if none run yet."""
+    if not _pools:
+        _pools.append(
+            ProcessPoolExecutor(
+                max_workers=workers, mp_context=get_context("spawn"), initializer=_behind_acknowledgements
+            )
+        )
+    return _pools[0]
+
+
+def command_line_chart_workers() -> int:
+    """Chart workers for a command-line run: a core each, up to four. Nothing waits for an
+    acknowledgement there, and a phase of a hundred items takes most of a second to draw."""
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def _behind_acknowledgements() -> None:
@@ -324,29 +335,32 @@ def _behind_acknowledgements() -> None:
 CHARTS_MODULE = f"{__package__.rpartition('.')[0]}.render.charts"
 
 
-def _draw(checklist: Checklist, phase: Phase, history: Any) -> Chart | None:
+def _draw(language: str, phase: Phase, history: Any) -> Chart | None:
     """In the chart worker: the phase's chart."""
     charts: Any = importlib.import_module(CHARTS_MODULE)
-    chart: Chart | None = charts.phase_chart(checklist, phase, history)
+    chart: Chart | None = charts.phase_chart(language, phase, history)
     return chart
 
 
 def stop_chart_worker() -> None:
-    """Stop the chart worker at once, a drawing in progress or not: a shutdown must fit
-    its grace, and a picture is not worth a SIGKILL."""
-    if chart_pool.cache_info().currsize == 0:
+    """Stop the chart workers at once, a drawing in progress or not: a shutdown must fit
+    its grace, and a picture is not worth a SIGKILL. A later chart starts them afresh."""
+    if not _pools:
         return  # never started
-    pool = chart_pool()
+    pool = _pools.pop()
     workers = list((pool._processes or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
     for worker in workers:
         worker.terminate()
 
 
-def start_chart_worker() -> None:
-    """Start the chart worker now (``golive serve`` does at start): a worker spawned by a
-    run's first chart would hold that run, and the schedule's next slot, for seconds."""
-    chart_pool().submit(os.getpid)
+def start_chart_worker(workers: int = CHART_WORKERS) -> None:
+    """Start the chart workers now (``golive serve`` does at start, a command-line run with
+    its probes): a worker spawned by a run's first chart would hold that run, and the
+    schedule's next slot, for seconds. ``workers``: how many, if none runs yet."""
+    pool = chart_pool(workers)
+    for _ in range(workers):
+        pool.submit(os.getpid)
 
 
 async def phase_chart(checklist: Checklist, store: Store, release_id: int, phase: Phase) -> Chart | None:
@@ -354,7 +368,11 @@ async def phase_chart(checklist: Checklist, store: Store, release_id: int, phase
     history = await store.chart_history(release_id, phase.id, limit=HISTORY_RUNS)
     loop = asyncio.get_running_loop()
     try:
-        return await loop.run_in_executor(chart_pool(), _draw, checklist, phase, history)
+        # The language, not the checklist: each chart's arguments are pickled to the
+        # worker, and a checklist of a thousand items took 0.1 s of this process's CPU
+        # to pickle, per phase.
+        language = checklist.release.language
+        return await loop.run_in_executor(chart_pool(), _draw, language, phase, history)
     except Exception as exc:  # a picture that cannot be drawn must not stop the GO announcement
         log.warning("could not draw the chart of %s: %s: %s", phase.id, type(exc).__name__, exc)
         return None
