@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import subprocess
@@ -132,19 +133,38 @@ async def bare_httpx(port: int, requests: int, per_client: int = 32) -> dict[str
     return {"cpu_ms_per_request": cpu * 1000 / requests}
 
 
+#: Starts a command and writes its wall time, exit time and peak RSS to the file named
+#: first. A peak read by this process would not be the command's own: a child's maximum
+#: RSS on Linux starts at its parent's when it is forked, and this process holds the
+#: thousand results of the in-process run (hundreds of MiB); the launcher holds ~10.
+LAUNCHER = """
+import json, os, subprocess, sys, time
+started = time.time()
+process = subprocess.Popen(sys.argv[2:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(process.pid, 0)
+ended = time.time()
+with open(sys.argv[1], "w") as out:
+    json.dump({"seconds": ended - started, "ended": ended, "rss_kib": usage.ru_maxrss}, out)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def child(args: list[str], env: dict[str, str]) -> tuple[float, float, float]:
     """Run ``golive ARGS``: (seconds, exit time, peak RSS in MiB)."""
-    started = time.time()
-    process = subprocess.Popen(
-        [*GOLIVE, *args], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    _, status, usage = os.wait4(process.pid, 0)
-    ended = time.time()
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode not in (0, 1):  # 1: a blocking item failed, still a finished run
-        assert process.stderr is not None
-        raise SystemExit(f"golive {' '.join(args)} exited {process.returncode}: {process.stderr.read()!r}")
-    return ended - started, ended, usage.ru_maxrss / 1024
+    with tempfile.NamedTemporaryFile("r", suffix=".json") as figures:
+        done = subprocess.run(
+            [sys.executable, "-c", LAUNCHER, figures.name, *GOLIVE, *args],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+        if done.returncode not in (0, 1):  # 1: a blocking item failed, still a finished run
+            raise SystemExit(f"golive {' '.join(args)} exited {done.returncode}: {done.stderr!r}")
+        measured = json.load(figures)
+    return measured["seconds"], measured["ended"], measured["rss_kib"] / 1024
 
 
 def _env() -> dict[str, str]:

@@ -108,3 +108,14 @@ class DeploymentStore(StoreBase):
         )
         async with self._transaction() as session:
             await session.execute(change)
+
+    async def attempt_failed(self, deployment_id: int, *, state: str, comment: str) -> None:
+        """Record why the latest answer did not go through (``state``: "retrying", or
+        "uncertain" when GitHub may have applied it); the deploy stays unanswered."""
+        change = (
+            update(PendingDeploymentRow)
+            .where(PendingDeploymentRow.id == deployment_id, PendingDeploymentRow.answered_at.is_(None))
+            .values(state=state, comment=comment)
+        )
+        async with self._transaction() as session:
+            await session.execute(change)

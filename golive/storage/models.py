@@ -386,7 +386,9 @@ class PendingDeploymentRow(Base):
     callback_url: Mapped[str]
     received_at: Mapped[datetime]
     answered_at: Mapped[datetime | None]
-    #: "approved" or "rejected", and the comment sent with it.
+    #: Answered: "approved" or "rejected" and the comment sent with it, "failed" (GitHub
+    #: refused the answer) or "uncertain" (refused after an attempt it may have applied).
+    #: Unanswered: None, or "retrying"/"uncertain" and why the last attempt failed.
     state: Mapped[str | None]
     comment: Mapped[str | None]
 

@@ -55,12 +55,20 @@ class FakeGitHub:
     answers: list[Answer] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     tokens_issued: int = 0
+    #: Statuses for the next protection-rule answers, one each, before taking them (as a
+    #: GitHub that is failing or limiting the rate).
+    failing: list[int] = field(default_factory=list)
+    #: Statuses for the next protection-rule answers, one each, after taking them (as a
+    #: gateway whose reply is an error although GitHub applied the answer).
+    failing_after_taking: list[int] = field(default_factory=list)
+    #: Headers sent with those failures.
+    failure_headers: dict[str, str] = field(default_factory=dict)
     _tokens: dict[str, int] = field(default_factory=dict)
     _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _runner: web.AppRunner | None = None
     url: str = ""
 
-    async def start(self) -> FakeGitHub:
+    async def start(self, port: int = 0) -> FakeGitHub:
         app = web.Application()
         app.router.add_post("/app/installations/{installation}/access_tokens", self._access_token)
         app.router.add_post(
@@ -68,7 +76,7 @@ class FakeGitHub:
         )
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", port, reuse_address=True)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"http://127.0.0.1:{port}"
@@ -77,6 +85,11 @@ class FakeGitHub:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+            self._runner = None
+
+    async def restart(self) -> None:
+        """Back on the same address after :meth:`stop` (GitHub down for a while)."""
+        await self.start(int(self.url.rsplit(":", 1)[1]))
 
     def callback_url(self, repository: str, run_id: int) -> str:
         return f"{self.url}/repos/{repository}/actions/runs/{run_id}/deployment_protection_rule"
@@ -126,7 +139,16 @@ class FakeGitHub:
             "rejected",
         ):
             return self._refuse(422, f"invalid body {body}")
+        if self.failing:
+            return web.json_response(
+                {"message": "Server Error"}, status=self.failing.pop(0), headers=self.failure_headers
+            )
+        if any(answer.path == request.path for answer in self.answers):
+            # A run's protection rule is answered once; a repeat has nothing left to review.
+            return self._refuse(422, "No pending deployment protection rule for this run")
         self.answers.append(Answer(request.path, body))
+        if self.failing_after_taking:
+            return web.json_response({"message": "Bad Gateway"}, status=self.failing_after_taking.pop(0))
         return web.Response(status=204)
 
 

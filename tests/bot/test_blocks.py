@@ -209,7 +209,7 @@ def _used_keys() -> set[str]:
     if 'f"evidence_problem_{problem}"' in code:
         used |= {key for key in EN if key.startswith("evidence_problem_")}
     if 'f"deploy_{what}"' in code:
-        used |= {f"deploy_{what}" for what in ("waiting", "approved", "rejected")}
+        used |= {f"deploy_{what}" for what in ("waiting", "approved", "rejected", "failed", "uncertain")}
     if 'f"report_{key}"' in code:
         used |= {f"report_{word}" for word in re.findall(r"words\[[\"']([a-z_]+)[\"']\]", code)}
     return used

@@ -139,6 +139,84 @@ async def test_the_deploy_waits_for_go_and_is_approved_once(setup: Setup) -> Non
     assert "Released the production deploy of valeo/shop@abc1234 (GitHub)" in setup.printed.getvalue()
 
 
+async def go(setup: Setup) -> None:
+    await usecases.execute_run(setup.checklist, setup.store)
+    await usecases.sign_off(setup.checklist, setup.store, "devops", user=DEVOPS)
+
+
+@pytest.mark.parametrize(
+    ("status", "headers"),
+    [(503, {}), (429, {"Retry-After": "1"}), (403, {"X-RateLimit-Remaining": "0"})],
+    ids=["github failing", "too many requests", "rate limit"],
+)
+async def test_an_answer_github_could_not_take_is_sent_again_at_the_next_round(
+    setup: Setup, status: int, headers: dict[str, str]
+) -> None:
+    await setup.deliver("d-7")
+    await go(setup)
+    setup.github.failing, setup.github.failure_headers = [status], headers
+    assert await setup.answer() == []
+    [waiting] = await setup.store.unanswered_deployments()
+    assert waiting.state == "retrying"
+    assert f"HTTP {status}" in (waiting.comment or "")
+    assert setup.github.answers == []
+
+    assert await setup.answer() == [("d-7", True)]
+    assert [a.body["state"] for a in setup.github.answers] == ["approved"]
+    [answered] = await setup.store.deployments(1)
+    assert answered.state == "approved"
+    assert "Released the production deploy" in setup.printed.getvalue()
+
+
+async def test_an_unreachable_github_is_asked_again_and_nothing_is_lost(setup: Setup) -> None:
+    await setup.deliver("d-8")
+    await go(setup)
+    await setup.github.stop()  # GitHub down: no connection at all
+    assert await setup.answer() == []
+    [waiting] = await setup.store.unanswered_deployments()
+    assert waiting.state == "retrying"
+    assert "cannot be reached" in (waiting.comment or "")
+    await setup.github.restart()
+    assert await setup.answer() == [("d-8", True)]
+    assert len(setup.github.answers) == 1
+
+
+async def test_an_answer_whose_reply_was_lost_is_repeated_and_a_refused_repeat_is_uncertain(
+    setup: Setup,
+) -> None:
+    """GitHub took the approval but the reply was a gateway error: golive cannot know,
+    asks again, and when the repeat is refused says the deploy may have been released
+    instead of calling it failed."""
+    await setup.deliver("d-9")
+    await go(setup)
+    setup.github.failing_after_taking = [502]
+    assert await setup.answer() == []
+    [waiting] = await setup.store.unanswered_deployments()
+    assert waiting.state == "uncertain"
+
+    assert await setup.answer() == []
+    assert await setup.store.unanswered_deployments() == []
+    [recorded] = await setup.store.deployments(1)
+    assert recorded.state == "uncertain"
+    assert "HTTP 422" in (recorded.comment or "") and "HTTP 502" in (recorded.comment or "")
+    assert len(setup.github.answers) == 1  # applied once, whatever golive could tell
+    assert "may or may not have reached GitHub" in setup.printed.getvalue()
+    assert await setup.answer() == []  # settled: not asked again
+
+
+async def test_an_answer_github_refuses_is_failed_once_and_said_in_the_channel(setup: Setup) -> None:
+    await setup.deliver("d-10")
+    await go(setup)
+    setup.github.failing = [404]
+    assert await setup.answer() == []
+    [failed] = await setup.store.deployments(1)
+    assert (failed.state, failed.answered_at is not None) == ("failed", True)
+    assert "HTTP 404" in (failed.comment or "")
+    assert await setup.answer() == []  # not asked again
+    assert setup.github.answers == []
+    assert setup.printed.getvalue().count("Could not answer the production deploy") == 1
+
+
 async def test_a_deploy_of_another_version_is_rejected_at_once(setup: Setup) -> None:
     await setup.deliver("d-2", ref="v1.9.0")
     assert await setup.answer() == [("d-2", False)]

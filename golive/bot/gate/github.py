@@ -49,7 +49,16 @@ COMMENT_CHARS = 1000
 
 
 class GitHubError(GoliveError):
-    """GitHub refused or could not be reached; the message names the call, never a token."""
+    """GitHub refused or could not be reached; the message names the call, never a token.
+
+    ``retry``: the same call may succeed later (GitHub unreachable, rate limiting, or
+    failing itself). ``uncertain``: the request went out and its reply was lost or was a
+    server error, so GitHub may have applied it."""
+
+    def __init__(self, message: str, *, retry: bool = False, uncertain: bool = False) -> None:
+        super().__init__(message)
+        self.retry = retry
+        self.uncertain = uncertain
 
 
 def signature(secret: bytes, body: bytes) -> str:
@@ -187,7 +196,12 @@ class GitHubApp:
             raise GitHubError(
                 f"the callback URL {request.callback_url} is not on {self.settings.api_url}: not called"
             )
-        token = await self.installation_token(request.installation_id)
+        try:
+            token = await self.installation_token(request.installation_id)
+        except GitHubError as exc:
+            # Nothing reached the deploy yet: asking again later is safe, also when the
+            # token was refused (an App key being replaced, an installation suspended).
+            raise GitHubError(str(exc), retry=True) from None
         document = {
             "environment_name": request.environment,
             "state": "approved" if approved else "rejected",
@@ -213,8 +227,29 @@ class GitHubApp:
         }
         try:
             response = await self.client.post(url, headers=headers, json=document)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # No connection, so no request: certainly not applied.
+            raise GitHubError(
+                f"GitHub cannot be reached for {what}: {type(exc).__name__}", retry=True
+            ) from None
         except httpx.HTTPError as exc:
-            raise GitHubError(f"GitHub cannot be reached for {what}: {type(exc).__name__}") from None
-        if response.status_code >= 300:
-            raise GitHubError(f"GitHub refused {what}: HTTP {response.status_code} {response.text[:200]}")
-        return response
+            raise GitHubError(
+                f"GitHub did not answer {what}: {type(exc).__name__}", retry=True, uncertain=True
+            ) from None
+        status = response.status_code
+        if status < 300:
+            return response
+        refused = f"GitHub refused {what}: HTTP {status} {response.text[:200]}"
+        if status == 429 or (status == 403 and _rate_limited(response)):
+            raise GitHubError(refused, retry=True)
+        if status >= 500:
+            # 503: not handled at all. Any other server error, or a gateway's (502, 504),
+            # may come after the answer was applied.
+            raise GitHubError(refused, retry=True, uncertain=status != 503)
+        raise GitHubError(refused)
+
+
+def _rate_limited(response: httpx.Response) -> bool:
+    """GitHub's rate limits answer 403 (or 429) with these headers; other 403s are a
+    permission the App lacks, which asking again does not change."""
+    return "retry-after" in response.headers or response.headers.get("x-ratelimit-remaining") == "0"

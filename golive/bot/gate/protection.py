@@ -19,7 +19,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
 from aiohttp import web
@@ -215,10 +215,7 @@ async def answer_pending(
         try:
             await app.answer(request, approved=approved, comment=comment)
         except GitHubError as exc:
-            # Claimed but not taken: never sent twice; the deploy stays waiting on
-            # GitHub until its own timeout, and the log says which one.
-            log.error("deploy %s of %s not answered: %s", deployment.id, deployment.repository, exc)
-            await store.answer_deployment(deployment.id, state="failed", comment=str(exc), at=state.at)
+            await _not_answered(store, checklist, channel, deployment, exc, state.at)
             continue
         state_name = "approved" if approved else "rejected"
         await store.answer_deployment(deployment.id, state=state_name, comment=comment, at=state.at)
@@ -226,6 +223,53 @@ async def answer_pending(
         if channel is not None:
             await tell(store, checklist, channel, deployment, state_name, comment)
     return sent
+
+
+#: GitHub fails a job that waited this long for its protection rules; answering after
+#: that is pointless.
+GITHUB_GIVES_UP = timedelta(days=30)
+
+
+async def _not_answered(
+    store: Store,
+    checklist: Checklist,
+    channel: Channel | None,
+    deployment: PendingDeployment,
+    failure: GitHubError,
+    at: datetime,
+) -> None:
+    """An answer GitHub did not take. Whatever may succeed later is tried again at the
+    next round (the claim let go: one replica still sends it), until GitHub itself gives
+    up on the deploy; the rest is recorded as failed and said in the channel.
+
+    An answer whose request went out and whose reply was lost (or was a server error)
+    may have been applied: it is sent again, since a deploy left waiting for a month is
+    worse than a repeat GitHub refuses, and a refusal after such an attempt is recorded
+    as "uncertain", not as a failure, with both reasons."""
+    uncertain = failure.uncertain or deployment.state == "uncertain"
+    if failure.retry and at - deployment.received_at < GITHUB_GIVES_UP:
+        log.warning(
+            "deploy %s of %s not answered, trying again next round: %s",
+            deployment.id,
+            deployment.repository,
+            failure,
+        )
+        await store.attempt_failed(
+            deployment.id, state="uncertain" if uncertain else "retrying", comment=str(failure)
+        )
+        await store.release_notification(deployment.release_id, f"deploy:{deployment.id}")
+        return
+    log.error("deploy %s of %s not answered: %s", deployment.id, deployment.repository, failure)
+    if uncertain:
+        earlier = deployment.comment or "no reply"
+        comment = f"{failure}; an earlier attempt may have been applied by GitHub ({earlier})"
+        await store.answer_deployment(deployment.id, state="uncertain", comment=comment, at=at)
+        if channel is not None:
+            await tell(store, checklist, channel, deployment, "uncertain", comment)
+        return
+    await store.answer_deployment(deployment.id, state="failed", comment=str(failure), at=at)
+    if channel is not None:
+        await tell(store, checklist, channel, deployment, "failed", str(failure))
 
 
 async def watch_pending(
