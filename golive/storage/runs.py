@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import BindParameter, Integer, Select, bindparam, delete, func, select, update
+from sqlalchemy import BindParameter, Integer, Select, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import aliased
 
 from golive.checks.results import ItemResult
@@ -101,24 +101,31 @@ class RunStore(StoreBase):
                 # Aborted by another replica (this process was taken for dead): a late
                 # result must not become the item's newest.
                 raise RunAborted(run_id)
-            session.add_all(
-                ResultRow(
-                    run_id=run_id,
-                    release_id=release_id,
-                    item_id=result.item_id,
-                    phase=phase,
-                    status=str(result.status),
-                    raw_status=str(result.raw_status),
-                    message=result.message,
-                    raw_message=result.raw_message,
-                    duration_ms=result.duration_ms,
-                    checked_at=result.checked_at,
-                    observed=encode_observed(result.observed),
-                    evidence=encode_evidence(result.evidence),
-                    conditions=encode_conditions(result.conditions),
-                    phrase=encode_phrase(result.phrase),
-                )
-                for result, phase in results
+            if not results:
+                return  # (no parameter sets would insert one row of defaults)
+            # One INSERT of plain rows (executemany), not ORM objects: the unit of work
+            # cost half a millisecond of CPU per result, a tenth of a probe's.
+            await session.execute(
+                insert(ResultRow),
+                [
+                    dict(
+                        run_id=run_id,
+                        release_id=release_id,
+                        item_id=result.item_id,
+                        phase=phase,
+                        status=str(result.status),
+                        raw_status=str(result.raw_status),
+                        message=result.message,
+                        raw_message=result.raw_message,
+                        duration_ms=result.duration_ms,
+                        checked_at=result.checked_at,
+                        observed=encode_observed(result.observed),
+                        evidence=encode_evidence(result.evidence),
+                        conditions=encode_conditions(result.conditions),
+                        phrase=encode_phrase(result.phrase),
+                    )
+                    for result, phase in results
+                ],
             )
 
     async def finish_run(self, run_id: int, *, finished_at: datetime, verdict: str, fingerprint: str) -> None:

@@ -158,6 +158,19 @@ async def test_run_results_hold_only_that_run(store: Store) -> None:
     assert await store.run_results(second + 1000) == {}
 
 
+async def test_a_batch_is_stored_in_its_order_and_an_empty_one_stores_nothing(store: Store) -> None:
+    release = await store.release_id("r", "1")
+    run = await new_run(store, release, T0)
+    await store.record_results(run, [])
+    assert await store.run_results(run) == {}
+    first, again = result("a", Status.FAIL, at=T0), result("a", Status.PASS, at=T0)
+    await store.record_results(run, [(first, "P1"), (result("b"), "P2"), (again, "P1")])
+    stored = await store.run_results(run)
+    assert set(stored) == {"a", "b"}
+    assert stored["a"].status == Status.PASS  # recorded last of the two at the same time
+    assert stored["b"] == result("b")
+
+
 async def test_item_history_is_newest_first_and_limited(store: Store) -> None:
     release = await store.release_id("r", "1")
     runs = []

@@ -230,7 +230,12 @@ async def _run_state(
     run beside it stored newer ones meanwhile."""
     release = await release_context(checklist, store)
     records = await store.records(release.id)
-    others = {k: v for k, v in (await store.latest_observations(release.id)).items() if k not in selected}
+    # A run of the whole checklist reports only its own results: reading (and decoding)
+    # every item's newest result just to set them all aside cost a thousand-item run a
+    # fifth of a millisecond per item.
+    unselected = any(item.id not in selected for item in checklist.items())
+    latest = await store.latest_observations(release.id) if unselected else {}
+    others = {k: v for k, v in latest.items() if k not in selected}
     seen = {**others, **own}
     results = current_results(checklist, {k: v.result for k, v in seen.items()}, records, at)
     return State(
