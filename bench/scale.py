@@ -4,7 +4,8 @@ target that answers each request after DELAY seconds (default 0.1), at concurren
 Each figure beside its baseline, measured in the same run:
 
 - CPU per probe of a run (this process: probing, deciding, storing in SQLite, the
-  run's progress callbacks) vs CPU per request of bare httpx (a client per 32 requests);
+  run's progress callbacks) vs CPU per request of bare httpx (a client per 32 requests),
+  and of bare aiohttp for comparison;
 - the run's wall time vs its slowest probe;
 - when the first result was reported (``on_result``) vs when the first probe finished;
 - a text run (``golive run`` in a subprocess, charts written to a folder): its peak RSS
@@ -133,6 +134,25 @@ async def bare_httpx(port: int, requests: int, per_client: int = 32) -> dict[str
     return {"cpu_ms_per_request": cpu * 1000 / requests}
 
 
+async def bare_aiohttp(port: int, requests: int) -> dict[str, float]:
+    """Another floor, for comparison: the same GETs through one aiohttp session (the HTTP
+    library the Slack app already brings), whose pool does not walk its connections."""
+    import aiohttp
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
+        async def get(n: int) -> int:
+            async with session.get(f"http://127.0.0.1:{port}/health/{n}") as answer:
+                await answer.read()
+                return answer.status
+
+        cpu = time.process_time()
+        statuses = await asyncio.gather(*(get(n) for n in range(requests)))
+        cpu = time.process_time() - cpu
+    assert all(status == 200 for status in statuses)
+    return {"aiohttp_cpu_ms_per_request": cpu * 1000 / requests}
+
+
 #: Starts a command and writes its wall time, exit time and peak RSS to the file named
 #: first. A peak read by this process would not be the command's own: a child's maximum
 #: RSS on Linux starts at its parent's when it is forked, and this process holds the
@@ -243,6 +263,7 @@ async def measure(per_phase: int = 100, delay: float = 0.1) -> dict[str, float]:
         figures: dict[str, float] = {}
         figures.update(await measure_run(port, per_phase, folder))
         figures.update(await bare_httpx(port, PHASES * per_phase))
+        figures.update(await bare_aiohttp(port, PHASES * per_phase))
         big, url = await text_run(port, PHASES, per_phase, folder)
         small, _ = await text_run(port, 1, 10, folder)
         figures.update(big)

@@ -1,6 +1,7 @@
 """Every figure golive promises, in one table, each beside its baseline from the same run.
 
     .venv/bin/python bench/table.py [--results 2000000] [--skip-postgres] [--charts-only]
+                                    [--command-line-only]
 
 Rows: a run of 100 probes vs its slowest probe; acknowledgement latency p50/p99 under
 50 concurrent commands during a run vs an idle bot, and while a run's charts are drawn vs
@@ -8,8 +9,9 @@ the same burst idle; status and chart-history queries with
 N stored results vs a thousand, on SQLite and PostgreSQL; chart rendering per phase vs a
 one-run chart; resident memory of `golive serve` during a run vs idle, with the test
 checklist and with the bundled one; start-up time and peak memory of `golive --help`,
-`validate`, `status` and `report` vs a bare `python -c pass`; a run of 1,000
-http items (bench/scale.py): CPU per probe vs bare httpx, wall time vs its slowest probe,
+`validate`, `status` and `report` vs a bare `python -c pass` (and the libraries the
+last two need, imported alone); a run of 1,000 http items (bench/scale.py): CPU per probe
+vs bare httpx (and bare aiohttp vs bare httpx), wall time vs its slowest probe,
 first result reported vs first probe done, a text run's time after its last probe vs
 a 10-item run's and its peak RSS vs `golive validate`, status and report with 30 stored
 runs vs 1.
@@ -130,6 +132,12 @@ async def rows(results: int, postgres: bool) -> list[Row]:
             ratio(bundled["run_rss_mib"], bundled["idle_rss_mib"]),
         )
     )
+    return table + await command_line_rows()
+
+
+async def command_line_rows() -> list[Row]:
+    """Start-up of the commands, and runs of a thousand items."""
+    table: list[Row] = []
     for figure in await asyncio.to_thread(startup.measure):
         table.append(
             (
@@ -159,6 +167,12 @@ def scale_rows(figures: dict[str, float]) -> list[Row]:
             f"{figures['cpu_ms_per_probe']:.2f} ms",
             f"bare httpx GET {figures['cpu_ms_per_request']:.2f} ms",
             ratio(figures["cpu_ms_per_probe"], figures["cpu_ms_per_request"]),
+        ),
+        (
+            "the same GETs through bare aiohttp (for comparison): CPU per request",
+            f"{figures['aiohttp_cpu_ms_per_request']:.2f} ms",
+            f"bare httpx GET {figures['cpu_ms_per_request']:.2f} ms",
+            ratio(figures["aiohttp_cpu_ms_per_request"], figures["cpu_ms_per_request"]),
         ),
         (
             f"run of {probes} http probes (100 ms each, concurrency 1,000): wall time",
@@ -204,8 +218,16 @@ def main() -> None:
     parser.add_argument("--results", type=int, default=2_000_000)
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--charts-only", action="store_true", help="only the chart rendering rows")
+    parser.add_argument(
+        "--command-line-only", action="store_true", help="only start-up and the thousand-item runs"
+    )
     args = parser.parse_args()
-    table = asyncio.run(chart_rows() if args.charts_only else rows(args.results, not args.skip_postgres))
+    if args.charts_only:
+        table = asyncio.run(chart_rows())
+    elif args.command_line_only:
+        table = asyncio.run(command_line_rows())
+    else:
+        table = asyncio.run(rows(args.results, not args.skip_postgres))
     widths = [
         max(len(r[i]) for r in [("figure", "value", "baseline (same run)", "ratio"), *table])
         for i in range(4)
