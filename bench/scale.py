@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import target  # noqa: E402
+from bench.launch import launch  # noqa: E402
 from golive.bot.core import usecases  # noqa: E402
 from golive.checks.loader import loads  # noqa: E402
 from golive.checks.results import ItemResult  # noqa: E402
@@ -153,38 +152,12 @@ async def bare_aiohttp(port: int, requests: int) -> dict[str, float]:
     return {"aiohttp_cpu_ms_per_request": cpu * 1000 / requests}
 
 
-#: Starts a command and writes its wall time, exit time and peak RSS to the file named
-#: first. A peak read by this process would not be the command's own: a child's maximum
-#: RSS on Linux starts at its parent's when it is forked, and this process holds the
-#: thousand results of the in-process run (hundreds of MiB); the launcher holds ~10.
-LAUNCHER = """
-import json, os, subprocess, sys, time
-started = time.time()
-process = subprocess.Popen(sys.argv[2:], stdout=subprocess.DEVNULL)
-_, status, usage = os.wait4(process.pid, 0)
-ended = time.time()
-with open(sys.argv[1], "w") as out:
-    json.dump({"seconds": ended - started, "ended": ended, "rss_kib": usage.ru_maxrss}, out)
-sys.exit(os.waitstatus_to_exitcode(status))
-"""
-
-
 def child(args: list[str], env: dict[str, str]) -> tuple[float, float, float]:
     """Run ``golive ARGS``: (seconds, exit time, peak RSS in MiB)."""
-    with tempfile.NamedTemporaryFile("r", suffix=".json") as figures:
-        done = subprocess.run(
-            [sys.executable, "-c", LAUNCHER, figures.name, *GOLIVE, *args],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            check=False,
-        )
-        if done.returncode not in (0, 1):  # 1: a blocking item failed, still a finished run
-            raise SystemExit(f"golive {' '.join(args)} exited {done.returncode}: {done.stderr!r}")
-        measured = json.load(figures)
-    return measured["seconds"], measured["ended"], measured["rss_kib"] / 1024
+    done = launch([*GOLIVE, *args], env, cwd=ROOT)
+    if done.returncode not in (0, 1):  # 1: a blocking item failed, still a finished run
+        raise SystemExit(f"golive {' '.join(args)} exited {done.returncode}: {done.stderr!r}")
+    return done.seconds, done.ended, done.peak_rss_mib
 
 
 def _env() -> dict[str, str]:

@@ -2,8 +2,8 @@
 
 Times `golive --help`, `golive validate`, `golive status` and `golive report` on the
 bundled checklist, with a SQLite database holding a few runs of it, as the median wall
-time of N starts of each, and their peak resident memory (the child's own, from
-``os.wait4``). The baseline is `python -c pass` with the same interpreter, started in
+time of N starts of each, and their peak resident memory (each command's own, read by a
+small launcher: see bench/launch.py). The baseline is `python -c pass` with the same interpreter, started in
 turn with the commands (one round: the baseline, then each command), so a machine busy
 with other work slows both alike. Targets: `--help` within 10x the baseline, the others
 within 20x, each under 100 MiB. One more line imports only the libraries `status` and
@@ -20,12 +20,15 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.launch import launch  # noqa: E402
+
 CHECKLIST = ROOT / "checklists" / "valeo-neuroerp-1.1.0.yaml"
 
 
@@ -74,18 +77,11 @@ def environment(folder: Path) -> dict[str, str]:
 
 def start(command: Sequence[str], env: dict[str, str]) -> Start:
     """One start of ``command``: its wall time and its peak resident memory."""
-    began = time.perf_counter()
-    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    assert child.stderr is not None
-    error = child.stderr.read()
-    _, status, usage = os.wait4(child.pid, 0)
-    seconds = time.perf_counter() - began
-    child.returncode = os.waitstatus_to_exitcode(status)
-    child.stderr.close()
+    done = launch(command, env)
     # validate exits 0, status and report 0 as well; a failing command is no figure.
-    if child.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} exited {child.returncode}: {error.decode(errors='replace')}")
-    return Start(seconds, usage.ru_maxrss / 1024)  # ru_maxrss is in KiB on Linux
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} exited {done.returncode}: {done.stderr}")
+    return Start(done.seconds, done.peak_rss_mib)
 
 
 def store_runs(db_url: str, runs: int, env: dict[str, str]) -> None:
