@@ -132,7 +132,7 @@ class HttpSession:
         if not self.proxies:
             return None
         proxy = self.proxies.get(url.scheme) or self.proxies.get("all")
-        if proxy is None or (url.host and _bypass_proxy(url.host, self.proxies)):
+        if proxy is None or (url.host and _bypass_proxy(f"{url.host}:{url.port}", self.proxies)):
             return None
         return proxy if "://" in proxy else f"http://{proxy}"
 
@@ -141,6 +141,8 @@ class HttpSession:
 
 
 def _bypass_proxy(host: str, proxies: Mapping[str, str]) -> bool:
+    """Whether ``NO_PROXY`` names ``host`` (``host:port``; an entry matches the host, its
+    subdomains, or host and port)."""
     # Not in the type stubs; aiohttp imports the module anyway.
     from urllib.request import proxy_bypass_environment  # type: ignore[attr-defined]
 
