@@ -11,6 +11,12 @@ Credentials are references only (``secret_headers``, ``auth``); plain ``headers`
 the names that carry credentials. Headers we send are never observed; response headers
 are, with cookie values masked. Secret-looking query parameters are masked in the URLs
 we report.
+
+Spoken through aiohttp (a third of httpx's CPU per request; the family that scales to
+thousands of items), on the run's session for the probe's TLS setting
+(:func:`~golive.checks.clients.http.pooled_session`). Redirects are followed here, one hop
+at a time: each hop is checked against ``allowed_hosts``, credentials stay with their
+origin, and the cookies a redirect sets go to the next hop only (the session keeps none).
 """
 
 from __future__ import annotations
