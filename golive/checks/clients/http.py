@@ -1,23 +1,29 @@
 """The HTTP toolkit every client and probe shares: one of each.
 
+Most clients speak httpx; the http probe family, the one that scales to thousands of
+items, speaks aiohttp (a third of httpx's CPU per request), and has its counterparts here.
+
 - TLS: :func:`ssl_context` builds every context from (verify, CA file, client
   certificate); the common ones are built once per process and shared (loading the
   system trust store costs tens of milliseconds of CPU, a good part of a second on a busy
-  machine; ``ssl.SSLContext`` may be shared).
+  machine; ``ssl.SSLContext`` may be shared). Both libraries take these contexts.
 - Target URLs: :func:`checked_url` (absolute http(s), no credentials in it),
   :func:`public_url` (what messages and evidence show).
 - Auth: :class:`HttpAuth` (bearer or basic, by reference),
-  :func:`strip_on_cross_origin` (credentials do not follow a redirect elsewhere).
+  :func:`strip_on_cross_origin` (credentials do not follow a redirect elsewhere; httpx).
 - Errors: :func:`transport_error` maps a failed request to the one diagnosis (TLS:
-  permanent; unreachable or broken connection: temporary); :func:`shorten` cuts a
-  server's own words about an error to one line.
+  permanent; unreachable or broken connection: temporary), and
+  :func:`transport_error_aiohttp` the same for aiohttp in the same words;
+  :func:`shorten` cuts a server's own words about an error to one line.
 - Paths: :func:`resolve_path` resolves a file a checklist names against its folder.
-- Connections: :func:`pooled_client`, a client on the run's connection pool for its TLS
-  settings (:class:`TlsSettings`): the probes of a run reuse connections and TLS contexts
-  instead of each building its own.
+- Connections (aiohttp): :func:`pooled_session`, the run's session for a TLS setting
+  (:class:`TlsSettings`): the probes of a run reuse connections and TLS contexts instead
+  of each building its own; :func:`peer_certificate`, the server certificate a response
+  came with.
 
-The redirect guard is :func:`golive.checks.hosts.redirect_guard`; the capped read is
-:func:`golive.checks.clients.documents.read_capped`.
+The redirect guard is :func:`golive.checks.hosts.redirect_guard` (httpx; the http family
+checks each hop with :func:`golive.checks.hosts.check_hop`); the capped read is
+:func:`golive.checks.clients.documents.read_capped` (and ``read_capped_aiohttp``).
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -39,6 +45,11 @@ from ..errors import PermanentProbeError, ProbeError, TemporaryProbeError
 from ..probe import RunShared
 from ..redaction import public_url as redact_url
 from ..secrets import SecretRef
+
+if TYPE_CHECKING:  # aiohttp is imported when the http family first probes, not with the checklist
+    import aiohttp
+    from aiohttp.connector import Connection
+    from yarl import URL
 
 
 @functools.cache
@@ -98,90 +109,105 @@ class TlsSettings:
         )
 
 
-#: Probes in flight per connection pool (see :class:`ConnectionPool`).
-SHARD_SIZE = 32
-#: A shard opens as many connections as its probes ask for at once, and keeps some open
-#: for the probes that come after.
-POOL_LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=SHARD_SIZE, keepalive_expiry=30)
+#: Seconds an idle connection of a run's session stays open for the probes that come after.
+KEEPALIVE_SECONDS = 30
 
 
-class _Shard:
-    """One httpx connection pool (direct, and one per proxy the environment names)."""
+@dataclass(frozen=True)
+class HttpSession:
+    """An aiohttp session on the connections of one TLS setting (any target), and the
+    proxies the environment named when it was opened (``HTTP_PROXY``, ``HTTPS_PROXY``,
+    ``ALL_PROXY``, ``NO_PROXY``).
 
-    def __init__(self, context: ssl.SSLContext) -> None:
-        # A client built the usual way decides the transports; the probes' clients reuse them.
-        template = httpx.AsyncClient(verify=context, limits=POOL_LIMITS)
-        self.transport = template._transport
-        self.mounts: Mapping[str, httpx.AsyncBaseTransport | None] = {
-            pattern.pattern: transport for pattern, transport in template._mounts.items()
-        }
-        self.in_use = 0
+    It keeps no cookies: a cookie one probe was given is not sent by the next. Proxies
+    are looked up here, not by aiohttp's ``trust_env``: that also sends credentials from
+    ``~/.netrc`` (which no checklist names and the redactor does not know), and reads the
+    environment in a thread for every request."""
 
-    async def aclose(self) -> None:
-        await self.transport.aclose()
-        for transport in self.mounts.values():
-            if transport is not None:
-                await transport.aclose()
+    session: aiohttp.ClientSession
+    proxies: Mapping[str, str]
 
-
-class ConnectionPool:
-    """Connections to any target, with one TLS setting, shared by the probes of a run.
-
-    Each probe still gets a client of its own (:meth:`client`): its redirects, hooks and
-    cookies stay its own; only connections are shared. Proxies from the environment
-    (``HTTPS_PROXY``, ``NO_PROXY``) apply as they do to a client of its own.
-
-    Sharded: httpcore's pool walks all its connections and waiting requests on every
-    request and every response, so one pool under a thousand probes at once costs
-    quadratic CPU (measured: 22 ms per request, bench/scale.py). A probe takes the first
-    shard with fewer than :data:`SHARD_SIZE` probes in flight, so probes one after
-    another reuse the first shard's connections."""
-
-    def __init__(self, context: ssl.SSLContext) -> None:
-        self._context = context
-        self._shards: list[_Shard] = []
-
-    @asynccontextmanager
-    async def client(self, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
-        """A client on these connections for the block (not to be closed: that would
-        close the shard)."""
-        shard = next((s for s in self._shards if s.in_use < SHARD_SIZE), None)
-        if shard is None:
-            shard = _Shard(self._context)
-            self._shards.append(shard)
-        shard.in_use += 1
-        try:
-            yield httpx.AsyncClient(transport=shard.transport, mounts=shard.mounts, **settings)
-        finally:
-            shard.in_use -= 1
+    def proxy_for(self, url: URL) -> str | None:
+        """The proxy for a request to ``url``, or None to connect directly."""
+        if not self.proxies:
+            return None
+        proxy = self.proxies.get(url.scheme) or self.proxies.get("all")
+        if proxy is None or (url.host and _bypass_proxy(f"{url.host}:{url.port}", self.proxies)):
+            return None
+        return proxy if "://" in proxy else f"http://{proxy}"
 
     async def aclose(self) -> None:
-        for shard in self._shards:
-            await shard.aclose()
+        await self.session.close()
 
 
-async def _pool(tls: TlsSettings) -> ConnectionPool:
+def _bypass_proxy(host: str, proxies: Mapping[str, str]) -> bool:
+    """Whether ``NO_PROXY`` names ``host`` (``host:port``; an entry matches the host, its
+    subdomains, or host and port)."""
+    # Not in the type stubs; aiohttp imports the module anyway.
+    from urllib.request import proxy_bypass_environment  # type: ignore[attr-defined]
+
+    return bool(proxy_bypass_environment(host, dict(proxies)))
+
+
+async def _open_session(tls: TlsSettings) -> HttpSession:
     # Loading CA bundles reads files and parses hundreds of certificates: not on the loop.
-    return ConnectionPool(await asyncio.to_thread(tls.context))
+    context = await asyncio.to_thread(tls.context)
+    from urllib.request import getproxies_environment
+
+    import aiohttp
+
+    proxies = {scheme: url for scheme, url in getproxies_environment().items() if url}
+    connector = aiohttp.TCPConnector(ssl=context, limit=0, keepalive_timeout=KEEPALIVE_SECONDS)
+    session = aiohttp.ClientSession(
+        connector=connector,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        response_class=_certified_response(),
+        # A body we send goes as given, without a Content-Type the checklist did not write.
+        skip_auto_headers=("Content-Type",),
+    )
+    return HttpSession(session, proxies)
 
 
 @asynccontextmanager
-async def pooled_client(
-    tls: TlsSettings, shared: RunShared | None, **settings: Any
-) -> AsyncIterator[httpx.AsyncClient]:
-    """A client (``settings``: httpx.AsyncClient's) on the run's pool for ``tls``, or,
-    outside a run (``shared`` None), on a pool of its own that is closed afterwards."""
+async def pooled_session(tls: TlsSettings, shared: RunShared | None) -> AsyncIterator[HttpSession]:
+    """The run's session for ``tls`` (its connections shared by the run's probes), or,
+    outside a run (``shared`` None), a session of its own that is closed afterwards."""
     if shared is None:
-        pool = await _pool(tls)
+        own = await _open_session(tls)
         try:
-            async with pool.client(**settings) as client:
-                yield client
+            yield own
         finally:
-            await pool.aclose()
+            await own.aclose()
         return
-    pool = await shared.get(("http", tls), lambda: _pool(tls), ConnectionPool.aclose)
-    async with pool.client(**settings) as client:
-        yield client
+    yield await shared.get(("http", tls), lambda: _open_session(tls), HttpSession.aclose)
+
+
+@functools.cache
+def _certified_response() -> type[aiohttp.ClientResponse]:
+    import aiohttp
+
+    class CertifiedResponse(aiohttp.ClientResponse):
+        """A response that keeps the server certificate (DER) of its connection: aiohttp
+        gives the connection back to the pool as soon as the whole body is in, which
+        can be before the caller sees the response."""
+
+        peer_certificate: bytes | None = None
+
+        async def start(self, connection: Connection) -> aiohttp.ClientResponse:
+            transport = connection.transport
+            ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+            # The binary form is there also when verification is off (the dict form is not).
+            if ssl_object is not None:
+                self.peer_certificate = ssl_object.getpeercert(binary_form=True)
+            return await super().start(connection)
+
+    return CertifiedResponse
+
+
+def peer_certificate(response: aiohttp.ClientResponse) -> bytes | None:
+    """The DER certificate of the server that sent ``response`` (https), else None."""
+    der = getattr(response, "peer_certificate", None)
+    return der if isinstance(der, bytes) and der else None
 
 
 def resolve_path(location: str, base_dir: Path) -> Path:
@@ -339,3 +365,50 @@ def transport_error(exc: BaseException, target: str) -> ProbeError:
         return TemporaryProbeError(f"{target}: {type(exc).__name__}: {exc}")
     reason = connect_failure_reason(exc) or str(exc) or type(exc).__name__
     return TemporaryProbeError(f"cannot connect to {target}: {reason}")
+
+
+def url_target(url: URL) -> str:
+    """host:port of an aiohttp request's URL (the default port when it names none)."""
+    return f"{url.host}:{url.port or _DEFAULT_PORTS.get(url.scheme, 0)}"
+
+
+def timeout_phase_aiohttp(exc: aiohttp.ServerTimeoutError) -> str:
+    """:func:`timeout_phase` for aiohttp: its connect timeout covers the TCP connection and
+    the TLS handshake; its socket read timeout each wait for the server."""
+    import aiohttp
+
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return "while connecting"
+    return "waiting for the response"
+
+
+def transport_error_aiohttp(exc: BaseException, target: str) -> ProbeError:
+    """:func:`transport_error` for aiohttp, in the same words: TLS problems permanent, an
+    unreachable or broken connection temporary."""
+    import aiohttp
+    from aiohttp.http_exceptions import ContentEncodingError
+
+    # aiohttp wraps the OS's and the ssl module's errors (raised ``from`` them; its own
+    # ClientConnectorSSLError even subclasses ssl.SSLError without its details).
+    underlying = next((c for c in _chain(exc) if not isinstance(c, aiohttp.ClientError)), None)
+    tls = tls_failure(underlying, target) if underlying is not None else None
+    if tls is not None:
+        return tls
+    if isinstance(exc, aiohttp.ClientConnectorError):  # refused, DNS, unreachable, proxy
+        reason = connect_failure_reason(exc) or str(exc) or type(exc).__name__
+        return TemporaryProbeError(f"cannot connect to {target}: {reason}")
+    if isinstance(exc, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
+        return PermanentProbeError(f"{target}: {exc}")
+    if isinstance(exc, aiohttp.ClientPayloadError) and any(
+        isinstance(c, ContentEncodingError) for c in _chain(exc)
+    ):
+        return PermanentProbeError(f"{target}: {exc}")
+    if isinstance(exc, aiohttp.ClientConnectionResetError):  # "Cannot write to closing transport"
+        return TemporaryProbeError(f"{target}: the connection broke while sending the request")
+    if isinstance(exc, aiohttp.ClientOSError | aiohttp.ClientPayloadError):
+        return TemporaryProbeError(f"{target}: the connection broke while reading the response")
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return TemporaryProbeError(f"{target}: the server closed the connection without answering")
+    if isinstance(exc, aiohttp.ClientResponseError):  # a status line or headers aiohttp cannot read
+        return TemporaryProbeError(f"{target}: not a valid HTTP response: {exc.message}")
+    return TemporaryProbeError(f"{target}: {type(exc).__name__}: {exc}")

@@ -11,6 +11,12 @@ Credentials are references only (``secret_headers``, ``auth``); plain ``headers`
 the names that carry credentials. Headers we send are never observed; response headers
 are, with cookie values masked. Secret-looking query parameters are masked in the URLs
 we report.
+
+Spoken through aiohttp (a third of httpx's CPU per request; the family that scales to
+thousands of items), on the run's session for the probe's TLS setting
+(:func:`~golive.checks.clients.http.pooled_session`). Redirects are followed here, one hop
+at a time: each hop is checked against ``allowed_hosts``, credentials stay with their
+origin, and the cookies a redirect sets go to the next hop only (the session keeps none).
 """
 
 from __future__ import annotations
@@ -19,35 +25,36 @@ import base64
 import json
 import ssl
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import httpx
 from pydantic import Field, field_validator, model_validator
 
-from ..clients.documents import read_capped
+from ..clients.documents import read_capped_aiohttp
 from ..clients.http import (
     USER_AGENT,
     ClientCert,
     HttpAuth,
     TlsSettings,
     checked_url,
-    failure_target,
-    pooled_client,
+    peer_certificate,
+    pooled_session,
     public_url,
     resolve_path,
-    strip_on_cross_origin,
-    timeout_phase,
-    transport_error,
+    timeout_phase_aiohttp,
+    transport_error_aiohttp,
+    url_target,
 )
 from ..errors import PermanentProbeError, TemporaryProbeError
-from ..hosts import redirect_guard
+from ..hosts import check_hop
 from ..probe import Evidence, Observation, ProbeConfig, ProbeContext, ProbeType, Value, register
 from ..secret_names import is_secret_header
 from ..secrets import REDACTOR, SecretRef
 
-if TYPE_CHECKING:
-    from cryptography import x509
+if TYPE_CHECKING:  # imported when the first probe runs (load_client), not when the checklist loads
+    import aiohttp
+    from yarl import URL
 
 
 class HttpConfig(ProbeConfig):
@@ -91,6 +98,10 @@ class HttpConfig(ProbeConfig):
             )
         return value
 
+    @classmethod
+    def load_client(cls) -> None:
+        import aiohttp  # noqa: F401
+
     @model_validator(mode="after")
     def _consistent(self) -> HttpConfig:
         if self.body is not None and self.json_body is not None:
@@ -104,74 +115,173 @@ class HttpConfig(ProbeConfig):
         return self
 
 
-async def _gather(config: HttpConfig, context: ProbeContext) -> Observation:
-    url = httpx.URL(config.url)
+#: Statuses that redirect, when they say where to (``Location``).
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+#: A redirect's own body is read (so that its connection serves the next request) up to
+#: this size; a larger one is not read, and its connection is closed.
+REDIRECT_BODY_READ = 64 * 1024
+
+
+def _request(config: HttpConfig) -> tuple[dict[str, str], bytes | None]:
+    """The first request's headers (credentials resolved) and body."""
     headers = {"User-Agent": USER_AGENT, **config.headers}
     for name, ref in config.secret_headers.items():
         headers[name] = ref.resolve()
-    auth: httpx.BasicAuth | None = None
     if config.auth is not None and config.auth.bearer is not None:
         headers["Authorization"] = f"Bearer {config.auth.bearer.resolve()}"
     elif config.auth is not None and config.auth.basic is not None:
         basic = config.auth.basic
-        password = basic.password.resolve()
+        encoded = base64.b64encode(f"{basic.username}:{basic.password.resolve()}".encode()).decode()
         # A server that echoes request headers would otherwise show the encoded pair.
-        REDACTOR.register(base64.b64encode(f"{basic.username}:{password}".encode()).decode())
-        auth = httpx.BasicAuth(basic.username, password)
-    hooks = {
-        "request": [
-            strip_on_cross_origin(url, tuple(config.secret_headers)),
-            redirect_guard(context.allowed_hosts),
-        ]
-    }
+        REDACTOR.register(encoded)
+        headers["Authorization"] = f"Basic {encoded}"
+    if config.body is not None:
+        return headers, config.body.encode()
+    if config.json_body is not None:
+        if not _named(headers, "content-type"):
+            headers["Content-Type"] = "application/json"
+        compact = json.dumps(config.json_body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return headers, compact.encode()
+    return headers, None
+
+
+async def _gather(config: HttpConfig, context: ProbeContext) -> Observation:
+    import aiohttp
+    from yarl import URL
+
+    url = URL(config.url)
+    source = public_url(str(url))
+    headers, data = _request(config)
+    timeout = aiohttp.ClientTimeout(
+        total=None, connect=context.timeout, sock_connect=context.timeout, sock_read=context.timeout
+    )
+    hop, method, redirects = url, str(config.method), 0
+    cookies: aiohttp.CookieJar | None = None  # those the redirects set, for the next hops
     try:
-        async with pooled_client(
-            _tls(config, context.base_dir),
-            context.shared,
-            timeout=context.timeout,
-            follow_redirects=config.follow_redirects,
-            max_redirects=config.max_redirects,
-            event_hooks=hooks,
-        ) as client:
-            started = time.perf_counter()  # the request's time, not the pool's set-up
-            async with client.stream(
-                config.method, url, headers=headers, auth=auth, content=config.body, json=config.json_body
-            ) as response:
-                # The certificate must be read while the connection is still open.
-                certificate = _peer_certificate(response)
-                content = await read_capped(response, context.max_body_bytes, public_url(url))
-    except httpx.TooManyRedirects:
-        raise PermanentProbeError(
-            f"too many redirects: more than {config.max_redirects} from {public_url(url)}"
-        ) from None
-    except httpx.TimeoutException as exc:
+        async with pooled_session(_tls(config, context.base_dir), context.shared) as http:
+            started = time.perf_counter()  # the request's time, not the session's set-up
+            while True:
+                check_hop(hop.host or "", context.allowed_hosts)
+                async with http.session.request(
+                    method,
+                    hop,
+                    headers=headers,
+                    data=data,
+                    allow_redirects=False,
+                    timeout=timeout,
+                    proxy=http.proxy_for(hop),
+                ) as response:
+                    location = response.headers.get("location")
+                    if not (config.follow_redirects and response.status in REDIRECT_STATUSES and location):
+                        certificate = peer_certificate(response)
+                        content = await read_capped_aiohttp(response, context.max_body_bytes, source)
+                        break
+                    if redirects >= config.max_redirects:
+                        raise PermanentProbeError(
+                            f"too many redirects: more than {config.max_redirects} from {source}"
+                        )
+                    if response.cookies:
+                        cookies = cookies or aiohttp.CookieJar(unsafe=True)
+                        cookies.update_cookies(response.cookies, response.url)
+                    declared = response.headers.get("content-length", "")
+                    if declared.isdigit() and int(declared) <= REDIRECT_BODY_READ:
+                        await response.read()
+                redirects += 1
+                next_hop = _redirect_url(hop, location)
+                method, data = _redirect_method(method, response.status, data)
+                _redirect_headers(headers, url, hop, next_hop, tuple(config.secret_headers), cookies)
+                hop = next_hop
+    except aiohttp.ServerTimeoutError as exc:
         raise TemporaryProbeError(
-            f"{failure_target(exc, url)}: timed out after {context.timeout:g}s {timeout_phase(exc)}",
+            f"{url_target(hop)}: timed out after {context.timeout:g}s {timeout_phase_aiohttp(exc)}",
         ) from None
-    # httpcore does not map a TLS alert that arrives after the handshake (a server that
-    # wants a client certificate, with TLS 1.3): that comes as a bare ssl.SSLError.
-    except (httpx.HTTPError, ssl.SSLError) as exc:
-        raise transport_error(exc, failure_target(exc, url)) from None
+    except (aiohttp.ClientError, ssl.SSLError, OSError) as exc:
+        raise transport_error_aiohttp(exc, url_target(hop)) from None
     elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
     now = context.now()
 
     values: dict[str, Any] = {
         "CONNECTED": True,
-        "STATUS": response.status_code,
+        "STATUS": response.status,
         "RESPONSE_TIME": elapsed_ms,
         "BODY": _body(content, response),
-        "HEADERS": _observed_headers(response.headers),
-        "REDIRECTS": len(response.history),
-        "FINAL_URL": public_url(response.url),
+        "HEADERS": _observed_headers(response.headers.items()),
+        "REDIRECTS": redirects,
+        "FINAL_URL": public_url(str(response.url)),
     }
     if certificate is not None:
-        expiry = certificate.not_valid_after_utc
+        from cryptography import x509  # by the first TLS answer, not when the checklist loads
+
+        expiry = x509.load_der_x509_certificate(certificate).not_valid_after_utc
         values["CERT_DAYS"] = round((expiry - now).total_seconds() / 86400, 3)
         values["CERT_EXPIRY"] = expiry.isoformat()
-    redirects = f" after {len(response.history)} redirect(s)" if response.history else ""
-    message = f"HTTP {response.status_code} {response.reason_phrase} in {elapsed_ms:g} ms{redirects}"
-    source = public_url(url)
+    followed = f" after {redirects} redirect(s)" if redirects else ""
+    message = f"HTTP {response.status} {response.reason or ''} in {elapsed_ms:g} ms{followed}"
     return Observation(values=values, evidence=Evidence(source, now, source), message=message)
+
+
+def _named(headers: dict[str, str], name: str) -> bool:
+    return any(key.lower() == name for key in headers)
+
+
+def _drop(headers: dict[str, str], names: Iterable[str]) -> None:
+    lowered = {name.lower() for name in names}
+    for key in [key for key in headers if key.lower() in lowered]:
+        del headers[key]
+
+
+def _redirect_url(hop: URL, location: str) -> URL:
+    from yarl import URL
+
+    try:
+        target = hop.join(URL(location))
+    except ValueError:
+        raise TemporaryProbeError(
+            f"{url_target(hop)}: redirected to {location!r}, which is not a valid URL"
+        ) from None
+    if target.scheme not in ("http", "https"):
+        raise PermanentProbeError(
+            f"{url_target(hop)}: redirected to an unsupported protocol '{target.scheme}://'"
+        )
+    return target
+
+
+def _redirect_method(method: str, status: int, data: bytes | None) -> tuple[str, bytes | None]:
+    """The next hop's method and body, as browsers (and httpx) do: 303 and 302 turn into
+    GET, a POST answered with 301 too; 307 and 308 repeat the request."""
+    if (status in (302, 303) and method != "HEAD") or (status == 301 and method == "POST"):
+        return "GET", None
+    return method, data
+
+
+def _redirect_headers(
+    headers: dict[str, str],
+    origin: URL,
+    hop: URL,
+    next_hop: URL,
+    secret_names: tuple[str, ...],
+    cookies: aiohttp.CookieJar | None,
+) -> None:
+    """The next hop's headers, changed in place: credentials do not follow a redirect to
+    another origin (the secret headers: another than the checklist's URL; Authorization:
+    another than the last hop's, an upgrade to https on the same host excepted), and the
+    cookies are those the redirects set for the next hop."""
+    if _origin(next_hop) != _origin(origin):
+        _drop(headers, secret_names)
+    if _origin(next_hop) != _origin(hop):
+        _drop(headers, ("Host",))
+        upgrade = (hop.scheme, hop.port, next_hop.scheme, next_hop.port) == ("http", 80, "https", 443)
+        if not (upgrade and hop.host == next_hop.host):
+            _drop(headers, ("Authorization",))
+    _drop(headers, ("Cookie",))
+    if cookies is not None:
+        sent = cookies.filter_cookies(next_hop)
+        if sent:
+            headers["Cookie"] = "; ".join(f"{name}={morsel.coded_value}" for name, morsel in sent.items())
+
+
+def _origin(url: URL) -> tuple[str, str | None, int | None]:
+    return url.scheme, url.host, url.port
 
 
 def _tls(config: HttpConfig, base_dir: Path) -> TlsSettings:
@@ -184,21 +294,9 @@ def _tls(config: HttpConfig, base_dir: Path) -> TlsSettings:
     )
 
 
-def _peer_certificate(response: httpx.Response) -> x509.Certificate | None:
-    stream = response.extensions.get("network_stream")
-    ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
-    # The binary form is there also when verification is off (the dict form is not).
-    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-    if not der:
-        return None
-    from cryptography import x509  # by the first TLS answer, not when the checklist loads
-
-    return x509.load_der_x509_certificate(der)
-
-
-def _body(content: bytes, response: httpx.Response) -> Any:
+def _body(content: bytes, response: aiohttp.ClientResponse) -> Any:
     try:
-        text = content.decode(response.charset_encoding or "utf-8", errors="replace")
+        text = content.decode(response.charset or "utf-8", errors="replace")
     except LookupError:  # a charset Python does not know
         text = content.decode("utf-8", errors="replace")
     content_type = response.headers.get("content-type", "").lower()
@@ -210,9 +308,9 @@ def _body(content: bytes, response: httpx.Response) -> Any:
     return text
 
 
-def _observed_headers(headers: httpx.Headers) -> dict[str, str]:
+def _observed_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     observed: dict[str, str] = {}
-    for raw_name, raw_value in headers.multi_items():
+    for raw_name, raw_value in headers:
         name, value = raw_name.lower(), raw_value
         if name == "set-cookie":  # session cookies are credentials too
             cookie, semicolon, attributes = raw_value.partition(";")

@@ -162,6 +162,12 @@ class Handler(BaseHTTPRequestHandler):
             self._redirect("/loop")
         elif route == "redirect-to":
             self._redirect(query["url"])
+        elif route == "login":  # a session cookie, and on to where it is needed
+            self.send_response(302)
+            self.send_header("Set-Cookie", "hop=hop-4d2c; Path=/")
+            self.send_header("Location", "/echo")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif route == "huge":
             self._huge(declared="declared" in query)
         elif route == "basic":

@@ -93,6 +93,35 @@ async def test_hanging_server_times_out_without_holding_up_the_run(servers: Serv
     assert results["also-fine"].status == Status.PASS
 
 
+def _proxies(monkeypatch: pytest.MonkeyPatch, **variables: str) -> None:
+    """Exactly these proxy variables (``http_proxy``, ``no_proxy``, ...), in both spellings."""
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        value = variables.get(name)
+        for spelling in (name, name.upper()):
+            if value is None:
+                monkeypatch.delenv(spelling, raising=False)
+            else:
+                monkeypatch.setenv(spelling, value)
+
+
+async def test_requests_go_through_the_proxy_the_environment_names(
+    servers: Servers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nothing listens on the target's port: only the proxy (the test server, which reads
+    # the absolute URL of a proxied request as its path) can answer.
+    _proxies(monkeypatch, http_proxy=servers.http)
+    target = f"http://localhost:{free_port()}/echo"
+    result = (await run(item("proxied", http(target))))["proxied"]
+    assert result.status == Status.PASS, result.message
+    assert result.observed["BODY"]["headers"]["host"].startswith("localhost:")
+
+
+async def test_no_proxy_hosts_are_reached_directly(servers: Servers, monkeypatch: pytest.MonkeyPatch) -> None:
+    _proxies(monkeypatch, http_proxy=f"http://127.0.0.1:{free_port()}", no_proxy="localhost,127.0.0.1")
+    result = (await run(item("direct", http(f"{servers.http}/json"))))["direct"]
+    assert result.status == Status.PASS, result.message
+
+
 async def test_connection_refused_is_temporary_and_names_the_target() -> None:
     port = free_port()
     result = (await run(item("down", http(f"http://127.0.0.1:{port}/health"))))["down"]
@@ -239,6 +268,36 @@ async def test_secret_headers_are_not_sent_to_another_origin(
     assert "x-api-key" not in received
 
 
+async def test_authorization_follows_a_redirect_only_within_the_origin(
+    servers: Servers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GOLIVE_TEST_BEARER", BEARER_TOKEN)
+    bearer = {"bearer": {"env": "GOLIVE_TEST_BEARER"}}
+    elsewhere = f"{servers.http}/redirect-to?url={servers.https}/echo"
+    results = await run(
+        item("same", http(f"{servers.http}/redirect-to?url=/echo", auth=bearer)),
+        item("elsewhere", http(elsewhere, auth=bearer, ca_file=str(servers.ca_file))),
+    )
+    assert results["same"].observed["BODY"]["headers"]["authorization"] == "Bearer [REDACTED]"
+    assert results["elsewhere"].status == Status.PASS, results["elsewhere"].message
+    assert "authorization" not in results["elsewhere"].observed["BODY"]["headers"]
+
+
+async def test_a_cookie_set_by_a_redirect_is_sent_to_the_next_hop(servers: Servers) -> None:
+    result = (await run(item("login", http(f"{servers.http}/login"))))["login"]
+    assert result.status == Status.PASS, result.message
+    assert result.observed["REDIRECTS"] == 1
+    assert result.observed["BODY"]["headers"]["cookie"].startswith("hop=")
+
+
+async def test_a_post_answered_with_302_goes_on_as_get_without_its_body(servers: Servers) -> None:
+    config = http(f"{servers.http}/redirect-to?url=/echo", method="POST", json={"release": "1.1.0"})
+    result = (await run(item("post", config)))["post"]
+    assert result.status == Status.PASS, result.message
+    assert result.observed["BODY"]["method"] == "GET"
+    assert result.observed["BODY"]["body"] == ""
+
+
 async def test_post_with_json_body(servers: Servers) -> None:
     result = (
         await run(
@@ -281,6 +340,14 @@ async def test_verified_tls_with_ca_file_observes_the_certificate(servers: Serve
     assert 364 < result.observed["CERT_DAYS"] < 366
     expiry = datetime.fromisoformat(result.observed["CERT_EXPIRY"])
     assert expiry.tzinfo is not None
+
+
+async def test_an_answer_without_a_body_still_shows_the_certificate(servers: Servers) -> None:
+    # HEAD: the connection is done with before the response is handed over.
+    config = http(f"{servers.https}/json", method="HEAD", ca_file=str(servers.ca_file))
+    result = (await run(item("tls", config, conditions=["[CERT_DAYS] > 14"])))["tls"]
+    assert result.status == Status.PASS, result.message
+    assert 364 < result.observed["CERT_DAYS"] < 366
 
 
 async def test_untrusted_certificate_is_a_verification_error(servers: Servers) -> None:
