@@ -6,7 +6,8 @@ Each figure beside its baseline, measured in the same run:
 - CPU per probe of a run (this process: probing, deciding, storing in SQLite, the
   run's progress callbacks) vs CPU per request of bare httpx (a client per 32 requests),
   and of bare aiohttp for comparison;
-- the run's wall time vs its slowest probe;
+- the run's wall time less its fixed overhead (before the first probe starts, after the
+  last one ends) vs its slowest probe, and that overhead;
 - when the first result was reported (``on_result``) vs when the first probe finished;
 - a text run (``golive run`` in a subprocess, charts written to a folder): its peak RSS
   vs that of ``golive validate`` on the same checklist, and the time from its last
@@ -111,6 +112,10 @@ async def measure_run(port: int, per_phase: int, folder: Path) -> dict[str, floa
         "first_probe_end_s": min(_probe_end(r) for r in results) - started,
         "last_reported_s": max(reported) - started,
         "last_probe_end_s": max(_probe_end(r) for r in results) - started,
+        # The run's fixed overhead: before the first probe starts (storing the run,
+        # importing the probes' client) and after the last one ends (storing, deciding).
+        "first_probe_start_s": min(r.checked_at.timestamp() for r in results) - started,
+        "after_last_probe_in_run_s": wall - (max(_probe_end(r) for r in results) - started),
     }
 
 

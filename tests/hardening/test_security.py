@@ -455,7 +455,7 @@ async def test_a_database_outage_shows_no_password_in_readyz_or_slack(
 
 @pytest.mark.services
 async def test_a_debug_level_run_shows_no_secret_of_a_url(tmp_path: Path, postgres_database: Any) -> None:
-    """``golive run`` at GOLIVE_LOG_LEVEL=debug: httpx logs every request with its full URL,
+    """``golive run`` at GOLIVE_LOG_LEVEL=debug: the http probe logs every request with its full URL,
     here one with an access token in the query, and the database URL has a password in its
     query. The lines are there, the secrets are not, on stderr, stdout or in the database."""
     import os

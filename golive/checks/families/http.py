@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import ssl
 import time
 from collections.abc import Iterable
@@ -51,6 +52,8 @@ from ..hosts import check_hop
 from ..probe import Evidence, Observation, ProbeConfig, ProbeContext, ProbeType, Value, register
 from ..secret_names import is_secret_header
 from ..secrets import REDACTOR, SecretRef
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # imported when the first probe runs (load_client), not when the checklist loads
     import aiohttp
@@ -171,6 +174,17 @@ async def _gather(config: HttpConfig, context: ProbeContext) -> Observation:
                     timeout=timeout,
                     proxy=http.proxy_for(hop),
                 ) as response:
+                    # Every request at debug level, as operators read them from other HTTP
+                    # clients (the log's redaction masks the secrets a URL may carry).
+                    version = response.version
+                    log.debug(
+                        'HTTP Request: %s %s "HTTP/%s %s %s"',
+                        method,
+                        hop,
+                        f"{version.major}.{version.minor}" if version else "?",
+                        response.status,
+                        response.reason,
+                    )
                     location = response.headers.get("location")
                     if not (config.follow_redirects and response.status in REDIRECT_STATUSES and location):
                         certificate = peer_certificate(response)
