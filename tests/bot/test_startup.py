@@ -39,9 +39,10 @@ from golive.bot.cli import main
 main()
 """
 
-SERVING = ["slack_bolt", "slack_sdk", "aiohttp", "apscheduler"]
+#: The HTTP server is aiohttp's web module; aiohttp's client is the http probes'.
+SERVING = ["slack_bolt", "slack_sdk", "aiohttp.web", "apscheduler"]
 DRAWING = ["matplotlib", "numpy", "PIL"]
-PROBE_CLIENTS = ["kubernetes", "redis", "psycopg", "cryptography"]
+PROBE_CLIENTS = ["kubernetes", "redis", "psycopg", "cryptography", "aiohttp"]
 #: httpx's own command-line client and what only it needs: imported with httpx unless
 #: golive (its package's __init__) keeps it out.
 HTTPX_CLI = ["httpx._main", "pygments"]
