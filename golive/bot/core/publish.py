@@ -317,9 +317,11 @@ def chart_pool(workers: int = CHART_WORKERS) -> ProcessPoolExecutor:
 
 
 def command_line_chart_workers() -> int:
-    """Chart workers for a command-line run: a core each, up to four. Nothing waits for an
-    acknowledgement there, and a phase of a hundred items takes most of a second to draw."""
-    return max(1, min(4, os.cpu_count() or 1))
+    """Chart workers for a command-line run: two where there are two cores. Nothing waits
+    for an acknowledgement there, and a phase of a hundred items takes most of a second
+    to draw; more workers would each hold another ~100 MiB (an interpreter and
+    matplotlib) for little: two halve a long checklist's charts already."""
+    return max(1, min(2, os.cpu_count() or 1))
 
 
 def _behind_acknowledgements() -> None:
