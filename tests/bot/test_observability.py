@@ -153,7 +153,9 @@ def test_golive_run_keeps_stdout_for_its_output_and_logs_json_to_stderr(tmp_path
     document = json.loads(done.stdout)
     records = [json.loads(line) for line in done.stderr.splitlines()]
     loggers = {r["logger"] for r in records}
-    assert {"golive.bot.core.progress", "httpcore.http11", "alembic.runtime.migration"} <= loggers
+    assert {"golive.bot.core.progress", "golive.checks.families.http", "alembic.runtime.migration"} <= loggers
+    requests = [r["event"] for r in records if r["logger"] == "golive.checks.families.http"]
+    assert any(event.startswith('HTTP Request: GET http://127.0.0.1:') for event in requests)
     run_lines = [r for r in records if r["logger"] == "golive.bot.core.progress"]
     assert {r["event"] for r in run_lines} == {"run started", "item decided", "run completed"}
     assert all(r["run_id"] == document["run_id"] for r in run_lines)
