@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email.utils
 import ssl
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -118,32 +119,27 @@ async def _read_url(location: str, context: ProbeContext, auth: SourceAuth | Non
 
 async def read_capped(response: httpx.Response, limit: int, what: str) -> bytes:
     """Read a streamed body, refusing (not truncating) one larger than ``limit``."""
-    declared = response.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PermanentProbeError(f"{what}: body of {declared} bytes is more than the {limit} allowed")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > limit:
-            raise PermanentProbeError(f"{what}: body is more than the {limit} bytes allowed")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return await _capped(response.headers.get("content-length"), response.aiter_bytes(), limit, what)
 
 
 async def read_capped_aiohttp(response: aiohttp.ClientResponse, limit: int, what: str) -> bytes:
     """:func:`read_capped` for an aiohttp response: the same limit, the same messages."""
-    declared = response.headers.get("content-length")
+    return await _capped(response.headers.get("content-length"), response.content.iter_any(), limit, what)
+
+
+async def _capped(declared: str | None, chunks: AsyncIterator[bytes], limit: int, what: str) -> bytes:
+    """A body of at most ``limit`` bytes: refused at once when its declared length is
+    larger, else while it arrives."""
     if declared and declared.isdigit() and int(declared) > limit:
         raise PermanentProbeError(f"{what}: body of {declared} bytes is more than the {limit} allowed")
-    chunks: list[bytes] = []
+    read: list[bytes] = []
     size = 0
-    async for chunk in response.content.iter_any():
+    async for chunk in chunks:
         size += len(chunk)
         if size > limit:
             raise PermanentProbeError(f"{what}: body is more than the {limit} bytes allowed")
-        chunks.append(chunk)
-    return b"".join(chunks)
+        read.append(chunk)
+    return b"".join(read)
 
 
 def _last_modified(header: str | None) -> datetime | None:
