@@ -22,7 +22,7 @@ from ..errors import PermanentProbeError, TemporaryProbeError, reworded
 from ..hosts import redirect_guard
 from ..probe import ProbeContext
 from ..secrets import SecretRef
-from .http import resolve_path, shared_ssl_context_async
+from .http import failure_target, resolve_path, shared_ssl_context_async, transport_error
 
 if TYPE_CHECKING:
     import aiohttp
@@ -107,11 +107,8 @@ async def _read_url(location: str, context: ProbeContext, auth: SourceAuth | Non
     except httpx.TimeoutException:
         raise TemporaryProbeError(f"report {location}: timed out") from None
     except (httpx.HTTPError, ssl.SSLError) as exc:
-        # The http family's diagnosis, so every probe words an unreachable server alike
-        # ("cannot connect to host:port: connection refused"). Imported here: that
-        # family reads bodies with read_capped from this module.
-        from .http import failure_target, transport_error
-
+        # The shared diagnosis, so every probe words an unreachable server alike
+        # ("cannot connect to host:port: connection refused").
         failure = transport_error(exc, failure_target(exc, httpx.URL(location)))
         raise reworded(failure, f"report {location}: {failure.message}") from None
     return Document(content, location, produced_at)
