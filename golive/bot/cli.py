@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ..checks.model import Checklist
     from ..checks.results import ItemResult
     from ..storage import Store
+    from ..storage.snapshot import ReleaseReader
     from .console import ConsoleSurface
     from .core.progress import RunWatch
     from .core.surface import Surface
@@ -109,11 +110,38 @@ def _state_of(path: Path | None, db: str | None) -> State:
     named = _named_checklist(path)
     loaded = _load(named) if named is not None else None
 
-    async def work(store: Store) -> State:
-        checklist = loaded or await usecases.stored_checklist(store)
+    async def work(store: ReleaseReader) -> State:
+        # Only shown: the automated items' probe parameters need no probe family here.
+        checklist = loaded or await usecases.stored_checklist(store, bind_probes=False)
         return await usecases.current_state(checklist, store)
 
-    return _with_store(db, work)
+    snapshot_state = _from_snapshot(db, work)
+    return snapshot_state if snapshot_state is not None else _with_store(db, work)
+
+
+def _from_snapshot(db: str | None, work: Callable[[ReleaseReader], Awaitable[T]]) -> T | None:
+    """``work`` over a snapshot of the database, without the Store (and SQLAlchemy, the
+    larger part of these commands' start-up); None where only the Store can answer as it
+    should (see :mod:`golive.storage.snapshot`)."""
+    import asyncio
+
+    from ..storage.snapshot import NotInSnapshot, open_snapshot
+    from .core.errors import UserError
+
+    snapshot = open_snapshot(db)
+    if snapshot is None:
+        return None
+    async def main() -> T:
+        return await work(snapshot)
+
+    try:
+        return asyncio.run(main())
+    except NotInSnapshot:
+        return None
+    except UserError as exc:
+        _fail(exc.for_cli("en"))
+    finally:
+        snapshot.close()
 
 
 def _load(chosen: Path) -> Checklist:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import structlog
 
 from ..checks.model import Checklist, Item
-from ..checks.probe import probe_type
+from ..checks.probe import probe_kind
 from ..checks.results import ItemResult
 from .ops.metrics import METRICS, Metrics
 from .render import text as render_text
@@ -146,7 +146,7 @@ class RunProgress:
         self.clock = clock
         self.items = [i for i in checklist.items() if phase is None or i.phase == phase]
         # Manual items are decided at once and derived ones after every probe: neither runs.
-        self.probed = {i.id for i in self.items if probe_type(i.probe_type).kind == "auto"}
+        self.probed = {i.id for i in self.items if probe_kind(i.probe_type) == "auto"}
         self.phase_of = {i.id: i.phase for i in self.items}
         self.decided_at: dict[str, float] = {}
         self.started_at = clock()

@@ -29,7 +29,7 @@ from .errors import ChecklistError, Problem
 from .hosts import disallowed, host_allowed, url_host
 from .interpolate import interpolate, references
 from .model import REPORTED_BY_BINDER, Binding, Checklist, Item, Origin
-from .probe import ProbeConfig, all_probe_types
+from .probe import ProbeConfig, ProbeType, all_probe_types, probe_kind, probe_type
 
 _ITEM_KEYS_INTERPOLATED = ("probe", "conditions", "warn_conditions")
 #: A checklist holds a few thousand values, a dozen levels deep. Far more values means
@@ -53,8 +53,20 @@ def load(path: str | Path, env: Mapping[str, str] | None = None) -> Checklist:
 
 
 def loads(
-    text: bytes | str, *, source: str = "<checklist>", env: Mapping[str, str] | None = None
+    text: bytes | str,
+    *,
+    source: str = "<checklist>",
+    env: Mapping[str, str] | None = None,
+    bind_probes: bool = True,
 ) -> Checklist:
+    """The checklist ``text`` holds, validated; :class:`ChecklistError` lists every problem.
+
+    ``bind_probes=False`` is for a stored checklist only shown (`golive status`,
+    `report`): its automated items' probe parameters are neither validated nor bound (their
+    ``config`` stays None, their default conditions unset), which needs none of their
+    probe families; manual and derived items are bound in full, as the verdict uses them.
+    Such a checklist is not for running.
+    """
     raw_bytes = text.encode() if isinstance(text, str) else text
     env = dict(os.environ) if env is None else env
     try:
@@ -79,6 +91,7 @@ def loads(
     document = _interpolate_document(document, env, problems)
     binder = _Binder(
         env,
+        bind_probes,
         _raw_allowed_hosts(document),
         Origin(source, hashlib.sha256(raw_bytes).hexdigest(), raw_bytes.decode("utf-8", errors="replace")),
     )
@@ -214,11 +227,13 @@ class _Binder:
     """Completes each item while the checklist validates (see :class:`model.Binder`);
     keeps every problem found, named by item and field."""
 
-    def __init__(self, env: Mapping[str, str], allowed_hosts: Sequence[str] | None, origin: Origin) -> None:
+    def __init__(
+        self, env: Mapping[str, str], bind_probes: bool, allowed_hosts: Sequence[str] | None, origin: Origin
+    ) -> None:
         self._env = env
+        self._bind_probes = bind_probes
         self._allowed_hosts = allowed_hosts
         self._origin = origin
-        self._types = all_probe_types()
         self._phase = _Place("", None)
         self._section = _Place("", None)
         self.problems: list[Problem] = []
@@ -267,15 +282,17 @@ class _Binder:
         prepared: _Prepared = token
         unset = set(prepared.unset)
         where = f"item {item.id}"
-        probe_type = self._types.get(item.probe_type)
         place = Binding(
             unset=tuple(sorted(unset)),
             phase=self._phase.id,
             section=self._section.id,
             responsible=item.owner or self._section.owner or self._phase.owner,
         )
+        if not self._bind_probes and _kind(item.probe_type) == "auto":
+            return place
+        probe_type = _probe_type(item.probe_type)
         if probe_type is None:
-            known = ", ".join(sorted(self._types))
+            known = ", ".join(sorted(all_probe_types()))
             message = f"unknown probe type {item.probe_type!r}; known: {known}"
             self.problems.append(Problem(where, "probe.type", message))
             return place
@@ -314,6 +331,20 @@ class _Binder:
 
     def origin(self) -> Origin:
         return self._origin
+
+
+def _probe_type(name: str) -> ProbeType | None:
+    try:
+        return probe_type(name)
+    except KeyError:
+        return None
+
+
+def _kind(name: str) -> str | None:
+    try:
+        return probe_kind(name)
+    except KeyError:
+        return None  # reported as unknown when bound
 
 
 def _text(value: Any) -> str | None:

@@ -187,8 +187,9 @@ CONTEXT_VALUES = (
 class ProbeRegistry:
     """Probe types by name.
 
-    The families register into the process's registry (:data:`REGISTRY`) when
-    :mod:`golive.checks.families` is imported. A caller that wants other probe types (a
+    The families register into the process's registry (:data:`REGISTRY`) as their modules
+    are imported: one family when its type is first asked for, all of them when the whole
+    registry is (see :mod:`golive.checks.families`). A caller that wants other probe types (a
     test's own) builds a registry of its own and runs with it inside :func:`using`; the
     process's registry is never changed after import.
     """
@@ -208,6 +209,9 @@ class ProbeRegistry:
         """The probe type; ``KeyError`` when there is none of that name."""
         return self._types[name]
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._types
+
     def types(self) -> dict[str, ProbeType]:
         return dict(self._types)
 
@@ -223,8 +227,9 @@ def register(probe_type: ProbeType) -> ProbeType:
 
 def family_registry() -> ProbeRegistry:
     """The process's registry, with every family registered."""
-    from . import families  # noqa: F401  (registers every family on first use)
+    from . import families
 
+    families.load_all()
     return REGISTRY
 
 
@@ -246,7 +251,31 @@ def using(registry: ProbeRegistry) -> Iterator[ProbeRegistry]:
 
 
 def probe_type(name: str) -> ProbeType:
-    return current_registry().get(name)
+    """The probe type ``name`` (``KeyError`` if there is none); of the families, only its
+    own is imported."""
+    injected = _INJECTED.get()
+    if injected is not None:
+        return injected.get(name)
+    if name not in REGISTRY:
+        from . import families
+
+        if name in families.CATALOGUE:
+            families.load(name)
+        else:
+            families.load_all()  # then KeyError, unless a family registers it unlisted
+    return REGISTRY.get(name)
+
+
+def probe_kind(name: str) -> Kind:
+    """Whether items of probe type ``name`` are probed, confirmed or derived; read from the
+    families' catalogue, so deciding a verdict imports no family it does not derive with."""
+    if _INJECTED.get() is None:
+        from . import families
+
+        known = families.CATALOGUE.get(name)
+        if known is not None:
+            return known[1]
+    return probe_type(name).kind
 
 
 def all_probe_types() -> dict[str, ProbeType]:

@@ -37,7 +37,17 @@ from .evaluate import (
 )
 from .model import Checklist, Item
 from .phrases import Phrase
-from .probe import Evidence, Gather, Observation, ProbeConfig, ProbeContext, RunShared, probe_type, run_shared
+from .probe import (
+    Evidence,
+    Gather,
+    Observation,
+    ProbeConfig,
+    ProbeContext,
+    RunShared,
+    probe_kind,
+    probe_type,
+    run_shared,
+)
 from .results import ItemResult, Records
 from .secrets import redact
 from .status import DEPENDENCY_OK, Status
@@ -93,7 +103,7 @@ async def run_checklist(
 
     async def run_one(item: Item, shared: RunShared) -> None:
         skipped = await _dependency_failure(item, done, previous)
-        kind = probe_type(item.probe_type).kind
+        kind = probe_kind(item.probe_type)
         if skipped is not None:
             reason, phrase = skipped
             result = make_result(item, Status.SKIPPED, reason, 0.0, now(), phrase=phrase)
@@ -111,12 +121,12 @@ async def run_checklist(
                 result = await _probe(checklist, item, records, now, shared)
         await finish(item, result)
 
-    ordinary = [i for i in selected if probe_type(i.probe_type).kind != "derived"]
+    ordinary = [i for i in selected if probe_kind(i.probe_type) != "derived"]
     async with run_shared() as shared:  # connection pools, closed when the probes are done
         await asyncio.gather(*(run_one(item, shared) for item in ordinary))
 
     for item in selected:
-        if probe_type(item.probe_type).kind == "derived":
+        if probe_kind(item.probe_type) == "derived":
             context = DerivedContext(checklist, {**previous, **results}, records, now())
             await finish(item, derived_result(item, context))
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from .evaluate import DerivedContext, derived_result, manual_result, settle
 from .model import Checklist, Item
 from .phrases import Phrase
-from .probe import probe_type
+from .probe import probe_kind
 from .results import ItemResult, Records, SignoffRecord
 from .status import Status
 
@@ -64,7 +64,7 @@ def item_ok(item: Item, status: Status) -> bool:
 def evidence_max_age(checklist: Checklist, item: Item) -> timedelta | None:
     """How old an item's evidence may be: derived items have none of their own, and a
     manual confirmation expires only where the item says so."""
-    kind = probe_type(item.probe_type).kind
+    kind = probe_kind(item.probe_type)
     if kind == "derived":
         return None
     if kind == "manual":
@@ -81,7 +81,7 @@ def current_results(
     settled: dict[str, ItemResult] = {}
     derived = []
     for item in checklist.items():
-        kind = probe_type(item.probe_type).kind
+        kind = probe_kind(item.probe_type)
         if kind == "manual":
             settled[item.id] = manual_result(item, records, now)
         elif kind == "derived":

@@ -2,9 +2,17 @@
 
 Knows nothing of Slack or of probes' internals; it stores the records that
 :mod:`golive.checks` produces and hands them back. See :class:`Store`.
+
+The records (:mod:`.entries`) and errors import nothing heavy; the :class:`Store` (and
+SQLAlchemy with it) is imported on first use, so that a command reading a
+:mod:`.snapshot` (`golive status`, `report`) or only naming a record's type does not pay
+for SQLAlchemy's asynchronous ORM.
 """
 
-from .deployments import PendingDeployment
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from .entries import (
     AlertState,
     AuditEntry,
@@ -12,13 +20,25 @@ from .entries import (
     LeaseState,
     Note,
     Observation,
+    OutboxEntry,
+    PendingDeployment,
     PhaseRun,
     RunInfo,
     ScheduleState,
 )
 from .errors import RunAborted, StorageError
-from .outbox import OutboxEntry
-from .store import Store
+
+if TYPE_CHECKING:
+    from .store import Store
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Store":
+        from .store import Store
+
+        return Store
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AlertState",

@@ -3,7 +3,7 @@ Every change a person causes is audited in the transaction that makes it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from golive.checks.results import Confirmation, Records, SignoffRecord, Waiver
 
 from .base import SYSTEM_ACTOR, StoreBase
-from .codec import decode_approved, decode_details, encode_approved
+from .codec import decode_details, encode_approved
 from .entries import AuditEntry, Note
 from .models import (
     AuditRow,
@@ -24,6 +24,7 @@ from .models import (
     SignoffRow,
     WaiverRow,
 )
+from .rows import note, records, signoff_record
 
 #: An active sign-off: the predicate of the partial unique index (models.ACTIVE_SIGNOFF).
 _ACTIVE = (SignoffRow.revoked_at.is_(None), SignoffRow.invalidated_at.is_(None))
@@ -287,30 +288,8 @@ class RecordStore(StoreBase):
         async with self._transaction() as session:
             confirmation_rows = (await session.scalars(confirmations)).all()
             waiver_rows = (await session.scalars(waivers)).all()
-            signoffs = await _signoffs(session, release_id)
-        return Records(
-            confirmations=tuple(
-                Confirmation(
-                    item_id=c.item_id,
-                    user=c.user,
-                    confirmed_at=c.confirmed_at,
-                    evidence_url=c.evidence_url,
-                    comment=c.comment,
-                )
-                for c in confirmation_rows
-            ),
-            waivers=tuple(
-                Waiver(
-                    item_id=w.item_id,
-                    reason=w.reason,
-                    created_by=w.created_by,
-                    created_at=w.created_at,
-                    expires_at=w.expires_at,
-                )
-                for w in waiver_rows
-            ),
-            signoffs=tuple(signoffs),
-        )
+            signoff_rows = await _signoff_rows(session, release_id)
+        return records(confirmation_rows, waiver_rows, signoff_rows)
 
     # -- notes -----------------------------------------------------------------------
 
@@ -338,7 +317,7 @@ class RecordStore(StoreBase):
         )
         async with self._transaction() as session:
             rows = (await session.scalars(query)).all()
-        return [Note(r.id, r.author, r.text, r.created_at) for r in rows]
+        return [note(r) for r in rows]
 
     # -- audit log -------------------------------------------------------------------
 
@@ -359,24 +338,15 @@ class RecordStore(StoreBase):
         ]
 
 
-async def _signoffs(session: AsyncSession, release_id: int) -> list[SignoffRecord]:
+async def _signoff_rows(session: AsyncSession, release_id: int) -> Sequence[SignoffRow]:
+    """The release's sign-offs, newest first."""
     query = (
         select(SignoffRow)
         .where(SignoffRow.release_id == release_id)
         .order_by(SignoffRow.signed_at.desc(), SignoffRow.id.desc())
     )
-    return [
-        SignoffRecord(
-            role=r.role,
-            user=r.user,
-            signed_at=r.signed_at,
-            run_id=r.run_id,
-            approved=decode_approved(r.approved),
-            fingerprint=r.fingerprint,
-            revoked_at=r.revoked_at,
-            invalidated_at=r.invalidated_at,
-            invalidated_reason=r.invalidated_reason,
-            revoked_by=r.revoked_by,
-        )
-        for r in (await session.scalars(query)).all()
-    ]
+    return (await session.scalars(query)).all()
+
+
+async def _signoffs(session: AsyncSession, release_id: int) -> list[SignoffRecord]:
+    return [signoff_record(r) for r in await _signoff_rows(session, release_id)]

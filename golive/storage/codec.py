@@ -20,9 +20,9 @@ from golive.checks.phrases import Phrase
 from golive.checks.probe import Evidence
 from golive.checks.status import Status
 
-from .columns import utc
 from .entries import ChartPoint
 from .errors import StorageError
+from .times import utc
 
 VERSION = 1
 _FLOAT = "$float"

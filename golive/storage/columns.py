@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-
-def utc(value: datetime) -> datetime:
-    """``value`` in UTC; a naive datetime is a bug upstream, so it is refused, not guessed."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"naive datetime {value.isoformat()}: golive stores aware UTC times")
-    return value.astimezone(UTC)
+from .times import stored_utc, utc
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -41,9 +36,4 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        # psycopg hands timestamptz back in the session's time zone.
-        return value.astimezone(UTC)
+        return None if value is None else stored_utc(value)

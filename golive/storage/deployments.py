@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
 
 from .base import StoreBase
+from .entries import PendingDeployment
 from .models import PendingDeploymentRow
-
-
-@dataclass(frozen=True)
-class PendingDeployment:
-    id: int
-    release_id: int
-    forge: str
-    delivery_id: str
-    repository: str
-    environment: str
-    ref: str
-    sha: str
-    installation_id: int
-    callback_url: str
-    received_at: datetime
-    answered_at: datetime | None = None
-    state: str | None = None
-    comment: str | None = None
 
 
 def _entry(row: PendingDeploymentRow) -> PendingDeployment:

@@ -124,3 +124,40 @@ class LeaseState:
 
     def held_by(self, holder: str) -> bool:
         return self.holder == holder and self.expires_in > timedelta(0)
+
+
+@dataclass(frozen=True)
+class PendingDeployment:
+    id: int
+    release_id: int
+    forge: str
+    delivery_id: str
+    repository: str
+    environment: str
+    ref: str
+    sha: str
+    installation_id: int
+    callback_url: str
+    received_at: datetime
+    answered_at: datetime | None = None
+    state: str | None = None
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    id: int
+    release_id: int
+    claim: str
+    part: int
+    #: Unique to this message; the post's metadata carries it.
+    token: str
+    channel: str
+    text: str
+    blocks: list[dict[str, Any]]
+    created_at: datetime
+    #: Posts sent that Slack may have taken: above 0, the history is searched first.
+    attempts: int
+    posted_ts: str | None
+    #: The lease the caller holds on it (see ``take_outbox``).
+    leased_by: str | None = None

@@ -9,22 +9,19 @@ environment take, which every `golive status` would otherwise pay."""
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable
-from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, inspect, text
 
 from .engine import migration_engine
+from .revisions import MIGRATIONS, head_revisions
 from .urls import DatabaseURLs
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
-MIGRATIONS = Path(__file__).parent / "migrations"
 #: Alembic's ``context`` is a module-level proxy, so two migrations in one process would
 #: trample each other; between processes, env.py's lock (PostgreSQL) or SQLite's write
 #: lock keeps them apart.
@@ -36,27 +33,6 @@ POSTGRES_LOCK = 0x601173
 class MigrationFailed(Exception):
     """Alembic refused to migrate (a stored revision it does not know: a database that a
     newer golive has migrated); the message is Alembic's."""
-
-
-_REVISION = re.compile(r"^revision(?:\s*:[^=]+)?\s*=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)
-_DOWN_REVISION = re.compile(r"^down_revision(?:\s*:[^=]+)?\s*=\s*(.+)$", re.MULTILINE)
-
-
-@cache
-def head_revisions() -> frozenset[str]:
-    """The revisions no other revision builds on, read from the revision files as Alembic
-    would find them (``revision`` and ``down_revision``), without importing Alembic."""
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for path in (MIGRATIONS / "versions").glob("*.py"):
-        source = path.read_text(encoding="utf-8")
-        revision = _REVISION.search(source)
-        down = _DOWN_REVISION.search(source)
-        if revision is None or down is None:
-            continue  # not a revision file
-        revisions.add(revision[1])
-        parents.update(re.findall(r"['\"]([^'\"]+)['\"]", down[1]))
-    return frozenset(revisions - parents)
 
 
 def stored_revisions(connection: Connection) -> frozenset[str]:

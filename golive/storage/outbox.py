@@ -9,36 +9,17 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, or_, select, update
 
 from .base import StoreBase
+from .entries import OutboxEntry
 from .models import OutboxRow
 
 #: The version of the ``message`` document.
 MESSAGE_VERSION = 1
-
-
-@dataclass(frozen=True)
-class OutboxEntry:
-    id: int
-    release_id: int
-    claim: str
-    part: int
-    #: Unique to this message; the post's metadata carries it.
-    token: str
-    channel: str
-    text: str
-    blocks: list[dict[str, Any]]
-    created_at: datetime
-    #: Posts sent that Slack may have taken: above 0, the history is searched first.
-    attempts: int
-    posted_ts: str | None
-    #: The lease the caller holds on it (see ``take_outbox``).
-    leased_by: str | None = None
 
 
 def _entry(row: OutboxRow) -> OutboxEntry:

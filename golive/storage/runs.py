@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import cast
 
 from sqlalchemy import BindParameter, Integer, Select, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import aliased
@@ -15,10 +14,8 @@ from golive.checks.status import Status
 from .base import StoreBase
 from .codec import (
     decode_chart_points,
-    decode_conditions,
     decode_evidence,
     decode_observed,
-    decode_phrase,
     encode_chart_points,
     encode_conditions,
     encode_evidence,
@@ -26,9 +23,10 @@ from .codec import (
     encode_phrase,
     numeric_values,
 )
-from .entries import ChartPoint, Observation, PhaseRun, RunInfo, RunStatus
+from .entries import ChartPoint, Observation, PhaseRun, RunInfo
 from .errors import RunAborted
 from .models import ChartPointRow, ChecklistRow, ReleaseRow, ResultRow, RunRow
+from .rows import item_result, run_info
 
 
 class RunStore(StoreBase):
@@ -200,7 +198,7 @@ class RunStore(StoreBase):
         async with self._transaction() as session:
             rows = (await session.scalars(_LATEST_PER_ITEM, {"release_id": release_id})).all()
         return {
-            row.item_id: Observation(row.run_id, _item_result(row))
+            row.item_id: Observation(row.run_id, item_result(row))
             for row in sorted(rows, key=lambda r: (r.checked_at, r.id))
         }
 
@@ -220,18 +218,18 @@ class RunStore(StoreBase):
         query = select(RunRow).order_by(RunRow.id.desc()).limit(1)
         async with self._transaction() as session:
             row = await session.scalar(query)
-        return None if row is None else _run_info(row)
+        return None if row is None else run_info(row)
 
     async def run_results(self, run_id: int) -> dict[str, ItemResult]:
         query = select(ResultRow).where(ResultRow.run_id == run_id).order_by(ResultRow.id)
         async with self._transaction() as session:
             rows = (await session.scalars(query)).all()
-        return {row.item_id: _item_result(row) for row in rows}
+        return {row.item_id: item_result(row) for row in rows}
 
     async def run(self, run_id: int) -> RunInfo | None:
         async with self._transaction() as session:
             row = await session.get(RunRow, run_id)
-        return None if row is None else _run_info(row)
+        return None if row is None else run_info(row)
 
     async def latest_run(self, release_id: int) -> RunInfo | None:
         found = await self.runs(release_id, limit=1)
@@ -247,7 +245,7 @@ class RunStore(StoreBase):
         )
         async with self._transaction() as session:
             rows = (await session.scalars(query)).all()
-        return [_run_info(row) for row in rows]
+        return [run_info(row) for row in rows]
 
     async def item_history(
         self, release_id: int, item_id: str, limit: int = 100
@@ -261,7 +259,7 @@ class RunStore(StoreBase):
         )
         async with self._transaction() as session:
             rows = (await session.scalars(query)).all()
-        return [(row.run_id, _item_result(row)) for row in rows]
+        return [(row.run_id, item_result(row)) for row in rows]
 
 
 def _latest_per_item() -> Select[ResultRow]:
@@ -314,38 +312,3 @@ def _points_by_phase(rows: Sequence[ResultRow]) -> dict[str, dict[str, ChartPoin
             source=evidence.source if evidence else None,
         )
     return by_phase
-
-
-def _item_result(row: ResultRow) -> ItemResult:
-    return ItemResult(
-        item_id=row.item_id,
-        status=Status(row.status),
-        raw_status=Status(row.raw_status),
-        message=row.message,
-        duration_ms=row.duration_ms,
-        checked_at=row.checked_at,
-        observed=decode_observed(row.observed),
-        evidence=decode_evidence(row.evidence),
-        conditions=decode_conditions(row.conditions),
-        raw_message=row.raw_message,
-        phrase=decode_phrase(row.phrase),
-    )
-
-
-def _run_info(row: RunRow) -> RunInfo:
-    return RunInfo(
-        id=row.id,
-        release_id=row.release_id,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        status=cast(RunStatus, row.status),
-        trigger=row.trigger,
-        phase=row.phase,
-        verdict=row.verdict,
-        fingerprint=row.fingerprint,
-        checklist_digest=row.checklist_digest,
-        owner=row.owner,
-        slot_at=row.slot_at,
-        message_channel=row.message_channel,
-        message_ts=row.message_ts,
-    )

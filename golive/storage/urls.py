@@ -8,7 +8,6 @@ so any other driver is refused at open with a clear message rather than failing 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,9 +17,7 @@ from sqlalchemy.exc import ArgumentError
 from ..checks.redaction import URL_MASK
 from ..checks.secret_names import is_secret_parameter
 from .errors import StorageError
-
-ENV_VAR = "GOLIVE_DB_URL"
-DEFAULT_URL = "sqlite:///golive.db"
+from .locations import chosen_url
 
 _SQLITE = {"sqlite", "sqlite+pysqlite", "sqlite+aiosqlite"}
 _POSTGRES = {"postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg_async"}
@@ -61,7 +58,7 @@ def passwords(url: URL) -> list[str]:
 
 def resolve(url: str | None = None) -> DatabaseURLs:
     """The explicit URL, else ``$GOLIVE_DB_URL``, else a SQLite file in the working dir."""
-    text = url or os.environ.get(ENV_VAR) or DEFAULT_URL
+    text = chosen_url(url)
     try:
         parsed = make_url(text)
     except ArgumentError:

@@ -74,7 +74,23 @@ NOT_FOR_VALIDATE = [
     "prometheus_client",
     "golive.storage",
 ]
-NOT_FOR_STATE = [*SERVING, *DRAWING, *PROBE_CLIENTS, *HTTPX_CLI, "alembic", "pydantic_settings", "structlog"]
+#: status and report read a snapshot of an up-to-date database (golive.storage.snapshot):
+#: not the Store's SQLAlchemy, and of the probe families only those deciding derived and
+#: manual items (the others' probe parameters are not bound for showing).
+NOT_FOR_STATE = [
+    *SERVING,
+    *DRAWING,
+    *PROBE_CLIENTS,
+    *HTTPX_CLI,
+    "alembic",
+    "sqlalchemy",
+    "aiosqlite",
+    "golive.storage.store",
+    "httpx",
+    "pydantic_settings",
+    "structlog",
+    *(f"golive.checks.families.{name}" for name in ("http", "prometheus", "kubernetes", "redis", "k6")),
+]
 
 
 def imported(args: Iterable[str], tmp_path: Path, exits: tuple[int, ...] = (0, 1)) -> list[str]:
@@ -143,7 +159,21 @@ def test_status_and_report_read_an_up_to_date_database_without_alembic(
     command: str, database: str, tmp_path: Path
 ) -> None:
     modules = imported([command, "--db", database], tmp_path)
-    assert "golive.storage.store" in modules  # it did read the database
+    assert "golive.storage.snapshot" in modules  # it did read the database
+    assert among(modules, NOT_FOR_STATE) == []
+
+
+@pytest.mark.parametrize("command", ["status", "report"])
+def test_status_of_the_bundled_checklist_imports_only_the_families_it_decides_with(
+    command: str, tmp_path: Path
+) -> None:
+    """A stored checklist of every kind of probe: shown without importing the families of
+    its automated items (nor their clients)."""
+    url = f"sqlite:///{tmp_path}/bundled.db"
+    imported(["run", "--checklist", str(BUNDLED), "--db", url, "--format", "json"], tmp_path)
+    modules = imported([command, "--db", url], tmp_path)
+    families = sorted(m for m in modules if m.startswith("golive.checks.families."))
+    assert families == ["golive.checks.families.derived", "golive.checks.families.manual"]
     assert among(modules, NOT_FOR_STATE) == []
 
 
@@ -152,7 +182,7 @@ def test_a_new_database_is_migrated_with_alembic(tmp_path: Path) -> None:
     (and the check above is one that can see an import)."""
     # Exit 2: a new database holds no run to show.
     modules = imported(["status", "--db", f"sqlite:///{tmp_path}/new.db"], tmp_path, exits=(2,))
-    assert among(modules, ["alembic"]) == ["alembic"]
+    assert among(modules, ["alembic", "golive.storage.store"]) == ["alembic", "golive.storage.store"]
 
 
 def test_a_text_run_draws_its_charts_in_the_worker_only(tmp_path: Path) -> None:

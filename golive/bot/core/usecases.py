@@ -13,21 +13,26 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ...checks.errors import ChecklistError
 from ...checks.loader import loads
 from ...checks.model import Checklist, Item, SignoffRole
 from ...checks.phrases import Phrase
-from ...checks.probe import probe_type
+from ...checks.probe import probe_kind, probe_type
 from ...checks.results import Confirmation, ItemResult, SignoffRecord, Waiver, fingerprint
 from ...checks.runner import run_checklist, select_items
 from ...checks.secrets import redact
 from ...checks.verdict import current_results, decide
-from ...storage import Observation, RunAborted, RunInfo, StorageError, Store
+from ...storage import Observation, RunAborted, RunInfo, StorageError
 from ..render.mrkdwn import link_problem
 from ..state import ChecklistChange, State
 from .errors import AlreadySigned, NotApprover, UserError
+
+if TYPE_CHECKING:
+    # Not at run time: status and report read a snapshot, without the Store's SQLAlchemy.
+    from ...storage import Store
+    from ...storage.snapshot import ReleaseReader
 
 log = logging.getLogger(__name__)
 #: How long a run that could not store its results waits, after its last probe, for the
@@ -254,7 +259,7 @@ async def _run_state(
 
 
 def _observed_in(checklist: Checklist, seen: Mapping[str, Observation]) -> dict[str, int]:
-    probed = {i.id for i in checklist.items() if probe_type(i.probe_type).kind not in ("manual", "derived")}
+    probed = {i.id for i in checklist.items() if probe_kind(i.probe_type) not in ("manual", "derived")}
     return {item: observation.run_id for item, observation in seen.items() if item in probed}
 
 
@@ -289,9 +294,12 @@ async def _stored_items(store: Store, digest: str) -> list[str] | None:
         return None
 
 
-async def stored_checklist(store: Store, *, run_id: int | None = None) -> Checklist:
+async def stored_checklist(
+    store: ReleaseReader, *, run_id: int | None = None, bind_probes: bool = True
+) -> Checklist:
     """The checklist a run used (by default the newest run), read back from the database:
-    what ``status``, ``report`` and ``diff`` show when no checklist file is named."""
+    what ``status``, ``report`` and ``diff`` show when no checklist file is named. Without
+    ``bind_probes``, only to be shown (see :func:`~golive.checks.loader.loads`)."""
     run = await store.newest_run() if run_id is None else await store.run(run_id)
     if run is None:
         if run_id is not None:
@@ -302,7 +310,7 @@ async def stored_checklist(store: Store, *, run_id: int | None = None) -> Checkl
         raise UserError(key="checklist_not_stored", run=run.id)
     source = f"the checklist of run #{run.id} (sha256 {run.checklist_digest[:12]})"
     try:
-        checklist = loads(content, source=source)
+        checklist = loads(content, source=source, bind_probes=bind_probes)
     except ChecklistError as exc:
         raise UserError(key="stored_checklist_invalid", problem=str(exc)) from None
     stored = await store.release_of(run.release_id)
@@ -335,20 +343,24 @@ async def _until_stored(
         delay = min(delay * 2, 5.0)
 
 
-async def current_state(checklist: Checklist, store: Store, *, now: Callable[[], datetime] = utcnow) -> State:
+async def current_state(
+    checklist: Checklist, store: ReleaseReader, *, now: Callable[[], datetime] = utcnow
+) -> State:
+    """The release's state as of ``now``: each item's newest result, whichever run made it,
+    with what people recorded. Read from the Store, or from a snapshot of it."""
     at = now()
-    release = await release_context(checklist, store)
-    records = await store.records(release.id)
-    latest = await store.latest_observations(release.id)
+    release_id = await store.release_id(checklist.release.name, checklist.release.version)
+    records = await store.records(release_id)
+    latest = await store.latest_observations(release_id)
     results = current_results(checklist, {k: v.result for k, v in latest.items()}, records, at)
     return State(
         checklist=checklist,
-        release_id=release.id,
-        run=await store.latest_run(release.id),
+        release_id=release_id,
+        run=await store.latest_run(release_id),
         results=results,
         records=records,
         verdict=decide(checklist, results, records, at),
-        notes=await store.notes(release.id),
+        notes=await store.notes(release_id),
         at=at,
         observed_in=_observed_in(checklist, latest),
     )
@@ -366,7 +378,7 @@ def automated_blocking_pass(checklist: Checklist, results: dict[str, ItemResult]
     from ...checks.verdict import item_ok
 
     for item in select_items(checklist, phase):
-        if not item.blocking or probe_type(item.probe_type).kind != "auto":
+        if not item.blocking or probe_kind(item.probe_type) != "auto":
             continue
         result = results.get(item.id)
         if result is None or not item_ok(item, result.status):

@@ -20,7 +20,7 @@ from typing import Any
 
 from ...checks.durations import short_age
 from ...checks.model import Checklist, Item, Phase, SignoffRole
-from ...checks.probe import probe_type
+from ...checks.probe import probe_kind
 from ...checks.results import ItemResult
 from ...checks.status import Status
 from ...checks.verdict import NOT_RUN, Blocker, SignoffState, item_ok
@@ -591,7 +591,7 @@ def confirm_cards(state: State) -> list[Message]:
     title = text(language, "confirm_header", release=_release(checklist))
     blocks: list[dict[str, Any]] = []
     for item in checklist.items():
-        if probe_type(item.probe_type).kind != "manual":
+        if probe_kind(item.probe_type) != "manual":
             continue
         result = state.result(item)
         confirmation = state.records.confirmation(item.id)

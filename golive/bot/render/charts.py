@@ -50,7 +50,7 @@ from matplotlib.text import Text
 from ...checks.conditions import Literal as LiteralOperand
 from ...checks.conditions import Placeholder
 from ...checks.model import Item, Phase
-from ...checks.probe import probe_type
+from ...checks.probe import probe_kind
 from ...checks.status import Status
 from ...storage import ChartPoint, PhaseRun
 from .chart_file import Chart
@@ -144,7 +144,7 @@ def _items(phase: Phase) -> list[Item]:
 
 
 def _automated(phase: Phase) -> list[Item]:
-    return [item for item in _items(phase) if probe_type(item.probe_type).kind == "auto"]
+    return [item for item in _items(phase) if probe_kind(item.probe_type) == "auto"]
 
 
 def _y(point: ChartPoint | None, name: str | None) -> float:

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from ...checks.model import Checklist, Item
-from ...checks.probe import probe_type
+from ...checks.probe import probe_kind
 from ...checks.results import ItemResult
 from ...checks.verdict import SignoffState
 from ..state import State
@@ -31,7 +31,7 @@ def item_document(
         "section": item.section,
         "title": item.title,
         # Derived items (aggregates, rollback plan) are decided by the bot: "auto" to a reader.
-        "kind": "manual" if probe_type(item.probe_type).kind == "manual" else "auto",
+        "kind": "manual" if probe_kind(item.probe_type) == "manual" else "auto",
         "probe": item.probe_type,
         "blocking": item.blocking,
         "owner": item.responsible,

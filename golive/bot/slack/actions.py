@@ -11,7 +11,7 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from ...checks.probe import probe_type
+from ...checks.probe import probe_kind
 from ..core import usecases
 from ..core.cards import refresh_signoff_cards
 from ..render import blocks
@@ -115,7 +115,7 @@ def open_confirm(bot: Bot) -> Any:
             unknown = bot.t("error", reason=bot.t("unknown_item", item=echo(repr(item_id))))
             bot.background(bot.tell(Asked(user, channel), unknown))
             return
-        if probe_type(item.probe_type).kind != "manual":
+        if probe_kind(item.probe_type) != "manual":
             not_manual = bot.t(
                 "error", reason=bot.t("not_manual", item=escape(item_id), probe=item.probe_type)
             )
