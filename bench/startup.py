@@ -33,9 +33,9 @@ CHECKLIST = ROOT / "checklists" / "valeo-neuroerp-1.1.0.yaml"
 
 
 #: The libraries `golive status` and `report` need whatever golive does: the command
-#: line, the asynchronous database layer and its SQLite driver, the checklist's models
-#: and YAML, the terminal output.
-LIBRARIES = "import typer, sqlalchemy.ext.asyncio, aiosqlite, pydantic, yaml, rich.console"
+#: line, the SQLite driver its snapshot reads through, the checklist's models and YAML,
+#: the terminal output, asyncio (the use cases are coroutines).
+LIBRARIES = "import typer, sqlite3, asyncio, pydantic, yaml, rich.console"
 
 
 @dataclass(frozen=True)

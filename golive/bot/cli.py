@@ -125,6 +125,7 @@ def _from_snapshot(db: str | None, work: Callable[[ReleaseReader], Awaitable[T]]
     should (see :mod:`golive.storage.snapshot`)."""
     import asyncio
 
+    from ..storage import StorageError
     from ..storage.snapshot import NotInSnapshot, open_snapshot
     from .core.errors import UserError
 
@@ -140,6 +141,8 @@ def _from_snapshot(db: str | None, work: Callable[[ReleaseReader], Awaitable[T]]
         return None
     except UserError as exc:
         _fail(exc.for_cli("en"))
+    except StorageError as exc:  # e.g. a result stored by a newer golive
+        _fail(str(exc))
     finally:
         snapshot.close()
 

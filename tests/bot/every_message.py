@@ -310,6 +310,13 @@ def own_urls(value: str) -> tuple[str, ...]:
     return tuple(escape(url) for url in links if link_problem(url) is None)
 
 
+def own_mentions(value: str) -> tuple[str, ...]:
+    """The users recorded as ``U0DEVOPS{value}`` (a sign-off, a waiver, a pause): where that
+    is a Slack user id (``value`` "0" makes ``U0DEVOPS0``), the bot mentions them itself."""
+    user = f"U0DEVOPS{value}"
+    return (f"@{user}",) if mention(user) == f"<@{user}>" else ()
+
+
 def mrkdwn_texts(rendered: Rendered) -> Iterator[tuple[str, str]]:
     """(where, text) for every field Slack reads as mrkdwn: the fallback, section and
     context texts, fields, wherever they are nested."""

@@ -10,6 +10,7 @@ import os
 import pty
 import re
 import select
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -396,6 +397,38 @@ def test_status_from_the_database_is_of_the_release_the_run_was_for(
     status = json.loads(output)
     assert status["release"] == {"name": "Shop", "version": "3.0.0"}
     assert next(i for i in status["items"] if i["id"] == "health")["status"] == "PASS"
+
+
+def test_status_of_a_result_a_newer_golive_stored_says_to_upgrade(
+    small_checklist: Path, tmp_path: Path, target: Target
+) -> None:
+    """status reads the database without the Store: what the Store refuses to read, it
+    refuses in the same words, not with a traceback."""
+    db = tmp_path / "golive.db"
+    assert cli("run", "--checklist", str(small_checklist), "--format", "json", db=db)[0] == 0
+    with sqlite3.connect(db) as connection:
+        connection.execute("""UPDATE results SET observed = '{"version": 9, "values": {}}'""")
+    code, output = cli("status", db=db, env={"GOLIVE_CHECKLIST": ""})
+    assert code == 2, output
+    assert "format version 9" in output and "upgrade golive" in output
+    assert "Traceback" not in output
+
+
+def test_status_of_a_release_never_run_is_answered_by_the_store(
+    small_checklist: Path, tmp_path: Path, target: Target
+) -> None:
+    """A checklist named whose release the database has not seen: nothing run, nothing
+    lost, the release recorded (what the Store does on first sight)."""
+    db = tmp_path / "golive.db"
+    assert cli("run", "--checklist", str(small_checklist), "--format", "json", db=db)[0] == 0
+    small_checklist.write_text(small_checklist.read_text().replace("version: 2.0.0", "version: 2.1.0"))
+    code, output = cli("status", "--checklist", str(small_checklist), "--format", "json", db=db)
+    assert code == 0, output
+    status = json.loads(output)
+    assert status["release"] == {"name": "Shop", "version": "2.1.0"} and status["run_id"] is None
+    with sqlite3.connect(db) as connection:
+        releases = connection.execute("SELECT name, version FROM releases ORDER BY id").fetchall()
+    assert releases == [("Shop", "2.0.0"), ("Shop", "2.1.0")]
 
 
 # -- the text output, as a person reads it: the real command in a pipe and on a terminal --

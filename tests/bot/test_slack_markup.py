@@ -15,6 +15,7 @@ from .every_message import (
     every_message,
     foreign_markup,
     mrkdwn_texts,
+    own_mentions,
     own_urls,
 )
 
@@ -29,7 +30,7 @@ hostile_text = st.lists(fragments, min_size=1, max_size=4).map("".join)
 def assert_no_foreign_markup(value: str, language: str) -> None:
     for rendered in every_message(value, language):
         for where, mrkdwn_text in mrkdwn_texts(rendered):
-            assert foreign_markup(mrkdwn_text, own_urls(value)) == [], (
+            assert foreign_markup(mrkdwn_text, (*own_urls(value), *own_mentions(value))) == [], (
                 f"{where} lets markup through: {mrkdwn_text[:300]!r}"
             )
             # Text typed as an entity is shown as typed, not as the character it names.
