@@ -10,7 +10,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, MetaData, create_engine, inspect, text
 from sqlalchemy.pool import NullPool
 
-from golive.storage import Store, migrate
+from golive.storage import Store, migrate, revisions
 from golive.storage.migrate import POSTGRES_LOCK
 from golive.storage.models import Base
 from golive.storage.urls import resolve
@@ -118,7 +118,7 @@ def test_the_head_read_from_the_revision_files_is_alembic_s() -> None:
     from alembic.script import ScriptDirectory
 
     script = ScriptDirectory.from_config(migrate.alembic_config())
-    assert migrate.head_revisions() == frozenset(script.get_heads())
+    assert revisions.head_revisions() == frozenset(script.get_heads())
 
 
 async def test_a_database_behind_the_head_is_migrated_on_open(backend: Backend) -> None:
@@ -127,4 +127,4 @@ async def test_a_database_behind_the_head_is_migrated_on_open(backend: Backend) 
         await asyncio.to_thread(migrate.downgrade, urls, "0006")
     async with await Store.open(backend.url) as store, store.engine.connect() as connection:
         assert await connection.run_sync(differences) == []
-        assert await connection.run_sync(migrate.stored_revisions) == migrate.head_revisions()
+        assert await connection.run_sync(migrate.stored_revisions) == revisions.head_revisions()
