@@ -27,15 +27,17 @@ async def _until(what: str, check: object, timeout: float = 10.0) -> None:
         await asyncio.sleep(0.01)
 
 
-@pytest.mark.parametrize("probe_returns", ["before", "after"])
+@pytest.mark.parametrize("probe_returns", ["before", "after", "long before"])
 async def test_a_progress_edit_landing_after_the_takeover_is_undone(
     tmp_path: Path, probe_returns: str
 ) -> None:
     """``before``: the woken run's probe answers as the held edit lands (its result is
     refused, the run ends with RunAborted); ``after``: the probe is still running when the
-    edit lands, and the run's next step notices it was taken over."""
+    edit lands, and the run's next step notices it was taken over; ``long before``: the
+    run has ended (RunAborted) while its edit is still on the way, and the edit lands
+    only then: the run's last word must come after it."""
     async with harness(tmp_path) as h:
-        h.target.delay = 0.6 if probe_returns == "before" else 3.0
+        h.target.delay = {"before": 0.6, "after": 3.0, "long before": 0.2}[probe_returns]
         # The manual item is decided at once: its progress edit is the one held on the way.
         h.slack.fail_next_with("chat.update", "1 of 2", "held")
         publishing = publish_run(
@@ -56,6 +58,9 @@ async def test_a_progress_edit_landing_after_the_takeover_is_undone(
         assert "Stopped" in final.text
         expected = final.text
 
+        if probe_returns == "long before":
+            # The probe answered long ago: its result was refused and the run is ending.
+            await asyncio.sleep(1.5)
         h.slack.released.set()  # the woken process's edit lands after it
         with pytest.raises(RunAborted):
             await asyncio.wait_for(running, 20)

@@ -123,6 +123,9 @@ async def publish_run_message(
     started = time.perf_counter()
     where: dict[str, Any] = {}
     editors: list[asyncio.Task[None]] = []
+    # Held by an edit on its way to Slack. The run's last word (final or "Stopped") waits
+    # for it: an edit cancelled in flight may still be applied, after that last word.
+    editing = asyncio.Lock()
 
     async def started_run(run_id: int) -> None:
         if on_start is not None:
@@ -152,13 +155,14 @@ async def publish_run_message(
             message = blocks.run_message(
                 progress, where["run"], len(decided), total, False, 0.0, trigger=trigger, phase=phase
             )
-            await _to_slack("edit the run message", surface.update(channel, where["ts"], message))
-            # Asked after the edit, not before: an edit this process made before a pause
-            # past its lease may reach Slack only when it wakes, after the replica that took
-            # over wrote "Stopped". Aborted by then means this edit may have covered that.
-            if await _taken_over(store, where["run"]):
-                await restore_stopped_message(checklist, store, surface, where["run"])
-                return
+            async with editing:
+                await _to_slack("edit the run message", surface.update(channel, where["ts"], message))
+                # Asked after the edit, not before: an edit this process made before a pause
+                # past its lease may reach Slack only when it wakes, after the replica that
+                # took over wrote "Stopped". Aborted by then means this edit may have covered that.
+                if await _taken_over(store, where["run"]):
+                    await restore_stopped_message(checklist, store, surface, where["run"])
+                    return
             await asyncio.sleep(edit_interval)
 
     taken_over = False
@@ -176,9 +180,7 @@ async def publish_run_message(
         taken_over = True
         raise
     finally:
-        for editor in editors:
-            editor.cancel()
-        await asyncio.gather(*editors, return_exceptions=True)
+        await _stop_editors(editing, editors)
         if taken_over and where.get("ts") is not None:
             await restore_stopped_message(checklist, store, surface, where["run"])
     final = blocks.run_message(
@@ -187,6 +189,15 @@ async def publish_run_message(
     ts = await _final_message(surface, channel, where["ts"], final)
     phases = [checklist.phase(phase)] if phase else checklist.phases
     return PublishedRun(run_id, state, lambda: _post_phases(store, surface, channel, ts, state, phases))
+
+
+async def _stop_editors(editing: asyncio.Lock, editors: list[asyncio.Task[None]]) -> None:
+    """Stop editing the run message once an edit on its way has landed (``editing`` is
+    held meanwhile), so that the run's last word, written next, is the last applied."""
+    async with editing:
+        for editor in editors:
+            editor.cancel()
+    await asyncio.gather(*editors, return_exceptions=True)
 
 
 async def _final_message(surface: Surface, channel: str, ts: str | None, final: blocks.Message) -> str | None:
