@@ -13,6 +13,7 @@ import asyncio
 import importlib
 import logging
 import os
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -338,9 +339,26 @@ def command_line_chart_workers() -> int:
 def _behind_acknowledgements() -> None:
     """The chart worker yields the CPU to this process: a picture may come a moment later,
     an acknowledgement may not. Drawing's imports (matplotlib) are paid here, when the
-    worker starts, not by the first run's charts."""
+    worker starts, not by the first run's charts. It ends with this process, however that
+    ends (see :func:`_exit_with_parent`)."""
     os.nice(10)
+    _exit_with_parent()
     importlib.import_module(CHARTS_MODULE)
+
+
+def _exit_with_parent(every: float = 1.0) -> None:
+    """In the chart worker: exit once the process that started it is gone. A process
+    killed outright (SIGKILL, the OOM killer) cannot stop its workers, and a worker waiting
+    for work never notices by itself (it holds its queue's pipe open at both ends): it
+    would wait for ever, holding about 100 MiB."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 #: Drawing's module: imported in the chart worker only, so this process never loads
