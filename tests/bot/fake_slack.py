@@ -41,6 +41,9 @@ MEMBERS_ONLY = frozenset(
     {"chat.postMessage", "chat.postEphemeral", "chat.update", "files.completeUploadExternal"}
 )
 APP_TOKEN = "xapp-1-test-app-token-0123456789"
+#: files.getUploadURLExternal: "alt_txt_too_large: Description for the image is longer
+#: than the limit of 1000 character".
+ALT_TEXT_LIMIT = 1000
 
 
 @dataclass
@@ -413,6 +416,8 @@ class FakeSlack:
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": self._next_ts()}
         if method == "files.getUploadURLExternal":
+            if len(str(params.get("alt_txt") or "")) > ALT_TEXT_LIMIT:
+                return {"ok": False, "error": "alt_txt_too_large"}
             file_id = f"F{next(self._ts):08d}"
             return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
         if method == "files.completeUploadExternal":

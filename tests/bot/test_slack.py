@@ -77,6 +77,34 @@ async def test_run_posts_one_message_edits_it_and_threads_summaries_and_charts(h
         assert len(call.params["blocks"]) <= 50
 
 
+async def test_a_phase_with_a_title_of_40_kb_still_gets_its_chart(tmp_path: Path) -> None:
+    """The chart's title and alt text quote the phase's title: Slack refuses an image
+    description over 1,000 characters (``alt_txt_too_large``), and the chart would be lost."""
+    title = "<!channel> *P9* " + "Lastprofil " * 4000
+    long_phase = {
+        "id": "p9",
+        "title": title,
+        "sections": [
+            {
+                "id": "p9-load",
+                "title": "Load",
+                # Nothing listens on the discard port: an ERROR, observed and charted all the same.
+                "items": [{"id": "load", "title": "Load", "probe": {"type": "http", "url": "http://127.0.0.1:9/"}}],
+            }
+        ],
+    }
+    async with harness(tmp_path, more_phases=[long_phase]) as h:
+        await h.command("run")
+        await h.settle()
+        completes = h.slack.ok_calls("files.completeUploadExternal")
+        assert len(completes) == 2, "one chart for each phase"
+        asked = [c.params for c in h.slack.calls if c.method == "files.getUploadURLExternal"]
+        assert all(0 < len(a["alt_txt"]) <= 1000 for a in asked)
+        titles = [f["title"] for c in completes for f in c.params["files"]]
+        long_one = next(t for t in titles if "P9" in t)
+        assert len(long_one) <= 250 and long_one.startswith("<!channel> *P9* Lastprofil")
+
+
 async def test_command_is_acknowledged_fast_while_a_run_is_in_flight(h: Harness) -> None:
     h.slack.fail_next("chat.update", "429")  # slows the run down by the Retry-After second
     await h.command("run")

@@ -55,6 +55,7 @@ from ...checks.status import Status
 from ...storage import ChartPoint, PhaseRun
 from .chart_file import Chart
 from .messages import text
+from .mrkdwn import clip
 from .statuses import LOOKS
 
 BACKGROUND = "#fbfbfb"
@@ -578,9 +579,20 @@ def _rgb(colour: str) -> tuple[float, float, float]:
     return ((value >> 16) / 255, ((value >> 8) & 0xFF) / 255, (value & 0xFF) / 255)
 
 
+#: Characters of a phase's title a chart quotes (its title, drawn and posted, and its alt
+#: text): a title runs across the image, and Slack refuses an image description over
+#: 1,000 characters (``alt_txt_too_large``), which would lose the chart.
+PHASE_TITLE_SHOWN = 100
+ALT_TEXT_LIMIT = 1000
+
+
+def _phase_name(phase: Phase) -> str:
+    return clip(phase.title, PHASE_TITLE_SHOWN)
+
+
 def _title(language: str, phase: Phase, runs: int) -> str:
     key = "chart_title_one" if runs == 1 else "chart_title_many"
-    return text(language, key, phase=phase.title, runs=runs)
+    return text(language, key, phase=_phase_name(phase), runs=runs)
 
 
 def png(drawing: Drawing) -> bytes:
@@ -621,5 +633,6 @@ def phase_chart(language: str, phase: Phase, history: Sequence[PhaseRun]) -> Cha
         else panels[0]
     )
     key = "chart_alt_one" if len(history) == 1 else "chart_alt_many"
-    alt = text(language, key, phase=phase.title, runs=len(history), panels=described, latest=summary)
+    alt = text(language, key, phase=_phase_name(phase), runs=len(history), panels=described, latest=summary)
+    alt = clip(alt, ALT_TEXT_LIMIT)
     return Chart(f"{phase.id}.png", _title(language, phase, len(history)), alt, png(drawing))
