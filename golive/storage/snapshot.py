@@ -36,7 +36,9 @@ from .times import stored_utc
 
 #: Seconds a read waits for a writer holding SQLite's lock, as the Store's engine does.
 SQLITE_BUSY_TIMEOUT = 30
-POSTGRES_CONNECT_TIMEOUT = 10
+#: Seconds to reach a PostgreSQL server. Short: a server that does not answer is left to
+#: the Store, which waits its own timeout (the URL's, else 10 s) and says why.
+POSTGRES_CONNECT_TIMEOUT = 3
 
 _SQLITE_PREFIXES = ("sqlite:///", "sqlite+pysqlite:///", "sqlite+aiosqlite:///")
 _POSTGRES_PREFIXES = ("postgresql://", "postgres://", "postgresql+psycopg://", "postgresql+psycopg_async://")
@@ -238,10 +240,7 @@ def open_snapshot(url: str | None = None) -> Snapshot | None:
     """A snapshot of the database ``url`` names (else ``$GOLIVE_DB_URL``, else the
     default), or None where only the Store can answer as it should."""
     text = chosen_url(url)
-    try:
-        snapshot = _sqlite(text) if text.startswith(_SQLITE_PREFIXES) else _postgres(text)
-    except NotInSnapshot:
-        return None
+    snapshot = _sqlite(text) if text.startswith(_SQLITE_PREFIXES) else _postgres(text)
     if snapshot is None:
         return None
     try:
@@ -281,12 +280,8 @@ def _postgres(url: str) -> Snapshot | None:
     import psycopg  # only for PostgreSQL; as blocking as the question is
 
     conninfo = "postgresql://" + url.split("://", 1)[1]
-    # The URL's own connect_timeout wins, as with the Store's engine.
-    options: dict[str, Any] = (
-        {} if "connect_timeout=" in url else {"connect_timeout": POSTGRES_CONNECT_TIMEOUT}
-    )
     try:
-        connection = psycopg.connect(conninfo, autocommit=False, **options)
+        connection = psycopg.connect(conninfo, autocommit=False, connect_timeout=POSTGRES_CONNECT_TIMEOUT)
         connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
     except (psycopg.Error, ValueError):
         return None  # the Store says why, without the password
