@@ -91,10 +91,6 @@ class AsyncTimeoutRetryHandler(AsyncRetryHandler):
         return isinstance(error, TimeoutError) and api_method(request) not in POSTING
 
 
-def _method_of(request: HttpRequest) -> str:
-    return request.url.split("?", 1)[0].rsplit("/", 1)[-1]
-
-
 class CountingRetryHandler(AsyncRetryHandler):
     """Wraps one of slack_sdk's retry handlers and counts the retries it asks for. A post
     that Slack may have taken is not repeated, whichever handler would
@@ -131,7 +127,7 @@ class CountingRetryHandler(AsyncRetryHandler):
             reason = "ratelimited"
         else:
             reason = f"http_{response.status_code}"
-        self.metrics.slack_retries.labels(method=_method_of(request), reason=reason).inc()
+        self.metrics.slack_retries.labels(method=api_method(request), reason=reason).inc()
         await self.inner.prepare_for_next_attempt_async(
             state=state, request=request, response=response, error=error
         )
