@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from golive.bot.render import charts
-from golive.checks.loader import load
+from golive.checks.loader import load, loads
 from golive.checks.model import Checklist
 from golive.checks.status import Status
 from golive.storage import ChartPoint, PhaseRun
@@ -265,3 +265,72 @@ def test_texts_copied_from_earlier_charts_look_as_if_drawn_anew(checklist: Check
     differing = (np.abs(copied - drawn) > 0).any(axis=2)
     assert np.abs(copied - drawn).max() <= 3
     assert differing.sum() < 50
+
+
+def many_items(count: int, language: str = "en") -> Checklist:
+    """One phase of ``count`` http items, ``i00`` … in order."""
+    items = "\n".join(
+        f"          - {{id: i{n:02d}, title: Item {n}, probe: {{type: http, url: 'https://svc.example/{n}'}}}}"
+        for n in range(count)
+    )
+    return loads(
+        f"""
+release: {{name: Shop, version: "2.0", language: {language}}}
+phases:
+  - id: big
+    title: Big
+    sections:
+      - id: all
+        title: All
+        items:
+{items}
+"""
+    )
+
+
+def timed(status: Status, ms: float) -> ChartPoint:
+    return ChartPoint(status, ms, {"STATUS": 200}, "https://svc.example")
+
+
+@pytest.mark.parametrize(
+    ("language", "note", "alt"),
+    [
+        ("en", "lines: the 10 slowest\nof 30 items", "of the 10 slowest of 30 items"),
+        ("de", "Linien: die 10 langsamsten\nvon 30 Punkten", "der 10 langsamsten von 30 Punkten"),
+    ],
+)
+def test_a_phase_of_many_items_draws_the_slowest_as_lines_and_names_them_all_in_the_grid(
+    language: str, note: str, alt: str
+) -> None:
+    """One line per colour: with more items than colours, lines of one colour could not be
+    told apart. The ten slowest (in the newest run that observed each) are drawn; the grid
+    still has every item, the names of those not drawn in ink."""
+    checklist = many_items(30, language)
+    # i05 was the slowest of all, observed only in the first run; i29 … i21 are slow now.
+    first = run(1, **{f"i{n:02d}": timed(Status.PASS, 5000 if n == 5 else n) for n in range(30)})
+    later = [run(r, **{f"i{n:02d}": timed(Status.PASS, 10 * n) for n in range(30) if n != 5}) for r in (2, 3)]
+    drawing, _ = render(checklist, [first, *later], phase="big")
+    expected = ["i05", *(f"i{n:02d}" for n in range(21, 30))]
+    assert list(drawing.colours) == expected
+    assert drawing.latency is not None
+    lines = [line for line in drawing.latency.get_lines() if line.get_marker() == "o"]
+    assert len(lines) == 10
+    assert len(set(drawing.colours.values())) == 10, "each line its own colour"
+    assert drawing.grid_items == [f"i{n:02d}" for n in range(30)]
+    names = {label.get_text(): label.get_color() for label in drawing.grid.get_yticklabels()}
+    assert names["i29"] == drawing.colours["i29"] and names["i00"] == charts.INK
+    legend = drawing.latency.get_legend()
+    assert legend is not None and note in [entry.get_text() for entry in legend.get_texts()]
+    chart = charts.phase_chart(language, checklist.phase("big"), [first, *later])
+    assert chart is not None and alt in chart.alt_text
+
+
+def test_a_phase_with_as_many_items_as_colours_draws_every_line() -> None:
+    checklist = many_items(len(charts.ITEM_COLOURS))
+    history = [run(r, **{f"i{n:02d}": timed(Status.PASS, 10 * n) for n in range(10)}) for r in (1, 2)]
+    drawing, _ = render(checklist, history, phase="big")
+    assert len(drawing.colours) == 10
+    legend = drawing.latency.get_legend() if drawing.latency is not None else None
+    assert legend is not None and not any("slowest" in t.get_text() for t in legend.get_texts())
+    chart = charts.phase_chart("en", checklist.phase("big"), history)
+    assert chart is not None and "slowest" not in chart.alt_text

@@ -111,7 +111,10 @@ class Drawing:
     shares: Axes | None
     grid: Axes
     grid_items: list[str]
+    #: The items drawn as lines, each in its colour: at most one per colour, the slowest.
     colours: dict[str, str]
+    #: Automated items observed, drawn as lines or not.
+    automated: int = 0
 
 
 def is_latency(name: str) -> bool:
@@ -148,6 +151,33 @@ def _automated(phase: Phase) -> list[Item]:
     return [item for item in _items(phase) if probe_kind(item.probe_type) == "auto"]
 
 
+def _latency_name(item_limits: list[Limit]) -> str | None:
+    """The value an item's latency line shows: the one its latency limit is on
+    (``RESPONSE_TIME``, ``P95_MS``), else (None) how long its probe took."""
+    own = [limit for limit in item_limits if is_latency(limit.name)]
+    return own[0].name if own else None
+
+
+def _slowest(
+    items: list[Item], item_limits: dict[str, list[Limit]], history: Sequence[PhaseRun], most: int
+) -> list[Item]:
+    """The ``most`` items with the highest latency in the newest run that observed each,
+    in the phase's order (all of them when there are no more)."""
+    if len(items) <= most:
+        return items
+
+    def newest(item: Item) -> float:
+        name = _latency_name(item_limits[item.id])
+        for run in reversed(history):
+            value = _y(run.points.get(item.id), name)
+            if not math.isnan(value):
+                return value
+        return -math.inf
+
+    chosen = {item.id for item in sorted(items, key=newest, reverse=True)[:most]}
+    return [item for item in items if item.id in chosen]
+
+
 def _y(point: ChartPoint | None, name: str | None) -> float:
     if point is None:
         return float("nan")
@@ -168,9 +198,13 @@ def draw(language: str, phase: Phase, history: Sequence[PhaseRun]) -> Drawing | 
     # By id: items are models, and comparing them field by field, each with each, cost
     # a phase of a hundred items a tenth of a second.
     shown = {item.id for item in items}
-    automated = [item for item in _automated(phase) if item.id in shown]
-    colours = {item.id: ITEM_COLOURS[index % len(ITEM_COLOURS)] for index, item in enumerate(automated)}
-    item_limits = {item.id: limits(item) for item in automated}
+    observed = [item for item in _automated(phase) if item.id in shown]
+    all_limits = {item.id: limits(item) for item in observed}
+    # One line per colour: beyond that, colours would repeat and the grid's names (each in
+    # its line's colour) could not tell the lines apart. The slowest are drawn.
+    automated = _slowest(observed, all_limits, history, len(ITEM_COLOURS))
+    colours = {item.id: ITEM_COLOURS[index] for index, item in enumerate(automated)}
+    item_limits = {item.id: all_limits[item.id] for item in automated}
     shares = [
         limit
         for found in item_limits.values()
@@ -215,7 +249,8 @@ def draw(language: str, phase: Phase, history: Sequence[PhaseRun]) -> Drawing | 
 
     latency = panel(template.latency, LATENCY_IN if automated else None)
     if latency is not None:
-        _latency(latency, language, automated, item_limits, colours, history, x)
+        left_out = (len(automated), len(observed)) if len(automated) < len(observed) else None
+        _latency(latency, language, automated, item_limits, colours, history, x, left_out)
     share_axes = panel(template.shares, SHARE_IN if shares else None)
     if share_axes is not None:
         _shares(share_axes, language, shares, colours, history, x)
@@ -234,7 +269,8 @@ def draw(language: str, phase: Phase, history: Sequence[PhaseRun]) -> Drawing | 
     grid.set_xticks(labelled, [str(runs[index]) for index in labelled], fontsize=7)
     grid.set_xlabel(text(language, "chart_axis_run"), color=INK, fontsize=8)
     figure.suptitle(_title(language, phase, len(runs)), color=INK, fontsize=11, x=0.5, y=1 - 0.12 / height)
-    return Drawing(figure, runs, latency, share_axes, grid, [item.id for item in items], colours)
+    grid_items = [item.id for item in items]
+    return Drawing(figure, runs, latency, share_axes, grid, grid_items, colours, len(observed))
 
 
 @dataclass
@@ -408,15 +444,17 @@ def _latency(
     colours: dict[str, str],
     history: Sequence[PhaseRun],
     x: np.ndarray,
+    left_out: tuple[int, int] | None = None,
 ) -> None:
     """Per item its latency: the value its limit is on (``RESPONSE_TIME``, ``P95_MS``) if
-    it has one, else how long its probe took, and the limit as a dashed line."""
+    it has one, else how long its probe took, and the limit as a dashed line.
+    ``left_out``: (drawn, observed) when only the slowest items are drawn; the legend says so."""
     highest = 0.0
     failed_x: list[float] = []
     failed_y: list[float] = []
     for item in items:
         own = [limit for limit in item_limits[item.id] if is_latency(limit.name)]
-        name = own[0].name if own else None
+        name = _latency_name(item_limits[item.id])
         points = [run.points.get(item.id) for run in history]
         values = np.array([_y(point, name) for point in points], dtype=float)
         if np.isnan(values).all():
@@ -441,7 +479,11 @@ def _latency(
         Line2D([], [], color=INK, linestyle="--", linewidth=1.3),
         Line2D([], [], color=FAILURE_MARK, marker="x", linestyle="", markersize=7, markeredgewidth=2),
     ]
-    _legend(axes, handles, [text(language, "chart_limit"), text(language, "chart_failed_mark")])
+    labels = [text(language, "chart_limit"), text(language, "chart_failed_mark")]
+    if left_out is not None:
+        handles.append(Line2D([], [], linestyle=""))
+        labels.append(text(language, "chart_slowest", shown=left_out[0], total=left_out[1]))
+    _legend(axes, handles, labels)
 
 
 def _shares(
@@ -618,12 +660,18 @@ def phase_chart(language: str, phase: Phase, history: Sequence[PhaseRun]) -> Cha
     for point in latest.values():
         counts[point.status] += 1
     summary = ", ".join(f"{count} {status}" for status, count in counts.items() if count)
+    lines, observed = len(drawing.colours), drawing.automated
+    latency = (
+        text(language, "chart_alt_latency_slowest", shown=lines, total=observed)
+        if lines < observed
+        else text(language, "chart_alt_latency")
+    )
     panels = [
-        text(language, key)
-        for key, drawn in (
-            ("chart_alt_latency", drawing.latency),
-            ("chart_alt_shares", drawing.shares),
-            ("chart_alt_grid", drawing.grid),
+        described
+        for described, drawn in (
+            (latency, drawing.latency),
+            (text(language, "chart_alt_shares"), drawing.shares),
+            (text(language, "chart_alt_grid"), drawing.grid),
         )
         if drawn is not None
     ]
