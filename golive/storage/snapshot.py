@@ -263,9 +263,14 @@ def _sqlite(url: str) -> Snapshot | None:
     if not path.is_file():
         return None
     try:
+        # Opened for writing, never written: read-only, SQLite could not remove the
+        # write-ahead files it makes for the read when the last connection closes, and
+        # would leave two files beside the database. mode=rw creates no database, and
+        # query_only refuses any write through this connection.
         connection = sqlite3.connect(
-            f"{path.as_uri()}?mode=ro", uri=True, timeout=SQLITE_BUSY_TIMEOUT, isolation_level=None
+            f"{path.as_uri()}?mode=rw", uri=True, timeout=SQLITE_BUSY_TIMEOUT, isolation_level=None
         )
+        connection.execute("PRAGMA query_only = ON")
         # One read transaction: every query sees the database as of the first one, even
         # while a run stores results beside it.
         connection.execute("BEGIN")

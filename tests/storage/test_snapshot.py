@@ -302,3 +302,31 @@ def test_the_environment_s_database_is_read_when_none_is_named(
     monkeypatch.setenv("GOLIVE_DB_URL", url)
     with snapshot_of(None) as snapshot:
         assert asyncio.run(snapshot.release_of(1)) == ("shop", "2.0")
+
+
+async def test_a_snapshot_leaves_no_files_beside_the_database(tmp_path: Path) -> None:
+    """`golive status` in a folder leaves it as it found it: SQLite's write-ahead files,
+    created for the read, are removed with the last connection, as the Store's are."""
+    url = f"sqlite:///{tmp_path}/golive.db"
+    store = await Store.open(url)
+    await fill(store)
+    await store.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["golive.db"]
+    with snapshot_of(url) as snapshot:
+        assert await snapshot.release_of(1) == ("shop", "2.0")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["golive.db"]
+
+
+async def test_a_snapshot_writes_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/golive.db"
+    store = await Store.open(url)
+    await fill(store)
+    await store.close()
+    before = (tmp_path / "golive.db").read_bytes()
+    with snapshot_of(url) as snapshot:
+        await usecases.current_state(await usecases.stored_checklist(snapshot, bind_probes=False), snapshot)
+        # Its connection refuses a write, should one ever be asked of it.
+        insert = "INSERT INTO notes (release_id, author, text, created_at) VALUES (1, 'x', 'y', 'z')"
+        with pytest.raises(NotInSnapshot):
+            snapshot._all(insert)
+    assert (tmp_path / "golive.db").read_bytes() == before
