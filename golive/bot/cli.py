@@ -132,6 +132,7 @@ def _from_snapshot(db: str | None, work: Callable[[ReleaseReader], Awaitable[T]]
     snapshot = open_snapshot(db)
     if snapshot is None:
         return None
+
     async def main() -> T:
         return await work(snapshot)
 
