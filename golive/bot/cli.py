@@ -7,7 +7,7 @@ import io
 import json
 import math
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -123,11 +123,7 @@ def _from_snapshot(db: str | None, work: Callable[[ReleaseReader], Awaitable[T]]
     """``work`` over a snapshot of the database, without the Store (and SQLAlchemy, the
     larger part of these commands' start-up); None where only the Store can answer as it
     should (see :mod:`golive.storage.snapshot`)."""
-    import asyncio
-
-    from ..storage import StorageError
     from ..storage.snapshot import NotInSnapshot, open_snapshot
-    from .core.errors import UserError
 
     snapshot = open_snapshot(db)
     if snapshot is None:
@@ -137,13 +133,9 @@ def _from_snapshot(db: str | None, work: Callable[[ReleaseReader], Awaitable[T]]
         return await work(snapshot)
 
     try:
-        return asyncio.run(main())
+        return _run_refusing(main())
     except NotInSnapshot:
         return None
-    except UserError as exc:
-        _fail(exc.for_cli("en"))
-    except StorageError as exc:  # e.g. a result stored by a newer golive
-        _fail(str(exc))
     finally:
         snapshot.close()
 
@@ -163,10 +155,7 @@ def _load(chosen: Path) -> Checklist:
 
 def _with_store(db: str | None, work: Callable[[Store], Awaitable[T]], language: str = "en") -> T:
     """``language``: the checklist's, for a refusal's words."""
-    import asyncio
-
     from ..storage import StorageError, Store
-    from .core.errors import UserError
 
     async def main() -> T:
         try:
@@ -178,8 +167,20 @@ def _with_store(db: str | None, work: Callable[[Store], Awaitable[T]], language:
         finally:
             await store.close()
 
+    return _run_refusing(main(), language)
+
+
+def _run_refusing(work: Coroutine[Any, Any, T], language: str = "en") -> T:
+    """Run ``work``; what it refuses (a person's mistake, a database golive cannot use, a
+    result a newer golive stored) is said in words, with exit 2, not as a traceback.
+    ``language``: the checklist's, for a refusal's words."""
+    import asyncio
+
+    from ..storage import StorageError
+    from .core.errors import UserError
+
     try:
-        return asyncio.run(main())
+        return asyncio.run(work)
     except UserError as exc:
         _fail(exc.for_cli(language))
     except StorageError as exc:

@@ -29,6 +29,7 @@ from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
 
+from . import families  # the catalogue only: it imports no family until asked
 from .status import Status
 
 
@@ -227,8 +228,6 @@ def register(probe_type: ProbeType) -> ProbeType:
 
 def family_registry() -> ProbeRegistry:
     """The process's registry, with every family registered."""
-    from . import families
-
     families.load_all()
     return REGISTRY
 
@@ -257,8 +256,6 @@ def probe_type(name: str) -> ProbeType:
     if injected is not None:
         return injected.get(name)
     if name not in REGISTRY:
-        from . import families
-
         if name in families.CATALOGUE:
             families.load(name)
         else:
@@ -270,8 +267,6 @@ def probe_kind(name: str) -> Kind:
     """Whether items of probe type ``name`` are probed, confirmed or derived; read from the
     families' catalogue, so deciding a verdict imports no family it does not derive with."""
     if _INJECTED.get() is None:
-        from . import families
-
         known = families.CATALOGUE.get(name)
         if known is not None:
             return known[1]
